@@ -1,0 +1,59 @@
+"""What every self-check shares: comparing an answer, and saying right or wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import html
+from typing import Any
+
+import torch
+
+__all__ = ["CheckResult", "verdict", "same_values"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one exercise check: truthy when right, with a message.
+
+    >>> CheckResult(True, "5 x 5.")
+    ✅ Right: 5 x 5.
+    >>> bool(CheckResult(False, "Count the rows."))
+    False
+    """
+
+    ok: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return f"{'✅ Right' if self.ok else '❌ Not yet'}: {self.message}"
+
+    def _repr_html_(self) -> str:
+        color = "#2b8a3e" if self.ok else "#c92a2a"
+        head = "✅ Right" if self.ok else "❌ Not yet"
+        return f'<div style="color:{color}"><strong>{head}:</strong> {html.escape(self.message)}</div>'
+
+
+def verdict(ok: bool, right: str, hint: str) -> CheckResult:
+    """``right`` explains the answer when ``ok``; ``hint`` nudges otherwise."""
+    return CheckResult(bool(ok), right if ok else f"Hint: {hint}")
+
+
+def same_values(answer: Any, expected: Any, *, atol: float = 1e-4) -> bool:
+    """True when ``answer`` has ``expected``'s shape and values (to ``atol``).
+
+    Accepts numbers, nested lists, tuples, NumPy arrays and tensors.
+
+    >>> same_values([[1, 2]], torch.tensor([[1., 2.]]))
+    True
+    >>> same_values((6, 7), (7, 6))
+    False
+    """
+    try:
+        a = torch.as_tensor(answer, dtype=torch.float64)
+        e = torch.as_tensor(expected, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    return a.shape == e.shape and bool(torch.allclose(a, e, atol=atol, rtol=0))

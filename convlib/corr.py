@@ -1,0 +1,103 @@
+"""Two-dimensional cross-correlation (互相关), from the double loop to channels.
+
+These are the teaching ops of the first chapters: one matrix ``X`` of shape
+``(H, W)`` and one kernel ``K`` of shape ``(k_h, k_w)``, no batch, no padding,
+stride 1. The output has shape ``(H - k_h + 1, W - k_w + 1)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from convlib.validate import as_tensor_2d, check_fits, ConvlibInputError
+
+__all__ = ["corr2d_naive", "corr2d", "corr2d_multi_in", "corr2d_multi_in_out"]
+
+
+def _pair_2d(X: object, K: object) -> tuple[torch.Tensor, torch.Tensor]:
+    X, K = as_tensor_2d(X, "X"), as_tensor_2d(K, "K")
+    check_fits(tuple(X.shape), tuple(K.shape), (0, 0), name="K")
+    return X, K
+
+
+def corr2d_naive(X: object, K: object) -> torch.Tensor:
+    """Cross-correlate ``X (H, W)`` with ``K (k_h, k_w)`` by sliding a window.
+
+    The classic double loop: kept because it is the definition, and slow.
+
+    >>> corr2d_naive([[0, 1, 2], [3, 4, 5], [6, 7, 8]], [[0, 1], [2, 3]])
+    tensor([[19., 25.],
+            [37., 43.]])
+    """
+    X, K = _pair_2d(X, K)
+    h, w = K.shape
+    Y = torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1, dtype=X.dtype)  # (H_out, W_out)
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X[i : i + h, j : j + w] * K).sum()
+    return Y
+
+
+def corr2d(X: object, K: object) -> torch.Tensor:
+    """Vectorized :func:`corr2d_naive`: every window at once, one contraction.
+
+    ``X.unfold`` builds a view of shape ``(H_out, W_out, k_h, k_w)`` holding
+    every window (no copy); summing it against ``K`` gives all outputs.
+    Differentiable in both ``X`` and ``K``.
+
+    >>> corr2d([[0, 1, 2], [3, 4, 5], [6, 7, 8]], [[0, 1], [2, 3]])
+    tensor([[19., 25.],
+            [37., 43.]])
+    """
+    X, K = _pair_2d(X, K)
+    h, w = K.shape
+    windows = X.unfold(0, h, 1).unfold(1, w, 1)  # (H_out, W_out, k_h, k_w)
+    return torch.einsum("ijab,ab->ij", windows, K.to(X.dtype))  # (H_out, W_out)
+
+
+def corr2d_multi_in(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Several input channels: correlate each ``X[c]`` with ``K[c]`` and add.
+
+    ``X (C_in, H, W)``, ``K (C_in, k_h, k_w)`` -> ``(H_out, W_out)``.
+
+    >>> X = torch.tensor([[[0., 1, 2], [3, 4, 5], [6, 7, 8]],
+    ...                   [[1., 2, 3], [4, 5, 6], [7, 8, 9]]])
+    >>> K = torch.tensor([[[0., 1], [2, 3]], [[1., 2], [3, 4]]])
+    >>> corr2d_multi_in(X, K)
+    tensor([[ 56.,  72.],
+            [104., 120.]])
+    """
+    X, K = torch.as_tensor(X), torch.as_tensor(K)
+    if X.ndim != 3 or K.ndim != 3:
+        raise ConvlibInputError(
+            f"corr2d_multi_in: expected X (C_in, H, W) and K (C_in, k_h, k_w), got "
+            f"X {tuple(X.shape)} and K {tuple(K.shape)}. Fix: add a channel axis with "
+            "X[None] / K[None] for a single channel."
+        )
+    if X.shape[0] != K.shape[0]:
+        raise ConvlibInputError(
+            f"corr2d_multi_in: expected one kernel channel per input channel, got "
+            f"{X.shape[0]} input channels and {K.shape[0]} kernel channels. Fix: give K "
+            f"shape ({X.shape[0]}, k_h, k_w)."
+        )
+    return sum(corr2d(x, k) for x, k in zip(X, K))  # (H_out, W_out)
+
+
+def corr2d_multi_in_out(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Several output channels: one ``(C_in, k_h, k_w)`` kernel stack each.
+
+    ``X (C_in, H, W)``, ``K (C_out, C_in, k_h, k_w)`` -> ``(C_out, H_out, W_out)``.
+
+    >>> X = torch.ones(2, 3, 3)
+    >>> K = torch.stack([torch.ones(2, 2, 2), 2 * torch.ones(2, 2, 2)])
+    >>> corr2d_multi_in_out(X, K).shape
+    torch.Size([2, 2, 2])
+    """
+    K = torch.as_tensor(K)
+    if K.ndim != 4:
+        raise ConvlibInputError(
+            f"corr2d_multi_in_out: expected K (C_out, C_in, k_h, k_w), got shape "
+            f"{tuple(K.shape)}. Fix: stack one (C_in, k_h, k_w) kernel per output "
+            "channel with torch.stack."
+        )
+    return torch.stack([corr2d_multi_in(X, k) for k in K])  # (C_out, H_out, W_out)

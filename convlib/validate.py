@@ -1,0 +1,145 @@
+"""Input checks shared by every op, with messages that say what was expected,
+what came, and how to fix it.
+
+All functions raise :class:`ConvlibInputError` (a ``ValueError``) or
+``TypeError`` and return normalised values on success.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+__all__ = [
+    "ConvlibInputError",
+    "as_pair",
+    "as_tensor_2d",
+    "check_float",
+    "check_batch",
+    "check_fits",
+]
+
+IntPair = tuple[int, int]
+
+
+class ConvlibInputError(ValueError):
+    """Bad input to a convlib op; the message says expected / got / fix."""
+
+
+def _fail(what: str, expected: str, got: str, fix: str) -> ConvlibInputError:
+    return ConvlibInputError(f"{what}: expected {expected}, got {got}. Fix: {fix}")
+
+
+def as_pair(value: int | Sequence[int], name: str, *, minimum: int = 1) -> IntPair:
+    """Normalise an int or a pair of ints to ``(h, w)``, each ``>= minimum``.
+
+    >>> as_pair(3, "kernel_size")
+    (3, 3)
+    >>> as_pair((1, 2), "kernel_size")
+    (1, 2)
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name}: expected an int or a pair of ints, got a bool ({value}).")
+    if isinstance(value, int):
+        pair = (value, value)
+    elif isinstance(value, Sequence) and len(value) == 2 and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        pair = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(
+            f"{name}: expected an int or a pair of ints such as (3, 3), got {value!r}."
+        )
+    if min(pair) < minimum:
+        raise _fail(
+            name,
+            f"values >= {minimum}",
+            f"{value!r}",
+            f"use {name}={max(minimum, 1)} or larger"
+            + (" (0 means no padding)" if minimum == 0 else ""),
+        )
+    return pair
+
+
+def as_tensor_2d(x: object, name: str) -> torch.Tensor:
+    """Turn a nested list, NumPy array or tensor into a 2-D float tensor ``(H, W)``.
+
+    >>> as_tensor_2d([[0, 1], [2, 3]], "X").dtype
+    torch.float32
+    """
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    if t.ndim != 2:
+        fix = (
+            "pass one 2-D matrix; for batches with channels use convlib.conv2d"
+            if t.ndim > 2
+            else "wrap it as a matrix, e.g. [[1.0, -1.0]]"
+        )
+        raise _fail(name, "a 2-D matrix (H, W)", f"{t.ndim}-D shape {tuple(t.shape)}", fix)
+    if not (t.is_floating_point() or t.is_complex()):
+        t = t.to(torch.get_default_dtype())
+    return t
+
+
+def check_float(t: torch.Tensor, name: str) -> None:
+    """Require a floating-point tensor (ints cannot carry gradients)."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(
+            f"{name}: expected a torch.Tensor, got {type(t).__name__}. "
+            f"Fix: torch.as_tensor({name}, dtype=torch.float32)."
+        )
+    if not t.is_floating_point():
+        raise TypeError(
+            f"{name}: expected a floating-point tensor, got dtype {t.dtype}. "
+            f"Fix: {name}.float() (images stored as uint8 also want / 255)."
+        )
+
+
+def check_batch(x: torch.Tensor, name: str = "x", *, channels: int | None = None) -> None:
+    """Require a float batch ``(N, C, H, W)``; spot channels-last images.
+
+    ``channels`` (if given) is the channel count the op expects.
+    """
+    check_float(x, name)
+    if x.ndim != 4:
+        fixes = {
+            2: f"{name}[None, None] makes a (1, 1, H, W) batch",
+            3: f"{name}.unsqueeze(0) adds the batch dimension: (1, C, H, W)",
+        }
+        raise _fail(
+            name,
+            "a 4-D batch (N, C, H, W)",
+            f"{x.ndim}-D shape {tuple(x.shape)}",
+            fixes.get(x.ndim, "reshape to (N, C, H, W)"),
+        )
+    n, c, h, w = x.shape
+    looks_channels_last = w in (1, 3, 4) and c > 4 and w != c
+    if channels is not None and c != channels:
+        if looks_channels_last and w == channels:
+            raise _fail(
+                name,
+                f"channels first (N, C, H, W) with C={channels}",
+                f"shape {tuple(x.shape)}, which looks channels-last (N, H, W, C)",
+                f"{name}.permute(0, 3, 1, 2)",
+            )
+        raise _fail(
+            name,
+            f"{channels} input channels (the weight's C_in)",
+            f"{c} channels in shape {tuple(x.shape)}",
+            "make the layer's in_channels match the data, or check the previous layer's out_channels",
+        )
+
+
+def check_fits(
+    size: IntPair, window: IntPair, padding: IntPair, name: str = "kernel"
+) -> None:
+    """Require the (dilated) window to fit inside the padded input."""
+    ph = size[0] + 2 * padding[0]
+    pw = size[1] + 2 * padding[1]
+    if window[0] > ph or window[1] > pw:
+        raise _fail(
+            name,
+            f"a window no larger than the padded input {ph}x{pw}",
+            f"a {window[0]}x{window[1]} window",
+            "use a smaller kernel, more padding, or a larger input",
+        )

@@ -1,0 +1,94 @@
+"""The widget pattern: an anywidget class plus one ESM file, which also renders
+in a static page with no kernel.
+
+Live (JupyterLab, classic notebook, Colab) the ESM runs inside anywidget's
+front end. For the static HTML book, ``_repr_mimebundle_`` adds a ``text/html``
+entry: the widget's state as JSON and a ``<script type="module">`` that loads
+the *same* ESM source through a Blob URL and hands it a tiny stand-in for the
+widget model (``get``, ``set``, ``on``, ``off``, ``save_changes``, ``send``).
+Nothing is fetched from the network. The book's ``_config.yml`` makes Sphinx
+prefer ``text/html`` and adds no widget-manager script; Jupyter front ends
+prefer the widget view, so one file serves both places.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from importlib import resources
+from typing import Any, ClassVar
+
+import anywidget
+
+__all__ = ["StaticWidget", "esm_source"]
+
+
+def esm_source(name: str) -> str:
+    """The ESM of widget ``name``: the shared helpers, then ``static/<name>.js``."""
+    static = resources.files("convlib.widgets") / "static"
+    return (static / "_common.js").read_text("utf-8") + "\n" + (static / f"{name}.js").read_text("utf-8")
+
+
+def _script_safe(text: str) -> str:
+    """Make text safe to inline in a <script> element (no early ``</script>``)."""
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+_HOST_JS = """
+const el = document.getElementById(%(id)s);
+const state = %(state)s;
+const listeners = new Map();
+const fire = (name, value) => (listeners.get(name) || []).slice().forEach((cb) => cb(value));
+const model = {
+  get: (key) => state[key],
+  set: (key, value) => { state[key] = value; fire("change:" + key, value); fire("change"); },
+  on: (name, cb) => { for (const n of name.split(" ")) listeners.set(n, [...(listeners.get(n) || []), cb]); },
+  off: (name, cb) => {
+    if (!name) { listeners.clear(); return; }
+    for (const n of name.split(" ")) listeners.set(n, cb ? (listeners.get(n) || []).filter((f) => f !== cb) : []);
+  },
+  save_changes: () => {},
+  send: () => {},
+};
+const url = URL.createObjectURL(new Blob([%(esm)s], { type: "text/javascript" }));
+const mod = await import(url);
+URL.revokeObjectURL(url);
+const widget = typeof mod.default === "function" ? await mod.default() : (mod.default || mod);
+if (widget.initialize) await widget.initialize({ model });
+el.dataset.convlibReady = "false";
+await widget.render({ model, el });
+el.dataset.convlibReady = "true";
+"""
+
+
+class StaticWidget(anywidget.AnyWidget):
+    """Base class: subclasses set ``_esm = esm_source("<name>")`` and their traits."""
+
+    #: Traits of the base classes, never part of a widget's own state.
+    _BASE_TRAITS: ClassVar[frozenset[str]] = frozenset(anywidget.AnyWidget.class_trait_names())
+
+    def static_state(self) -> dict[str, Any]:
+        """The widget's own synced traits, JSON-ready (what the page starts from)."""
+        names = [n for n in self.trait_names(sync=True) if n not in self._BASE_TRAITS and not n.startswith("_")]
+        return {n: self.get_state(n)[n] for n in sorted(names)}
+
+    def static_html(self) -> str:
+        """Self-contained HTML that renders this widget with no kernel."""
+        dom_id = f"convlib-{type(self).__name__.lower()}-{uuid.uuid4().hex[:12]}"
+        script = _HOST_JS % {
+            "id": json.dumps(dom_id),
+            "state": json.dumps(self.static_state()),
+            "esm": json.dumps(str(self._esm)),
+        }
+        return (
+            f'<div id="{dom_id}" class="convlib-widget" data-widget="{type(self).__name__}"></div>\n'
+            f'<script type="module">{_script_safe(script)}</script>'
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        data = {**data, "text/html": self.static_html()}
+        return data, metadata
