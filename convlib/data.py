@@ -1,0 +1,334 @@
+"""Real image data, loaded once and kept as tensors.
+
+Two sources, chosen explicitly:
+
+* online (default): torchvision downloads the original Fashion-MNIST / CIFAR-10;
+* offline: when ``CONVLIB_DATA`` names a folder holding ``fashion-mnist.tar.gz``
+  or ``cifar10-jpeg.tar.gz`` (the course machines' copies), those are read.
+
+There is no silent fallback: a missing or corrupt archive raises
+:class:`DataUnavailableError` saying how to get the data. Decoded images are
+cached as uint8 tensors under :func:`convlib.config.cache_dir`, so only the
+first load decodes anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from convlib.config import cache_dir, data_dir
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "FASHION_MNIST_CLASSES",
+    "Batches",
+    "DataUnavailableError",
+    "ImageData",
+    "cifar10",
+    "fashion_mnist",
+    "load_cifar10",
+    "load_fashion_mnist",
+]
+
+FASHION_MNIST_CLASSES = (
+    "t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot",
+)
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+FASHION_ARCHIVE = "fashion-mnist.tar.gz"
+CIFAR_ARCHIVE = "cifar10-jpeg.tar.gz"
+_HOW_TO_GET = (
+    "Either let torchvision download the original (unset CONVLIB_DATA; needs internet), "
+    "or point CONVLIB_DATA at a folder holding {name} (on the course machines: ../shared/data)."
+)
+
+
+class DataUnavailableError(RuntimeError):
+    """The requested data set cannot be read; the message says how to get it."""
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """A labelled image set held in memory.
+
+    ``images``: uint8 ``(N, C, H, W)``; ``labels``: int64 ``(N,)``;
+    ``classes``: the class names, indexed by label.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, n: int, *, seed: int = 0) -> "ImageData":
+        """``n`` examples drawn at random (the same ones for the same seed)."""
+        if n >= len(self):
+            return self
+        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
+        return ImageData(self.images[idx], self.labels[idx], self.classes, self.source)
+
+
+# ---------------------------------------------------------------- archives
+
+
+def _archive(name: str) -> Path:
+    folder = data_dir()
+    assert folder is not None
+    path = folder / name
+    if not path.is_file():
+        raise DataUnavailableError(
+            f"CONVLIB_DATA={folder} has no {name}: expected the archive at {path}. "
+            + _HOW_TO_GET.format(name=name)
+        )
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path) -> str:
+    """Check ``path`` against a ``SHA256SUMS`` beside it (if any); return its hash."""
+    actual = _sha256(path)
+    sums = path.parent / "SHA256SUMS"
+    if sums.is_file():
+        expected = dict(
+            reversed(line.split()) for line in sums.read_text().splitlines() if len(line.split()) == 2
+        ).get(path.name)
+        if expected is not None and expected != actual:
+            raise DataUnavailableError(
+                f"{path} is corrupt: its SHA-256 is {actual[:16]}..., SHA256SUMS expects "
+                f"{expected[:16]}.... Fix: copy the archive again. " + _HOW_TO_GET.format(name=path.name)
+            )
+    return actual
+
+
+def _open_tar(path: Path) -> tarfile.TarFile:
+    try:
+        return tarfile.open(path, "r:gz")
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise DataUnavailableError(
+            f"{path} is not a readable .tar.gz ({error}). Fix: copy it again. "
+            + _HOW_TO_GET.format(name=path.name)
+        ) from error
+
+
+# ------------------------------------------------------------ Fashion-MNIST
+
+
+def _fashion_offline(train: bool) -> ImageData:
+    import torchvision
+
+    path = _archive(FASHION_ARCHIVE)
+    root = cache_dir() / f"fashion-mnist-{_verify(path)[:12]}"
+    if not (root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file():
+        with _open_tar(path) as tar:
+            tar.extractall(root, filter="data")
+    try:
+        ds = torchvision.datasets.FashionMNIST(str(root), train=train, download=False)
+    except RuntimeError as error:
+        raise DataUnavailableError(f"could not read Fashion-MNIST from {path}: {error}") from error
+    return ImageData(ds.data[:, None].clone(), ds.targets.clone(), FASHION_MNIST_CLASSES, f"offline copy {path}")
+
+
+def _fashion_online(train: bool) -> ImageData:
+    import torchvision
+
+    root = cache_dir() / "torchvision"
+    try:
+        ds = torchvision.datasets.FashionMNIST(str(root), train=train, download=True)
+    except Exception as error:  # network errors come in many types
+        raise DataUnavailableError(
+            f"downloading Fashion-MNIST failed ({error}). " + _HOW_TO_GET.format(name=FASHION_ARCHIVE)
+        ) from error
+    return ImageData(ds.data[:, None].clone(), ds.targets.clone(), FASHION_MNIST_CLASSES, "torchvision download")
+
+
+def fashion_mnist(train: bool = True) -> ImageData:
+    """Fashion-MNIST: 60,000 training or 10,000 test images, uint8 ``(N, 1, 28, 28)``."""
+    return _fashion_offline(train) if data_dir() is not None else _fashion_online(train)
+
+
+# ----------------------------------------------------------------- CIFAR-10
+
+
+def _decode_cifar_archive(path: Path) -> dict[str, ImageData]:
+    from PIL import Image
+
+    found: dict[str, list[tuple[int, str, bytes]]] = {"train": [], "test": []}
+    index = {name: i for i, name in enumerate(CIFAR10_CLASSES)}
+    with _open_tar(path) as tar:
+        for member in tar:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) == 3 and parts[0] in found and parts[2].endswith(".jpg"):
+                if parts[1] not in index:
+                    raise DataUnavailableError(f"{path}: unexpected class folder {parts[1]!r}")
+                found[parts[0]].append((index[parts[1]], parts[2], tar.extractfile(member).read()))
+    result = {}
+    for split, expected in (("train", 50_000), ("test", 10_000)):
+        items = sorted(found[split])  # by label, then file name: a fixed order
+        if len(items) != expected:
+            raise DataUnavailableError(
+                f"{path} is incomplete: expected {expected} {split} images, found {len(items)}. "
+                "Fix: copy the archive again."
+            )
+        images = torch.empty(expected, 3, 32, 32, dtype=torch.uint8)
+        for i, (_, _, blob) in enumerate(items):
+            with Image.open(io.BytesIO(blob)) as img:
+                images[i] = torch.frombuffer(bytearray(img.convert("RGB").tobytes()), dtype=torch.uint8).view(32, 32, 3).permute(2, 0, 1)
+        labels = torch.tensor([label for label, _, _ in items], dtype=torch.int64)
+        result[split] = ImageData(images, labels, CIFAR10_CLASSES, f"offline JPEG copy {path}")
+    return result
+
+
+def _cifar_offline(train: bool) -> ImageData:
+    path = _archive(CIFAR_ARCHIVE)
+    cache = cache_dir() / f"cifar10-jpeg-{_verify(path)[:12]}.pt"
+    if cache.is_file():
+        stored = torch.load(cache)
+    else:
+        decoded = _decode_cifar_archive(path)
+        stored = {split: (d.images, d.labels) for split, d in decoded.items()}
+        tmp = cache.with_suffix(".tmp")
+        torch.save(stored, tmp)
+        tmp.replace(cache)
+    images, labels = stored["train" if train else "test"]
+    return ImageData(images, labels, CIFAR10_CLASSES, f"offline JPEG copy {path}")
+
+
+def _cifar_online(train: bool) -> ImageData:
+    import torchvision
+
+    root = cache_dir() / "torchvision"
+    try:
+        ds = torchvision.datasets.CIFAR10(str(root), train=train, download=True)
+    except Exception as error:  # network errors come in many types
+        raise DataUnavailableError(
+            f"downloading CIFAR-10 failed ({error}). " + _HOW_TO_GET.format(name=CIFAR_ARCHIVE)
+        ) from error
+    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
+    return ImageData(images, torch.tensor(ds.targets), CIFAR10_CLASSES, "torchvision download")
+
+
+def cifar10(train: bool = True) -> ImageData:
+    """CIFAR-10: 50,000 training or 10,000 test images, uint8 ``(N, 3, 32, 32)``."""
+    return _cifar_offline(train) if data_dir() is not None else _cifar_online(train)
+
+
+# ------------------------------------------------------------------ batches
+
+
+class Batches:
+    """Mini-batches of an :class:`ImageData`, made from tensors in memory.
+
+    Yields ``(X, y)`` with ``X`` float32 ``(B, C, H, W)`` in ``[0, 1]`` (then
+    ``normalize``-d and ``transform``-ed if given) and ``y`` int64 ``(B,)``.
+    Shuffling uses its own generator, so a seeded run repeats.
+
+    >>> data = ImageData(torch.zeros(10, 1, 4, 4, dtype=torch.uint8), torch.arange(10), ("a",), "demo")
+    >>> [tuple(X.shape) for X, y in Batches(data, 4)]
+    [(4, 1, 4, 4), (4, 1, 4, 4), (2, 1, 4, 4)]
+    """
+
+    def __init__(
+        self,
+        data: ImageData,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        resize: int | None = None,
+        mean: tuple[float, ...] | None = None,
+        std: tuple[float, ...] | None = None,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        seed: int = 0,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size: expected an int >= 1, got {batch_size}.")
+        self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
+        self.resize, self.transform = resize, transform
+        self.mean = None if mean is None else torch.tensor(mean).view(1, -1, 1, 1)
+        self.std = None if std is None else torch.tensor(std).view(1, -1, 1, 1)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.data.classes
+
+    def __len__(self) -> int:
+        return -(-len(self.data) // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.data)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        for start in range(0, n, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            X = self.data.images[idx].float().div_(255)  # (B, C, H, W)
+            if self.resize is not None:
+                X = F.interpolate(X, size=(self.resize, self.resize), mode="bilinear", antialias=True, align_corners=False)
+            if self.mean is not None:
+                X = (X - self.mean) / self.std
+            if self.transform is not None:
+                X = self.transform(X)
+            yield X, self.data.labels[idx]
+
+
+def load_fashion_mnist(
+    batch_size: int = 256, *, resize: int | None = None, limit: int | None = None, seed: int = 0
+) -> tuple[Batches, Batches]:
+    """Training and test batches of Fashion-MNIST (``limit`` caps each split's size).
+
+    Images are ``(B, 1, 28, 28)`` in ``[0, 1]`` (or ``resize`` x ``resize``).
+    """
+    train, test = fashion_mnist(True), fashion_mnist(False)
+    if limit is not None:
+        train, test = train.subset(limit, seed=seed), test.subset(limit, seed=seed)
+    return (
+        Batches(train, batch_size, shuffle=True, resize=resize, seed=seed),
+        Batches(test, batch_size, resize=resize),
+    )
+
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+
+
+def load_cifar10(
+    batch_size: int = 128,
+    *,
+    limit: int | None = None,
+    normalize: bool = True,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    seed: int = 0,
+) -> tuple[Batches, Batches]:
+    """Training and test batches of CIFAR-10, ``(B, 3, 32, 32)``.
+
+    ``normalize`` standardises each channel with the training set's mean and
+    standard deviation; ``transform`` (e.g. augmentation) applies to training
+    batches only.
+    """
+    train, test = cifar10(True), cifar10(False)
+    if limit is not None:
+        train, test = train.subset(limit, seed=seed), test.subset(limit, seed=seed)
+    stats = dict(mean=CIFAR10_MEAN, std=CIFAR10_STD) if normalize else {}
+    return (
+        Batches(train, batch_size, shuffle=True, transform=transform, seed=seed, **stats),
+        Batches(test, batch_size, **stats),
+    )
