@@ -49,8 +49,19 @@ def conv2d(
             f"weight: expected 4-D (C_out, C_in, k_h, k_w), got {weight.ndim}-D shape "
             f"{tuple(weight.shape)}. Fix: a single 2-D kernel K becomes K[None, None]."
         )
+    if weight.numel() == 0:
+        raise ConvlibInputError(
+            f"weight: expected every size >= 1 in (C_out, C_in, k_h, k_w), got shape "
+            f"{tuple(weight.shape)}. Fix: kernel_size, in_channels and out_channels must be >= 1."
+        )
     c_out, c_in, kh, kw = weight.shape
     check_batch(x, "x", channels=c_in)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != x.dtype:
+            raise ConvlibInputError(
+                f"{name}: expected the dtype of x ({x.dtype}), got {t.dtype}. "
+                f"Fix: x = x.to({name}.dtype) (or layer.to(x.dtype) for a layer)."
+            )
     s = as_pair(stride, "stride")
     p = as_pair(padding, "padding", minimum=0)
     d = as_pair(dilation, "dilation")

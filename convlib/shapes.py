@@ -29,7 +29,7 @@ def conv_output_size(
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(
                 f"conv_output_size: expected {name} to be an int >= {low}, got {value!r}. "
-                f"Fix: pass {name}={max(low, 1)} or larger."
+                f"Fix: pass {name}={low} or larger."
             )
     span = dilation * (k - 1) + 1
     if span > n + 2 * padding:

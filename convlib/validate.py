@@ -56,7 +56,7 @@ def as_pair(value: int | Sequence[int], name: str, *, minimum: int = 1) -> IntPa
             name,
             f"values >= {minimum}",
             f"{value!r}",
-            f"use {name}={max(minimum, 1)} or larger"
+            f"use {name}={minimum} or larger"
             + (" (0 means no padding)" if minimum == 0 else ""),
         )
     return pair

@@ -6,7 +6,7 @@ import torch
 import traitlets as t
 
 from convlib.corr import corr2d
-from convlib.validate import as_tensor_2d, check_fits
+from convlib.validate import as_tensor_2d, check_fits, ConvlibInputError
 from convlib.widgets._base import StaticWidget, esm_source
 
 __all__ = ["KernelSlider"]
@@ -46,7 +46,22 @@ class KernelSlider(StaticWidget):
 
     @t.validate("x", "k")
     def _valid_matrix(self, proposal: t.Bunch) -> list[list[float]]:
-        return matrix_state(proposal["value"], proposal["trait"].name.upper())
+        name = proposal["trait"].name
+        try:
+            m = matrix_state(proposal["value"], name.upper())
+            x, k = (m, self.k) if name == "x" else (self.x, m)
+            if x and k:  # both set: K must still fit inside X
+                check_fits((len(x), len(x[0])), (len(k), len(k[0])), (0, 0), name="K")
+        except ConvlibInputError as error:  # a TraitError lets traitlets roll back a batch of changes
+            raise t.TraitError(str(error)) from error
+        return m
+
+    @t.observe("x", "k")
+    def _keep_position(self, change: t.Bunch) -> None:
+        """A new X or K may have fewer output cells: keep the window on the grid."""
+        h, w = self.out_shape
+        if self.position >= h * w:
+            self.position = h * w - 1
 
     @t.validate("position")
     def _valid_position(self, proposal: t.Bunch) -> int:

@@ -1,0 +1,119 @@
+"""convlib.check: each exercise check with a right answer, a wrong one and the stored None."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import convlib as cl
+from convlib.check import (
+    CheckResult,
+    flipped_kernel,
+    horizontal_edge_kernel,
+    output_shape,
+    same_values,
+    stacked_receptive_field,
+    verdict,
+)
+
+CASES = {
+    output_shape: ([(220, 220), [220, 220], torch.tensor([220, 220]), np.array([220, 220])],
+                   [(224, 224), (219, 219), (220,), 220, "220 x 220"]),
+    horizontal_edge_kernel: ([[[1.0], [-1.0]], [[-1], [1]], torch.tensor([[2.0], [-2.0]]) / 2],
+                             [[[1.0, -1.0]], [[1.0], [1.0]], [[2.0], [-2.0]], [[1.0], [-1.0], [0.0]], [1.0, -1.0],
+                              [[1.0] * 9] * 9]),
+    flipped_kernel: ([[[3, 2], [1, 0]], torch.tensor([[3.0, 2.0], [1.0, 0.0]]),
+                      torch.flip(torch.tensor([[0.0, 1.0], [2.0, 3.0]]), (0, 1))],
+                     [[[0, 1], [2, 3]], [[1, 0], [3, 2]], [[2, 3], [0, 1]], [3, 2, 1, 0]]),
+    stacked_receptive_field: ([5, 5.0, torch.tensor(5)], [3, 6, (5, 5), "5"]),
+}
+
+
+def _id(fn) -> str:
+    return fn.__name__
+
+
+@pytest.mark.parametrize("check", list(CASES), ids=_id)
+def test_right_answers(check) -> None:
+    for answer in CASES[check][0]:
+        result = check(answer)
+        assert isinstance(result, CheckResult)
+        assert result, (check.__name__, answer, result)
+        assert repr(result).startswith("✅ Right: ")
+        assert not result.message.startswith("Hint")
+
+
+@pytest.mark.parametrize("check", list(CASES), ids=_id)
+def test_wrong_answers(check) -> None:
+    for answer in CASES[check][1]:
+        result = check(answer)
+        assert not result, (check.__name__, answer, result)
+        assert repr(result).startswith("❌ Not yet: Hint: ")
+
+
+@pytest.mark.parametrize("check", list(CASES), ids=_id)
+def test_stored_none_gives_a_hint(check) -> None:
+    result = check(None)
+    assert isinstance(result, CheckResult) and not result
+    assert result.message.startswith("Hint: ") and len(result.message) > 20
+
+
+def test_every_public_check_is_tested() -> None:
+    import convlib.check.cross_correlation as mod
+
+    assert {getattr(mod, name) for name in mod.__all__} == set(CASES)
+    assert all(getattr(cl.check, name) is getattr(mod, name) for name in mod.__all__)
+
+
+def test_edge_kernel_hint_names_the_problem() -> None:
+    assert "vertical neighbours" in horizontal_edge_kernel([[1.0, -1.0]]).message
+    bad = horizontal_edge_kernel([[1.0] * 9] * 9)  # larger than the 8x6 image
+    assert "K must be a small 2-D kernel" in bad.message
+
+
+def test_check_result() -> None:
+    right, wrong = CheckResult(True, "5 x 5."), CheckResult(False, "Count <the> rows & columns.")
+    assert bool(right) is True and bool(wrong) is False
+    assert repr(right) == "✅ Right: 5 x 5."
+    assert repr(wrong) == "❌ Not yet: Count <the> rows & columns."
+    assert right._repr_html_() == '<div style="color:#2b8a3e"><strong>✅ Right:</strong> 5 x 5.</div>'
+    assert wrong._repr_html_() == (
+        '<div style="color:#c92a2a"><strong>❌ Not yet:</strong> Count &lt;the&gt; rows &amp; columns.</div>'
+    )
+    with pytest.raises(AttributeError):
+        right.ok = False  # type: ignore[misc]  # frozen
+
+
+def test_verdict() -> None:
+    assert verdict(True, "because", "try again") == CheckResult(True, "because")
+    assert verdict(0, "because", "try again") == CheckResult(False, "Hint: try again")
+    assert verdict(np.bool_(True), "a", "b").ok is True
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected", "want"),
+    [
+        ([[1, 2]], torch.tensor([[1.0, 2.0]]), True),
+        (np.array([1.0, 2.0]), (1, 2), True),
+        (5, 5.00001, True),           # within atol 1e-4
+        (5, 5.001, False),
+        ((6, 7), (7, 6), False),
+        ([[1, 2]], [1, 2], False),     # same values, shape mismatch
+        ([1, 2, 3], [1, 2], False),
+        ([], [], True),
+        (None, 5, False),              # non-numeric
+        ("abc", [1, 2, 3], False),
+        ([[1, 2], [3]], [[1, 2], [3, 4]], False),  # ragged
+        ({"a": 1}, 1, False),
+        (float("nan"), float("nan"), False),
+        (torch.tensor([1.0], requires_grad=True), [1.0], True),
+    ],
+)
+def test_same_values(answer, expected, want: bool) -> None:
+    assert same_values(answer, expected) is want
+
+
+def test_same_values_atol() -> None:
+    assert same_values(1.0, 1.05, atol=0.1)
+    assert not same_values(1.0, 1.05)

@@ -1,0 +1,145 @@
+"""convlib.conv: conv2d and Conv2D against torch.nn.functional.conv2d / nn.Conv2d."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+from torch import nn
+
+import convlib as cl
+from convlib.conv import Conv2D, conv2d
+
+FAST = settings(max_examples=100, deadline=None)
+
+
+def pair_or_int(low: int, high: int) -> st.SearchStrategy:
+    """An int, or a pair of ints, in ``[low, high]``."""
+    return st.one_of(st.integers(low, high), st.tuples(st.integers(low, high), st.integers(low, high)))
+
+
+def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else v
+
+
+@st.composite
+def conv_case(draw: st.DrawFn) -> dict:
+    """Random shapes and hyper-parameters for which the (dilated) kernel fits."""
+    n, c_in, c_out = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))  # non-square too
+    stride, padding, dilation = draw(pair_or_int(1, 3)), draw(pair_or_int(0, 2)), draw(pair_or_int(1, 2))
+    (ph, pw), (dh, dw) = _pair(padding), _pair(dilation)
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    h = draw(st.integers(max(1, span_h - 2 * ph), span_h - 2 * ph + 6))
+    w = draw(st.integers(max(1, span_w - 2 * pw), span_w - 2 * pw + 6))
+    return dict(shape_x=(n, c_in, h, w), shape_w=(c_out, c_in, kh, kw), bias=draw(st.booleans()),
+                stride=stride, padding=padding, dilation=dilation, seed=draw(st.integers(0, 2**31 - 1)))
+
+
+@FAST
+@given(conv_case())
+def test_conv2d_matches_torch_values_and_gradients(case: dict) -> None:
+    g = torch.Generator().manual_seed(case["seed"])
+    x0 = torch.randn(case["shape_x"], generator=g, dtype=torch.float64)  # (N, C_in, H, W)
+    w0 = torch.randn(case["shape_w"], generator=g, dtype=torch.float64)  # (C_out, C_in, k_h, k_w)
+    b0 = torch.randn(case["shape_w"][0], generator=g, dtype=torch.float64) if case["bias"] else None
+    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"])
+
+    def run(fn):
+        x, w = x0.clone().requires_grad_(), w0.clone().requires_grad_()
+        b = None if b0 is None else b0.clone().requires_grad_()
+        y = fn(x, w, b, **kw)  # (N, C_out, H_out, W_out)
+        up = torch.randn(y.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+        (y * up).sum().backward()
+        return y, x.grad, w.grad, None if b is None else b.grad
+
+    ours, theirs = run(conv2d), run(F.conv2d)
+    assert ours[0].shape == theirs[0].shape
+    for a, e in zip(ours, theirs):
+        if e is None:
+            assert a is None
+        else:
+            torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_gradcheck() -> None:
+    x = torch.randn(2, 2, 5, 6, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 2, 2, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: conv2d(x, w, b, stride=(2, 1), padding=(1, 0), dilation=(1, 2)), (x, w, b)
+    )
+
+
+def test_conv2d_float32() -> None:
+    x, w, b = torch.randn(2, 3, 9, 9), torch.randn(4, 3, 3, 3), torch.randn(4)
+    y = conv2d(x, w, b, padding=1)
+    assert y.dtype == torch.float32 and y.shape == (2, 4, 9, 9)
+    torch.testing.assert_close(y, F.conv2d(x, w, b, padding=1), rtol=1e-5, atol=1e-5)
+
+
+def test_conv2d_worked_example() -> None:
+    x = torch.arange(9.0).reshape(1, 1, 3, 3)
+    w = torch.tensor([[[[0.0, 1], [2, 3]]]])
+    assert torch.equal(conv2d(x, w), torch.tensor([[[[19.0, 25.0], [37.0, 43.0]]]]))
+    assert torch.equal(conv2d(x, w)[0, 0], cl.corr2d(x[0, 0], w[0, 0]))
+
+
+def test_conv2d_module_parameter_shapes() -> None:
+    layer = Conv2D(3, 8, kernel_size=(3, 5), padding=(1, 2))
+    assert layer.weight.shape == (8, 3, 3, 5)
+    assert layer.bias is not None and layer.bias.shape == (8,)
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+    no_bias = Conv2D(3, 8, kernel_size=3, bias=False)
+    assert no_bias.bias is None
+    assert [name for name, _ in no_bias.named_parameters()] == ["weight"]
+    assert layer(torch.zeros(2, 3, 16, 16)).shape == (2, 8, 16, 16)
+
+
+def test_conv2d_module_init_bounds_like_nn_conv2d() -> None:
+    torch.manual_seed(0)
+    layer = Conv2D(16, 32, kernel_size=3)
+    fan_in = 16 * 3 * 3
+    # kaiming_uniform_(a=sqrt(5)) draws from U(-b, b) with b = 1/sqrt(fan_in), like nn.Conv2d.
+    bound = 1 / math.sqrt(fan_in)
+    for p in (layer.weight, layer.bias):  # 4608 weights, 32 biases
+        assert p.abs().max() <= bound
+        assert p.abs().max() > 0.8 * bound  # actually spread over the interval
+    ref = nn.Conv2d(16, 32, kernel_size=3)
+    torch.testing.assert_close(layer.weight.std(), ref.weight.std(), rtol=0.1, atol=0)
+
+
+def test_conv2d_module_same_output_as_nn_conv2d() -> None:
+    torch.manual_seed(0)
+    kw = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))
+    ours = Conv2D(3, 5, kernel_size=(3, 2), **kw).double()
+    ref = nn.Conv2d(3, 5, kernel_size=(3, 2), **kw).double()
+    with torch.no_grad():
+        ref.weight.copy_(ours.weight)
+        ref.bias.copy_(ours.bias)
+    x = torch.randn(2, 3, 11, 10, dtype=torch.float64)
+    torch.testing.assert_close(ours(x), ref(x), rtol=1e-12, atol=1e-12)
+    ours(x).sum().backward()
+    ref(x).sum().backward()
+    torch.testing.assert_close(ours.weight.grad, ref.weight.grad)
+    torch.testing.assert_close(ours.bias.grad, ref.bias.grad)
+
+
+def test_conv2d_module_extra_repr() -> None:
+    layer = Conv2D(3, 8, kernel_size=3, stride=2, padding=1)
+    assert layer.extra_repr() == (
+        "3, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), bias=True"
+    )
+    assert repr(Conv2D(1, 1, kernel_size=(1, 2), bias=False)) == (
+        "Conv2D(1, 1, kernel_size=(1, 2), stride=(1, 1), padding=(0, 0), dilation=(1, 1), bias=False)"
+    )
+
+
+def test_conv2d_module_bad_channels() -> None:
+    with pytest.raises(ValueError, match=r"in_channels: expected an int >= 1, got 0"):
+        Conv2D(0, 8, kernel_size=3)
+    with pytest.raises(ValueError, match=r"out_channels: expected an int >= 1, got 2\.5"):
+        Conv2D(3, 2.5, kernel_size=3)  # type: ignore[arg-type]

@@ -1,0 +1,141 @@
+"""convlib.corr: the cross-correlation ops against their definition and F.conv2d."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+
+import convlib as cl
+from convlib.corr import corr2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_naive
+from convlib.validate import ConvlibInputError
+
+FAST = settings(max_examples=40, deadline=None)
+
+
+@st.composite
+def matrix_and_kernel(draw: st.DrawFn) -> tuple[torch.Tensor, torch.Tensor]:
+    """A float64 ``X (H, W)`` and a kernel ``K (k_h, k_w)`` that fits inside it."""
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    kh, kw = draw(st.integers(1, h)), draw(st.integers(1, w))
+    seed = draw(st.integers(0, 2**31 - 1))
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(h, w, generator=g, dtype=torch.float64),
+            torch.randn(kh, kw, generator=g, dtype=torch.float64))
+
+
+def test_worked_example() -> None:
+    X = [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    K = [[0, 1], [2, 3]]
+    want = torch.tensor([[19.0, 25.0], [37.0, 43.0]])
+    assert torch.equal(corr2d(X, K), want)
+    assert torch.equal(corr2d_naive(X, K), want)
+    assert cl.corr2d is corr2d  # the public name is the tested function
+
+
+def test_edge_detection_example() -> None:
+    X = torch.ones(6, 8)
+    X[:, 2:6] = 0  # white | black band | white
+    K = torch.tensor([[1.0, -1.0]])
+    Y = corr2d(X, K)  # (6, 7)
+    want = torch.zeros(6, 7)
+    want[:, 1], want[:, 5] = 1.0, -1.0  # white->black is +1, black->white is -1
+    assert torch.equal(Y, want)
+    # The transposed image has horizontal edges, which [1, -1] cannot see.
+    assert torch.equal(corr2d(X.t(), K), torch.zeros(8, 5))
+    # ... but the transposed kernel sees them.
+    assert torch.equal(corr2d(X.t(), K.t()), want.t())
+
+
+@FAST
+@given(matrix_and_kernel())
+def test_naive_equals_vectorized(pair: tuple[torch.Tensor, torch.Tensor]) -> None:
+    X, K = pair
+    Y = corr2d(X, K)
+    assert Y.shape == (X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)
+    torch.testing.assert_close(corr2d_naive(X, K), Y, rtol=1e-12, atol=1e-12)
+
+
+@FAST
+@given(matrix_and_kernel())
+def test_corr2d_equals_conv2d(pair: tuple[torch.Tensor, torch.Tensor]) -> None:
+    X, K = pair
+    want = F.conv2d(X[None, None], K[None, None])[0, 0]  # (H_out, W_out)
+    torch.testing.assert_close(corr2d(X, K), want, rtol=1e-12, atol=1e-12)
+
+
+@FAST
+@given(matrix_and_kernel())
+def test_corr2d_gradients_equal_conv2d(pair: tuple[torch.Tensor, torch.Tensor]) -> None:
+    X0, K0 = pair
+    g = torch.randn(X0.shape[0] - K0.shape[0] + 1, X0.shape[1] - K0.shape[1] + 1,
+                    dtype=torch.float64)  # upstream gradient (H_out, W_out)
+    X, K = X0.clone().requires_grad_(), K0.clone().requires_grad_()
+    (corr2d(X, K) * g).sum().backward()
+    Xt, Kt = X0.clone().requires_grad_(), K0.clone().requires_grad_()
+    (F.conv2d(Xt[None, None], Kt[None, None])[0, 0] * g).sum().backward()
+    torch.testing.assert_close(X.grad, Xt.grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(K.grad, Kt.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_corr2d_gradcheck() -> None:
+    X = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    K = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(corr2d, (X, K))
+
+
+@FAST
+@given(st.integers(1, 4), st.integers(1, 4), matrix_and_kernel())
+def test_multi_in_and_out_equal_conv2d(
+    c_in: int, c_out: int, pair: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    X1, K1 = pair
+    X = torch.randn(c_in, *X1.shape, dtype=torch.float64)  # (C_in, H, W)
+    K = torch.randn(c_out, c_in, *K1.shape, dtype=torch.float64)  # (C_out, C_in, k_h, k_w)
+    torch.testing.assert_close(corr2d_multi_in(X, K[0]), F.conv2d(X[None], K[:1])[0, 0])
+    torch.testing.assert_close(corr2d_multi_in_out(X, K), F.conv2d(X[None], K)[0])
+
+
+def test_multi_in_worked_example() -> None:
+    X = torch.tensor([[[0.0, 1, 2], [3, 4, 5], [6, 7, 8]], [[1.0, 2, 3], [4, 5, 6], [7, 8, 9]]])
+    K = torch.tensor([[[0.0, 1], [2, 3]], [[1.0, 2], [3, 4]]])
+    assert torch.equal(corr2d_multi_in(X, K), torch.tensor([[56.0, 72.0], [104.0, 120.0]]))
+    out = corr2d_multi_in_out(X, torch.stack([K, K + 1, K + 2]))  # (3, 2, 2)
+    assert out.shape == (3, 2, 2)
+    assert torch.equal(out[0], corr2d_multi_in(X, K))
+
+
+def test_accepts_lists_numpy_and_ints() -> None:
+    X = np.arange(12).reshape(3, 4)  # int64 array
+    Y = corr2d(X, [[1, 0], [0, -1]])
+    assert Y.dtype == torch.get_default_dtype()
+    assert torch.equal(Y, torch.full((2, 3), -5.0))  # X[i, j] - X[i+1, j+1] = -5
+
+
+def test_keeps_float64() -> None:
+    assert corr2d(torch.ones(3, 3, dtype=torch.float64), torch.ones(2, 2)).dtype == torch.float64
+
+
+@pytest.mark.parametrize("op", [corr2d, corr2d_naive])
+def test_kernel_larger_than_input(op) -> None:
+    with pytest.raises(ConvlibInputError, match=r"K: expected a window no larger than the padded input 2x3, got a 3x1 window\. Fix: "):
+        op(torch.ones(2, 3), torch.ones(3, 1))
+
+
+@pytest.mark.parametrize("op", [corr2d, corr2d_naive])
+def test_not_a_matrix(op) -> None:
+    with pytest.raises(ConvlibInputError, match=r"X: expected a 2-D matrix \(H, W\), got 3-D shape \(1, 3, 3\)\. Fix: .*convlib\.conv2d"):
+        op(torch.ones(1, 3, 3), torch.ones(2, 2))
+    with pytest.raises(ConvlibInputError, match=r"K: expected a 2-D matrix \(H, W\), got 1-D shape \(2,\)\. Fix: wrap it as a matrix, e\.g\. \[\[1\.0, -1\.0\]\]"):
+        op(torch.ones(3, 3), [1.0, -1.0])
+
+
+def test_multi_in_errors() -> None:
+    with pytest.raises(ConvlibInputError, match=r"expected X \(C_in, H, W\) and K \(C_in, k_h, k_w\), got X \(3, 3\) and K \(1, 2, 2\)\. Fix: .*X\[None\]"):
+        corr2d_multi_in(torch.ones(3, 3), torch.ones(1, 2, 2))
+    with pytest.raises(ConvlibInputError, match=r"got 2 input channels and 3 kernel channels\. Fix: give K shape \(2, k_h, k_w\)"):
+        corr2d_multi_in(torch.ones(2, 3, 3), torch.ones(3, 2, 2))
+    with pytest.raises(ConvlibInputError, match=r"expected K \(C_out, C_in, k_h, k_w\), got shape \(2, 2, 2\)\. Fix: .*torch\.stack"):
+        corr2d_multi_in_out(torch.ones(2, 3, 3), torch.ones(2, 2, 2))

@@ -1,0 +1,122 @@
+"""Every chapter notebook: stored clean, set-up cell current, in the table of contents,
+with exercises and a summary.
+
+Whether the notebooks *run* is checked by nbmake (``make test``) and, for a
+fresh Colab-like environment, by tests/test_colab_setup.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+IDS = [p.stem for p in NOTEBOOKS]
+
+
+def _nbtool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("convlib_nbtool", ROOT / "tools" / "nbtool.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+NBTOOL = _nbtool()
+
+
+def _toc_files(node: object) -> set[str]:
+    """Every ``file:`` entry in a (nested) _toc.yml structure."""
+    if isinstance(node, dict):
+        found = {str(node["file"])} if "file" in node else set()
+        return found.union(*(_toc_files(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_toc_files(v) for v in node))
+    return set()
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _source(cell: dict) -> str:
+    src = cell["source"]
+    return src if isinstance(src, str) else "".join(src)
+
+
+def test_there_are_notebooks() -> None:
+    assert NOTEBOOKS, "no notebooks/*.ipynb found"
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+", p.stem) for p in NOTEBOOKS), IDS
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_stored_clean_with_current_setup_cell(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    want = NBTOOL.dump(NBTOOL.clean(json.loads(text)))
+    assert text == want, f"{path.name} carries outputs or an out-of-date set-up cell. Fix: python tools/nbtool.py sync"
+    cells = _cells(path)
+    assert cells[0] == NBTOOL.setup_cell()
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+def test_nbtool_check_passes() -> None:
+    assert NBTOOL.main(["nbtool.py", "check"]) == 0
+
+
+def test_nbtool_check_catches_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check above can fail: a notebook with an output is reported."""
+    monkeypatch.setattr(NBTOOL, "ROOT", tmp_path)
+    monkeypatch.setattr(NBTOOL, "repo_url", lambda: "https://example.invalid/convlib")
+    (tmp_path / "notebooks").mkdir()
+    path = tmp_path / "notebooks" / "99_copy.ipynb"
+    nb = NBTOOL.clean(json.loads(NOTEBOOKS[0].read_text(encoding="utf-8")))
+    path.write_text(NBTOOL.dump(nb), encoding="utf-8")
+    assert NBTOOL.main(["nbtool.py", "check"]) == 0
+    code = next(c for c in nb["cells"][1:] if c["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}]
+    code["execution_count"] = 3
+    path.write_text(NBTOOL.dump(nb), encoding="utf-8")
+    assert NBTOOL.main(["nbtool.py", "check"]) == 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_listed_in_toc(path: Path) -> None:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    entry = f"notebooks/{path.stem}"
+    assert entry in _toc_files(toc), f"{entry} is missing from _toc.yml. Fix: add `- file: {entry}` to its part."
+
+
+def test_toc_entries_exist() -> None:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    for entry in _toc_files(toc) | {toc["root"]}:
+        assert any((ROOT / f"{entry}{ext}").exists() for ext in (".ipynb", ".md")), entry
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_has_exercises_with_checks(path: Path) -> None:
+    calls = [m for c in _cells(path) if c["cell_type"] == "code"
+             for m in re.findall(r"\bcl\.check\.(\w+)\(", _source(c))]
+    assert len(calls) >= 3, f"{path.name}: expected at least 3 cl.check.<name>(...) calls, found {calls}"
+    import convlib.check
+
+    missing = [name for name in calls if not hasattr(convlib.check, name)]
+    assert not missing, f"{path.name} calls checks that convlib.check does not export: {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_has_summary_heading(path: Path) -> None:
+    headings = [line for c in _cells(path) if c["cell_type"] == "markdown"
+                for line in _source(c).splitlines() if re.match(r"#{1,6} ", line)]
+    assert any(re.fullmatch(r"#{1,6} Summary\b.*", h) for h in headings), (
+        f"{path.name}: no 'Summary' heading; headings are {headings}"
+    )
+

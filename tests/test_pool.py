@@ -1,0 +1,118 @@
+"""convlib.pool: pool2d against F.max_pool2d, F.avg_pool2d and F.lp_pool2d."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+
+import convlib as cl
+from convlib.pool import pool2d, windows2d
+from convlib.validate import ConvlibInputError
+
+FAST = settings(max_examples=100, deadline=None)
+
+
+@st.composite
+def pool_case(draw: st.DrawFn) -> dict:
+    """Shapes, window, stride (None = the window) and padding <= window // 2."""
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    square = draw(st.booleans())
+    kernel = kh if square else (kh, kw)
+    kw = kh if square else kw
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    padding = ph if square and ph == pw and draw(st.booleans()) else (ph, pw)
+    stride = draw(st.one_of(st.none(), st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    h = draw(st.integers(max(1, kh - 2 * ph), kh + 6))
+    w = draw(st.integers(max(1, kw - 2 * pw), kw + 6))
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    return dict(shape=(n, c, h, w), kernel=kernel, stride=stride, padding=padding,
+                seed=draw(st.integers(0, 2**31 - 1)))
+
+
+def _values_and_grads(fn, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x = x0.clone().requires_grad_()
+    y = fn(x)
+    up = torch.randn(y.shape, generator=torch.Generator().manual_seed(7), dtype=y.dtype)
+    (y * up).sum().backward()
+    return y, x.grad
+
+
+@FAST
+@given(pool_case(), st.sampled_from(["max", "avg"]))
+def test_pool2d_matches_torch(case: dict, mode: str) -> None:
+    # randn float64: no ties inside a window, so max-pool gradients are unique.
+    x0 = torch.randn(case["shape"], generator=torch.Generator().manual_seed(case["seed"]),
+                     dtype=torch.float64)  # (N, C, H, W)
+    kw = dict(stride=case["stride"], padding=case["padding"])
+    ref = F.max_pool2d if mode == "max" else F.avg_pool2d  # avg: count_include_pad=True
+    y, gx = _values_and_grads(lambda x: pool2d(x, case["kernel"], mode=mode, **kw), x0)
+    y_ref, gx_ref = _values_and_grads(lambda x: ref(x, case["kernel"], **kw), x0)
+    assert y.shape == y_ref.shape
+    torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_stride_defaults_to_window() -> None:
+    x = torch.randn(1, 2, 8, 6, dtype=torch.float64)
+    assert pool2d(x, (2, 3)).shape == (1, 2, 4, 2)
+    torch.testing.assert_close(pool2d(x, (2, 3)), F.max_pool2d(x, (2, 3)))
+    torch.testing.assert_close(pool2d(x, 2, mode="avg"), F.avg_pool2d(x, 2))
+
+
+def test_worked_example() -> None:
+    X = torch.arange(9.0).reshape(3, 3)
+    assert torch.equal(pool2d(X, 2, stride=1), torch.tensor([[4.0, 5.0], [7.0, 8.0]]))
+    assert torch.equal(pool2d(X, 2, stride=1, mode="avg"), torch.tensor([[2.0, 3.0], [5.0, 6.0]]))
+    assert cl.pool2d is pool2d
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (3, 5, 7), (2, 3, 5, 7)])
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_keeps_rank(shape: tuple[int, ...], mode: str) -> None:
+    x = torch.randn(shape, dtype=torch.float64)
+    y = pool2d(x, 2, mode=mode)
+    assert y.shape == shape[:-2] + (2, 3)
+    ref = (F.max_pool2d if mode == "max" else F.avg_pool2d)(x.reshape((1,) * (4 - x.ndim) + shape), 2)
+    torch.testing.assert_close(y, ref.reshape(y.shape))
+
+
+@FAST
+@given(st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_custom_reduction_l2_equals_lp_pool2d(k: int, seed: int) -> None:
+    x = torch.randn(2, 3, 7, 8, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    y = pool2d(x, k, mode=lambda w: w.norm(dim=-1))  # (2, 3, H_out, W_out)
+    torch.testing.assert_close(y, torch.sqrt(F.avg_pool2d(x**2, k) * k * k))
+    torch.testing.assert_close(y, F.lp_pool2d(x, 2, k))
+
+
+def test_custom_reduction_sees_windows() -> None:
+    X = torch.arange(16.0).reshape(4, 4)
+    med = pool2d(X, 3, stride=1, mode=lambda w: w.median(dim=-1).values)
+    assert torch.equal(med, torch.tensor([[5.0, 6.0], [9.0, 10.0]]))
+
+
+def test_windows2d() -> None:
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    win = windows2d(x, 2)  # stride 2 by default
+    assert win.shape == (1, 1, 2, 2, 4)
+    assert win[0, 0, 1, 1].tolist() == [10.0, 11.0, 14.0, 15.0]
+    padded = windows2d(x, 3, stride=1, padding=1, pad_value=-1.0)  # (1, 1, 4, 4, 9)
+    assert padded.shape == (1, 1, 4, 4, 9)
+    assert padded[0, 0, 0, 0].tolist() == [-1, -1, -1, -1, 0, 1, -1, 4, 5]
+
+
+def test_max_padding_never_wins() -> None:
+    x = -torch.ones(1, 1, 2, 2)  # all negative: zero padding would win, -inf never does
+    assert torch.equal(pool2d(x, 3, stride=1, padding=1), -torch.ones(1, 1, 2, 2))
+
+
+def test_bad_mode() -> None:
+    with pytest.raises(ConvlibInputError, match=r"mode: expected 'max', 'avg' or a function of the windows, got 'mean'\. Fix: mode='max'"):
+        pool2d(torch.ones(4, 4), 2, mode="mean")  # type: ignore[arg-type]
+
+
+def test_padding_more_than_half_window() -> None:
+    with pytest.raises(ConvlibInputError, match=r"padding: expected at most half the window \(1, 1\).*got \(2, 2\)\. Fix: use padding <= kernel_size // 2"):
+        pool2d(torch.ones(1, 1, 4, 4), 2, padding=2)
