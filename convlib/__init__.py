@@ -14,24 +14,48 @@ from typing import Any
 from convlib.config import quick_mode
 from convlib.conv import Conv2D, conv2d
 from convlib.corr import corr2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_naive
+from convlib.counts import conv_macs, conv_params, linear_params
+from convlib.coverage import input_usage
+from convlib.dense import conv_as_matrix, conv_weight_ids
+from convlib.pointwise import conv1x1
+from convlib.params import bytes_float32, human_bytes, locally_connected_params
 from convlib.pool import pool2d
 from convlib.shapes import conv_output_size
+from convlib.summary import layer_summary, receptive_field
+from convlib.train import History, evaluate, fit, predict, seed
 from convlib.validate import ConvlibInputError
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"widgets", "check", "data", "plot"}
+_LAZY_MODULES = {"widgets", "check", "data", "plot", "models", "bench", "cifar", "speedrun"}
 
 __all__ = [
     "Conv2D",
     "ConvlibInputError",
+    "conv1x1",
     "conv2d",
     "conv_output_size",
     "corr2d",
     "corr2d_multi_in",
     "corr2d_multi_in_out",
     "corr2d_naive",
+    "conv_macs",
+    "conv_params",
+    "linear_params",
+    "bytes_float32",
+    "conv_as_matrix",
+    "conv_weight_ids",
+    "human_bytes",
+    "input_usage",
+    "locally_connected_params",
     "pool2d",
+    "History",
+    "evaluate",
+    "fit",
+    "layer_summary",
+    "predict",
+    "receptive_field",
+    "seed",
     "quick_mode",
     *sorted(_LAZY_MODULES),
 ]

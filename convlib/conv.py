@@ -2,13 +2,30 @@
 
 ``conv2d`` computes what ``torch.nn.functional.conv2d`` computes (a
 cross-correlation, as every deep-learning library does) but from parts a reader
-can follow: gather every receptive field into a column, then one matrix product
-applies all kernels to all columns.
+can follow: gather every receptive field into a row of a matrix (im2col), then
+one matrix product applies all kernels to all rows.
+
+Three versions, same numbers:
+
+* :func:`conv2d_loop`, the layer written with Python loops over images,
+  output channels and input channels, each step a :func:`corr2d_naive`
+  double loop: the definition, and hopelessly slow on real data.
+* :func:`conv2d_unfold`, five lines: ``F.unfold`` + ``@``, with autograd
+  deriving the backward pass. Readable, and several times slower than PyTorch.
+* :func:`conv2d` (used by :class:`Conv2D`), the same idea arranged for speed:
+  the receptive fields are gathered channels-last (``(N*H_out*W_out,
+  k_h*k_w*C_in)``), so the forward pass is one matrix product per slice of
+  the batch and the result needs no reshuffling; the backward pass is written
+  by hand as two more matrix products (weight gradient and input gradient)
+  plus a "col2im" step that adds each kernel tap's share back onto the input.
+  The batch is processed in slices of a few megabytes, so no large temporary
+  matrix is ever allocated.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -16,33 +33,23 @@ import torch.nn.functional as F
 
 from convlib.validate import as_pair, check_batch, check_fits, check_float, ConvlibInputError
 
-__all__ = ["conv2d", "Conv2D"]
+__all__ = ["conv2d", "conv2d_loop", "conv2d_unfold", "Conv2D"]
+
+IntPair = tuple[int, int]
+
+#: Size of the im2col matrix built for one slice of the batch (bytes).
+CHUNK_BYTES = 4 << 20
 
 
-def conv2d(
+def _checked(
     x: torch.Tensor,
     weight: torch.Tensor,
-    bias: torch.Tensor | None = None,
-    *,
-    stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-    dilation: int | tuple[int, int] = 1,
-) -> torch.Tensor:
-    """2-D convolution (cross-correlation) of a batch.
-
-    Shapes: ``x (N, C_in, H, W)``, ``weight (C_out, C_in, k_h, k_w)``,
-    ``bias (C_out,)`` -> ``(N, C_out, H_out, W_out)`` with
-    ``H_out = conv_output_size(H, k_h, padding=p, stride=s, dilation=d)``.
-    Differentiable in ``x``, ``weight`` and ``bias`` through autograd.
-
-    >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
-    >>> w = torch.tensor([[[[0., 1], [2, 3]]]])
-    >>> conv2d(x, w)
-    tensor([[[[19., 25.],
-              [37., 43.]]]])
-    >>> conv2d(x, w, padding=1, stride=2).shape
-    torch.Size([1, 1, 2, 2])
-    """
+    bias: torch.Tensor | None,
+    stride: int | tuple[int, int],
+    padding: int | tuple[int, int],
+    dilation: int | tuple[int, int],
+) -> tuple[IntPair, IntPair, IntPair, IntPair]:
+    """Validate the arguments; return ``stride, padding, dilation, (H_out, W_out)``."""
     check_float(weight, "weight")
     if weight.ndim != 4:
         raise ConvlibInputError(
@@ -72,14 +79,238 @@ def conv2d(
             f"bias: expected shape ({c_out},) (one per output channel), got "
             f"{tuple(bias.shape)}. Fix: bias = torch.zeros({c_out})."
         )
-    n, _, h, w = x.shape
-    h_out = (h + 2 * p[0] - span[0]) // s[0] + 1
-    w_out = (w + 2 * p[1] - span[1]) // s[1] + 1
+    h, w = x.shape[2:]
+    out = ((h + 2 * p[0] - span[0]) // s[0] + 1, (w + 2 * p[1] - span[1]) // s[1] + 1)
+    return s, p, d, out
+
+
+def conv2d_unfold(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+) -> torch.Tensor:
+    """The short version of :func:`conv2d`: ``F.unfold`` + one batched matmul.
+
+    Shapes as in :func:`conv2d`. Autograd derives the backward pass (so second
+    derivatives work too); it is correct and simple, not fast.
+
+    >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
+    >>> conv2d_unfold(x, torch.tensor([[[[0., 1], [2, 3]]]]))
+    tensor([[[[19., 25.],
+              [37., 43.]]]])
+    """
+    s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, dilation)
+    c_out, _, kh, kw = weight.shape
     cols = F.unfold(x, (kh, kw), dilation=d, padding=p, stride=s)  # (N, C_in*k_h*k_w, L)
     out = weight.reshape(c_out, -1) @ cols  # (N, C_out, L)
     if bias is not None:
         out = out + bias.reshape(1, c_out, 1)
-    return out.reshape(n, c_out, h_out, w_out)  # (N, C_out, H_out, W_out)
+    return out.reshape(x.shape[0], c_out, h_out, w_out)  # (N, C_out, H_out, W_out)
+
+
+def conv2d_loop(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+) -> torch.Tensor:
+    """The for-loop layer: every image, every output channel, every input channel.
+
+    Shapes as in :func:`conv2d` (no dilation). Each ``(image, C_out, C_in)``
+    triple runs :func:`convlib.corr2d_naive`, itself a double loop over output
+    cells; a stride keeps every ``s``-th output of the stride-1 result.
+    Differentiable through autograd, so it can train, very slowly.
+
+    >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
+    >>> conv2d_loop(x, torch.tensor([[[[0., 1], [2, 3]]]]))
+    tensor([[[[19., 25.],
+              [37., 43.]]]])
+    """
+    from convlib.corr import corr2d_naive
+
+    s, p, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1)
+    c_out, c_in = weight.shape[:2]
+    xp = F.pad(x, (p[1], p[1], p[0], p[0]))  # (N, C_in, H + 2p_h, W + 2p_w)
+    images = []
+    for n in range(x.shape[0]):
+        maps = []
+        for o in range(c_out):
+            acc = sum(corr2d_naive(xp[n, c], weight[o, c]) for c in range(c_in))  # (H_p - k_h + 1, W_p - k_w + 1)
+            maps.append(acc if bias is None else acc + bias[o])
+        images.append(torch.stack(maps))  # (C_out, H_p - k_h + 1, W_p - k_w + 1)
+    out = torch.stack(images)[:, :, :: s[0], :: s[1]]  # (N, C_out, H_out, W_out)
+    assert out.shape[2:] == (h_out, w_out)
+    return out
+
+
+# ------------------------------------------------------------ the fast path
+
+
+def _padded_nhwc(x: torch.Tensor, p: IntPair) -> torch.Tensor:
+    """``x (N, C, H, W)`` -> zero-padded, channels-last ``(N, H+2p_h, W+2p_w, C)``.
+
+    No copy when there is no padding and ``x`` is already channels-last.
+    """
+    n, c, h, w = x.shape
+    if p == (0, 0):
+        return x.permute(0, 2, 3, 1).contiguous()  # (N, H, W, C)
+    xp = x.new_zeros(n, h + 2 * p[0], w + 2 * p[1], c)  # (N, H_p, W_p, C)
+    xp[:, p[0] : p[0] + h, p[1] : p[1] + w] = x.permute(0, 2, 3, 1)
+    return xp
+
+
+def _windows(xp: torch.Tensor, k: IntPair, s: IntPair, d: IntPair, out: IntPair) -> torch.Tensor:
+    """Every receptive field of ``xp (N, H_p, W_p, C)`` as a view ``(N, H_out, W_out, k_h, k_w, C)``.
+
+    Moving one output row jumps ``s_h`` input rows, one kernel row ``d_h``
+    input rows: the view only sets strides, it copies nothing.
+    """
+    n, _, _, c = xp.shape
+    sn, sh, sw, sc = xp.stride()
+    return xp.as_strided(
+        (n, out[0], out[1], k[0], k[1], c),
+        (sn, s[0] * sh, s[1] * sw, d[0] * sh, d[1] * sw, sc),
+        xp.storage_offset(),
+    )
+
+
+def _batch_step(n: int, row_bytes: int) -> int:
+    """How many images go into one slice, so its im2col matrix is about ``CHUNK_BYTES``."""
+    return max(1, min(n, CHUNK_BYTES // max(1, row_bytes)))
+
+
+def _differentiable_backward(
+    ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> tuple[torch.Tensor | None, ...]:
+    """The backward pass as a graph autograd can differentiate again (slow, rarely needed)."""
+    (_, _, _, _), s, p, d, _, _ = ctx.geometry
+    inputs = [t for t, need in zip((x, weight, bias), ctx.needs_input_grad[:3]) if need]
+    y = conv2d_unfold(x, weight, bias, stride=s, padding=p, dilation=d)  # (N, C_out, H_out, W_out)
+    found = iter(torch.autograd.grad(y, inputs, grad, create_graph=True))
+    grads = tuple(next(found) if need else None for need in ctx.needs_input_grad[:3])
+    return (*grads, None, None, None, None)
+
+
+class _Im2colConv(torch.autograd.Function):
+    """im2col convolution with a hand-written backward pass (see the module docstring)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        s: IntPair,
+        p: IntPair,
+        d: IntPair,
+        out_hw: IntPair,
+    ) -> torch.Tensor:
+        n, c_in = x.shape[:2]
+        c_out, _, kh, kw = weight.shape
+        rows, width = out_hw[0] * out_hw[1], kh * kw * c_in  # per image: L rows of K numbers
+        xp = _padded_nhwc(x, p)  # (N, H_p, W_p, C_in)
+        win = _windows(xp, (kh, kw), s, d, out_hw)  # (N, H_out, W_out, k_h, k_w, C_in), a view
+        w_t = weight.permute(0, 2, 3, 1).reshape(c_out, width).t()  # (K, C_out), K = k_h*k_w*C_in
+        out = x.new_empty(n * rows, c_out)  # (N*L, C_out): channels-last output
+        step = _batch_step(n, rows * width * x.element_size())
+        cols = x.new_empty(step, *win.shape[1:])  # one slice's im2col matrix, reused
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            block = cols[: b - a]
+            block.copy_(win[a:b])  # im2col: (B, H_out, W_out, k_h, k_w, C_in)
+            o = out[a * rows : b * rows]  # (B*L, C_out)
+            if bias is None:
+                torch.mm(block.view(-1, width), w_t, out=o)
+            else:
+                torch.addmm(bias, block.view(-1, width), w_t, out=o)
+        ctx.save_for_backward(xp, x, weight, bias)
+        ctx.geometry = (tuple(x.shape), s, p, d, out_hw, step)
+        # (N*L, C_out) -> (N, H_out, W_out, C_out) -> (N, C_out, H_out, W_out): a view, channels-last in memory
+        return out.view(n, out_hw[0], out_hw[1], c_out).permute(0, 3, 1, 2)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        xp, x, weight, bias = ctx.saved_tensors
+        (n, c_in, h, w), s, p, d, (h_out, w_out), step = ctx.geometry
+        if torch.is_grad_enabled():  # create_graph=True: a second derivative will follow
+            return _differentiable_backward(ctx, grad, x, weight, bias)
+        c_out, _, kh, kw = weight.shape
+        rows, width = h_out * w_out, kh * kw * c_in
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        g = grad.permute(0, 2, 3, 1).reshape(n * rows, c_out)  # (N*L, C_out)
+        w2 = weight.permute(0, 2, 3, 1).reshape(c_out, width)  # (C_out, K)
+        gx = gw = gb = None
+        if need_w:
+            win = _windows(xp, (kh, kw), s, d, (h_out, w_out))  # (N, H_out, W_out, k_h, k_w, C_in)
+            cols = xp.new_empty(step, *win.shape[1:])
+            gw = weight.new_zeros(c_out, width)  # (C_out, K)
+        if need_b:
+            gb = g.new_zeros(c_out)
+        if need_x:
+            gxp = g.new_zeros(xp.shape)  # (N, H_p, W_p, C_in)
+            gcols = g.new_empty(step, h_out, w_out, kh, kw, c_in)
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            ga = g[a * rows : b * rows]  # (B*L, C_out)
+            if need_w:
+                block = cols[: b - a]
+                block.copy_(win[a:b])  # im2col again: cheaper than keeping it
+                gw.addmm_(ga.t(), block.view(-1, width))  # (C_out, B*L) @ (B*L, K)
+            if need_b:
+                gb += ga.sum(0)
+            if need_x:
+                gc = gcols[: b - a]
+                torch.mm(ga, w2, out=gc.view(-1, width))  # (B*L, K): each tap's share
+                gxa = gxp[a:b]
+                for i in range(kh):  # col2im: add every tap's share back where it came from
+                    for j in range(kw):
+                        gxa[
+                            :,
+                            i * d[0] : i * d[0] + s[0] * (h_out - 1) + 1 : s[0],
+                            j * d[1] : j * d[1] + s[1] * (w_out - 1) + 1 : s[1],
+                        ] += gc[:, :, :, i, j]
+        if need_x:
+            gx = gxp[:, p[0] : p[0] + h, p[1] : p[1] + w].permute(0, 3, 1, 2)  # (N, C_in, H, W)
+        if need_w:
+            gw = gw.view(c_out, kh, kw, c_in).permute(0, 3, 1, 2)  # (C_out, C_in, k_h, k_w)
+        return gx, gw, gb, None, None, None, None
+
+
+def conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+) -> torch.Tensor:
+    """2-D convolution (cross-correlation) of a batch.
+
+    Shapes: ``x (N, C_in, H, W)``, ``weight (C_out, C_in, k_h, k_w)``,
+    ``bias (C_out,)`` -> ``(N, C_out, H_out, W_out)`` with
+    ``H_out = conv_output_size(H, k_h, padding=p, stride=s, dilation=d)``.
+    Differentiable in ``x``, ``weight`` and ``bias``; second derivatives
+    (``create_graph=True``) go through :func:`conv2d_unfold`. The result is stored
+    channels-last in memory (as ``torch.channels_last``); use ``.reshape``
+    rather than ``.view`` on it.
+
+    >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
+    >>> w = torch.tensor([[[[0., 1], [2, 3]]]])
+    >>> conv2d(x, w)
+    tensor([[[[19., 25.],
+              [37., 43.]]]])
+    >>> conv2d(x, w, padding=1, stride=2).shape
+    torch.Size([1, 1, 2, 2])
+    """
+    s, p, d, out_hw = _checked(x, weight, bias, stride, padding, dilation)
+    return _Im2colConv.apply(x, weight, bias, s, p, d, out_hw)
 
 
 class Conv2D(nn.Module):

@@ -110,9 +110,11 @@ def _verify(path: Path) -> str:
     actual = _sha256(path)
     sums = path.parent / "SHA256SUMS"
     if sums.is_file():
-        expected = dict(
-            reversed(line.split()) for line in sums.read_text().splitlines() if len(line.split()) == 2
-        ).get(path.name)
+        # "HASH  name" (text mode) or "HASH *name" (binary mode, `sha256sum -b`)
+        expected = {
+            name.lstrip("*"): digest
+            for digest, name in (line.split() for line in sums.read_text().splitlines() if len(line.split()) == 2)
+        }.get(path.name)
         if expected is not None and expected != actual:
             raise DataUnavailableError(
                 f"{path} is corrupt: its SHA-256 is {actual[:16]}..., SHA256SUMS expects "

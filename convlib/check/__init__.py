@@ -5,19 +5,105 @@ truthy when the answer is right and shows a short message in a notebook.
 """
 
 from convlib.check._core import CheckResult, same_values, verdict
+from convlib.check.cifar10 import (
+    cat_accuracy,
+    cifar_flatten_size,
+    loop_epoch_hours,
+    overfit_epoch,
+    smoother_curve,
+)
+from convlib.check.channels import (
+    channel_mean_weight,
+    kernel_tensor_shape,
+    params_for_sizes,
+    second_layer_costs,
+)
 from convlib.check.cross_correlation import (
     flipped_kernel,
     horizontal_edge_kernel,
     output_shape,
     stacked_receptive_field,
 )
+from convlib.check.fc_to_conv import (
+    conv_layer_params,
+    dense_matrix_nonzeros,
+    dense_matrix_shape,
+    mlp_photo_weights,
+)
+from convlib.check.lenet import (
+    lenet_conv2_params,
+    lenet_first_conv_macs,
+    lenet_flatten_size,
+    zero_grad_resets,
+)
+from convlib.check.modern_cnns import (
+    alexnet_receptive_field,
+    dropout_scale,
+    inception_channels,
+    nin_switch_dataset,
+    two_3x3_params,
+)
+from convlib.check.pooling import (
+    downsampling_params,
+    max_pool_by_hand,
+    padded_avg_corner,
+    pooled_shape,
+)
+from convlib.check.padding_stride import (
+    corner_usage,
+    dilated_output_size,
+    padded_output_size,
+    same_padding,
+)
+from convlib.check.speedrun import (
+    distinct_views,
+    padded_dataset_mb,
+    smoothed_targets,
+    speedrun_steps,
+    tta_passes,
+)
 
 __all__ = [
     "CheckResult",
+    "cat_accuracy",
+    "cifar_flatten_size",
+    "loop_epoch_hours",
+    "overfit_epoch",
+    "smoother_curve",
+    "channel_mean_weight",
+    "kernel_tensor_shape",
+    "params_for_sizes",
+    "second_layer_costs",
+    "downsampling_params",
+    "max_pool_by_hand",
+    "padded_avg_corner",
+    "pooled_shape",
+    "conv_layer_params",
+    "corner_usage",
+    "dense_matrix_nonzeros",
+    "dense_matrix_shape",
+    "dilated_output_size",
+    "mlp_photo_weights",
+    "padded_output_size",
+    "same_padding",
     "flipped_kernel",
     "horizontal_edge_kernel",
     "output_shape",
     "same_values",
     "stacked_receptive_field",
     "verdict",
+    "lenet_conv2_params",
+    "lenet_first_conv_macs",
+    "lenet_flatten_size",
+    "zero_grad_resets",
+    "alexnet_receptive_field",
+    "dropout_scale",
+    "inception_channels",
+    "nin_switch_dataset",
+    "two_3x3_params",
+    "distinct_views",
+    "padded_dataset_mb",
+    "smoothed_targets",
+    "speedrun_steps",
+    "tta_passes",
 ]

@@ -1,6 +1,10 @@
 """Interactive widgets: live in Jupyter and Colab, and still draggable in the
 static HTML book with no kernel (see :mod:`convlib.widgets._base`)."""
 
+from convlib.widgets.channels import ChannelsView
 from convlib.widgets.kernel_slider import KernelSlider
+from convlib.widgets.locality import LocalityView
+from convlib.widgets.padding_stride import PaddingStrideExplorer
+from convlib.widgets.pooling import PoolingView
 
-__all__ = ["KernelSlider"]
+__all__ = ["ChannelsView", "KernelSlider", "LocalityView", "PaddingStrideExplorer", "PoolingView"]

@@ -1,0 +1,308 @@
+"""How fast is each convolution? A side-by-side benchmark on this machine.
+
+Run ``python -m convlib.bench`` for a table (``--json`` for machine-readable
+output, ``--quick`` for a seconds-long smoke run). It times, on the CIFAR-10
+and LeNet layer shapes of the course:
+
+* ``loop``: :func:`convlib.conv.conv2d_loop`, Python loops around
+  :func:`convlib.corr2d_naive`. Far too slow for a whole batch, so it runs on
+  one image and at most two input and two output channels, and that time is
+  scaled up to the full layer (its cost grows linearly with images and channel
+  pairs): the numbers are **extrapolated**, and labelled so.
+* ``unfold``: :func:`convlib.conv.conv2d_unfold`, ``F.unfold`` + matmul with
+  autograd's backward.
+* ``convlib``: :func:`convlib.conv2d`, im2col + matmul with a hand-written backward.
+* ``torch``: ``torch.nn.functional.conv2d`` (oneDNN / MKL kernels).
+
+All run in one process, interleaved (each repeat times every implementation
+once, in turn), so a busy machine slows them alike; the table shows medians.
+"Forward + backward" is one forward pass and the backward pass for the input,
+the weight and the bias, with an upstream gradient laid out like the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from convlib.conv import conv2d, conv2d_loop, conv2d_unfold
+
+__all__ = [
+    "IMPLEMENTATIONS",
+    "BenchCase",
+    "BenchReport",
+    "Timing",
+    "cases",
+    "cpu_name",
+    "run",
+    "main",
+]
+
+ConvFn = Callable[..., torch.Tensor]
+
+#: The implementations compared, in table order.
+IMPLEMENTATIONS: dict[str, ConvFn] = {
+    "loop": conv2d_loop,
+    "unfold": conv2d_unfold,
+    "convlib": conv2d,
+    "torch": F.conv2d,
+}
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    """One convolution layer: input ``(n, c_in, size, size)``, ``c_out`` kernels ``k x k``."""
+
+    name: str
+    n: int
+    c_in: int
+    size: int
+    c_out: int
+    k: int
+    padding: int = 0
+    stride: int = 1
+
+    @property
+    def label(self) -> str:
+        """E.g. ``128x3x32x32 -> 32, 3x3 p1``."""
+        extra = f" p{self.padding}" if self.padding else ""
+        extra += f" s{self.stride}" if self.stride != 1 else ""
+        return f"{self.n}x{self.c_in}x{self.size}x{self.size} -> {self.c_out}, {self.k}x{self.k}{extra}"
+
+
+def cases(quick: bool = False) -> list[BenchCase]:
+    """The layer shapes benchmarked: CIFAR-10 net and LeNet (smaller batches when ``quick``).
+
+    >>> [c.label for c in cases()][:2]
+    ['128x3x32x32 -> 32, 3x3 p1', '128x32x16x16 -> 64, 3x3 p1']
+    >>> cases(quick=True)[0].n
+    8
+    """
+    full = [
+        BenchCase("CIFAR conv 1", 128, 3, 32, 32, 3, padding=1),
+        BenchCase("CIFAR conv 2", 128, 32, 16, 64, 3, padding=1),
+        BenchCase("LeNet C1", 256, 1, 28, 6, 5, padding=2),
+        BenchCase("LeNet C3", 256, 6, 14, 16, 5),
+    ]
+    if not quick:
+        return full
+    return [BenchCase(c.name, 8, c.c_in, c.size, c.c_out, c.k, c.padding, c.stride) for c in full]
+
+
+@dataclass
+class Timing:
+    """Median times (ms) of one implementation on one case; ``extrapolated`` for ``loop``."""
+
+    impl: str
+    forward_ms: float
+    forward_backward_ms: float
+    extrapolated: bool = False
+    measured_on: str = ""
+    forward_ratio: float | None = None  # x torch
+    forward_backward_ratio: float | None = None
+
+
+@dataclass
+class BenchReport:
+    """Everything one run measured, with the machine it ran on."""
+
+    torch_version: str
+    threads: int
+    cpu: str
+    repeats: int
+    quick: bool
+    load_before: tuple[float, float, float] | None
+    load_after: tuple[float, float, float] | None = None
+    results: list[dict] = field(default_factory=list)  # {"case": ..., "label": ..., "timings": [Timing, ...]}
+
+    def timing(self, case: str, impl: str) -> Timing:
+        """The :class:`Timing` of ``impl`` on the case named ``case``."""
+        for entry in self.results:
+            if entry["case"] == case:
+                for t in entry["timings"]:
+                    if t.impl == impl:
+                        return t
+        raise KeyError(f"no timing for case {case!r}, implementation {impl!r}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data."""
+        out = asdict(self)
+        out["results"] = [
+            {**entry, "timings": [asdict(t) for t in entry["timings"]]} for entry in self.results
+        ]
+        return out
+
+    def table(self) -> str:
+        """The report as a fixed-width text table."""
+        lines = [
+            f"torch {self.torch_version}, {self.threads} threads, CPU: {self.cpu}",
+            f"median of {self.repeats} interleaved repeats"
+            + (" (quick mode: small batches)" if self.quick else ""),
+        ]
+        if self.load_before is not None:
+            after = "" if self.load_after is None else f", after {self.load_after[0]:.2f}"
+            lines.append(f"load average (1 min) before {self.load_before[0]:.2f}{after}")
+        head = f"{'case':<13} {'layer':<28} {'impl':<9} {'forward ms':>12} {'fwd+bwd ms':>12} {'fwd x torch':>12} {'f+b x torch':>12}"
+        lines += ["", head, "-" * len(head)]
+        footnote = ""
+        for entry in self.results:
+            for t in entry["timings"]:
+                star = "*" if t.extrapolated else ""
+                ratios = [f"{r:.2f}" if r is not None else "" for r in (t.forward_ratio, t.forward_backward_ratio)]
+                lines.append(
+                    f"{entry['case']:<13} {entry['label']:<28} {t.impl + star:<9} "
+                    f"{t.forward_ms:>12.2f} {t.forward_backward_ms:>12.2f} {ratios[0]:>12} {ratios[1]:>12}"
+                )
+                if t.extrapolated:
+                    footnote = "* loop: extrapolated from a smaller measured case (" + t.measured_on + ")"
+        if footnote:
+            lines += ["", footnote]
+        return "\n".join(lines)
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from ``/proc/cpuinfo`` on Linux, else ``platform``)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _load() -> tuple[float, float, float] | None:
+    try:
+        return os.getloadavg()
+    except (AttributeError, OSError):
+        return None
+
+
+def _inputs(case: BenchCase, n: int, c_in: int, c_out: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, c_in, case.size, case.size, generator=g).requires_grad_()  # (N, C_in, H, W)
+    w = (torch.randn(c_out, c_in, case.k, case.k, generator=g) * 0.1).requires_grad_()  # (C_out, C_in, k, k)
+    b = torch.randn(c_out, generator=g).requires_grad_()  # (C_out,)
+    return x, w, b
+
+
+class _Runner:
+    """Times one implementation on one (possibly reduced) case."""
+
+    def __init__(self, fn: ConvFn, case: BenchCase, n: int, c_in: int, c_out: int) -> None:
+        self.fn, self.case = fn, case
+        self.x, self.w, self.b = _inputs(case, n, c_in, c_out)
+        kwargs = dict(padding=case.padding, stride=case.stride)
+        self.kwargs = kwargs
+        with torch.no_grad():
+            y = fn(self.x, self.w, self.b, **kwargs)
+        self.grad = torch.randn_like(y)  # laid out like the output (preserve_format)
+
+    def forward(self) -> float:
+        start = time.perf_counter()
+        self.fn(self.x, self.w, self.b, **self.kwargs)
+        return time.perf_counter() - start
+
+    def forward_backward(self) -> float:
+        for t in (self.x, self.w, self.b):
+            t.grad = None
+        start = time.perf_counter()
+        y = self.fn(self.x, self.w, self.b, **self.kwargs)
+        y.backward(self.grad)
+        return time.perf_counter() - start
+
+
+def run(
+    bench_cases: Sequence[BenchCase] | None = None,
+    *,
+    repeats: int | None = None,
+    quick: bool = False,
+    impls: Sequence[str] = tuple(IMPLEMENTATIONS),
+    loop_repeats: int | None = None,
+) -> BenchReport:
+    """Benchmark ``impls`` on ``bench_cases`` (default: :func:`cases`), medians of ``repeats``.
+
+    The ``loop`` implementation runs on one image with at most two input and two
+    output channels (``loop_repeats`` times, default 1 quick / 3 full) and is scaled
+    up to the whole case.
+
+    >>> r = run([BenchCase("tiny", 2, 1, 6, 2, 3)], repeats=1, impls=("convlib", "torch"))
+    >>> [t.impl for t in r.results[0]["timings"]], r.timing("tiny", "torch").forward_ratio
+    (['convlib', 'torch'], 1.0)
+    """
+    unknown = [name for name in impls if name not in IMPLEMENTATIONS]
+    if unknown:
+        raise ValueError(
+            f"impls: expected names from {list(IMPLEMENTATIONS)}, got {unknown}. "
+            "Fix: pick from that list."
+        )
+    bench_cases = list(bench_cases if bench_cases is not None else cases(quick))
+    repeats = repeats if repeats is not None else (3 if quick else 15)
+    loop_repeats = loop_repeats if loop_repeats is not None else (1 if quick else 3)
+    report = BenchReport(torch.__version__, torch.get_num_threads(), cpu_name(), repeats, quick, _load())
+    for case in bench_cases:
+        runners: dict[str, _Runner] = {}
+        scale: dict[str, float] = {}
+        measured_on = ""
+        for name in impls:
+            if name == "loop":
+                n, ci, co = 1, min(case.c_in, 2), min(case.c_out, 2)
+                runners[name] = _Runner(IMPLEMENTATIONS[name], case, n, ci, co)
+                scale[name] = case.n * case.c_in * case.c_out / (n * ci * co)
+                measured_on = f"1 image, {ci} in / {co} out channels, x{scale[name]:g}"
+            else:
+                runners[name] = _Runner(IMPLEMENTATIONS[name], case, case.n, case.c_in, case.c_out)
+                scale[name] = 1.0
+        for r in runners.values():  # warm up
+            r.forward_backward()
+        times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in runners}
+        for rep in range(repeats):
+            for name, r in runners.items():
+                if name == "loop" and rep >= loop_repeats:
+                    continue
+                times[name][0].append(r.forward())
+                times[name][1].append(r.forward_backward())
+        timings = []
+        for name in runners:
+            fwd, fb = (statistics.median(ts) * 1e3 * scale[name] for ts in times[name])
+            timings.append(Timing(name, fwd, fb, name == "loop", measured_on if name == "loop" else ""))
+        ref = next((t for t in timings if t.impl == "torch"), None)
+        if ref is not None:
+            for t in timings:
+                t.forward_ratio = t.forward_ms / ref.forward_ms
+                t.forward_backward_ratio = t.forward_backward_ms / ref.forward_backward_ms
+        report.results.append({"case": case.name, "label": case.label, "timings": timings})
+    report.load_after = _load()
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m convlib.bench [--quick] [--json] [--repeats R] [--threads T]``."""
+    parser = argparse.ArgumentParser(prog="python -m convlib.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small batches, few repeats (a smoke run)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats (median reported)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads before timing")
+    parser.add_argument("--no-loop", action="store_true", help="skip the (slow) for-loop convolution")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    impls = [name for name in IMPLEMENTATIONS if not (args.no_loop and name == "loop")]
+    report = run(quick=args.quick, repeats=args.repeats, impls=impls)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - the command line
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Self-checks for the chapter "LeNet"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convlib.check._core import CheckResult, same_values, verdict
+
+__all__ = ["lenet_flatten_size", "lenet_conv2_params", "lenet_first_conv_macs", "zero_grad_resets"]
+
+
+def lenet_flatten_size(answer: Any) -> CheckResult:
+    """Exercise: features entering the first dense layer if the first conv had no padding (28x28 input).
+
+    >>> bool(lenet_flatten_size(256))
+    True
+    >>> bool(lenet_flatten_size(400))
+    False
+    """
+    return verdict(
+        same_values(answer, 256),
+        "28 -> 24 (5x5 conv) -> 12 (pool) -> 8 (5x5 conv) -> 4 (pool): 16 channels x 4 x 4 = 256.",
+        "trace the side: a 5x5 conv without padding takes 4 off, a 2x2 pool with stride 2 halves it; "
+        "then multiply by the 16 channels.",
+    )
+
+
+def lenet_conv2_params(answer: Any) -> CheckResult:
+    """Exercise: learnable parameters of LeNet's second conv layer (6 -> 16 channels, 5x5).
+
+    >>> bool(lenet_conv2_params(2416))
+    True
+    >>> bool(lenet_conv2_params(416))
+    False
+    """
+    return verdict(
+        same_values(answer, 2416),
+        "16 kernels of shape 6 x 5 x 5 = 2,400 weights, plus 16 biases: 2,416.",
+        "each of the 16 output channels has its own kernel covering all 6 input channels, plus one bias.",
+    )
+
+
+def lenet_first_conv_macs(answer: Any) -> CheckResult:
+    """Exercise: multiply-adds of LeNet's first conv layer for one 28x28 image.
+
+    >>> bool(lenet_first_conv_macs(117_600))
+    True
+    >>> bool(lenet_first_conv_macs(150))
+    False
+    """
+    return verdict(
+        same_values(answer, 117_600),
+        "6 channels x 28 x 28 outputs, each a 1 x 5 x 5 dot product: 6 * 784 * 25 = 117,600.",
+        "count the output values (C_out x H_out x W_out) and multiply by the work per value (C_in x k_h x k_w).",
+    )
+
+
+def zero_grad_resets(answer: Any) -> CheckResult:
+    """Exercise: what does ``optimizer.zero_grad()`` set to zero: "weights", "gradients" or "both"?
+
+    >>> bool(zero_grad_resets("gradients"))
+    True
+    >>> bool(zero_grad_resets("both"))
+    False
+    """
+    text = str(answer).strip().lower()
+    return verdict(
+        text in {"gradients", "gradient", "grads", "grad"},
+        "only the .grad buffers: backward() adds into them, so each step must start from zero. "
+        "The weights keep what they learned, which is why accuracy keeps rising.",
+        "if the weights were reset every step, could the accuracy curve go up?",
+    )

@@ -1,0 +1,89 @@
+"""Self-checks for the chapter "Padding and stride"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convlib.check._core import CheckResult, same_values, verdict
+from convlib.coverage import input_usage
+from convlib.shapes import conv_output_size
+
+__all__ = ["padded_output_size", "same_padding", "corner_usage", "dilated_output_size"]
+
+
+def padded_output_size(answer: Any) -> CheckResult:
+    """Exercise: output side for a 32x32 input, 5x5 kernel, padding 2, stride 2.
+
+    >>> padded_output_size(16)
+    ✅ Right: floor((32 + 2*2 - 5) / 2) + 1 = floor(31 / 2) + 1 = 16.
+    >>> padded_output_size(32)
+    ❌ Not yet: Hint: padding 2 alone keeps 32, but stride 2 then keeps every second window.
+    """
+    expected = conv_output_size(32, 5, padding=2, stride=2)
+    hint = "use floor((n + 2p - k) / s) + 1 with n=32, k=5, p=2, s=2."
+    if same_values(answer, 32):
+        hint = "padding 2 alone keeps 32, but stride 2 then keeps every second window."
+    elif same_values(answer, 15.5) or same_values(answer, 14):
+        hint = "round down inside, then add 1: floor((n + 2p - k) / s) + 1."
+    return verdict(
+        same_values(answer, expected),
+        f"floor((32 + 2*2 - 5) / 2) + 1 = floor(31 / 2) + 1 = {expected}.",
+        hint,
+    )
+
+
+def same_padding(answer: Any) -> CheckResult:
+    """Exercise: the padding per side that keeps the size for a 7x7 kernel at stride 1.
+
+    >>> same_padding(3)
+    ✅ Right: p = (k - 1) / 2 = 3 on each side: 6 added cells make up for the 6 the window loses.
+    >>> same_padding(6)
+    ❌ Not yet: Hint: 6 is the total over both sides; how much goes on each side?
+    """
+    ok = same_values(answer, 3) and conv_output_size(20, 7, padding=3) == 20
+    hint = "the window loses k - 1 cells along each axis; split them between the two sides."
+    if same_values(answer, 6):
+        hint = "6 is the total over both sides; how much goes on each side?"
+    return verdict(
+        ok,
+        "p = (k - 1) / 2 = 3 on each side: 6 added cells make up for the 6 the window loses.",
+        hint,
+    )
+
+
+def corner_usage(answer: Any) -> CheckResult:
+    """Exercise: how many windows read the corner pixel of a 5x5 input (3x3 kernel, stride 1),
+    without and with padding 1? Answer as a pair ``(without, with)``.
+
+    >>> corner_usage((1, 4))
+    ✅ Right: without padding only the first window covers the corner; with padding 1, the 2x2 windows around it all do.
+    >>> bool(corner_usage((1, 9)))
+    False
+    """
+    expected = (int(input_usage(5, 3)[0, 0]), int(input_usage(5, 3, padding=1)[0, 0]))
+    return verdict(
+        same_values(answer, expected),
+        "without padding only the first window covers the corner; with padding 1, "
+        "the 2x2 windows around it all do.",
+        "list the windows that contain cell (0, 0): with padding, windows may start one cell "
+        "above and to the left of the image.",
+    )
+
+
+def dilated_output_size(answer: Any) -> CheckResult:
+    """Exercise: output side for a 10x10 input, 3x3 kernel, dilation 2, no padding, stride 1.
+
+    >>> dilated_output_size(6)
+    ✅ Right: the taps span 2*(3-1) + 1 = 5 cells, so floor((10 - 5) / 1) + 1 = 6.
+    >>> dilated_output_size(8)
+    ❌ Not yet: Hint: 8 is the undilated answer; with dilation 2 the 3 taps span 2*(3-1) + 1 = 5 cells.
+    """
+    expected = conv_output_size(10, 3, dilation=2)
+    hint = "the taps are 2 apart, so the window spans d*(k-1) + 1 cells; then floor((n - span) / s) + 1."
+    if same_values(answer, conv_output_size(10, 3)):
+        hint = "8 is the undilated answer; with dilation 2 the 3 taps span 2*(3-1) + 1 = 5 cells."
+    return verdict(
+        same_values(answer, expected),
+        f"the taps span 2*(3-1) + 1 = 5 cells, so floor((10 - 5) / 1) + 1 = {expected}.",
+        hint,
+    )

@@ -1,0 +1,69 @@
+"""What a convolution layer costs: learnable parameters and multiply-adds.
+
+A layer with ``C_out`` kernels of shape ``(C_in, k_h, k_w)`` stores
+``C_out * C_in * k_h * k_w`` weights plus ``C_out`` biases. Each output value
+is one kernel's dot product with one window, ``C_in * k_h * k_w``
+multiply-accumulates (MACs, 乘加运算), so the whole output
+``(C_out, H_out, W_out)`` costs ``C_out * H_out * W_out * C_in * k_h * k_w`` MACs
+per image. Bias additions are not counted, as is customary.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from convlib.validate import as_pair
+
+__all__ = ["conv_params", "conv_macs", "linear_params"]
+
+
+def _positive(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}: expected an int >= 1, got {value!r}. Fix: pass {name}=1 or larger.")
+    return value
+
+
+def conv_params(
+    c_in: int, c_out: int, kernel_size: int | Sequence[int], *, bias: bool = True
+) -> int:
+    """Learnable parameters of ``nn.Conv2d(c_in, c_out, kernel_size, bias=bias)``.
+
+    >>> conv_params(3, 6, 5)          # six 5x5x3 filters, one bias each
+    456
+    >>> conv_params(3, 10, 5)         # the parameter-sharing example: 750 + 10
+    760
+    >>> conv_params(64, 32, 1, bias=False)
+    2048
+    """
+    _positive("c_in", c_in), _positive("c_out", c_out)
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    return c_out * c_in * kh * kw + (c_out if bias else 0)
+
+
+def conv_macs(
+    c_in: int, c_out: int, kernel_size: int | Sequence[int], h_out: int, w_out: int
+) -> int:
+    """Multiply-accumulates of one image through a conv layer (biases not counted).
+
+    ``h_out`` and ``w_out`` are the output's height and width (see
+    :func:`convlib.conv_output_size`); padding and stride enter only through them.
+
+    >>> conv_macs(3, 6, 5, 28, 28)    # 32x32x3 -> 28x28x6
+    352800
+    >>> conv_macs(6, 10, 5, 24, 24)   # 28x28x6 -> 24x24x10
+    864000
+    """
+    for name, value in (("c_in", c_in), ("c_out", c_out), ("h_out", h_out), ("w_out", w_out)):
+        _positive(name, value)
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    return c_out * h_out * w_out * c_in * kh * kw
+
+
+def linear_params(n_in: int, n_out: int, *, bias: bool = True) -> int:
+    """Learnable parameters of ``nn.Linear(n_in, n_out, bias=bias)``.
+
+    >>> linear_params(64, 32) == conv_params(64, 32, 1)   # a 1x1 conv is a per-pixel Linear
+    True
+    """
+    _positive("n_in", n_in), _positive("n_out", n_out)
+    return n_out * n_in + (n_out if bias else 0)

@@ -1,0 +1,79 @@
+"""The 1x1 convolution (1×1卷积) as what it is: a matrix product over channels.
+
+A ``1 x 1`` kernel sees one pixel at a time, so each output pixel is a linear
+mix of the ``C_in`` values at the same pixel: a fully connected layer applied
+at every position with shared weights. Flatten the pixels into columns and
+one matrix product does all of them at once.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from convlib.validate import ConvlibInputError, check_float
+
+__all__ = ["conv1x1"]
+
+
+def _weight_matrix(weight: torch.Tensor) -> torch.Tensor:
+    """``(C_out, C_in)`` or ``(C_out, C_in, 1, 1)`` -> ``(C_out, C_in)``."""
+    check_float(weight, "weight")
+    if weight.ndim == 4 and tuple(weight.shape[2:]) == (1, 1):
+        return weight.reshape(weight.shape[0], weight.shape[1])  # (C_out, C_in)
+    if weight.ndim == 2:
+        return weight
+    raise ConvlibInputError(
+        f"weight: expected (C_out, C_in) or (C_out, C_in, 1, 1), got shape "
+        f"{tuple(weight.shape)}. Fix: a 1x1 convolution has a 1x1 kernel; for larger "
+        "kernels use convlib.conv2d."
+    )
+
+
+def conv1x1(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """A 1x1 convolution computed as ``weight @ pixels``.
+
+    Shapes: ``x (N, C_in, H, W)`` or ``(C_in, H, W)``; ``weight (C_out, C_in)``
+    or ``(C_out, C_in, 1, 1)`` (the ``nn.Conv2d`` layout); ``bias (C_out,)``.
+    Returns ``(N, C_out, H, W)`` or ``(C_out, H, W)``, the same rank as ``x``:
+    height and width never change. Equals
+    ``F.conv2d(x, weight.reshape(C_out, C_in, 1, 1), bias)``.
+
+    >>> x = torch.arange(8.).reshape(2, 2, 2)        # (C_in=2, H=2, W=2)
+    >>> w = torch.tensor([[1., 1.], [1., -1.]])     # sum and difference of the channels
+    >>> conv1x1(x, w)
+    tensor([[[ 4.,  6.],
+             [ 8., 10.]],
+    <BLANKLINE>
+            [[-4., -4.],
+             [-4., -4.]]])
+    """
+    check_float(x, "x")
+    w = _weight_matrix(weight)  # (C_out, C_in)
+    if x.ndim not in (3, 4):
+        raise ConvlibInputError(
+            f"x: expected (N, C_in, H, W) or (C_in, H, W), got {x.ndim}-D shape "
+            f"{tuple(x.shape)}. Fix: a single-channel matrix M becomes M[None]."
+        )
+    single = x.ndim == 3
+    x4 = x[None] if single else x  # (N, C_in, H, W)
+    n, c_in, h, wd = x4.shape
+    c_out = w.shape[0]
+    if w.shape[1] != c_in:
+        raise ConvlibInputError(
+            f"weight: expected {c_in} input channels (x has {c_in}), got weight shape "
+            f"{tuple(weight.shape)} with C_in={w.shape[1]}. Fix: weight of shape "
+            f"({c_out}, {c_in})."
+        )
+    if bias is not None and tuple(bias.shape) != (c_out,):
+        raise ConvlibInputError(
+            f"bias: expected shape ({c_out},) (one per output channel), got "
+            f"{tuple(bias.shape)}. Fix: bias = torch.zeros({c_out})."
+        )
+    pixels = x4.reshape(n, c_in, h * wd)  # (N, C_in, H*W): one column per pixel
+    out = w.to(x4.dtype) @ pixels  # (N, C_out, H*W)
+    if bias is not None:
+        out = out + bias.to(out.dtype).reshape(1, c_out, 1)
+    out = out.reshape(n, c_out, h, wd)  # (N, C_out, H, W)
+    return out[0] if single else out

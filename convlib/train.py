@@ -1,0 +1,448 @@
+"""Training utilities every chapter from LeNet on uses: ``fit``, ``evaluate``, ``predict``.
+
+``fit`` is the classic loop, written once and tested: for each epoch, for each
+mini-batch ``(X, y)``, compute the loss, zero the gradients, backpropagate and
+take an optimizer step; then measure the test set. It returns a
+:class:`History` of per-epoch numbers that :func:`convlib.plot.history` draws.
+
+Data are any iterables of ``(X, y)`` batches with ``len()``:
+:class:`convlib.data.Batches` or a ``torch.utils.data.DataLoader``.
+``X`` is ``(B, C, H, W)`` (any shape the model takes), ``y`` int64 ``(B,)``.
+
+Progress bars come from ``tqdm.auto``: a widget bar in a Jupyter or Colab
+notebook, a text bar in a terminal, each removed when its epoch ends
+(``leave=False``); ``verbose`` prints one line per epoch that stays. Where no
+one watches, the bars are off: in a notebook executed by a program (the book
+build, ``nbmake``, ``nbconvert``, ``papermill``: nbclient would store every
+bar's widget state and the book would embed it in the page, as invisible
+kilobytes) and when stderr is not a terminal (CI logs, where text bars leave a
+trail of carriage-return frames). ``CONVLIB_PROGRESS=1`` (or ``0``) forces the
+bars on (or off).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sized
+
+import torch
+from torch import nn
+
+__all__ = ["History", "fit", "evaluate", "predict", "select_device", "seed"]
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+# ----------------------------------------------------------------- devices
+
+
+def select_device(prefer: str | torch.device | None = None) -> torch.device:
+    """The device to train on: ``prefer`` if given, else CUDA, then MPS, then CPU.
+
+    >>> select_device("cpu")
+    device(type='cpu')
+    """
+    if prefer is not None:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed(n: int) -> None:
+    """Seed Python's ``random``, NumPy and torch so a CPU run repeats its numbers exactly.
+
+    Also asks cuDNN for deterministic kernels (cheap). Data iterators with their
+    own generator (``convlib.data.Batches``) are seeded when they are made:
+    make them again, after ``seed``, to repeat their shuffling too.
+
+    >>> seed(0); a = torch.rand(2)
+    >>> seed(0); torch.equal(a, torch.rand(2))
+    True
+    """
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError(f"seed: expected an int such as 0, got {n!r}.")
+    random.seed(n)
+    torch.manual_seed(n)  # seeds CPU and every CUDA device
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy ships with the course
+        pass
+    else:
+        np.random.seed(n % 2**32)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":  # pragma: no cover - no MPS on the course machines
+        torch.mps.synchronize()
+
+
+# ----------------------------------------------------------------- history
+
+
+@dataclass
+class History:
+    """Per-epoch numbers of one :func:`fit` run.
+
+    ``train_loss``/``train_acc``: mean loss and accuracy over each epoch's
+    training batches (measured on the fly, in training mode). ``test_loss``/
+    ``test_acc``: after each epoch, in evaluation mode (empty without test
+    data). ``seconds``: training time of each epoch, evaluation excluded.
+
+    >>> h = History([0.9, 0.5], [0.6, 0.8], [0.7, 0.6], [0.7, 0.75], [2.0, 3.0], "cpu")
+    >>> h
+    History(2 epochs on cpu: train loss 0.500, train acc 0.800, test acc 0.750, 2.5 s/epoch)
+    >>> h.final()["test_acc"], h.total_seconds
+    (0.75, 5.0)
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    device: str = "cpu"
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    @property
+    def total_seconds(self) -> float:
+        """Training seconds over all epochs (evaluation excluded)."""
+        return float(sum(self.seconds))
+
+    def final(self) -> dict[str, Any]:
+        """The last epoch's numbers, plus the mean seconds per epoch."""
+        def last(values: list[float]) -> float | None:
+            return values[-1] if values else None
+
+        return {
+            "epochs": self.epochs,
+            "train_loss": last(self.train_loss),
+            "train_acc": last(self.train_acc),
+            "test_loss": last(self.test_loss),
+            "test_acc": last(self.test_acc),
+            "seconds_per_epoch": self.total_seconds / self.epochs if self.epochs else None,
+            "device": self.device,
+        }
+
+    def __repr__(self) -> str:
+        f = self.final()
+        if not self.epochs:
+            return f"History(0 epochs on {self.device})"
+        parts = [f"train loss {f['train_loss']:.3f}", f"train acc {f['train_acc']:.3f}"]
+        if f["test_acc"] is not None:
+            parts.append(f"test acc {f['test_acc']:.3f}")
+        parts.append(f"{f['seconds_per_epoch']:.1f} s/epoch")
+        unit = "epoch" if self.epochs == 1 else "epochs"
+        return f"History({self.epochs} {unit} on {self.device}: {', '.join(parts)})"
+
+
+# ------------------------------------------------------------- evaluation
+
+
+def _check_data(data: object, name: str) -> None:
+    if not isinstance(data, Iterable) or not isinstance(data, Sized):
+        raise TypeError(
+            f"{name}: expected an iterable of (X, y) batches with len() (convlib.data.Batches "
+            f"or a torch DataLoader), got {type(data).__name__}. "
+            "Fix: cl.data.load_fashion_mnist(...) returns such batches, or wrap tensors "
+            "in torch.utils.data.DataLoader(TensorDataset(X, y), batch_size=...)."
+        )
+    if len(data) == 0:
+        raise ValueError(f"{name}: expected at least one batch, got an empty iterable.")
+
+
+def _unpack(batch: object, name: str) -> Batch:
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        raise TypeError(
+            f"{name}: expected each batch to be a pair (X, y), got {type(batch).__name__}. "
+            "Fix: yield (images, labels) pairs."
+        )
+    return batch[0], batch[1]
+
+
+def _accuracy_count(logits: torch.Tensor, y: torch.Tensor) -> int:
+    return int((logits.argmax(dim=1) == y).sum())
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    data: Iterable[Batch],
+    *,
+    device: str | torch.device | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    max_batches: int | None = None,
+) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` over ``data``, in evaluation mode.
+
+    ``loss_fn(logits, y)`` must return the batch's *mean* loss (default:
+    cross-entropy); the result weights batches by their size. The model's
+    training/evaluation mode is restored afterwards.
+
+    >>> model = nn.Linear(2, 2)
+    >>> with torch.no_grad():
+    ...     _ = model.weight.copy_(torch.eye(2)); _ = model.bias.zero_()
+    >>> X, y = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]), torch.tensor([0, 1, 1])
+    >>> loss, acc = evaluate(model, [(X, y)], device="cpu")
+    >>> round(acc, 3)
+    0.667
+    """
+    _check_data(data, "data")
+    dev = torch.device(device) if device is not None else next(
+        (p.device for p in model.parameters()), torch.device("cpu")
+    )
+    loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
+    was_training = model.training
+    model.to(dev).eval()
+    total_loss, correct, count = 0.0, 0, 0
+    try:
+        for i, batch in enumerate(data):
+            if max_batches is not None and i >= max_batches:
+                break
+            X, y = _unpack(batch, "data")
+            X, y = X.to(dev), y.to(dev)
+            logits = model(X)  # (B, num_classes)
+            total_loss += float(loss_fn(logits, y)) * len(y)
+            correct += _accuracy_count(logits, y)
+            count += len(y)
+    finally:
+        model.train(was_training)
+    return total_loss / count, correct / count
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, X: torch.Tensor, device: str | torch.device | None = None, *, batch_size: int = 1024
+) -> torch.Tensor:
+    """Predicted labels ``(N,)`` (int64, on the CPU) for a batch ``X (N, C, H, W)``.
+
+    Runs in evaluation mode (dropout off, BatchNorm on its running statistics)
+    in chunks of ``batch_size``; the model's mode is restored afterwards.
+
+    >>> model = nn.Linear(3, 3)
+    >>> predict(model, torch.zeros(5, 3), "cpu").shape
+    torch.Size([5])
+    """
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"X: expected a tensor batch (N, C, H, W), got {type(X).__name__}.")
+    dev = torch.device(device) if device is not None else next(
+        (p.device for p in model.parameters()), torch.device("cpu")
+    )
+    was_training = model.training
+    model.to(dev).eval()
+    try:
+        labels = [model(X[i : i + batch_size].to(dev)).argmax(dim=1).cpu() for i in range(0, len(X), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(labels) if labels else torch.empty(0, dtype=torch.int64)
+
+
+# ----------------------------------------------------------------- training
+
+
+def _make_optimizer(
+    optimizer: str | Callable[..., torch.optim.Optimizer],
+    params: list[nn.Parameter],
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+) -> torch.optim.Optimizer:
+    if isinstance(optimizer, str):
+        name = optimizer.lower()
+        if name == "sgd":
+            return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        if name == "adam":
+            return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        if name == "adamw":
+            return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        raise ValueError(
+            f"optimizer: expected one of {OPTIMIZERS} or a callable, got {optimizer!r}. "
+            "Fix: optimizer='sgd' (with momentum=0.9 for momentum SGD) or optimizer='adam'."
+        )
+    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+        return optimizer(params, lr=lr, weight_decay=weight_decay)
+    if callable(optimizer):
+        opt = optimizer(params)
+        if not isinstance(opt, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer: the callable must return a torch.optim.Optimizer, got {type(opt).__name__}. "
+                "Fix: optimizer=lambda params: torch.optim.SGD(params, lr=0.1)."
+            )
+        return opt
+    raise TypeError(f"optimizer: expected a name such as 'sgd' or a callable, got {type(optimizer).__name__}.")
+
+
+def _show_progress(progress: bool) -> bool:
+    """Bars in a notebook kernel (widgets, closed after each epoch) or a terminal; never in CI logs."""
+    forced = os.environ.get("CONVLIB_PROGRESS", "").strip().lower()
+    if forced in {"0", "1", "true", "false", "yes", "no", "on", "off"}:
+        return progress and forced in {"1", "true", "yes", "on"}
+    if not progress:
+        return False
+    if "ipykernel" in sys.modules:
+        return not _run_by_a_program()
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+# Programs that execute notebooks with no one watching: their kernels' parent process.
+_EXECUTORS = ("jupyter-book", "jupyter_book", "sphinx", "pytest", "nbclient", "nbconvert", "papermill", "jcache")
+
+
+def _run_by_a_program() -> bool:
+    """True when this kernel was started by a book build, nbmake, nbconvert or papermill.
+
+    Their widget bars would never be seen, yet nbclient stores every bar's widget
+    state in the executed notebook and the book embeds it in the page.
+    """
+    try:
+        cmdline = Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+    except OSError:  # not Linux, or no access: assume a person is watching
+        return False
+    parent = cmdline.replace(b"\0", b" ").decode(errors="replace").lower()
+    return any(name in parent for name in _EXECUTORS)
+
+
+def fit(
+    model: nn.Module,
+    train_data: Iterable[Batch],
+    test_data: Iterable[Batch] | None = None,
+    *,
+    epochs: int,
+    lr: float,
+    optimizer: str | Callable[..., torch.optim.Optimizer] = "sgd",
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    scheduler: str | None = None,
+    label_smoothing: float = 0.0,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    max_batches: int | None = None,
+    verbose: bool = True,
+) -> History:
+    """Train ``model`` on ``train_data`` for ``epochs`` epochs; return a :class:`History`.
+
+    Each step: ``logits = model(X)`` ``(B, num_classes)``, ``loss = loss_fn(logits, y)``,
+    ``zero_grad``, ``backward``, ``step``. ``zero_grad`` clears the gradients
+    (``backward`` adds into them), never the learned parameters.
+
+    * ``optimizer``: ``"sgd"`` (with ``momentum``), ``"adam"``, ``"adamw"``; a
+      ``torch.optim.Optimizer`` class (given ``lr`` and ``weight_decay``); or a
+      callable ``f(params) -> Optimizer``.
+    * ``scheduler``: ``None`` (constant ``lr``) or ``"onecycle"`` (``lr`` is the
+      peak of a one-cycle schedule stepped every batch).
+    * ``loss_fn``: default cross-entropy with ``label_smoothing``; a custom one
+      must return the batch's mean loss (give ``label_smoothing`` to it, not here).
+    * ``device``: default :func:`select_device` (CUDA, then MPS, then CPU);
+      ``verbose`` prints it once and a line per epoch.
+    * ``max_batches``: stop each training epoch (and each test pass) after
+      this many batches: for quick runs.
+
+    >>> seed(0)
+    >>> X, y = torch.randn(64, 2), torch.randint(0, 2, (64,))
+    >>> h = fit(nn.Linear(2, 2), [(X[:32], y[:32]), (X[32:], y[32:])], epochs=2, lr=0.1,
+    ...         device="cpu", verbose=False, progress=False)
+    >>> h.epochs, len(h.seconds), h.test_acc
+    (2, 2, [])
+    """
+    _check_data(train_data, "train_data")
+    if test_data is not None:
+        _check_data(test_data, "test_data")
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"epochs: expected an int >= 1, got {epochs!r}.")
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr: expected a positive learning rate such as 0.1, got {lr!r}.")
+    if max_batches is not None and (not isinstance(max_batches, int) or max_batches < 1):
+        raise ValueError(f"max_batches: expected None or an int >= 1, got {max_batches!r}.")
+    if loss_fn is not None and label_smoothing:
+        raise ValueError(
+            "label_smoothing: expected 0 with a custom loss_fn, got "
+            f"{label_smoothing}. Fix: nn.CrossEntropyLoss(label_smoothing=...) as loss_fn."
+        )
+    if scheduler not in (None, "onecycle"):
+        raise ValueError(f"scheduler: expected None or 'onecycle', got {scheduler!r}.")
+
+    dev = select_device(device)
+    if verbose:
+        print(f"training on {dev}")
+    model.to(dev)
+    loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = _make_optimizer(optimizer, params, lr, momentum, weight_decay)
+    steps = len(train_data) if max_batches is None else min(len(train_data), max_batches)
+    sched = (
+        torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps)
+        if scheduler == "onecycle"
+        else None
+    )
+    bars = _show_progress(progress)
+    if bars:
+        from tqdm.auto import tqdm
+
+    history = History(device=str(dev))
+    for epoch in range(epochs):
+        model.train()
+        total_loss, correct, count = 0.0, 0, 0
+        batches: Iterable[Any] = train_data
+        bar = None
+        if bars:
+            bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", leave=False, unit="batch")
+        _sync(dev)
+        start = time.perf_counter()
+        for i, batch in enumerate(batches):
+            if i >= steps:
+                break
+            X, y = _unpack(batch, "train_data")
+            X, y = X.to(dev), y.to(dev)
+            logits = model(X)  # (B, num_classes)
+            loss = loss_fn(logits, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            with torch.no_grad():
+                total_loss += float(loss) * len(y)
+                correct += _accuracy_count(logits, y)
+                count += len(y)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{total_loss / count:.3f}", refresh=False)
+        _sync(dev)
+        history.seconds.append(time.perf_counter() - start)
+        if bar is not None:
+            bar.close()
+        if not math.isfinite(total_loss):
+            raise FloatingPointError(
+                f"fit: the training loss became {total_loss / count} in epoch {epoch + 1}: the run "
+                f"diverged. Fix: a smaller lr (now {lr})."
+            )
+        history.train_loss.append(total_loss / count)
+        history.train_acc.append(correct / count)
+        line = (f"epoch {epoch + 1:2d}/{epochs}: train loss {history.train_loss[-1]:.3f}, "
+                f"train acc {history.train_acc[-1]:.3f}")
+        if test_data is not None:
+            test_loss, test_acc = evaluate(model, test_data, device=dev, loss_fn=loss_fn, max_batches=max_batches)
+            history.test_loss.append(test_loss)
+            history.test_acc.append(test_acc)
+            line += f", test loss {test_loss:.3f}, test acc {test_acc:.3f}"
+        if verbose:
+            print(f"{line}, {history.seconds[-1]:.1f} s")
+    return history

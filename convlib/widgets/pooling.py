@@ -1,0 +1,167 @@
+"""PoolingView: slide a pooling window (max or average) with padding and stride."""
+
+from __future__ import annotations
+
+import torch
+import traitlets as t
+
+from convlib.pool import pool2d, windows2d
+from convlib.validate import as_pair, as_tensor_2d
+from convlib.widgets._base import StaticWidget, esm_source
+
+__all__ = ["PoolingView"]
+
+MODES = ("max", "avg")
+
+
+class PoolingView(StaticWidget):
+    """Max or average pooling of ``X (H, W)``, one window at a time.
+
+    ``kernel_size``, ``stride`` (default: the window size, as ``nn.MaxPool2d``)
+    and ``padding`` take an int or a pair; ``mode`` is ``"max"`` or ``"avg"``.
+    ``position`` counts output cells in reading order. The page lets the
+    reader change every one of these; the numbers it shows are available here,
+    computed with :func:`convlib.pool2d` and :func:`convlib.pool.windows2d`:
+
+    >>> w = PoolingView(torch.arange(9.).reshape(3, 3), 2, stride=1)
+    >>> w.out_shape, w.window_values(), w.argmax, w.value
+    ((2, 2), [0.0, 1.0, 3.0, 4.0], (1, 1), 4.0)
+    >>> w.mode = "avg"; w.position = 3
+    >>> w.window_values(), w.value
+    ([4.0, 5.0, 7.0, 8.0], 6.0)
+
+    Max pooling pads with ``-inf`` (a padded cell never wins); average pooling
+    pads with zeros and counts them, like ``F.avg_pool2d``'s default
+    ``count_include_pad=True``.
+    """
+
+    _esm = esm_source("pooling")
+
+    x = t.List(t.List(t.Float())).tag(sync=True)
+    kernel_size = t.List(t.Int(), minlen=2, maxlen=2).tag(sync=True)
+    stride = t.List(t.Int(), minlen=2, maxlen=2).tag(sync=True)
+    padding = t.List(t.Int(), minlen=2, maxlen=2).tag(sync=True)
+    mode = t.Unicode("max").tag(sync=True)
+    position = t.Int(0).tag(sync=True)
+    title = t.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        X: object,
+        kernel_size: int | tuple[int, int],
+        *,
+        stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0,
+        mode: str = "max",
+        position: int = 0,
+        title: str = "",
+    ) -> None:
+        x = as_tensor_2d(X, "X").to(torch.float64)
+        k = as_pair(kernel_size, "kernel_size")
+        s = as_pair(stride if stride is not None else k, "stride")
+        p = as_pair(padding, "padding", minimum=0)
+        windows2d(x[None, None], k, stride=s, padding=p)  # raises a clear error if they do not fit
+        super().__init__(
+            x=x.tolist(), kernel_size=list(k), stride=list(s), padding=list(p),
+            mode=mode, position=position, title=title,
+        )
+
+    # --- validation -------------------------------------------------------
+
+    @t.validate("mode")
+    def _valid_mode(self, proposal: t.Bunch) -> str:
+        if proposal["value"] not in MODES:
+            raise t.TraitError(
+                f"mode: expected 'max' or 'avg', got {proposal['value']!r}. Fix: mode='max'. "
+                "(Custom reductions work in convlib.pool2d(mode=callable), not in this view.)"
+            )
+        return proposal["value"]
+
+    @t.validate("kernel_size", "stride", "padding")
+    def _valid_geometry(self, proposal: t.Bunch) -> list[int]:
+        name = proposal["trait"].name
+        pair = list(as_pair(tuple(proposal["value"]), name, minimum=0 if name == "padding" else 1))
+        geometry = {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding, name: pair}
+        if self.x and all(len(v) == 2 for v in geometry.values()):
+            try:
+                windows2d(self._x4(), geometry["kernel_size"], stride=geometry["stride"], padding=geometry["padding"])
+            except ValueError as error:
+                raise t.TraitError(str(error)) from error
+        return pair
+
+    @t.validate("position")
+    def _valid_position(self, proposal: t.Bunch) -> int:
+        p = proposal["value"]
+        h, w = self.out_shape
+        if not 0 <= p < h * w:
+            raise t.TraitError(
+                f"position: expected 0 <= position < {h * w} (the {h}x{w} output cells in "
+                f"reading order), got {p}. Fix: position = row * {w} + column."
+            )
+        return p
+
+    @t.observe("x", "kernel_size", "stride", "padding")
+    def _keep_position_inside(self, change: t.Bunch) -> None:
+        if not self.x or not all(len(v) == 2 for v in (self.kernel_size, self.stride, self.padding)):
+            return
+        h, w = self.out_shape
+        if self.position >= h * w:
+            self.position = h * w - 1
+
+    # --- what the page shows, computed with convlib --------------------------
+
+    def _x4(self) -> torch.Tensor:
+        return torch.tensor(self.x, dtype=torch.float64)[None, None]  # (1, 1, H, W)
+
+    def _windows(self) -> torch.Tensor:
+        """``(H_out, W_out, k_h*k_w)``: padded with -inf for max, 0 for avg, as pool2d pads."""
+        pad_value = float("-inf") if self.mode == "max" else 0.0
+        win = windows2d(self._x4(), tuple(self.kernel_size), stride=tuple(self.stride),
+                        padding=tuple(self.padding), pad_value=pad_value)
+        return win[0, 0]
+
+    def output(self) -> torch.Tensor:
+        """The pooled output ``(H_out, W_out)``, via :func:`convlib.pool2d`."""
+        return pool2d(torch.tensor(self.x, dtype=torch.float64), tuple(self.kernel_size),
+                      stride=tuple(self.stride), padding=tuple(self.padding), mode=self.mode)
+
+    @property
+    def out_shape(self) -> tuple[int, int]:
+        """``(H_out, W_out)`` of the pooled output."""
+        return tuple(self._windows().shape[:2])  # type: ignore[return-value]
+
+    def cell(self, position: int | None = None) -> tuple[int, int]:
+        """Output cell ``(row, col)`` of ``position`` (default: the current one)."""
+        return divmod(self.position if position is None else position, self.out_shape[1])
+
+    def window_values(self, position: int | None = None) -> list[float]:
+        """The window's ``k_h * k_w`` values in reading order, padding included."""
+        i, j = self.cell(position)
+        return self._windows()[i, j].tolist()
+
+    def window_cells(self, position: int | None = None) -> list[tuple[int, int]]:
+        """Input coordinates ``(row, col)`` of the window's cells (negative or >= H, W in the padding)."""
+        i, j = self.cell(position)
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        return [(i * sh - ph + a, j * sw - pw + b) for a in range(kh) for b in range(kw)]
+
+    def argmax_at(self, position: int | None = None) -> tuple[int, int]:
+        """Input ``(row, col)`` of the window's largest value (the first one in reading order on ties)."""
+        values = torch.tensor(self.window_values(position))
+        first = int((values == values.max()).nonzero()[0, 0])
+        return self.window_cells(position)[first]
+
+    @property
+    def argmax(self) -> tuple[int, int]:
+        """:meth:`argmax_at` the current position."""
+        return self.argmax_at()
+
+    def value_at(self, position: int | None = None) -> float:
+        """The output value at ``position``, from :func:`convlib.pool2d`."""
+        i, j = self.cell(position)
+        return float(self.output()[i, j])
+
+    @property
+    def value(self) -> float:
+        """The current output value."""
+        return self.value_at()

@@ -1,0 +1,84 @@
+"""convlib.bench: the report's structure (not its timings, which depend on the machine)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from convlib import bench
+
+IMPLS = ["loop", "unfold", "convlib", "torch"]
+
+
+def test_cases_cover_cifar_and_lenet() -> None:
+    labels = [c.label for c in bench.cases()]
+    assert labels == [
+        "128x3x32x32 -> 32, 3x3 p1",
+        "128x32x16x16 -> 64, 3x3 p1",
+        "256x1x28x28 -> 6, 5x5 p2",
+        "256x6x14x14 -> 16, 5x5",
+    ]
+    quick = bench.cases(quick=True)
+    assert [c.n for c in quick] == [8] * 4
+    assert [(c.c_in, c.c_out, c.k) for c in quick] == [(c.c_in, c.c_out, c.k) for c in bench.cases()]
+
+
+def test_run_structure_and_ratios() -> None:
+    tiny = [bench.BenchCase("a", 2, 3, 6, 4, 3, padding=1), bench.BenchCase("b", 1, 1, 5, 1, 2, stride=2)]
+    report = bench.run(tiny, repeats=2)
+    assert [r["case"] for r in report.results] == ["a", "b"]
+    for entry in report.results:
+        timings = entry["timings"]
+        assert [t.impl for t in timings] == IMPLS
+        assert all(t.forward_ms > 0 and t.forward_backward_ms > 0 for t in timings)
+        ref = timings[-1]
+        assert ref.forward_ratio == 1.0 and ref.forward_backward_ratio == 1.0
+        for t in timings:
+            assert t.forward_ratio == pytest.approx(t.forward_ms / ref.forward_ms)
+            assert t.extrapolated == (t.impl == "loop")
+    loop = report.timing("a", "loop")
+    # case a: 2 images x 3 x 4 channel pairs, measured on 1 image x 2 x 2
+    assert loop.measured_on == "1 image, 2 in / 2 out channels, x6"
+    assert report.timing("b", "loop").measured_on == "1 image, 1 in / 1 out channels, x1"
+    with pytest.raises(KeyError):
+        report.timing("a", "cudnn")
+
+
+def test_run_rejects_unknown_impl() -> None:
+    with pytest.raises(ValueError, match=r"impls: expected names from \['loop', 'unfold', 'convlib', 'torch'\], got \['fast'\]"):
+        bench.run(bench.cases(quick=True)[:1], impls=["fast"])
+
+
+def test_table_and_dict() -> None:
+    report = bench.run([bench.BenchCase("a", 1, 1, 5, 2, 3)], repeats=1, impls=["loop", "convlib", "torch"])
+    table = report.table()
+    assert f"{report.threads} threads" in table and report.cpu in table
+    assert "loop*" in table and "extrapolated" in table
+    assert "fwd x torch" in table
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["results"][0]["timings"][0]["impl"] == "loop"
+
+
+def test_command_line_quick_json() -> None:
+    """``python -m convlib.bench --quick --json`` prints one JSON document with every case."""
+    out = subprocess.run(
+        [sys.executable, "-m", "convlib.bench", "--quick", "--json", "--repeats", "1"],
+        check=True, capture_output=True, text=True, timeout=300,
+    ).stdout
+    data = json.loads(out)
+    assert set(data) >= {"torch_version", "threads", "cpu", "repeats", "quick", "results"}
+    assert data["quick"] is True and data["repeats"] == 1
+    assert [r["case"] for r in data["results"]] == ["CIFAR conv 1", "CIFAR conv 2", "LeNet C1", "LeNet C3"]
+    for entry in data["results"]:
+        assert [t["impl"] for t in entry["timings"]] == IMPLS
+        for t in entry["timings"]:
+            assert t["forward_ms"] > 0 and t["forward_backward_ms"] > 0
+            assert t["forward_ratio"] > 0 and t["forward_backward_ratio"] > 0
+            assert t["extrapolated"] == (t["impl"] == "loop")
+
+
+def test_command_line_table_without_loop() -> None:
+    assert bench.main(["--quick", "--repeats", "1", "--no-loop"]) == 0

@@ -1,0 +1,54 @@
+"""Self-checks of chapters 1 (FC to conv) and 3 (padding and stride): right, wrong and unanswered."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import convlib as cl
+
+CASES = [
+    # (check, a right answer, wrong answers)
+    (cl.check.mlp_photo_weights, 10**9, [10**6, 1000, 10**9 + 1000, "a lot"]),
+    (cl.check.conv_layer_params, 1792, [1728, 64, 1792 * 224 * 224]),
+    (cl.check.dense_matrix_shape, (16, 36), [(36, 16), (9, 36), 576]),
+    (cl.check.dense_matrix_nonzeros, 144, [576, 9, 36]),
+    (cl.check.padded_output_size, 16, [32, 14, 15.5, (16, 16, 1)]),
+    (cl.check.same_padding, 3, [6, 1, 3.5]),
+    (cl.check.corner_usage, (1, 4), [(1, 9), (4, 1), 4]),
+    (cl.check.dilated_output_size, 6, [8, 5, 10]),
+]
+
+
+@pytest.mark.parametrize("check, right, wrongs", CASES, ids=[c[0].__name__ for c in CASES])
+def test_right_wrong_and_none(check, right, wrongs):
+    result = check(right)
+    assert result.ok and "Right" in repr(result)
+    assert check(torch.tensor(right)).ok  # tensors work as answers too
+    for wrong in wrongs:
+        result = check(wrong)
+        assert not result.ok and result.message.startswith("Hint:"), wrong
+    unanswered = check(None)
+    assert not unanswered.ok and unanswered.message.startswith("Hint:")
+    assert "Not yet" in unanswered._repr_html_()
+
+
+def test_stored_answers_agree_with_torch_and_convlib():
+    # The right answers are what torch and convlib compute, not hand-typed numbers.
+    assert nn.Linear(1000 * 1000, 1, bias=False).weight.numel() * 1000 == 10**9
+    assert sum(p.numel() for p in nn.Conv2d(3, 64, 3).parameters()) == 1792
+    M = cl.conv_as_matrix(torch.randn(3, 3), 6)
+    assert tuple(M.shape) == (16, 36) and int((M != 0).sum()) == 144
+    assert torch.nn.functional.conv2d(torch.zeros(1, 1, 32, 32), torch.zeros(1, 1, 5, 5),
+                                      padding=2, stride=2).shape[-1] == 16
+    assert torch.nn.functional.conv2d(torch.zeros(1, 1, 20, 20), torch.zeros(1, 1, 7, 7), padding=3).shape[-1] == 20
+    assert torch.nn.functional.conv2d(torch.zeros(1, 1, 10, 10), torch.zeros(1, 1, 3, 3), dilation=2).shape[-1] == 6
+
+
+def test_specific_hints_for_common_slips():
+    assert "bias" in cl.check.conv_layer_params(1728).message
+    assert "swap" in cl.check.dense_matrix_shape((36, 16)).message
+    assert "stride 2" in cl.check.padded_output_size(32).message
+    assert "each side" in cl.check.same_padding(6).message
+    assert "undilated" in cl.check.dilated_output_size(8).message

@@ -1,0 +1,175 @@
+"""convlib.cifar: the network builder, per-image augmentation and the error counts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from torch import nn
+
+import convlib as cl
+from convlib.cifar import (
+    cifar_net,
+    confusion_matrix,
+    conv_cases,
+    misclassified,
+    per_class_accuracy,
+    per_image,
+    random_crop_flip,
+)
+
+
+# --------------------------------------------------------------- the network
+
+
+@pytest.mark.parametrize("conv", [nn.Conv2d, cl.Conv2D])
+def test_cifar_net_layers_and_shapes(conv) -> None:
+    net = cifar_net(conv, widths=(8, 16, 32))
+    kinds = [type(m).__name__ for m in net]
+    block = [conv.__name__, "BatchNorm2d", "ReLU", "MaxPool2d"]
+    assert kinds == block * 3 + ["Flatten", "Linear"]
+    assert net[-1].in_features == 32 * 4 * 4
+    assert all(m.bias is None for m in net if isinstance(m, conv))  # BatchNorm supplies the shift
+    assert net(torch.randn(4, 3, 32, 32)).shape == (4, 10)
+
+
+def test_cifar_net_options() -> None:
+    net = cifar_net(widths=(8, 16), convs_per_block=2, batchnorm=False, hidden=20, num_classes=5)
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d"] * 2 + ["Flatten", "Linear", "ReLU", "Linear"]
+    assert all(m.bias is not None for m in net if isinstance(m, nn.Conv2d))
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 5)
+    assert cifar_net(widths=(4,), in_channels=1, image_size=28)(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+
+
+def test_same_parameters_same_outputs_for_both_convs() -> None:
+    """The two variants differ only in the convolution code: copy the weights, get the same logits."""
+    torch.manual_seed(0)
+    ours, ref = cifar_net(cl.Conv2D, widths=(8, 16)), cifar_net(nn.Conv2d, widths=(8, 16))
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(3, 3, 32, 32)
+    torch.testing.assert_close(ours(x), ref(x), rtol=1e-4, atol=1e-5)
+    ours(x).sum().backward()
+    ref(x).sum().backward()
+    torch.testing.assert_close(ours[0].weight.grad, ref[0].weight.grad, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(widths=()), r"widths: expected a non-empty sequence of ints >= 1, got \(\)"),
+        (dict(widths=(8, 0)), r"widths: expected a non-empty sequence"),
+        (dict(widths=(4,) * 6), r"widths: expected at most 5 blocks for 32x32 images \(each halves the side\), got 6"),
+        (dict(convs_per_block=0), r"convs_per_block: expected an int >= 1, got 0"),
+    ],
+)
+def test_cifar_net_bad_arguments(kwargs, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        cifar_net(**kwargs)
+
+
+def test_conv_cases() -> None:
+    cases = conv_cases(cifar_net(widths=(32, 64, 128)), 128)
+    assert [c.label for c in cases] == [
+        "128x3x32x32 -> 32, 3x3 p1",
+        "128x32x16x16 -> 64, 3x3 p1",
+        "128x64x8x8 -> 128, 3x3 p1",
+    ]
+    assert [c.label for c in conv_cases(cifar_net(cl.Conv2D, widths=(4,)), 2)] == ["2x3x32x32 -> 4, 3x3 p1"]
+    with pytest.raises(ValueError, match="square stride-1"):
+        conv_cases(nn.Sequential(nn.Conv2d(3, 4, 3, stride=2)), 1)
+
+
+# --------------------------------------------------------------- augmentation
+
+
+def _offset_of(crop: torch.Tensor, padded: torch.Tensor) -> list[tuple[int, int]]:
+    """Every (dy, dx) where ``crop (C, H, W)`` equals a window of ``padded (C, H+2p, W+2p)``."""
+    h, w = crop.shape[1:]
+    span = padded.shape[1] - h + 1
+    return [(dy, dx) for dy in range(span) for dx in range(span) if torch.equal(padded[:, dy:dy + h, dx:dx + w], crop)]
+
+
+def test_random_crop_flip_takes_a_crop_of_each_padded_image() -> None:
+    g = torch.Generator().manual_seed(0)
+    X = torch.rand(64, 3, 8, 8) + 1  # no zeros, so every crop is unique
+    Y = random_crop_flip(X, padding=2, generator=g)
+    padded = torch.nn.functional.pad(X, (2, 2, 2, 2))
+    offsets, flips = [], []
+    for x, y, p in zip(X, Y, padded):
+        plain, mirrored = _offset_of(y, p), _offset_of(y.flip(2), p)
+        assert len(plain) + len(mirrored) == 1, "each output must be exactly one crop, flipped or not"
+        offsets.append((plain or mirrored)[0])
+        flips.append(bool(mirrored))
+    assert len(set(offsets)) > 10, "offsets are drawn per image"
+    assert 10 < sum(flips) < 54, "about half the images are mirrored"
+    assert {dy for dy, _ in offsets} == set(range(5)) and {dx for _, dx in offsets} == set(range(5))
+
+
+def test_random_crop_flip_is_seeded_and_keeps_identity_when_off() -> None:
+    X = torch.rand(10, 3, 6, 6)
+    a = random_crop_flip(X, generator=torch.Generator().manual_seed(3))
+    b = random_crop_flip(X, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    assert torch.equal(random_crop_flip(X, padding=0, flip=False), X)
+    flipped_only = random_crop_flip(X, padding=0, generator=torch.Generator().manual_seed(0))
+    for x, y in zip(X, flipped_only):
+        assert torch.equal(y, x) or torch.equal(y, x.flip(2))
+    with pytest.raises(ValueError, match=r"X: expected a batch \(N, C, H, W\), got shape \(3, 6, 6\)"):
+        random_crop_flip(X[0])
+    with pytest.raises(ValueError, match="padding: expected an int >= 0, got -1"):
+        random_crop_flip(X, padding=-1)
+
+
+def test_torchvision_v2_on_a_batch_uses_one_crop_and_per_image_fixes_it() -> None:
+    """The reason per_image exists: v2 draws one set of parameters per call."""
+    from torchvision.transforms import v2
+
+    crop = v2.RandomCrop(8, padding=2)
+    X = torch.rand(16, 3, 8, 8) + 1
+    padded = torch.nn.functional.pad(X, (2, 2, 2, 2))
+    torch.manual_seed(0)
+    batch_offsets = {_offset_of(y, p)[0] for y, p in zip(crop(X), padded)}
+    assert len(batch_offsets) == 1  # the whole batch shares one crop
+    torch.manual_seed(0)
+    each = per_image(crop)(X)
+    assert each.shape == X.shape
+    image_offsets = {_offset_of(y, p)[0] for y, p in zip(each, padded)}
+    assert len(image_offsets) > 4  # now each image has its own
+
+
+# --------------------------------------------------------------- error counts
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60))))
+def test_confusion_matrix_matches_a_direct_count(case) -> None:
+    n, pairs = case
+    true = torch.tensor([t for t, _ in pairs], dtype=torch.int64)
+    pred = torch.tensor([p for _, p in pairs], dtype=torch.int64)
+    cm = confusion_matrix(pred, true, n)
+    direct = torch.zeros(n, n, dtype=torch.int64)
+    for t, p in pairs:
+        direct[t, p] += 1
+    assert torch.equal(cm, direct)
+    assert int(cm.sum()) == len(pairs)
+    assert int(cm.diagonal().sum()) == sum(t == p for t, p in pairs)
+
+
+def test_confusion_matrix_bad_input() -> None:
+    with pytest.raises(ValueError, match="expected the same length, got 2 and 3"):
+        confusion_matrix(torch.tensor([0, 1]), torch.tensor([0, 1, 1]), 2)
+    with pytest.raises(ValueError, match=r"expected class indices in \[0, 1\]"):
+        confusion_matrix(torch.tensor([0, 2]), torch.tensor([0, 1]), 2)
+
+
+def test_per_class_accuracy_and_misclassified() -> None:
+    cm = torch.tensor([[8, 2, 0], [1, 1, 0], [0, 0, 0]])
+    acc = per_class_accuracy(cm)
+    torch.testing.assert_close(acc[:2], torch.tensor([0.8, 0.5]))
+    assert torch.isnan(acc[2])  # no examples of class 2
+    pred, true = torch.tensor([1, 1, 0, 2, 2]), torch.tensor([1, 0, 0, 1, 2])
+    assert misclassified(pred, true).tolist() == [1, 3]
+    assert misclassified(pred, true, k=1).tolist() == [1]
+    assert misclassified(true, true).tolist() == []

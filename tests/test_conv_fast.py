@@ -1,0 +1,193 @@
+"""convlib.conv's three implementations against torch.nn.functional.conv2d.
+
+tests/test_conv.py covers the public ``conv2d`` / ``Conv2D``; here the paths
+inside: the hand-written backward of ``conv2d`` (gradcheck, each gradient
+alone, strides, dilation, batch slicing, memory layouts), ``conv2d_unfold``
+and ``conv2d_loop``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+
+import convlib.conv as conv_module
+from convlib.conv import conv2d, conv2d_loop, conv2d_unfold
+
+FAST = settings(max_examples=30, deadline=None)
+
+
+def _case(seed: int, x_shape, w_shape, bias: bool = True, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(x_shape, generator=g, dtype=dtype)  # (N, C_in, H, W)
+    w = torch.randn(w_shape, generator=g, dtype=dtype)  # (C_out, C_in, k_h, k_w)
+    b = torch.randn(w_shape[0], generator=g, dtype=dtype) if bias else None  # (C_out,)
+    return x, w, b
+
+
+def _grads(fn, x, w, b, upstream_seed: int = 1, **kw):
+    x, w = x.clone().requires_grad_(), w.clone().requires_grad_()
+    b = None if b is None else b.clone().requires_grad_()
+    y = fn(x, w, b, **kw)  # (N, C_out, H_out, W_out)
+    up = torch.randn(y.shape, generator=torch.Generator().manual_seed(upstream_seed), dtype=y.dtype)
+    (y * up).sum().backward()
+    return y, x.grad, w.grad, None if b is None else b.grad
+
+
+GEOMETRIES = [
+    dict(),
+    dict(padding=1),
+    dict(stride=2),
+    dict(stride=(2, 3), padding=(1, 2)),
+    dict(dilation=2, padding=2),
+    dict(stride=2, dilation=(2, 1), padding=(0, 1)),
+    dict(stride=3),  # windows skip input cells: their gradient must be 0
+]
+
+
+@pytest.mark.parametrize("kw", GEOMETRIES, ids=lambda kw: str(kw) or "plain")
+def test_gradcheck_fast_path(kw: dict) -> None:
+    x, w, b = _case(0, (2, 3, 7, 8), (4, 3, 3, 2))
+    for t in (x, w, b):
+        t.requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, w, b: conv2d(x, w, b, **kw), (x, w, b))
+
+
+@pytest.mark.parametrize("kw", GEOMETRIES, ids=lambda kw: str(kw) or "plain")
+def test_fast_and_unfold_match_torch(kw: dict) -> None:
+    x, w, b = _case(1, (3, 2, 9, 10), (5, 2, 3, 3))
+    ref = _grads(F.conv2d, x, w, b, **kw)
+    for fn in (conv2d, conv2d_unfold):
+        for a, e in zip(_grads(fn, x, w, b, **kw), ref):
+            torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("which", ["x", "weight", "bias"])
+def test_each_gradient_alone(which: str) -> None:
+    """The backward skips what is not needed; each gradient must still be right alone."""
+    x, w, b = _case(2, (2, 3, 6, 6), (4, 3, 3, 3))
+    ours = dict(x=x.clone(), weight=w.clone(), bias=b.clone())
+    theirs = dict(x=x.clone(), weight=w.clone(), bias=b.clone())
+    ours[which].requires_grad_()
+    theirs[which].requires_grad_()
+    up = torch.randn(2, 4, 6, 6, dtype=torch.float64)
+    (conv2d(ours["x"], ours["weight"], ours["bias"], padding=1) * up).sum().backward()
+    (F.conv2d(theirs["x"], theirs["weight"], theirs["bias"], padding=1) * up).sum().backward()
+    torch.testing.assert_close(ours[which].grad, theirs[which].grad)
+    assert all(ours[k].grad is None for k in ours if k != which)
+
+
+def test_no_bias_and_no_grad() -> None:
+    x, w, _ = _case(3, (2, 3, 6, 6), (4, 3, 3, 3))
+    with torch.no_grad():
+        torch.testing.assert_close(conv2d(x, w), F.conv2d(x, w))
+    y, gx, gw, gb = _grads(conv2d, x, w, None, stride=2)
+    ref = _grads(F.conv2d, x, w, None, stride=2)
+    assert gb is None
+    for a, e in zip((y, gx, gw), ref[:3]):
+        torch.testing.assert_close(a, e)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 5_000, 1 << 30])
+def test_batch_slicing_does_not_change_results(monkeypatch: pytest.MonkeyPatch, chunk_bytes: int) -> None:
+    """One image per slice, uneven slices (7 images, several per slice) and one slice for all."""
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", chunk_bytes)
+    x, w, b = _case(4, (7, 2, 5, 6), (3, 2, 2, 3))
+    ref = _grads(F.conv2d, x, w, b, padding=(1, 0))
+    for a, e in zip(_grads(conv2d, x, w, b, padding=(1, 0)), ref):
+        torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+
+
+def test_batch_step() -> None:
+    assert conv_module._batch_step(128, conv_module.CHUNK_BYTES) == 1
+    assert conv_module._batch_step(128, 1) == 128  # never more than the batch
+    assert conv_module._batch_step(10, conv_module.CHUNK_BYTES // 4) == 4
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "sliced"])
+def test_input_memory_layouts(layout: str) -> None:
+    x, w, b = _case(5, (2, 3, 8, 8), (4, 3, 3, 3))
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    elif layout == "sliced":
+        x = torch.randn(2, 6, 10, 9, dtype=torch.float64)[:, ::2, 1:9, :8]  # strided view
+    for padding in (0, 1):
+        ref = _grads(F.conv2d, x, w, b, padding=padding)
+        for a, e in zip(_grads(conv2d, x, w, b, padding=padding), ref):
+            torch.testing.assert_close(a, e)
+
+
+def test_output_is_channels_last_and_chains() -> None:
+    """The output is a channels-last view; a second layer reads it without trouble."""
+    x, w1, b1 = _case(6, (2, 3, 8, 8), (4, 3, 3, 3), dtype=torch.float32)
+    w2 = torch.randn(5, 4, 3, 3)
+    y = conv2d(x, w1, b1, padding=1)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    z = conv2d(torch.relu(y), w2)
+    torch.testing.assert_close(z, F.conv2d(torch.relu(F.conv2d(x, w1, b1, padding=1)), w2), rtol=1e-4, atol=1e-4)
+
+
+def test_second_derivatives() -> None:
+    """create_graph=True routes the backward through conv2d_unfold, so it differentiates again."""
+    x, w, b = _case(7, (2, 2, 5, 5), (3, 2, 2, 2))
+    for t in (x, w, b):
+        t.requires_grad_()
+    for kw in (dict(), dict(stride=2, padding=1, dilation=(1, 2))):
+        assert torch.autograd.gradgradcheck(lambda x, w, b: conv2d(x, w, b, **kw), (x, w, b))
+        assert torch.autograd.gradgradcheck(lambda x, w, b: conv2d_unfold(x, w, b, **kw), (x, w, b))
+    # a path that also reaches x directly: the conv part must not be dropped
+    def second(fn):
+        (gx,) = torch.autograd.grad(fn(x, w, b).pow(2).sum(), x, create_graph=True)
+        return torch.autograd.grad(gx.pow(2).sum() + x.sum(), (x, w))
+    for a, e in zip(second(conv2d), second(F.conv2d)):
+        torch.testing.assert_close(a, e)
+
+
+def test_float32_large_batch_matches_torch() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(16, 8, 12, 12, requires_grad=True)
+    w = torch.randn(6, 8, 3, 3, requires_grad=True)
+    y = conv2d(x, w, padding=1)
+    y.backward(torch.ones_like(y))
+    x2, w2 = x.detach().clone().requires_grad_(), w.detach().clone().requires_grad_()
+    y2 = F.conv2d(x2, w2, padding=1)
+    y2.backward(torch.ones_like(y2))
+    torch.testing.assert_close(y, y2, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(x.grad, x2.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(w.grad, w2.grad, rtol=1e-4, atol=1e-3)
+
+
+@st.composite
+def loop_case(draw: st.DrawFn) -> dict:
+    n, c_in, c_out = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, 1)), draw(st.integers(0, 1))
+    sh, sw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    h = draw(st.integers(max(1, kh - 2 * ph), kh - 2 * ph + 4))
+    w = draw(st.integers(max(1, kw - 2 * pw), kw - 2 * pw + 4))
+    return dict(x=(n, c_in, h, w), w=(c_out, c_in, kh, kw), padding=(ph, pw), stride=(sh, sw),
+                bias=draw(st.booleans()), seed=draw(st.integers(0, 2**31 - 1)))
+
+
+@FAST
+@given(loop_case())
+def test_loop_matches_torch(case: dict) -> None:
+    x, w, b = _case(case["seed"], case["x"], case["w"], case["bias"])
+    kw = dict(padding=case["padding"], stride=case["stride"])
+    ref = _grads(F.conv2d, x, w, b, **kw)
+    for a, e in zip(_grads(conv2d_loop, x, w, b, **kw), ref):
+        if e is None:
+            assert a is None
+        else:
+            torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+
+
+def test_loop_validates_like_conv2d() -> None:
+    with pytest.raises(ValueError, match=r"^x: expected 3 input channels"):
+        conv2d_loop(torch.randn(1, 2, 5, 5), torch.randn(1, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"^stride: expected values >= 1"):
+        conv2d_loop(torch.randn(1, 3, 5, 5), torch.randn(1, 3, 3, 3), stride=0)
+    with pytest.raises(TypeError, match=r"^x: expected a floating-point tensor"):
+        conv2d_unfold(torch.zeros(1, 3, 5, 5, dtype=torch.uint8), torch.randn(1, 3, 3, 3))

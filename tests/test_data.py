@@ -1,0 +1,213 @@
+"""Tests for convlib.data: Batches, the offline archives, and the errors for missing or corrupt data.
+
+No test touches the network: every test runs with the online loaders and
+socket connections replaced by functions that fail loudly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import tarfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from convlib import data as D
+
+def _shared_data() -> Path:
+    """CONVLIB_DATA if set, else the course machines' folder beside the checkout (../shared/data)."""
+    value = os.environ.get("CONVLIB_DATA", "").strip()
+    return Path(value) if value else Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+SHARED = _shared_data()
+needs_archives = pytest.mark.skipif(
+    not (SHARED / D.FASHION_ARCHIVE).is_file() or not (SHARED / D.CIFAR_ARCHIVE).is_file(),
+    reason=f"offline archives not found in {SHARED} (set CONVLIB_DATA to the folder holding "
+    f"{D.FASHION_ARCHIVE} and {D.CIFAR_ARCHIVE})",
+)
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any attempt to go online fail loudly instead of downloading."""
+
+    def no_download(train: bool) -> D.ImageData:
+        raise AssertionError("a test reached the online (download) path")
+
+    def no_connect(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a test tried to open a network connection")
+
+    monkeypatch.setattr(D, "_fashion_online", no_download)
+    monkeypatch.setattr(D, "_cifar_online", no_download)
+    monkeypatch.setattr(socket.socket, "connect", no_connect)
+
+
+def toy(n: int = 10, channels: int = 1, side: int = 4) -> D.ImageData:
+    images = torch.arange(n * channels * side * side, dtype=torch.int64).remainder(256).to(torch.uint8)
+    return D.ImageData(images.view(n, channels, side, side), torch.arange(n) % 3, ("a", "b", "c"), "toy")
+
+
+# ------------------------------------------------------------------ Batches
+
+
+def test_batches_shapes_dtype_and_range() -> None:
+    data = toy(10)
+    batches = D.Batches(data, 4)
+    assert len(batches) == 3 and batches.classes == ("a", "b", "c")
+    got = list(batches)
+    assert [tuple(X.shape) for X, _ in got] == [(4, 1, 4, 4), (4, 1, 4, 4), (2, 1, 4, 4)]
+    X, y = got[0]
+    assert X.dtype == torch.float32 and y.dtype == torch.int64
+    assert 0.0 <= float(X.min()) and float(X.max()) <= 1.0
+    torch.testing.assert_close(X, data.images[:4].float() / 255)
+    assert torch.equal(torch.cat([y for _, y in got]), data.labels)  # no shuffle: original order
+
+
+def test_batches_normalise_each_channel() -> None:
+    data = toy(6, channels=3)
+    mean, std = (0.1, 0.2, 0.3), (0.5, 0.25, 2.0)
+    (X, _), = D.Batches(data, 6, mean=mean, std=std)
+    raw = data.images.float() / 255
+    expected = (raw - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    torch.testing.assert_close(X, expected)
+
+
+def test_batches_resize_and_transform() -> None:
+    (X, _), = D.Batches(toy(3), 3, resize=8, transform=lambda t: t.flip(3))
+    assert X.shape == (3, 1, 8, 8)
+
+
+def test_shuffle_repeats_with_the_seed_and_covers_every_example() -> None:
+    data = toy(50)
+
+    def orders(seed: int) -> list[list[int]]:
+        batches = D.Batches(data, 8, shuffle=True, seed=seed)
+        return [torch.cat([y for _, y in batches]).tolist(), torch.cat([X[:, 0, 0, 0] for X, _ in batches]).tolist()]
+
+    a, b, c = orders(0), orders(0), orders(1)
+    assert a == b and a != c
+    batches = D.Batches(data, 8, shuffle=True, seed=0)
+    first = torch.cat([X.flatten(1)[:, 0] for X, _ in batches])
+    second = torch.cat([X.flatten(1)[:, 0] for X, _ in batches])
+    assert not torch.equal(first, second)  # a new order each epoch
+    assert sorted(first.tolist()) == sorted((data.images.flatten(1)[:, 0].float() / 255).tolist())
+
+
+def test_subset_is_reproducible() -> None:
+    data = toy(20)
+    a, b = data.subset(5, seed=3), data.subset(5, seed=3)
+    assert len(a) == 5 and torch.equal(a.images, b.images)
+    assert data.subset(100) is data
+
+
+def test_bad_batch_size() -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        D.Batches(toy(), 0)
+
+
+# --------------------------------------------------------- offline archives
+
+
+@needs_archives
+def test_fashion_mnist_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVLIB_DATA", str(SHARED))
+    train, test = D.fashion_mnist(True), D.fashion_mnist(False)
+    assert train.images.shape == (60_000, 1, 28, 28) and test.images.shape == (10_000, 1, 28, 28)
+    assert train.images.dtype == torch.uint8
+    assert torch.bincount(train.labels).tolist() == [6000] * 10
+    assert torch.bincount(test.labels).tolist() == [1000] * 10
+    assert train.classes == D.FASHION_MNIST_CLASSES and "offline" in train.source
+    tr, te = D.load_fashion_mnist(64, limit=200, resize=32)
+    X, y = next(iter(tr))
+    assert X.shape == (64, 1, 32, 32) and len(tr) == 4 and len(te.data) == 200
+
+
+@needs_archives
+def test_cifar10_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVLIB_DATA", str(SHARED))
+    train, test = D.cifar10(True), D.cifar10(False)
+    assert train.images.shape == (50_000, 3, 32, 32) and test.images.shape == (10_000, 3, 32, 32)
+    assert torch.bincount(train.labels).tolist() == [5000] * 10
+    assert torch.bincount(test.labels).tolist() == [1000] * 10
+    tr, _ = D.load_cifar10(32, limit=64)
+    X, _ = next(iter(tr))
+    assert X.shape == (32, 3, 32, 32)
+    assert -3 < float(X.mean()) < 3  # standardised, not in [0, 1]
+
+
+# ----------------------------------------------------------------- errors
+
+
+@pytest.fixture
+def empty_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setenv("CONVLIB_DATA", str(folder))
+    monkeypatch.setenv("CONVLIB_CACHE", str(tmp_path / "cache"))
+    return folder
+
+
+@pytest.mark.parametrize(("loader", "name"), [(D.fashion_mnist, D.FASHION_ARCHIVE), (D.cifar10, D.CIFAR_ARCHIVE)])
+def test_missing_archive_names_the_file_and_the_fix(empty_env: Path, loader: object, name: str) -> None:
+    with pytest.raises(D.DataUnavailableError) as info:
+        loader(True)  # type: ignore[operator]
+    message = str(info.value)
+    assert name in message and str(empty_env) in message
+    assert "torchvision" in message and "CONVLIB_DATA" in message
+
+
+@pytest.mark.parametrize(("loader", "name"), [(D.fashion_mnist, D.FASHION_ARCHIVE), (D.cifar10, D.CIFAR_ARCHIVE)])
+def test_garbage_archive_is_reported(empty_env: Path, loader: object, name: str) -> None:
+    (empty_env / name).write_bytes(b"this is not a gzip file" * 100)
+    with pytest.raises(D.DataUnavailableError, match="not a readable .tar.gz"):
+        loader(True)  # type: ignore[operator]
+
+
+def test_sha256sums_mismatch_is_reported(empty_env: Path) -> None:
+    (empty_env / D.CIFAR_ARCHIVE).write_bytes(b"some bytes")
+    (empty_env / "SHA256SUMS").write_text(f"{'0' * 64}  {D.CIFAR_ARCHIVE}\n")
+    with pytest.raises(D.DataUnavailableError, match="corrupt") as info:
+        D.cifar10(True)
+    assert "SHA256SUMS" in str(info.value)
+
+
+def test_sha256sums_in_binary_mode_format_is_read(empty_env: Path) -> None:
+    blob = b"other bytes"
+    (empty_env / D.CIFAR_ARCHIVE).write_bytes(blob)
+    (empty_env / "SHA256SUMS").write_text(f"{'f' * 64} *{D.CIFAR_ARCHIVE}\n")  # `sha256sum -b` style
+    with pytest.raises(D.DataUnavailableError, match="corrupt"):
+        D.cifar10(True)
+    (empty_env / "SHA256SUMS").write_text(f"{hashlib.sha256(blob).hexdigest()} *{D.CIFAR_ARCHIVE}\n")
+    with pytest.raises(D.DataUnavailableError, match="not a readable"):  # hash fine, content not a tar
+        D.cifar10(True)
+
+
+def _tar_gz(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, blob in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    return buffer.getvalue()
+
+
+def test_incomplete_cifar_archive_is_reported(empty_env: Path) -> None:
+    from PIL import Image
+
+    jpg = io.BytesIO()
+    Image.new("RGB", (32, 32), (255, 0, 0)).save(jpg, format="JPEG")
+    (empty_env / D.CIFAR_ARCHIVE).write_bytes(_tar_gz({"train/cat/0001.jpg": jpg.getvalue()}))
+    with pytest.raises(D.DataUnavailableError, match="incomplete: expected 50000 train images, found 1"):
+        D.cifar10(True)
+
+
+def test_fashion_archive_without_the_idx_files_is_reported(empty_env: Path) -> None:
+    (empty_env / D.FASHION_ARCHIVE).write_bytes(_tar_gz({"FashionMNIST/LICENSE": b"MIT"}))
+    with pytest.raises(D.DataUnavailableError, match="could not read Fashion-MNIST"):
+        D.fashion_mnist(False)

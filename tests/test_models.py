@@ -1,0 +1,142 @@
+"""Tests for convlib.models: output shapes, the blocks, cl.Conv2D as a drop-in, bad arguments."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import convlib as cl
+from convlib import models as M
+
+
+@pytest.mark.parametrize(
+    ("build", "size", "channels"),
+    [
+        (lambda: M.lenet(), 28, 1),
+        (lambda: M.lenet("relu", "max"), 28, 1),
+        (lambda: M.lenet_modern(), 28, 1),
+        (lambda: M.lenet(in_channels=3, num_classes=4), 28, 3),
+        (lambda: M.alexnet(div=16), 224, 1),
+        (lambda: M.alexnet(image_size=28, div=8, stem="small"), 28, 1),
+        (lambda: M.alexnet(image_size=64, div=8, stem="small", in_channels=3, num_classes=4), 64, 3),
+        (lambda: M.vgg(image_size=224, div=16), 224, 1),
+        (lambda: M.vgg(((1, 64), (1, 128), (2, 256), (2, 512)), image_size=28, div=8), 28, 1),
+        (lambda: M.vgg(((1, 8), (2, 16)), image_size=32, batch_norm=True, in_channels=3, num_classes=4), 32, 3),
+        (lambda: M.nin(div=16), 224, 1),
+        (lambda: M.nin(div=8, stem="small"), 28, 1),
+        (lambda: M.googlenet(div=8), 96, 1),
+        (lambda: M.googlenet(div=8, stem="small"), 28, 1),
+        (lambda: M.googlenet(div=8, stem="small", in_channels=3, num_classes=4), 32, 3),
+    ],
+)
+def test_output_shape(build: object, size: int, channels: int) -> None:
+    net = build()  # type: ignore[operator]
+    num_classes = net(torch.zeros(2, channels, size, size)).shape[1]
+    out = net(torch.randn(3, channels, size, size))
+    assert out.shape == (3, num_classes) and num_classes in (4, 10)
+    assert torch.isfinite(out).all()
+
+
+def test_lenet_is_the_classic_layout() -> None:
+    net = M.lenet()
+    convs = [m for m in net if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size, c.padding) for c in convs] == [(6, (5, 5), (2, 2)), (16, (5, 5), (0, 0))]
+    assert [m.out_features for m in net if isinstance(m, nn.Linear)] == [120, 84, 10]
+    assert sum(isinstance(m, nn.Sigmoid) for m in net) == 4
+    assert sum(isinstance(m, nn.AvgPool2d) for m in net) == 2
+    modern = M.lenet_modern()
+    assert sum(isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) for m in modern) == 4
+    assert sum(isinstance(m, nn.MaxPool2d) for m in modern) == 2 and not any(isinstance(m, nn.Sigmoid) for m in modern)
+
+
+def test_nin_accepts_two_input_sizes_with_the_same_weights() -> None:
+    net = M.nin(div=8, stem="small").eval()
+    for size in (28, 64):
+        assert net(torch.randn(2, 1, size, size)).shape == (2, 10)
+    # switching data sets: only the first conv's in_channels and the last block's out_channels change
+    a, b = M.nin(div=8, stem="small"), M.nin(div=8, stem="small", in_channels=3, num_classes=2)
+    diff = [name for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()) if p.shape != q.shape]
+    assert diff == ["0.0.weight", "7.0.weight", "7.0.bias", "7.2.weight", "7.2.bias", "7.4.weight", "7.4.bias"]
+
+
+def test_inception_concatenates_four_branches() -> None:
+    torch.manual_seed(0)
+    block = M.Inception(8, 4, (3, 5), (2, 6), 7).eval()
+    x = torch.randn(2, 8, 9, 9)
+    out = block(x)
+    assert out.shape == (2, 4 + 5 + 6 + 7, 9, 9) and block.out_channels == 22
+    parts = [block.p1(x), block.p2(x), block.p3(x), block.p4(x)]
+    assert [p.shape[1] for p in parts] == [4, 5, 6, 7]
+    torch.testing.assert_close(out, torch.cat(parts, dim=1))
+
+
+def test_inception_has_a_relu_after_every_conv_including_1x1() -> None:
+    block = M.Inception(8, 4, (3, 5), (2, 6), 7)
+    for branch in (block.p1, block.p2, block.p3, block.p4):
+        layers = list(branch)
+        for i, layer in enumerate(layers):
+            if isinstance(layer, nn.Conv2d):
+                assert isinstance(layers[i + 1], nn.ReLU)
+    assert sum(isinstance(m, nn.Conv2d) for m in block.modules()) == 6
+    assert sum(isinstance(m, nn.ReLU) for m in block.modules()) == 6
+
+
+def test_blocks_shapes() -> None:
+    assert M.vgg_block(3, 4, 8)(torch.zeros(1, 4, 16, 16)).shape == (1, 8, 8, 8)
+    assert sum(isinstance(m, nn.Conv2d) for m in M.vgg_block(3, 4, 8)) == 3
+    block = M.nin_block(3, 8, 11, 4, 0)
+    assert block(torch.zeros(1, 3, 224, 224)).shape == (1, 8, 54, 54)
+    assert [m.kernel_size for m in block if isinstance(m, nn.Conv2d)] == [(11, 11), (1, 1), (1, 1)]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda conv: M.lenet(conv=conv),
+        lambda conv: M.alexnet(image_size=28, div=16, stem="small", conv=conv),
+        lambda conv: M.vgg(((1, 16), (1, 32)), image_size=28, conv=conv),
+        lambda conv: M.nin(div=16, stem="small", conv=conv),
+        lambda conv: M.googlenet(div=16, stem="small", conv=conv),
+    ],
+)
+def test_convlib_conv2d_is_a_drop_in(build: object) -> None:
+    torch.manual_seed(0)
+    ours, theirs = build(cl.Conv2D), build(nn.Conv2d)  # type: ignore[operator]
+    ours.load_state_dict(theirs.state_dict())  # same parameter names and shapes
+    ours.eval(), theirs.eval()
+    x = torch.randn(2, 1, 28, 28)
+    torch.testing.assert_close(ours(x), theirs(x), atol=1e-4, rtol=1e-4)
+
+
+def test_dropout_blocks_the_gradient_of_dropped_units() -> None:
+    """The chapter's claim: a dropped unit's incoming weights get zero gradient that step."""
+    torch.manual_seed(0)
+    hidden, drop = nn.Linear(5, 12), nn.Dropout(0.5)
+    x = torch.randn(1, 5)
+    h = torch.relu(hidden(x))
+    kept = drop(h)
+    kept.sum().backward()
+    dropped = (kept == 0) & (h > 0)
+    assert dropped.any()
+    assert (hidden.weight.grad[dropped[0]] == 0).all()
+    alive = (kept != 0)[0]
+    assert (hidden.weight.grad[alive] != 0).any()
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: M.lenet("softplus"), "activation"),
+        (lambda: M.lenet(pool="min"), "pool"),
+        (lambda: M.alexnet(stem="tiny"), "stem"),
+        (lambda: M.alexnet(image_size=28), "image_size"),
+        (lambda: M.vgg(image_size=16), "image_size"),
+        (lambda: M.vgg(()), "conv_arch"),
+        (lambda: M.nin(div=0), "div"),
+        (lambda: M.googlenet(in_channels=0), "in_channels"),
+    ],
+)
+def test_bad_arguments(call: object, match: str) -> None:
+    with pytest.raises(cl.ConvlibInputError, match=match):
+        call()  # type: ignore[operator]

@@ -1,0 +1,205 @@
+"""Tests for convlib.summary: layer_summary (shapes, parameters, MACs) and receptive fields."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+from torch import nn
+
+import convlib as cl
+from convlib import models as M
+from convlib.summary import measure_receptive_field
+
+
+def brute_force_conv_macs(c_in: int, c_out: int, k: int, n: int, stride: int, padding: int, groups: int) -> int:
+    """Count every multiply of a direct convolution, one loop level per index."""
+    count = 0
+    out = (n + 2 * padding - k) // stride + 1
+    per_group_in = c_in // groups
+    for _co in range(c_out):
+        for _i in range(out):
+            for _j in range(out):
+                for _ci in range(per_group_in):  # a kernel only sees its group's channels
+                    for _a in range(k):
+                        for _b in range(k):
+                            count += 1
+    return count
+
+
+@pytest.mark.parametrize(
+    ("c_in", "c_out", "k", "n", "stride", "padding", "groups"),
+    [(1, 1, 3, 5, 1, 0, 1), (2, 3, 3, 6, 2, 1, 1), (4, 6, 2, 5, 1, 0, 2), (3, 2, 5, 7, 1, 2, 1)],
+)
+def test_conv_macs_match_a_brute_force_count(c_in: int, c_out: int, k: int, n: int, stride: int,
+                                             padding: int, groups: int) -> None:
+    layer = nn.Conv2d(c_in, c_out, k, stride=stride, padding=padding, groups=groups)
+    (row,) = cl.layer_summary(layer, (c_in, n, n))
+    assert row.macs == brute_force_conv_macs(c_in, c_out, k, n, stride, padding, groups)
+    if groups == 1:  # cl.Conv2D has no groups
+        ours = cl.Conv2D(c_in, c_out, k, stride=stride, padding=padding)
+        assert cl.layer_summary(ours, (c_in, n, n))[0].macs == row.macs
+
+
+def test_linear_macs_and_zero_for_pool_and_activations() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.BatchNorm2d(2), nn.Dropout(),
+                        nn.Flatten(), nn.Linear(2 * 3 * 3, 5))
+    s = cl.layer_summary(net, (2, 1, 8, 8))  # a batch of 2: MACs stay per image
+    macs = {r.kind: r.macs for r in s}
+    assert macs["Linear"] == 18 * 5
+    assert macs["Conv2d"] == 2 * 6 * 6 * 9
+    assert all(macs[k] == 0 for k in ("ReLU", "MaxPool2d", "BatchNorm2d", "Dropout", "Flatten"))
+    assert s[0].output_shape == (2, 2, 6, 6)
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "shape"),
+    [
+        ("lenet", lambda: M.lenet(), (1, 28, 28)),
+        ("lenet_modern", lambda: M.lenet_modern(), (1, 28, 28)),
+        ("alexnet", lambda: M.alexnet(image_size=28, div=8, stem="small"), (1, 28, 28)),
+        ("vgg", lambda: M.vgg(((1, 64), (1, 128), (2, 256)), image_size=32, div=8), (1, 32, 32)),
+        ("nin", lambda: M.nin(div=8, stem="small"), (1, 28, 28)),
+        ("googlenet", lambda: M.googlenet(div=8, stem="small"), (1, 28, 28)),
+        ("cl.Conv2D lenet", lambda: M.lenet(conv=cl.Conv2D), (1, 28, 28)),
+    ],
+)
+def test_parameter_totals_match_numel(name: str, build: object, shape: tuple[int, ...]) -> None:
+    net = build()  # type: ignore[operator]
+    s = cl.layer_summary(net, shape)
+    assert s.total_params == sum(p.numel() for p in net.parameters())
+    assert s.output_shape == (1, 10)
+
+
+def test_lenet_shapes_and_counts_layer_by_layer() -> None:
+    s = cl.layer_summary(M.lenet(), (1, 28, 28))
+    shapes = [r.output_shape for r in s if r.kind in ("Conv2d", "AvgPool2d", "Linear")]
+    assert shapes == [(1, 6, 28, 28), (1, 6, 14, 14), (1, 16, 10, 10), (1, 16, 5, 5),
+                      (1, 120), (1, 84), (1, 10)]
+    assert s.total_params == 61_706
+    assert s.total_macs == 6 * 28 * 28 * 25 + 16 * 10 * 10 * 6 * 25 + 400 * 120 + 120 * 84 + 84 * 10
+
+
+def test_summary_shapes_equal_a_real_forward_pass() -> None:
+    net = M.alexnet(image_size=28, div=8, stem="small")
+    s = cl.layer_summary(net, (1, 28, 28))
+    x = torch.randn(1, 1, 28, 28)
+    net.eval()
+    for layer, row in zip(net, s):
+        x = layer(x)
+        assert tuple(x.shape) == row.output_shape
+
+
+def test_a_shared_layer_counts_its_parameters_once() -> None:
+    conv = nn.Conv2d(2, 2, 3, padding=1)
+    net = nn.Sequential(conv, nn.ReLU(), conv)
+    s = cl.layer_summary(net, (2, 5, 5))
+    assert [r.params for r in s] == [conv.weight.numel() + 2, 0, 0]
+    assert s.total_macs == 2 * (2 * 5 * 5 * 2 * 9)
+    assert s.total_params == sum(p.numel() for p in net.parameters())
+
+
+def test_summary_restores_training_mode_and_shows_a_table() -> None:
+    net = M.lenet_modern()
+    net.train()
+    s = cl.layer_summary(net, (1, 1, 28, 28))
+    assert net.training
+    text = repr(s)
+    assert "output shape" in text and f"{s.total_params:,}" in text and "count 0" in text
+    page = s._repr_html_()
+    assert page.startswith("<table") and "BatchNorm2d" in page and f"{s.total_macs:,}" in page
+
+
+def test_bad_input_shape_is_explained() -> None:
+    with pytest.raises(cl.ConvlibInputError, match=r"\(C, H, W\)"):
+        cl.layer_summary(M.lenet(), (28, 28))
+
+
+# ----------------------------------------------------------- receptive field
+
+
+@pytest.mark.parametrize(
+    ("layers", "sizes", "jumps"),
+    [
+        ([(3, 1)], [3], [1]),
+        ([(3, 1), (3, 1)], [3, 5], [1, 1]),
+        ([(5, 1)], [5], [1]),
+        ([(3, 1), (2, 2), (3, 1)], [3, 4, 8], [1, 2, 2]),
+        ([(11, 4), (3, 2)], [11, 19], [4, 8]),
+    ],
+)
+def test_receptive_field_by_hand(layers: list, sizes: list[int], jumps: list[int]) -> None:
+    rf = cl.receptive_field(layers)
+    assert rf.sizes == sizes and rf.jumps == jumps
+
+
+def test_measure_receptive_field_on_known_cases() -> None:
+    assert measure_receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3)), 9) == 3
+    assert measure_receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)), 11) == 5
+    assert measure_receptive_field(nn.Sequential(nn.Conv2d(1, 1, 5, padding=2)), 15) == 5
+    assert measure_receptive_field([nn.Conv2d(1, 1, 3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3)], 20) == 8
+
+
+def _chain(spec: list[tuple[str, int, int, int]]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for kind, k, s, d in spec:
+        if kind == "conv":
+            layers += [nn.Conv2d(2, 2, k, stride=s, padding=k // 2, dilation=d), nn.ReLU()]
+        elif kind == "max":
+            layers.append(nn.MaxPool2d(k, s))
+        else:
+            layers.append(nn.AvgPool2d(k, s))
+    return nn.Sequential(nn.Conv2d(1, 2, 1), *layers)
+
+
+layer_spec = st.one_of(
+    st.tuples(st.just("conv"), st.integers(1, 5), st.integers(1, 2), st.integers(1, 2)),
+    st.tuples(st.sampled_from(["max", "avg"]), st.integers(2, 3), st.integers(1, 2), st.just(1)),
+)
+
+
+@settings(max_examples=40)
+@given(st.lists(layer_spec, min_size=1, max_size=5))
+def test_formula_matches_autograd_on_random_chains(spec: list[tuple[str, int, int, int]]) -> None:
+    net = _chain(spec).double()
+    computed = cl.receptive_field(net)
+    r, j = computed.sizes[-1], computed.jumps[-1]
+    n = 2 * r + 4 * j + 8  # the central output's field lies well inside the image
+    assert measure_receptive_field(net, n) == r
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: M.vgg(((1, 64), (1, 128), (2, 256), (2, 512)), image_size=28, div=8),
+        lambda: M.alexnet(image_size=28, div=8, stem="small"),
+        lambda: M.lenet(),
+        lambda: M.nin(div=16, stem="small"),
+    ],
+)
+def test_model_receptive_fields_match_autograd(build: object) -> None:
+    net = build()  # type: ignore[operator]
+    rf = cl.receptive_field(net)
+    n = 2 * rf.sizes[-1] + 4 * rf.jumps[-1] + 8
+    assert measure_receptive_field(net, n) == rf.sizes[-1]
+
+
+def test_feature_map_sizes_follow_layer_summary() -> None:
+    net = M.alexnet(image_size=28, div=8, stem="small")
+    rf = cl.receptive_field(net, input_size=28)
+    spatial = {r.name: r.output_shape[-1] for r in cl.layer_summary(net, (1, 28, 28))}
+    assert all(row.out_size == spatial[row.name] for row in rf)
+    assert "jump" in repr(rf)
+
+
+def test_receptive_field_refuses_parallel_branches_and_bad_layers() -> None:
+    with pytest.raises(cl.ConvlibInputError, match="parallel branches"):
+        cl.receptive_field(M.Inception(4, 1, (1, 1), (1, 1), 1))
+    with pytest.raises(cl.ConvlibInputError, match="square"):
+        cl.receptive_field(nn.Sequential(nn.Conv2d(1, 1, (1, 3))))
+    with pytest.raises(cl.ConvlibInputError, match="vanished"):
+        cl.receptive_field([(5, 1), (5, 1)], input_size=6)
+    with pytest.raises(TypeError, match="nn.Module"):
+        cl.receptive_field(["conv"])
+    with pytest.raises(cl.ConvlibInputError, match="kernel, stride"):
+        cl.receptive_field([(3,)])

@@ -1,0 +1,271 @@
+"""Tests for convlib.train: fit, evaluate, predict, History, seed, select_device."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import convlib as cl
+from convlib import train as T
+
+
+def blobs(n: int = 96, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two well-separated Gaussian blobs in 4-D: a problem a linear model solves."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    X = torch.randn(n, 4, generator=g) * 0.5 + (y[:, None] * 2 - 1) * 2.0
+    return X, y
+
+
+def batches(X: torch.Tensor, y: torch.Tensor, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(X[i : i + size], y[i : i + size]) for i in range(0, len(X), size)]
+
+
+def tiny_cnn() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Dropout(0.3), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(3 * 4 * 4, 3))
+
+
+def run_seeded(n: int) -> cl.History:
+    cl.seed(n)
+    X = torch.randn(40, 1, 8, 8)
+    y = torch.randint(0, 3, (40,))
+    model = tiny_cnn()
+    loader = DataLoader(TensorDataset(X, y), batch_size=8, shuffle=True)  # shuffles with torch's global RNG
+    return cl.fit(model, loader, batches(X, y, 16), epochs=3, lr=0.1, momentum=0.9,
+                  device="cpu", verbose=False, progress=False)
+
+
+def test_seed_makes_two_fits_identical() -> None:
+    a, b = run_seeded(0), run_seeded(0)
+    for field in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        assert getattr(a, field) == getattr(b, field)  # exactly equal, not approximately
+    c = run_seeded(1)
+    assert c.train_loss != a.train_loss
+
+
+def test_fit_learns_and_records_every_epoch() -> None:
+    cl.seed(0)
+    X, y = blobs()
+    h = cl.fit(nn.Linear(4, 2), batches(X, y, 16), batches(X, y, 32), epochs=4, lr=0.1,
+               device="cpu", verbose=False, progress=False)
+    assert isinstance(h, cl.History)
+    assert [len(v) for v in (h.train_loss, h.train_acc, h.test_loss, h.test_acc, h.seconds)] == [4] * 5
+    assert h.train_loss[-1] < h.train_loss[0]
+    assert h.test_acc[-1] > 0.95
+    assert all(s > 0 for s in h.seconds)
+    assert h.device == "cpu"
+    assert h.total_seconds == pytest.approx(sum(h.seconds))
+    final = h.final()
+    assert final["epochs"] == 4 and final["test_acc"] == h.test_acc[-1]
+    assert final["seconds_per_epoch"] == pytest.approx(h.total_seconds / 4)
+    assert repr(h).startswith("History(4 epochs on cpu: train loss")
+
+
+def test_fit_steps_match_a_hand_written_loop() -> None:
+    """Two SGD steps of fit == two manual steps with zero_grad: gradients do not pile up."""
+    X, y = blobs(16)
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    manual = nn.Linear(4, 2)
+    manual.load_state_dict(model.state_dict())
+    cl.fit(model, batches(X, y, 8), epochs=1, lr=0.5, device="cpu", verbose=False, progress=False)
+    for xb, yb in batches(X, y, 8):
+        manual.zero_grad()
+        nn.functional.cross_entropy(manual(xb), yb).backward()
+        with torch.no_grad():
+            for p in manual.parameters():
+                p -= 0.5 * p.grad
+    for p, q in zip(model.parameters(), manual.parameters()):
+        torch.testing.assert_close(p, q)
+
+
+def test_train_loss_is_the_size_weighted_mean_of_batch_losses() -> None:
+    X, y = blobs(10)
+    model = nn.Linear(4, 2)
+    with torch.no_grad():
+        logits = model(X)
+    # lr so small the weights do not move: the epoch's loss is the loss over all 10 examples
+    h = cl.fit(model, batches(X, y, 4), epochs=1, lr=1e-12, device="cpu", verbose=False, progress=False)
+    assert h.train_loss[0] == pytest.approx(nn.functional.cross_entropy(logits, y).item(), rel=1e-5)
+    assert h.train_acc[0] == pytest.approx((logits.argmax(1) == y).float().mean().item())
+
+
+def test_evaluate_weights_uneven_batches_and_restores_mode() -> None:
+    X, y = blobs(10)
+    model = nn.Linear(4, 2)
+    model.train()
+    loss, acc = cl.evaluate(model, batches(X, y, 4), device="cpu")
+    with torch.no_grad():
+        logits = model(X)
+    assert loss == pytest.approx(nn.functional.cross_entropy(logits, y).item(), rel=1e-5)
+    assert acc == pytest.approx((logits.argmax(1) == y).float().mean().item())
+    assert model.training
+
+
+def test_evaluate_uses_eval_mode() -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.9), nn.Linear(8, 2))
+    X, y = blobs(32)
+    first = cl.evaluate(model, batches(X, y, 8), device="cpu")
+    second = cl.evaluate(model, batches(X, y, 8), device="cpu")
+    assert first == second  # dropout off: the same numbers twice
+
+
+def test_predict_is_argmax_in_eval_mode() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 3))
+    X = torch.randn(50, 4)
+    labels = cl.predict(model, X, "cpu", batch_size=16)
+    model.eval()
+    with torch.no_grad():
+        expected = model(X).argmax(1)
+    assert labels.dtype == torch.int64 and labels.shape == (50,)
+    assert torch.equal(labels, expected)
+    with pytest.raises(TypeError, match="tensor batch"):
+        cl.predict(model, [[0.0] * 4])
+
+
+def test_fit_accepts_a_dataloader_and_prints_device_once(capsys: pytest.CaptureFixture[str]) -> None:
+    X, y = blobs(48)
+    loader = DataLoader(TensorDataset(X, y), batch_size=16)
+    cl.fit(nn.Linear(4, 2), loader, loader, epochs=2, lr=0.1, device="cpu", progress=False)
+    out = capsys.readouterr().out
+    assert out.count("training on cpu") == 1
+    assert out.count("epoch ") == 2 and "test acc" in out
+
+
+def test_max_batches_limits_each_epoch() -> None:
+    calls = []
+
+    class Counting(nn.Linear):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            calls.append(self.training)
+            return super().forward(x)
+
+    X, y = blobs(80)
+    cl.fit(Counting(4, 2), batches(X, y, 8), batches(X, y, 8), epochs=2, lr=0.1, max_batches=3,
+           device="cpu", verbose=False, progress=False)
+    assert calls.count(True) == 2 * 3  # training batches
+    assert calls.count(False) == 2 * 3  # test batches
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", torch.optim.RMSprop,
+                                       lambda params: torch.optim.SGD(params, lr=0.05, momentum=0.9)])
+def test_optimizer_choices_train(optimizer: object) -> None:
+    cl.seed(0)
+    X, y = blobs()
+    h = cl.fit(nn.Linear(4, 2), batches(X, y, 16), epochs=3, lr=0.01, optimizer=optimizer,
+               device="cpu", verbose=False, progress=False)
+    assert h.train_loss[-1] < h.train_loss[0]
+
+
+def test_onecycle_scheduler_warms_up_then_anneals() -> None:
+    used: list[float] = []
+
+    class RecordingSGD(torch.optim.SGD):
+        def step(self, closure=None):  # type: ignore[no-untyped-def]
+            used.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    X, y = blobs(64)
+    cl.fit(nn.Linear(4, 2), batches(X, y, 8), epochs=2, lr=0.1, optimizer=RecordingSGD, scheduler="onecycle",
+           device="cpu", verbose=False, progress=False)
+    assert len(used) == 16
+    assert used[0] == pytest.approx(0.1 / 25)  # starts at max_lr / div_factor
+    assert max(used) == pytest.approx(0.1, rel=0.05)  # peaks at lr
+    assert used[-1] < 1e-5  # ends near zero
+
+
+def test_label_smoothing_changes_the_loss() -> None:
+    X, y = blobs(32)
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    plain = cl.fit(model, batches(X, y, 32), epochs=1, lr=1e-12, device="cpu", verbose=False, progress=False)
+    smooth = cl.fit(model, batches(X, y, 32), epochs=1, lr=1e-12, label_smoothing=0.2,
+                    device="cpu", verbose=False, progress=False)
+    with torch.no_grad():
+        expected = nn.CrossEntropyLoss(label_smoothing=0.2)(model(X), y).item()
+    assert smooth.train_loss[0] == pytest.approx(expected, rel=1e-5)
+    assert smooth.train_loss[0] != pytest.approx(plain.train_loss[0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(epochs=0, lr=0.1), ValueError, "epochs"),
+        (dict(epochs=1, lr=-1.0), ValueError, "lr"),
+        (dict(epochs=1, lr=0.1, optimizer="lbfgs"), ValueError, "optimizer"),
+        (dict(epochs=1, lr=0.1, optimizer=lambda p: None), TypeError, "Optimizer"),
+        (dict(epochs=1, lr=0.1, scheduler="cosine"), ValueError, "scheduler"),
+        (dict(epochs=1, lr=0.1, max_batches=0), ValueError, "max_batches"),
+        (dict(epochs=1, lr=0.1, loss_fn=nn.CrossEntropyLoss(), label_smoothing=0.1), ValueError, "label_smoothing"),
+    ],
+)
+def test_bad_arguments_say_what_to_do(kwargs: dict, error: type, match: str) -> None:
+    X, y = blobs(8)
+    with pytest.raises(error, match=match):
+        cl.fit(nn.Linear(4, 2), batches(X, y, 4), device="cpu", verbose=False, progress=False, **kwargs)
+
+
+def test_bad_data_is_explained() -> None:
+    X, y = blobs(8)
+    with pytest.raises(TypeError, match="DataLoader"):
+        cl.fit(nn.Linear(4, 2), (b for b in batches(X, y, 4)), epochs=1, lr=0.1, device="cpu")
+    with pytest.raises(TypeError, match=r"pair \(X, y\)"):
+        cl.fit(nn.Linear(4, 2), [X], epochs=1, lr=0.1, device="cpu", verbose=False, progress=False)
+    with pytest.raises(ValueError, match="at least one batch"):
+        cl.fit(nn.Linear(4, 2), [], epochs=1, lr=0.1, device="cpu")
+
+
+def test_divergence_is_reported() -> None:
+    X, y = blobs(32)
+    with pytest.raises(FloatingPointError, match="smaller lr"):
+        cl.fit(nn.Linear(4, 2), batches(X * 1e20, y, 8), epochs=1, lr=1e30, device="cpu",
+               verbose=False, progress=False)
+
+
+def test_select_device_prefers_cuda_then_mps_then_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cl.train.select_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert cl.train.select_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert cl.train.select_device() == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert cl.train.select_device() == torch.device("cuda")
+
+
+def test_seed_rejects_non_int() -> None:
+    with pytest.raises(TypeError, match="int"):
+        cl.seed(1.5)  # type: ignore[arg-type]
+
+
+def test_progress_switches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVLIB_PROGRESS", "0")
+    assert not T._show_progress(True)
+    monkeypatch.setenv("CONVLIB_PROGRESS", "1")
+    assert T._show_progress(True) and not T._show_progress(False)
+    monkeypatch.delenv("CONVLIB_PROGRESS")
+    assert not T._show_progress(False)
+    # under pytest stderr is captured, not a terminal: no bars in CI logs
+    assert not T._show_progress(True)
+
+
+def test_progress_bars_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CONVLIB_PROGRESS", "1")
+    X, y = blobs(32)
+    h = cl.fit(nn.Linear(4, 2), batches(X, y, 8), epochs=2, lr=0.1, device="cpu", verbose=False)
+    assert h.epochs == 2
+    assert "epoch 2/2" in capsys.readouterr().err  # tqdm's text bar, on stderr
+
+
+def test_history_without_test_data() -> None:
+    h = cl.History([1.0], [0.5], [], [], [2.0])
+    assert h.final()["test_acc"] is None
+    assert "test acc" not in repr(h) and "1 epoch on cpu" in repr(h)
+    assert repr(cl.History()) == "History(0 epochs on cpu)"
+    assert math.isclose(h.total_seconds, 2.0)

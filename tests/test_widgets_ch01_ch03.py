@@ -1,0 +1,176 @@
+"""LocalityView and PaddingStrideExplorer: Python-side numbers, validation, static HTML,
+and the page's own geometry code (run in Node) against convlib."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import subprocess
+
+import pytest
+import torch
+import torch.nn.functional as F
+import traitlets
+
+import convlib as cl
+from convlib.widgets import LocalityView, PaddingStrideExplorer
+from convlib.widgets._base import esm_source
+from convlib.widgets.padding_stride import LIMITS
+
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's code")
+
+
+def run_esm(name: str, harness: str, tmp_path) -> object:
+    """Run widget ``name``'s ESM plus ``harness`` (which prints JSON) in Node; return the JSON."""
+    path = tmp_path / f"{name}.mjs"
+    path.write_text(esm_source(name) + "\n" + harness, encoding="utf-8")
+    result = subprocess.run(["node", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# --- LocalityView -------------------------------------------------------------
+
+@pytest.mark.parametrize("h, w, k", [(4, 4, 2), (5, 6, 3), (3, 3, 1), (8, 8, 3), (2, 7, 2)])
+def test_locality_conv_ids_are_the_dense_matrix_rows(h, w, k):
+    view = LocalityView(h, w, k)
+    weight = torch.arange(1.0, k * k + 1).reshape(k, k)  # distinct, nonzero weights
+    M = cl.conv_as_matrix(weight, (h, w))  # (H_out*W_out, H*W)
+    h_out, w_out = view.out_shape
+    assert M.shape == (h_out * w_out, h * w)
+    for p in range(h_out * w_out):
+        ids = torch.tensor(view.conv_weight_ids(p))  # (H, W)
+        row = M[p].reshape(h, w)
+        assert torch.equal(ids >= 0, row != 0)  # the receptive field is the row's nonzero pattern
+        assert torch.equal(row[ids >= 0], weight.flatten()[ids[ids >= 0]])
+        r, c = divmod(p, w_out)
+        assert view.window(p) == [(r + a, c + b) for a in range(k) for b in range(k)]
+        fc = torch.tensor(view.fc_weight_ids(p))
+        assert fc.unique().numel() == h * w and int(fc.min()) == p * h * w
+
+
+def test_locality_fc_ids_never_repeat_and_conv_ids_always_do():
+    view = LocalityView(4, 5, 2)
+    n = view.out_shape[0] * view.out_shape[1]
+    fc = [i for p in range(n) for row in view.fc_weight_ids(p) for i in row]
+    conv = {i for p in range(n) for row in view.conv_weight_ids(p) for i in row if i >= 0}
+    assert len(fc) == len(set(fc)) == view.counts["fc_total"] == 4 * 5 * n
+    assert conv == set(range(4)) and view.counts["conv_total"] == 4
+    layer = torch.nn.Linear(20, n, bias=False)
+    assert layer.weight.numel() == view.counts["fc_total"]
+    assert torch.nn.Conv2d(1, 1, 2, bias=False).weight.numel() == view.counts["conv_total"]
+
+
+def test_locality_validation_and_position_clamp():
+    view = LocalityView(5, 5, 2, position=15)
+    view.kernel_size = 4  # 2x2 outputs now: position follows
+    assert view.position == 3
+    with pytest.raises(traitlets.TraitError, match="expected .*got .*Fix"):
+        view.position = 4
+    with pytest.raises(traitlets.TraitError, match="fit"):
+        view.kernel_size = 6
+    with pytest.raises(traitlets.TraitError, match="kernel_size"):
+        view.height = 3
+    with pytest.raises(traitlets.TraitError, match="1 to 8"):
+        LocalityView(9, 4, 2)
+    with pytest.raises(traitlets.TraitError):
+        LocalityView(4, 4, 0)
+
+
+def test_locality_static_html_carries_state():
+    html = LocalityView(4, 4, 2, position=3, title="t").static_html()
+    assert 'data-widget="LocalityView"' in html
+    assert '\\"kernel_size\\": 2' in html or '"kernel_size": 2' in html
+    assert "http://" not in html and "https://" not in html
+
+
+@needs_node
+def test_locality_page_ids_match_python(tmp_path):
+    cases = [(4, 4, 2), (5, 6, 3), (3, 3, 1), (6, 5, 4)]
+    harness = "const out = [];\n"
+    for h, w, k in cases:
+        n = (h - k + 1) * (w - k + 1)
+        harness += f"for (let p = 0; p < {n}; p++) out.push(lvIds({h}, {w}, {k}, p));\n"
+    harness += "console.log(JSON.stringify(out));\n"
+    shown = iter(run_esm("locality", harness, tmp_path))
+    for h, w, k in cases:
+        view = LocalityView(h, w, k)
+        for p in range(view.out_shape[0] * view.out_shape[1]):
+            page = next(shown)
+            assert page["fc"] == view.fc_weight_ids(p)
+            assert page["conv"] == view.conv_weight_ids(p)
+            assert (page["r"], page["c"]) == divmod(p, view.out_shape[1])
+
+
+# --- PaddingStrideExplorer ----------------------------------------------------
+
+def test_padding_stride_numbers_match_f_conv2d():
+    for n, k, p, s, d in [(7, 3, 0, 1, 1), (7, 3, 0, 2, 1), (7, 3, 1, 1, 1), (8, 3, 1, 2, 1),
+                          (5, 3, 1, 2, 1), (12, 7, 4, 4, 3), (1, 1, 0, 1, 1), (4, 3, 2, 3, 2)]:
+        w = PaddingStrideExplorer(n, k, padding=p, stride=s, dilation=d)
+        y = F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), padding=p, stride=s, dilation=d)
+        assert (w.out_size, w.out_size) == tuple(y.shape[-2:])
+        assert w.formula.endswith(f"= {w.out_size}")
+        usage = torch.tensor(w.usage())
+        assert usage.shape == (n + 2 * p, n + 2 * p) and int(usage.sum()) == w.n_windows * k * k
+        for q in range(w.n_windows):
+            taps = w.window_taps(q)
+            assert len(taps) == k * k and all(usage[i, j] > 0 for i, j in taps)
+
+
+def test_padding_stride_window_taps_are_the_unfold_columns():
+    # The taps of window q are where F.unfold reads: compare on an input of distinct values.
+    n, k, p, s, d = 6, 3, 1, 2, 2
+    w = PaddingStrideExplorer(n, k, padding=p, stride=s, dilation=d)
+    padded = torch.arange(1.0, (n + 2 * p) ** 2 + 1).reshape(n + 2 * p, n + 2 * p)  # (H + 2p, W + 2p)
+    cols = F.unfold(padded[None, None], k, dilation=d, stride=s)[0]  # (k*k, L)
+    for q in range(w.n_windows):
+        assert [padded[i, j].item() for i, j in w.window_taps(q)] == cols[:, q].tolist()
+
+
+def test_padding_stride_invalid_is_a_message_not_a_crash():
+    w = PaddingStrideExplorer(3, 5)
+    assert not w.valid and w.out_size is None and w.n_windows == 0 and w.position == 0
+    assert "spans 5 cells" in w.message and "padded input has only 3" in w.message
+    assert w.formula == "floor((3 + 2·0 − 1·(5−1) − 1) / 1) + 1 = -1"
+    assert torch.tensor(w.usage()).sum() == 0
+    with pytest.raises(ValueError, match="fits"):
+        w.window_taps()
+    w.padding = 1  # now 5 fits 5
+    assert w.valid and w.out_size == 1 and w.message == ""
+
+
+def test_padding_stride_validation():
+    for name, (low, high) in LIMITS.items():
+        w = PaddingStrideExplorer()
+        with pytest.raises(traitlets.TraitError, match=f"{name}: expected .*got .*Fix"):
+            setattr(w, name, high + 1)
+        with pytest.raises(traitlets.TraitError):
+            setattr(w, name, low - 1)
+    w = PaddingStrideExplorer(7, 3, position=24)
+    with pytest.raises(traitlets.TraitError, match="position"):
+        w.position = 25
+    w.stride = 2
+    assert w.position == 8  # clamped to the last of 3x3 windows
+
+
+@needs_node
+def test_padding_stride_page_geometry_matches_convlib(tmp_path):
+    grid = list(itertools.product([1, 3, 7, 8, 12], [1, 2, 3, 5, 7], [0, 1, 3], [1, 2, 4], [1, 2, 3]))
+    harness = ("const cases = " + json.dumps(grid) + ";\nconsole.log(JSON.stringify(cases.map(([n, k, p, s, d]) => {"
+               "const g = psGeometry(n, k, p, s, d); const last = Math.max(0, g.out * g.out - 1);"
+               "return { valid: g.valid, out: g.out, formula: g.formula, message: g.message, usage: g.usage,"
+               " first: g.valid ? g.taps(0, 0) : null,"
+               " last: g.valid ? g.taps(Math.floor(last / g.out), last % g.out) : null }; })));\n")
+    shown = run_esm("padding_stride", harness, tmp_path)
+    assert len(shown) == len(grid)
+    for (n, k, p, s, d), page in zip(grid, shown):
+        w = PaddingStrideExplorer(n, k, padding=p, stride=s, dilation=d)
+        assert page["valid"] == w.valid
+        assert page["formula"] == w.formula and page["message"] == w.message
+        assert page["usage"] == w.usage()
+        if w.valid:
+            assert page["out"] == w.out_size == cl.conv_output_size(n, k, padding=p, stride=s, dilation=d)
+            assert [tuple(t) for t in page["first"]] == w.window_taps(0)
+            assert [tuple(t) for t in page["last"]] == w.window_taps(w.n_windows - 1)

@@ -1,0 +1,173 @@
+"""ChannelsView and PoolingView, Python side: state, validation, and the numbers the page shows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+import traitlets
+from hypothesis import given, settings, strategies as st
+
+import convlib as cl
+from convlib.validate import ConvlibInputError
+from convlib.widgets import ChannelsView, PoolingView
+
+FAST = settings(max_examples=25, deadline=None)
+
+D2L_X = torch.tensor([[[0.0, 1, 2], [3, 4, 5], [6, 7, 8]], [[1.0, 2, 3], [4, 5, 6], [7, 8, 9]]])
+D2L_K = torch.tensor([[[0.0, 1], [2, 3]], [[1.0, 2], [3, 4]]])
+
+
+# --- ChannelsView ------------------------------------------------------------
+
+
+def test_channels_view_d2l_example():
+    K = torch.stack((D2L_K, D2L_K + 1, D2L_K + 2))  # (3, 2, 2, 2)
+    w = ChannelsView(D2L_X, K)
+    assert w.out_shape == (2, 2)
+    assert w.partial_sums() == [19.0, 37.0] and w.total == 56.0
+    want = cl.corr2d_multi_in_out(D2L_X, K)  # (3, 2, 2)
+    torch.testing.assert_close(w.output(), want.double())
+    assert want[0].tolist() == [[56.0, 72.0], [104.0, 120.0]]
+    for o in range(3):
+        for p in range(4):
+            r, c = divmod(p, 2)
+            assert sum(w.partial_sums(o, p)) == pytest.approx(want[o, r, c].item())
+            assert w.total_at(o, p) == pytest.approx(want[o, r, c].item())
+    w.out_channel, w.position = 2, 3
+    assert w.total == pytest.approx(want[2, 1, 1].item())
+
+
+@FAST
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(2, 5), st.integers(1, 2), st.integers(0, 2**31 - 1))
+def test_channels_view_matches_f_conv2d(c_in, c_out, size, k, seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(c_in, size, size, generator=g, dtype=torch.float64)
+    K = torch.randn(c_out, c_in, k, k, generator=g, dtype=torch.float64)
+    w = ChannelsView(X, K)
+    want = F.conv2d(X[None], K)[0]  # (C_out, H_out, W_out)
+    torch.testing.assert_close(w.output(), want)
+    o, p = c_out - 1, w.out_shape[0] * w.out_shape[1] - 1
+    partial = [F.conv2d(X[None, c : c + 1], K[o : o + 1, c : c + 1])[0, 0, -1, -1].item() for c in range(c_in)]
+    assert w.partial_sums(o, p) == pytest.approx(partial)
+
+
+def test_channels_view_state_is_plain_json():
+    w = ChannelsView(D2L_X, D2L_K[None], title="t")
+    state = json.loads(json.dumps(w.static_state()))
+    assert state["x"] == D2L_X.tolist() and state["k"] == [D2L_K.tolist()]
+    assert state["out_channel"] == 0 and state["position"] == 0 and state["title"] == "t"
+    html = w.static_html()
+    assert 'data-widget="ChannelsView"' in html and "export default" in html
+
+
+def test_channels_view_rejects_bad_input():
+    with pytest.raises(ConvlibInputError, match="kernel depth.*Fix"):
+        ChannelsView(D2L_X, torch.zeros(1, 3, 2, 2))  # the filter must be as deep as the input
+    with pytest.raises(ConvlibInputError, match=r"\(C_in, H, W\)"):
+        ChannelsView(D2L_X[0], D2L_K[None])
+    with pytest.raises(ConvlibInputError, match=r"\(C_out, C_in, k_h, k_w\)"):
+        ChannelsView(D2L_X, D2L_K)
+    with pytest.raises(ConvlibInputError, match="no larger"):
+        ChannelsView(D2L_X, torch.zeros(1, 2, 4, 4))
+    w = ChannelsView(D2L_X, D2L_K[None])
+    with pytest.raises(traitlets.TraitError, match="out_channel"):
+        w.out_channel = 1
+    with pytest.raises(traitlets.TraitError, match="position"):
+        w.position = 4
+
+
+# --- PoolingView ---------------------------------------------------------------
+
+
+def test_pooling_view_worked_example():
+    X = torch.arange(9.0).reshape(3, 3)
+    w = PoolingView(X, 2, stride=1)
+    assert w.output().tolist() == [[4, 5], [7, 8]]
+    w.mode = "avg"
+    assert w.output().tolist() == [[2, 3], [5, 6]]
+    assert w.stride == [1, 1] and w.padding == [0, 0]
+
+
+def test_pooling_view_stride_defaults_to_window():
+    w = PoolingView(torch.arange(16.0).reshape(4, 4), 2)
+    assert w.stride == [2, 2] and w.out_shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "kernel, stride, padding",
+    [(3, None, 0), (3, 2, 1), ((2, 3), (2, 3), (0, 1)), (2, 1, 1), (1, 1, 0)],
+)
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_pooling_view_matches_torch(kernel, stride, padding, mode):
+    X = torch.arange(16.0, dtype=torch.float64).reshape(4, 4)
+    w = PoolingView(X, kernel, stride=stride, padding=padding, mode=mode)
+    fn = F.max_pool2d if mode == "max" else F.avg_pool2d
+    want = fn(X[None, None], kernel, stride=stride, padding=padding)[0, 0]
+    torch.testing.assert_close(w.output(), want)
+    assert w.out_shape == tuple(want.shape)
+    for p in range(want.numel()):
+        r, c = divmod(p, want.shape[1])
+        assert w.value_at(p) == pytest.approx(want[r, c].item())
+        values = torch.tensor(w.window_values(p))
+        cells = w.window_cells(p)
+        assert len(values) == len(cells) == w.kernel_size[0] * w.kernel_size[1]
+        inside = [0 <= i < 4 and 0 <= j < 4 for i, j in cells]
+        for v, (i, j), real in zip(values.tolist(), cells, inside):
+            assert v == (X[i, j].item() if real else (float("-inf") if mode == "max" else 0.0))
+        if mode == "max":
+            i, j = w.argmax_at(p)
+            assert X[i, j].item() == want[r, c].item()
+        else:
+            assert values.sum().item() / len(values) == pytest.approx(want[r, c].item())
+
+
+def test_pooling_view_argmax_takes_the_first_of_ties():
+    w = PoolingView(torch.ones(4, 4), 2)
+    assert w.argmax == (0, 0)
+    w.position = 3
+    assert w.argmax == (2, 2)
+
+
+def test_pooling_view_padding_never_wins_a_max():
+    X = -torch.arange(1.0, 10.0).reshape(3, 3)  # all negative: zero padding would win
+    w = PoolingView(X, 3, stride=1, padding=1)
+    assert w.window_values(0)[:4] == [float("-inf")] * 4
+    assert w.argmax == (0, 0) and w.value == -1.0
+    w.mode = "avg"
+    assert w.window_values(0)[:4] == [0.0] * 4
+    assert w.value == pytest.approx((-1 - 2 - 4 - 5) / 9)
+
+
+def test_pooling_view_keeps_position_inside_when_the_geometry_changes():
+    w = PoolingView(torch.arange(16.0).reshape(4, 4), 1, position=15)
+    w.kernel_size = [2, 2]  # stride stays 1: 3x3 outputs
+    assert w.out_shape == (3, 3) and w.position == 8
+    with w.hold_trait_notifications():  # a batch, as the page sends it
+        w.kernel_size, w.stride, w.padding = [3, 3], [2, 2], [1, 1]
+    assert w.out_shape == (2, 2) and w.position == 3
+
+
+def test_pooling_view_rejects_bad_input():
+    X = torch.zeros(4, 4)
+    with pytest.raises(ConvlibInputError, match="padding.*half the window"):
+        PoolingView(X, 2, padding=2)
+    with pytest.raises(TypeError, match="kernel_size"):
+        PoolingView(X, 2.5)
+    w = PoolingView(X, 2)
+    with pytest.raises(traitlets.TraitError, match="mode"):
+        w.mode = "median"
+    with pytest.raises(traitlets.TraitError, match="half the window"):
+        w.padding = [2, 2]
+    with pytest.raises(traitlets.TraitError, match="position"):
+        w.position = 4
+
+
+def test_pooling_view_state_is_plain_json():
+    w = PoolingView(torch.arange(16.0).reshape(4, 4), (2, 3), stride=(2, 3), padding=(0, 1), mode="avg")
+    state = json.loads(json.dumps(w.static_state()))
+    assert state["kernel_size"] == [2, 3] and state["stride"] == [2, 3] and state["padding"] == [0, 1]
+    assert state["mode"] == "avg" and len(state["x"]) == 4
+    assert 'data-widget="PoolingView"' in w.static_html()
