@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import convlib as cl
-from convlib.speedrun import DeviceLoader, Recipe, SpeedTrainer, tta_logits
+from convlib.speedrun import DeviceLoader, Recipe, tta_logits
 
 CASES = [
     # (check, a right answer, wrong answers)

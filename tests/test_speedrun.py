@@ -440,3 +440,11 @@ def test_figures_show_what_they_say() -> None:
     original = views.axes[0].get_images()[0].get_array()
     assert torch.allclose(torch.as_tensor(original).permute(2, 0, 1).float(), _images(3)[1].float() / 255, atol=1e-5)
     assert isinstance(figures.schedule(Recipe(), 100), matplotlib.figure.Figure)
+
+
+def test_trainer_rejects_images_the_net_cannot_take() -> None:
+    x, y = _easy_task(64)
+    with pytest.raises(ValueError, match=r"expected uint8 \(N, 3, 32, 32\)"):
+        SpeedTrainer(_tiny_recipe(), x[:, :, :28, :28].contiguous(), y, x, y)
+    with pytest.raises(ValueError, match="test_labels: expected 64 labels"):
+        SpeedTrainer(_tiny_recipe(), x, y, x, y[:10])

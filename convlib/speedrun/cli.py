@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
@@ -187,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     }
     if args.ablate:
         ablate_runs = args.ablate_runs if args.ablate_runs is not None else (1 if short else 2)
-        say(f"ablation: {ablate_runs} run(s) per variant, same seeds for every variant")
+        say(f"ablation: {ablate_runs} run(s) per variant, same seeds for every variant"
+            + ("" if recipe.compile and device.type == "cuda" else ", uncompiled"))
         rows: list[AblationRow] = ablate(recipe, data, device, runs=ablate_runs, seed=args.seed, report=say)
         base = rows[0]
         say("what each trick buys (baseline minus variant):")
@@ -225,11 +225,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             report["target"]["met"] = None
         else:
             met = (summary["mean_accuracy"] >= TARGET["mean_accuracy"]
-                   and summary["mean_train_seconds"] <= TARGET["train_seconds"])
+                   and summary["mean_train_seconds"] <= TARGET["train_seconds"] and runs >= TARGET["runs"])
             report["target"]["met"] = met
-            say(f"target (>= {100 * TARGET['mean_accuracy']:.1f}% in <= {TARGET['train_seconds']} s): "
-                + ("met" if met else "NOT met") + f"; reference: airbench94 {100 * REFERENCE['mean_accuracy']:.2f}% "
-                f"in {REFERENCE['seconds']}")
+            say(f"target (mean >= {100 * TARGET['mean_accuracy']:.1f}% and <= {TARGET['train_seconds']} s of training "
+                f"over >= {TARGET['runs']} runs): " + ("met" if met else "NOT met")
+                + f"; reference: airbench94 {100 * REFERENCE['mean_accuracy']:.2f}% in {REFERENCE['seconds']}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n")

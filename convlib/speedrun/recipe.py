@@ -84,7 +84,10 @@ class Recipe:
         if self.tta_level not in (0, 1, 2):
             raise ValueError(f"tta_level: expected 0, 1 or 2, got {self.tta_level!r}.")
         if len(self.widths) != 3 or min(self.widths) < 1:
-            raise ValueError(f"widths: expected three positive ints such as (64, 256, 256), got {self.widths!r}.")
+            raise ValueError(
+                f"widths: expected three positive ints such as (64, 256, 256), got {self.widths!r}. "
+                "Fix: e.g. widths=(32, 64, 64)."
+            )
         if self.batch_size < 1 or self.epochs <= 0:
             raise ValueError(
                 f"batch_size and epochs: expected >= 1 and > 0, got {self.batch_size} and {self.epochs}."

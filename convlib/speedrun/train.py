@@ -106,6 +106,14 @@ class SpeedTrainer:
         test_labels: torch.Tensor,
         device: torch.device | str = "cpu",
     ) -> None:
+        for name, images, labels in (("train", train_images, train_labels), ("test", test_images, test_labels)):
+            if images.dtype != torch.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != (3, 32, 32):
+                raise ValueError(
+                    f"{name}_images: expected uint8 (N, 3, 32, 32), got {images.dtype} {tuple(images.shape)}. "
+                    "Fix: pass convlib.data.cifar10(...).images (the net is built for 32x32 RGB)."
+                )
+            if len(labels) != len(images):
+                raise ValueError(f"{name}_labels: expected {len(images)} labels (one per image), got {len(labels)}.")
         self.recipe = recipe
         self.device = torch.device(device)
         cuda = self.device.type == "cuda"
