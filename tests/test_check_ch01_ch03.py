@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import convlib as cl
+from tests.exercise_checks import assert_right_wrong_none
 
 CASES = [
     # (check, a right answer, wrong answers)
@@ -23,15 +24,7 @@ CASES = [
 
 @pytest.mark.parametrize("check, right, wrongs", CASES, ids=[c[0].__name__ for c in CASES])
 def test_right_wrong_and_none(check, right, wrongs):
-    result = check(right)
-    assert result.ok and "Right" in repr(result)
-    assert check(torch.tensor(right)).ok  # tensors work as answers too
-    for wrong in wrongs:
-        result = check(wrong)
-        assert not result.ok and result.message.startswith("Hint:"), wrong
-    unanswered = check(None)
-    assert not unanswered.ok and unanswered.message.startswith("Hint:")
-    assert "Not yet" in unanswered._repr_html_()
+    assert_right_wrong_none(check, right, wrongs)
 
 
 def test_stored_answers_agree_with_torch_and_convlib():

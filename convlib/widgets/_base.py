@@ -19,8 +19,9 @@ from importlib import resources
 from typing import Any, ClassVar
 
 import anywidget
+import traitlets as t
 
-__all__ = ["StaticWidget", "esm_source"]
+__all__ = ["StaticWidget", "WindowWidget", "esm_source"]
 
 
 def esm_source(name: str) -> str:
@@ -92,3 +93,39 @@ class StaticWidget(anywidget.AnyWidget):
         data, metadata = bundle
         data = {**data, "text/html": self.static_html()}
         return data, metadata
+
+
+class WindowWidget(StaticWidget):
+    """A widget whose window walks the output cells in reading order.
+
+    ``position`` runs from 0 to ``H_out * W_out - 1``; subclasses define
+    :attr:`out_shape` and call :meth:`_clamp_position` when their geometry
+    changes, so the window never falls off a shrunken grid.
+    """
+
+    position = t.Int(0).tag(sync=True)
+
+    @property
+    def out_shape(self) -> tuple[int, int]:
+        """``(H_out, W_out)``: the output cells the window visits."""
+        raise NotImplementedError
+
+    @t.validate("position")
+    def _valid_position(self, proposal: t.Bunch) -> int:
+        p = proposal["value"]
+        h, w = self.out_shape
+        if isinstance(p, bool) or not 0 <= p < h * w:
+            raise t.TraitError(
+                f"position: expected 0 <= position < {h * w} (the {h}x{w} output cells in "
+                f"reading order), got {p}. Fix: position = row * {w} + column."
+            )
+        return p
+
+    def _clamp_position(self) -> None:
+        h, w = self.out_shape
+        if self.position >= h * w:
+            self.position = h * w - 1
+
+    def cell(self, position: int | None = None) -> tuple[int, int]:
+        """Output cell ``(row, col)`` of ``position`` (default: the current one)."""
+        return divmod(self.position if position is None else position, self.out_shape[1])

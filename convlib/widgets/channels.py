@@ -7,7 +7,7 @@ import traitlets as t
 
 from convlib.corr import corr2d, corr2d_multi_in, corr2d_multi_in_out
 from convlib.validate import ConvlibInputError, check_fits
-from convlib.widgets._base import StaticWidget, esm_source
+from convlib.widgets._base import WindowWidget, esm_source
 
 __all__ = ["ChannelsView"]
 
@@ -24,7 +24,7 @@ def _tensor(value: object, ndim: int, name: str, layout: str) -> torch.Tensor:
     return t_.detach().to(torch.float64)
 
 
-class ChannelsView(StaticWidget):
+class ChannelsView(WindowWidget):
     """Cross-correlate ``X (C_in, H, W)`` with ``K (C_out, C_in, k_h, k_w)``, watching the channels.
 
     Pick an output channel ``out_channel`` and a ``position`` (output cells in
@@ -47,7 +47,6 @@ class ChannelsView(StaticWidget):
     x = t.List(t.List(t.List(t.Float()))).tag(sync=True)
     k = t.List(t.List(t.List(t.List(t.Float())))).tag(sync=True)
     out_channel = t.Int(0).tag(sync=True)
-    position = t.Int(0).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
     def __init__(
@@ -74,16 +73,6 @@ class ChannelsView(StaticWidget):
             )
         return o
 
-    @t.validate("position")
-    def _valid_position(self, proposal: t.Bunch) -> int:
-        p = proposal["value"]
-        h, w = self.out_shape
-        if not 0 <= p < h * w:
-            raise t.TraitError(
-                f"position: expected 0 <= position < {h * w} (the {h}x{w} output cells in "
-                f"reading order), got {p}. Fix: position = row * {w} + column."
-            )
-        return p
 
     @property
     def X(self) -> torch.Tensor:
@@ -99,11 +88,6 @@ class ChannelsView(StaticWidget):
     def out_shape(self) -> tuple[int, int]:
         """``(H - k_h + 1, W - k_w + 1)``, the size of every output channel."""
         return len(self.x[0]) - len(self.k[0][0]) + 1, len(self.x[0][0]) - len(self.k[0][0][0]) + 1
-
-    def cell(self, position: int | None = None) -> tuple[int, int]:
-        """Output cell ``(row, col)`` of ``position`` (default: the current one)."""
-        p = self.position if position is None else position
-        return divmod(p, self.out_shape[1])
 
     def partial_sums(self, out_channel: int | None = None, position: int | None = None) -> list[float]:
         """One number per input channel: ``corr2d(X[c], K[o, c])`` at the chosen cell."""

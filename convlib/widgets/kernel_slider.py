@@ -7,7 +7,7 @@ import traitlets as t
 
 from convlib.corr import corr2d
 from convlib.validate import as_tensor_2d, check_fits, ConvlibInputError
-from convlib.widgets._base import StaticWidget, esm_source
+from convlib.widgets._base import WindowWidget, esm_source
 
 __all__ = ["KernelSlider"]
 
@@ -17,7 +17,7 @@ def matrix_state(value: object, name: str) -> list[list[float]]:
     return as_tensor_2d(value, name).to(torch.float64).tolist()
 
 
-class KernelSlider(StaticWidget):
+class KernelSlider(WindowWidget):
     """Slide kernel ``K (k_h, k_w)`` over input ``X (H, W)``, one output at a time.
 
     ``position`` counts output cells in reading order, from 0 to
@@ -36,7 +36,6 @@ class KernelSlider(StaticWidget):
 
     x = t.List(t.List(t.Float())).tag(sync=True)
     k = t.List(t.List(t.Float())).tag(sync=True)
-    position = t.Int(0).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
     def __init__(self, X: object, K: object, *, position: int = 0, title: str = "") -> None:
@@ -59,20 +58,8 @@ class KernelSlider(StaticWidget):
     @t.observe("x", "k")
     def _keep_position(self, change: t.Bunch) -> None:
         """A new X or K may have fewer output cells: keep the window on the grid."""
-        h, w = self.out_shape
-        if self.position >= h * w:
-            self.position = h * w - 1
+        self._clamp_position()
 
-    @t.validate("position")
-    def _valid_position(self, proposal: t.Bunch) -> int:
-        p = proposal["value"]
-        h, w = self.out_shape
-        if not 0 <= p < h * w:
-            raise t.TraitError(
-                f"position: expected 0 <= position < {h * w} (the {h}x{w} output cells in "
-                f"reading order), got {p}. Fix: position = row * {w} + column."
-            )
-        return p
 
     @property
     def out_shape(self) -> tuple[int, int]:

@@ -14,7 +14,7 @@ import traitlets as t
 
 from convlib.dense import conv_weight_ids
 from convlib.shapes import conv_output_size
-from convlib.widgets._base import StaticWidget, esm_source
+from convlib.widgets._base import WindowWidget, esm_source
 
 __all__ = ["LocalityView", "MAX_SIDE"]
 
@@ -22,7 +22,7 @@ __all__ = ["LocalityView", "MAX_SIDE"]
 MAX_SIDE = 8
 
 
-class LocalityView(StaticWidget):
+class LocalityView(WindowWidget):
     """Compare which inputs and weights produce one output, FC versus conv.
 
     ``position`` counts output cells in reading order, ``0 .. H_out*W_out - 1``.
@@ -44,7 +44,6 @@ class LocalityView(StaticWidget):
     height = t.Int(4).tag(sync=True)
     width = t.Int(4).tag(sync=True)
     kernel_size = t.Int(2).tag(sync=True)
-    position = t.Int(0).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
     def __init__(
@@ -91,22 +90,9 @@ class LocalityView(StaticWidget):
     def _valid_kernel(self, proposal: t.Bunch) -> int:
         return self._check_kernel(proposal["value"], self.height, self.width)
 
-    @t.validate("position")
-    def _valid_position(self, proposal: t.Bunch) -> int:
-        p = proposal["value"]
-        h, w = self.out_shape
-        if isinstance(p, bool) or not 0 <= p < h * w:
-            raise t.TraitError(
-                f"position: expected 0 <= position < {h * w} (the {h}x{w} output cells in "
-                f"reading order), got {p}. Fix: position = row * {w} + column."
-            )
-        return p
-
     @t.observe("height", "width", "kernel_size")
     def _keep_position(self, change: t.Bunch) -> None:
-        h, w = self.out_shape
-        if self.position >= h * w:
-            self.position = h * w - 1
+        self._clamp_position()
 
     # --- what the page shows ------------------------------------------------
 

@@ -7,14 +7,14 @@ import traitlets as t
 
 from convlib.pool import pool2d, windows2d
 from convlib.validate import as_pair, as_tensor_2d
-from convlib.widgets._base import StaticWidget, esm_source
+from convlib.widgets._base import WindowWidget, esm_source
 
 __all__ = ["PoolingView"]
 
 MODES = ("max", "avg")
 
 
-class PoolingView(StaticWidget):
+class PoolingView(WindowWidget):
     """Max or average pooling of ``X (H, W)``, one window at a time.
 
     ``kernel_size``, ``stride`` (default: the window size, as ``nn.MaxPool2d``)
@@ -42,7 +42,6 @@ class PoolingView(StaticWidget):
     stride = t.List(t.Int(), minlen=2, maxlen=2).tag(sync=True)
     padding = t.List(t.Int(), minlen=2, maxlen=2).tag(sync=True)
     mode = t.Unicode("max").tag(sync=True)
-    position = t.Int(0).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
     def __init__(
@@ -89,24 +88,12 @@ class PoolingView(StaticWidget):
                 raise t.TraitError(str(error)) from error
         return pair
 
-    @t.validate("position")
-    def _valid_position(self, proposal: t.Bunch) -> int:
-        p = proposal["value"]
-        h, w = self.out_shape
-        if not 0 <= p < h * w:
-            raise t.TraitError(
-                f"position: expected 0 <= position < {h * w} (the {h}x{w} output cells in "
-                f"reading order), got {p}. Fix: position = row * {w} + column."
-            )
-        return p
 
     @t.observe("x", "kernel_size", "stride", "padding")
     def _keep_position_inside(self, change: t.Bunch) -> None:
         if not self.x or not all(len(v) == 2 for v in (self.kernel_size, self.stride, self.padding)):
             return
-        h, w = self.out_shape
-        if self.position >= h * w:
-            self.position = h * w - 1
+        self._clamp_position()
 
     # --- what the page shows, computed with convlib --------------------------
 
@@ -129,10 +116,6 @@ class PoolingView(StaticWidget):
     def out_shape(self) -> tuple[int, int]:
         """``(H_out, W_out)`` of the pooled output."""
         return tuple(self._windows().shape[:2])  # type: ignore[return-value]
-
-    def cell(self, position: int | None = None) -> tuple[int, int]:
-        """Output cell ``(row, col)`` of ``position`` (default: the current one)."""
-        return divmod(self.position if position is None else position, self.out_shape[1])
 
     def window_values(self, position: int | None = None) -> list[float]:
         """The window's ``k_h * k_w`` values in reading order, padding included."""

@@ -138,3 +138,11 @@ function clKeys(target, { rows, cols, get, set }) {
     set(p);
   });
 }
+
+// Subscribe to model events ({"change:a change:b": handler, ...}); returns the
+// cleanup function a widget's render hands back.
+function clListen(model, handlers) {
+  const pairs = Object.entries(handlers);
+  pairs.forEach(([names, cb]) => model.on(names, cb));
+  return () => pairs.forEach(([names, cb]) => model.off(names, cb));
+}

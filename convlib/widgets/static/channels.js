@@ -132,20 +132,8 @@ function render({ model, el }) {
     sumLine.textContent = `Y[${o}, ${r}, ${c}] = ${sums.map((s, ch) => `${clFmt(s)} (channel ${ch})`).join(" + ")} = ${clFmt(Y[o][r][c])}`;
   }
 
-  const onData = () => build();
-  model.on("change:position", draw);
-  model.on("change:out_channel", draw);
-  model.on("change:x", onData);
-  model.on("change:k", onData);
-  model.on("change:title", onData);
   build();
-  return () => {
-    model.off("change:position", draw);
-    model.off("change:out_channel", draw);
-    model.off("change:x", onData);
-    model.off("change:k", onData);
-    model.off("change:title", onData);
-  };
+  return clListen(model, { "change:position change:out_channel": draw, "change:x change:k change:title": build });
 }
 
 export default { render };

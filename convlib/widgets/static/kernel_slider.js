@@ -78,18 +78,8 @@ function render({ model, el }) {
     sum.textContent = clFmt(Y[r][c]);
   }
 
-  const onData = () => build();
-  model.on("change:position", draw);
-  model.on("change:x", onData);
-  model.on("change:k", onData);
-  model.on("change:title", onData);
   build();
-  return () => {
-    model.off("change:position", draw);
-    model.off("change:x", onData);
-    model.off("change:k", onData);
-    model.off("change:title", onData);
-  };
+  return clListen(model, { "change:position": draw, "change:x change:k change:title": build });
 }
 
 export default { render };
