@@ -302,21 +302,34 @@ def _show_progress(progress: bool) -> bool:
 
 
 # Programs that execute notebooks with no one watching: their kernels' parent process.
-_EXECUTORS = ("jupyter-book", "jupyter_book", "sphinx", "pytest", "nbclient", "nbconvert", "papermill", "jcache")
+_EXECUTORS = frozenset({
+    "jupyter-book", "jb", "sphinx-build", "pytest", "py.test", "jupyter-nbconvert", "jupyter-execute",
+    "papermill", "jcache",
+})
 
 
-def _run_by_a_program() -> bool:
+def _run_by_a_program(cmdline: bytes | None = None) -> bool:
     """True when this kernel was started by a book build, nbmake, nbconvert or papermill.
 
     Their widget bars would never be seen, yet nbclient stores every bar's widget
     state in the executed notebook and the book embeds it in the page.
+    ``cmdline`` (for tests) is the parent's ``/proc/<pid>/cmdline``.
+
+    >>> _run_by_a_program(b"/venv/bin/python\\0/venv/bin/jupyter-book\\0build\\0.")
+    True
+    >>> _run_by_a_program(b"/venv/bin/python\\0/venv/bin/jupyter-lab")
+    False
     """
-    try:
-        cmdline = Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
-    except OSError:  # not Linux, or no access: assume a person is watching
-        return False
-    parent = cmdline.replace(b"\0", b" ").decode(errors="replace").lower()
-    return any(name in parent for name in _EXECUTORS)
+    if cmdline is None:
+        try:
+            cmdline = Path(f"/proc/{os.getppid()}/cmdline").read_bytes()
+        except OSError:  # not Linux, or no access: assume a person is watching
+            return False
+    args = [a.decode(errors="replace") for a in cmdline.split(b"\0") if a]
+    return any(
+        Path(a).name.lower() in _EXECUTORS or any(k in a.lower() for k in ("nbclient", "nbmake", "papermill"))
+        for a in args[:3]
+    )
 
 
 def fit(

@@ -50,6 +50,19 @@ def test_lenet_is_the_classic_layout() -> None:
     assert sum(isinstance(m, nn.MaxPool2d) for m in modern) == 2 and not any(isinstance(m, nn.Sigmoid) for m in modern)
 
 
+def test_lenet_init_xavier_or_default() -> None:
+    torch.manual_seed(0)
+    net = M.lenet()  # Xavier: bound sqrt(6 / (fan_in + fan_out))
+    conv1, dense1 = net[0], net[7]
+    assert float(conv1.weight.detach().abs().max()) <= (6 / (25 + 150)) ** 0.5
+    assert float(dense1.weight.detach().abs().max()) <= (6 / (400 + 120)) ** 0.5
+    assert float(dense1.weight.detach().abs().max()) > (1 / 400) ** 0.5  # wider than PyTorch's 1/sqrt(fan_in)
+    default = M.lenet(init="default")
+    assert float(default[7].weight.detach().abs().max()) <= (1 / 400) ** 0.5
+    bn = M.xavier_init(M.lenet_modern())
+    assert all(torch.equal(m.weight, torch.ones_like(m.weight)) for m in bn if isinstance(m, nn.BatchNorm2d))
+
+
 def test_nin_accepts_two_input_sizes_with_the_same_weights() -> None:
     net = M.nin(div=8, stem="small").eval()
     for size in (28, 64):
@@ -129,6 +142,7 @@ def test_dropout_blocks_the_gradient_of_dropped_units() -> None:
     [
         (lambda: M.lenet("softplus"), "activation"),
         (lambda: M.lenet(pool="min"), "pool"),
+        (lambda: M.lenet(init="he"), "init"),
         (lambda: M.alexnet(stem="tiny"), "stem"),
         (lambda: M.alexnet(image_size=28), "image_size"),
         (lambda: M.vgg(image_size=16), "image_size"),

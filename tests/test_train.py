@@ -251,7 +251,10 @@ def test_progress_switches(monkeypatch: pytest.MonkeyPatch) -> None:
     assert T._show_progress(True) and not T._show_progress(False)
     monkeypatch.delenv("CONVLIB_PROGRESS")
     assert not T._show_progress(False)
-    # under pytest stderr is captured, not a terminal: no bars in CI logs
+    # outside a notebook kernel, under pytest stderr is captured, not a terminal: no bars in CI logs
+    import sys
+
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
     assert not T._show_progress(True)
 
 
@@ -269,3 +272,31 @@ def test_history_without_test_data() -> None:
     assert "test acc" not in repr(h) and "1 epoch on cpu" in repr(h)
     assert repr(cl.History()) == "History(0 epochs on cpu)"
     assert math.isclose(h.total_seconds, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "headless"),
+    [
+        (["/venv/bin/python", "/venv/bin/jupyter-book", "build", "."], True),
+        (["/venv/bin/python", "/venv/bin/jb", "build", "."], True),
+        (["/venv/bin/python", "-m", "pytest", "--nbmake", "nb.ipynb"], True),
+        (["/usr/bin/python3", "/usr/local/bin/jupyter-nbconvert", "--execute", "nb.ipynb"], True),
+        (["python", "-m", "papermill", "in.ipynb", "out.ipynb"], True),
+        (["/venv/bin/python", "/venv/bin/jupyter-lab"], False),
+        (["/usr/bin/python3", "-m", "colab_kernel_launcher"], False),
+    ],
+)
+def test_notebooks_run_by_programs_get_no_bars(argv: list[str], headless: bool) -> None:
+    assert T._run_by_a_program("\0".join(argv).encode() + b"\0") is headless
+
+
+def test_bars_in_a_watched_kernel_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    monkeypatch.delenv("CONVLIB_PROGRESS", raising=False)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(T, "_run_by_a_program", lambda: False)
+    assert T._show_progress(True)
+    monkeypatch.setattr(T, "_run_by_a_program", lambda: True)
+    assert not T._show_progress(True)
