@@ -48,10 +48,14 @@ serve:
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Tests run single-threaded: on a shared 2-core machine two spinning OpenMP
+# threads per process slow small torch ops down by orders of magnitude.
+TEST_ENV := CONVLIB_QUICK=1 OMP_NUM_THREADS=1
+
 test: $(STAMP) chromium
 	$(BIN)/python tools/nbtool.py check
-	CONVLIB_QUICK=1 $(BIN)/python -m pytest tests convlib --nbmake notebooks --nbmake-timeout=1800
-	$(MAKE) book-quick
+	$(TEST_ENV) $(BIN)/python -m pytest tests convlib --nbmake notebooks --nbmake-timeout=1800
+	$(TEST_ENV) $(JB)
 	$(BIN)/python -m pytest tests/browser
 
 clean:

@@ -15,7 +15,8 @@ and LeNet layer shapes of the course:
 * ``torch``: ``torch.nn.functional.conv2d`` (oneDNN / MKL kernels).
 
 All run in one process, interleaved (each repeat times every implementation
-once, in turn), so a busy machine slows them alike; the table shows medians.
+once, in turn, right after an untimed warm-up call of the same one), so a busy
+machine slows them alike; the table shows medians.
 "Forward + backward" is one forward pass and the backward pass for the input,
 the weight and the bias, with an upstream gradient laid out like the output.
 """
@@ -123,7 +124,7 @@ class BenchReport:
     quick: bool
     load_before: tuple[float, float, float] | None
     load_after: tuple[float, float, float] | None = None
-    results: list[dict] = field(default_factory=list)  # {"case": ..., "label": ..., "timings": [Timing, ...]}
+    results: list[dict] = field(default_factory=list)  # {"case", "label", "n" (batch), "timings": [Timing, ...]}
 
     def timing(self, case: str, impl: str) -> Timing:
         """The :class:`Timing` of ``impl`` on the case named ``case``."""
@@ -154,7 +155,7 @@ class BenchReport:
             lines.append(f"load average (1 min) before {self.load_before[0]:.2f}{after}")
         head = f"{'case':<13} {'layer':<28} {'impl':<9} {'forward ms':>12} {'fwd+bwd ms':>12} {'fwd x torch':>12} {'f+b x torch':>12}"
         lines += ["", head, "-" * len(head)]
-        footnote = ""
+        notes = []
         for entry in self.results:
             for t in entry["timings"]:
                 star = "*" if t.extrapolated else ""
@@ -164,9 +165,9 @@ class BenchReport:
                     f"{t.forward_ms:>12.2f} {t.forward_backward_ms:>12.2f} {ratios[0]:>12} {ratios[1]:>12}"
                 )
                 if t.extrapolated:
-                    footnote = "* loop: extrapolated from a smaller measured case (" + t.measured_on + ")"
-        if footnote:
-            lines += ["", footnote]
+                    notes.append(f"  {entry['case']}: {t.measured_on}")
+        if notes:
+            lines += ["", "* extrapolated: timed on a smaller case, scaled by images x channel pairs:", *notes]
         return "\n".join(lines)
 
 
@@ -269,8 +270,11 @@ def run(
         times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in runners}
         for rep in range(repeats):
             for name, r in runners.items():
-                if name == "loop" and rep >= loop_repeats:
-                    continue
+                if name == "loop":
+                    if rep >= loop_repeats:
+                        continue
+                else:
+                    r.forward_backward()  # untimed: each timing starts warm, whatever ran before
                 times[name][0].append(r.forward())
                 times[name][1].append(r.forward_backward())
         timings = []
@@ -282,7 +286,7 @@ def run(
             for t in timings:
                 t.forward_ratio = t.forward_ms / ref.forward_ms
                 t.forward_backward_ratio = t.forward_backward_ms / ref.forward_backward_ms
-        report.results.append({"case": case.name, "label": case.label, "timings": timings})
+        report.results.append({"case": case.name, "label": case.label, "n": case.n, "timings": timings})
     report.load_after = _load()
     return report
 

@@ -10,13 +10,21 @@
   batch.)
 * :func:`confusion_matrix`, :func:`per_class_accuracy` and
   :func:`misclassified` count the errors of a trained model.
+* :class:`StepLosses` records the loss of every training step (for reading
+  the jitter of a loss curve).
+* :func:`train` is the chapter's recipe in one call; ``python -m convlib.cifar``
+  runs it from the command line and prints accuracy and time.
 * :func:`conv_cases` lists a network's convolutions as benchmark cases for
   :mod:`convlib.bench`.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import argparse
+import os
+import sys
+import time
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -26,13 +34,20 @@ from convlib.bench import BenchCase
 from convlib.conv import Conv2D
 
 __all__ = [
+    "RECIPE",
+    "StepLosses",
     "cifar_net",
     "conv_cases",
     "confusion_matrix",
+    "curve_stats",
+    "epoch_seconds",
     "misclassified",
     "per_class_accuracy",
     "per_image",
+    "make_batches",
     "random_crop_flip",
+    "train",
+    "main",
 ]
 
 ConvFactory = Callable[..., nn.Module]
@@ -196,6 +211,30 @@ def misclassified(pred: torch.Tensor, true: torch.Tensor, k: int = 12) -> torch.
 # ------------------------------------------------------------ benchmarks
 
 
+def epoch_seconds(report: Any, images: int = 50_000, kind: str = "forward_backward") -> dict[str, float]:
+    """Seconds one epoch of ``images`` images spends in the benchmarked layers, per implementation.
+
+    Sums the per-batch times of every case in a :class:`convlib.bench.BenchReport`
+    (``kind``: ``"forward"`` or ``"forward_backward"``) and scales them from the
+    cases' batch size to ``images``. Extrapolated timings stay extrapolated.
+
+    >>> from convlib.bench import BenchReport, Timing
+    >>> r = BenchReport("x", 1, "cpu", 1, False, None)
+    >>> r.results = [{"case": "c", "label": "128x..", "n": 128,
+    ...               "timings": [Timing("torch", 1.0, 2.0)]}]
+    >>> epoch_seconds(r, images=1280)
+    {'torch': 0.02}
+    """
+    if kind not in ("forward", "forward_backward"):
+        raise ValueError(f"kind: expected 'forward' or 'forward_backward', got {kind!r}.")
+    totals: dict[str, float] = {}
+    for entry in report.results:
+        for t in entry["timings"]:
+            ms = t.forward_ms if kind == "forward" else t.forward_backward_ms
+            totals[t.impl] = totals.get(t.impl, 0.0) + ms / 1e3 * images / entry["n"]
+    return {k: round(v, 9) for k, v in totals.items()}
+
+
 def conv_cases(model: nn.Module, batch_size: int, image_shape: tuple[int, int, int] = (3, 32, 32)) -> list[BenchCase]:
     """The convolutions of ``model`` (square kernels, stride 1) as :class:`convlib.bench.BenchCase` s.
 
@@ -225,3 +264,170 @@ def conv_cases(model: nn.Module, batch_size: int, image_shape: tuple[int, int, i
         for h in hooks:
             h.remove()
     return found
+
+
+def curve_stats(losses: Sequence[float], window: int = 20) -> dict[str, float]:
+    """How jittery and how downward a per-step loss curve is.
+
+    ``jitter``: mean absolute change from one step to the next; ``start`` and
+    ``end``: mean loss over the first and last ``window`` steps; ``drop``:
+    ``start - end`` (positive when the loss went down).
+
+    >>> curve_stats([3.0, 1.0, 3.0, 1.0], window=2)
+    {'jitter': 2.0, 'start': 2.0, 'end': 2.0, 'drop': 0.0}
+    """
+    t = torch.as_tensor(list(losses), dtype=torch.float64)
+    if len(t) < 2:
+        raise ValueError(f"losses: expected at least 2 steps, got {len(t)}.")
+    w = max(1, min(window, len(t)))
+    start, end = float(t[:w].mean()), float(t[-w:].mean())
+    return {"jitter": float((t[1:] - t[:-1]).abs().mean()), "start": start, "end": end, "drop": start - end}
+
+
+# ------------------------------------------------------------ training
+
+
+class StepLosses:
+    """A loss function for :func:`convlib.fit` that also keeps every training step's loss.
+
+    Cross-entropy (with ``label_smoothing``), returning the batch mean. Calls
+    with gradients enabled are training steps and are recorded in ``losses``;
+    evaluation runs without gradients and is not.
+
+    >>> rec = StepLosses()
+    >>> loss = rec(torch.zeros(4, 10, requires_grad=True), torch.arange(4))
+    >>> with torch.no_grad():
+    ...     _ = rec(torch.zeros(4, 10), torch.arange(4))
+    >>> [round(v, 4) for v in rec.losses]
+    [2.3026]
+    """
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        self.losses: list[float] = []
+        self._loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+
+    def __call__(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = self._loss(logits, y)
+        if torch.is_grad_enabled():
+            self.losses.append(float(loss.detach()))
+        return loss
+
+
+#: The chapter's training recipe (tuned for a 2-core CPU: >= 70% test accuracy in a few minutes).
+RECIPE: dict[str, Any] = dict(
+    widths=(32, 64, 128),
+    epochs=4,
+    batch_size=128,
+    lr=0.1,
+    momentum=0.9,
+    weight_decay=5e-4,
+    label_smoothing=0.0,
+    augment=True,
+)
+
+
+def make_batches(
+    train_set: Any,
+    test_set: Any,
+    batch_size: int = RECIPE["batch_size"],
+    *,
+    limit: int | None = None,
+    augment: bool = RECIPE["augment"],
+    seed: int = 0,
+) -> tuple[Any, Any]:
+    """Normalized training and test :class:`convlib.data.Batches` from loaded CIFAR-10 splits.
+
+    ``train_set``, ``test_set``: :class:`convlib.data.ImageData` (``cl.data.cifar10(...)``);
+    ``limit`` keeps that many random images of each; ``augment`` gives the training
+    batches :func:`random_crop_flip` (seeded by ``seed``, like the shuffling).
+    Build them once and reuse them: loading the data is the slow part of a short run.
+    """
+    from convlib.data import CIFAR10_MEAN, CIFAR10_STD, Batches
+
+    if limit is not None:
+        train_set, test_set = train_set.subset(limit, seed=seed), test_set.subset(limit, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    transform = (lambda X: random_crop_flip(X, generator=g)) if augment else None
+    stats = dict(mean=CIFAR10_MEAN, std=CIFAR10_STD)
+    return (
+        Batches(train_set, batch_size, shuffle=True, transform=transform, seed=seed, **stats),
+        Batches(test_set, batch_size, **stats),
+    )
+
+
+def train(
+    conv: ConvFactory = nn.Conv2d,
+    *,
+    widths: Sequence[int] = RECIPE["widths"],
+    epochs: int = RECIPE["epochs"],
+    batch_size: int = RECIPE["batch_size"],
+    lr: float = RECIPE["lr"],
+    momentum: float = RECIPE["momentum"],
+    weight_decay: float = RECIPE["weight_decay"],
+    label_smoothing: float = RECIPE["label_smoothing"],
+    augment: bool = RECIPE["augment"],
+    batchnorm: bool = True,
+    scheduler: str | None = "onecycle",
+    limit: int | None = None,
+    seed: int = 0,
+    sets: tuple[Any, Any] | None = None,
+    **fit_kwargs: Any,
+) -> tuple[nn.Sequential, Any]:
+    """Build :func:`cifar_net` and train it on CIFAR-10 with :func:`convlib.fit`; return ``(model, history)``.
+
+    SGD with Nesterov momentum and weight decay, a one-cycle learning rate
+    peaking at ``lr`` (``scheduler=None``: constant), per-image random crops and
+    flips when ``augment``. ``sets``: the ``(train, test)`` splits already loaded
+    (default: ``cl.data.cifar10`` loads them); ``limit`` trains and tests on that
+    many images of each. Extra keyword arguments go to :func:`convlib.fit`
+    (``progress``, ``verbose``, ``loss_fn``, ``max_batches`` ...).
+    """
+    from convlib.data import cifar10
+    from convlib.train import fit, seed as seed_all
+
+    seed_all(seed)
+    model = cifar_net(conv, widths=widths, batchnorm=batchnorm)
+    if sets is None:
+        sets = (cifar10(True), cifar10(False))
+    data = make_batches(*sets, batch_size, limit=limit, augment=augment, seed=seed)
+
+    def sgd(params: Any) -> torch.optim.Optimizer:
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=momentum > 0, weight_decay=weight_decay)
+
+    if "loss_fn" not in fit_kwargs:
+        fit_kwargs["label_smoothing"] = label_smoothing
+    history = fit(model, data[0], data[1], epochs=epochs, lr=lr, optimizer=sgd, scheduler=scheduler, **fit_kwargs)
+    return model, history
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m convlib.cifar [--conv torch|convlib] [--epochs E] [--limit N]``: train, print the result."""
+    parser = argparse.ArgumentParser(prog="python -m convlib.cifar", description="Train the CIFAR-10 chapter's network.")
+    parser.add_argument("--conv", choices=("torch", "convlib"), default="torch", help="nn.Conv2d or convlib.Conv2D")
+    parser.add_argument("--epochs", type=int, default=RECIPE["epochs"])
+    parser.add_argument("--lr", type=float, default=RECIPE["lr"])
+    parser.add_argument("--batch-size", type=int, default=RECIPE["batch_size"])
+    parser.add_argument("--limit", type=int, default=None, help="train/test on this many images of each split")
+    parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    conv = Conv2D if args.conv == "convlib" else nn.Conv2d
+    cpu, wall = time.process_time(), time.perf_counter()
+    _, h = train(conv, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, limit=args.limit,
+                 augment=not args.no_augment, progress=False)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"conv={args.conv} epochs={args.epochs} lr={args.lr} batch={args.batch_size} limit={args.limit} "
+        f"augment={not args.no_augment} threads={torch.get_num_threads()}\n"
+        f"test accuracy {h.test_acc[-1]:.4f}; training {h.total_seconds:.1f} s "
+        f"({h.total_seconds / h.epochs:.1f} s/epoch); whole run {wall:.1f} s wall, {cpu:.1f} s CPU; "
+        f"load average at the end {load:.2f}; torch {torch.__version__}"
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - the command line
+    sys.exit(main())

@@ -18,13 +18,14 @@ Three versions, same numbers:
   the batch and the result needs no reshuffling; the backward pass is written
   by hand as two more matrix products (weight gradient and input gradient)
   plus a "col2im" step that adds each kernel tap's share back onto the input.
-  The batch is processed in slices of a few megabytes, so no large temporary
-  matrix is ever allocated.
+  A large batch is processed in slices (at most ``CHUNK_BYTES`` of im2col
+  matrix each), and the scratch matrices are kept between calls.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import torch
@@ -33,12 +34,43 @@ import torch.nn.functional as F
 
 from convlib.validate import as_pair, check_batch, check_fits, check_float, ConvlibInputError
 
-__all__ = ["conv2d", "conv2d_loop", "conv2d_unfold", "Conv2D"]
+__all__ = ["conv2d", "conv2d_loop", "conv2d_unfold", "free_scratch", "Conv2D"]
 
 IntPair = tuple[int, int]
 
-#: Size of the im2col matrix built for one slice of the batch (bytes).
+#: Largest im2col matrix built at once (bytes); a bigger batch is processed in slices.
 CHUNK_BYTES = 4 << 20
+
+
+class _Scratch(threading.local):
+    """Scratch matrices kept between calls (one set per thread).
+
+    Allocating a fresh multi-megabyte buffer on every call costs a page fault
+    per 4 KiB the first time it is written (the allocator hands large blocks
+    back to the operating system when they are freed); reusing two buffers
+    avoids that. They hold at most ``2 * CHUNK_BYTES`` per dtype and device;
+    :func:`free_scratch` releases them.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[tuple[str, torch.dtype, torch.device], torch.Tensor] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        numel = math.prod(shape)
+        key = (name, like.dtype, like.device)
+        buf = self.buffers.get(key)
+        if buf is None or buf.numel() < numel:
+            buf = like.new_empty(numel)
+            self.buffers[key] = buf
+        return buf[:numel].view(shape)
+
+
+_SCRATCH = _Scratch()
+
+
+def free_scratch() -> None:
+    """Release the scratch matrices :func:`conv2d` keeps for this thread."""
+    _SCRATCH.buffers.clear()
 
 
 def _checked(
@@ -197,6 +229,22 @@ def _differentiable_backward(
     return (*grads, None, None, None, None)
 
 
+def _col2im_add(gxa: torch.Tensor, gc: torch.Tensor, s: IntPair, d: IntPair) -> None:
+    """col2im: add ``gc (B, H_out, W_out, k_h, k_w, C)`` onto ``gxa (B, H_p, W_p, C)`` in place.
+
+    Entry ``(y, x, i, j)`` of ``gc`` belongs to input cell ``(y*s_h + i*d_h, x*s_w + j*d_w)``;
+    overlapping windows add up. One strided addition per kernel tap.
+    """
+    _, h_out, w_out, kh, kw, _ = gc.shape
+    for i in range(kh):
+        for j in range(kw):
+            gxa[
+                :,
+                i * d[0] : i * d[0] + s[0] * (h_out - 1) + 1 : s[0],
+                j * d[1] : j * d[1] + s[1] * (w_out - 1) + 1 : s[1],
+            ] += gc[:, :, :, i, j]
+
+
 class _Im2colConv(torch.autograd.Function):
     """im2col convolution with a hand-written backward pass (see the module docstring)."""
 
@@ -219,7 +267,7 @@ class _Im2colConv(torch.autograd.Function):
         w_t = weight.permute(0, 2, 3, 1).reshape(c_out, width).t()  # (K, C_out), K = k_h*k_w*C_in
         out = x.new_empty(n * rows, c_out)  # (N*L, C_out): channels-last output
         step = _batch_step(n, rows * width * x.element_size())
-        cols = x.new_empty(step, *win.shape[1:])  # one slice's im2col matrix, reused
+        cols = _SCRATCH.get("cols", (step, *win.shape[1:]), x)  # one slice's im2col matrix
         for a in range(0, n, step):
             b = min(n, a + step)
             block = cols[: b - a]
@@ -248,13 +296,13 @@ class _Im2colConv(torch.autograd.Function):
         gx = gw = gb = None
         if need_w:
             win = _windows(xp, (kh, kw), s, d, (h_out, w_out))  # (N, H_out, W_out, k_h, k_w, C_in)
-            cols = xp.new_empty(step, *win.shape[1:])
+            cols = _SCRATCH.get("cols", (step, *win.shape[1:]), xp)
             gw = weight.new_zeros(c_out, width)  # (C_out, K)
         if need_b:
-            gb = g.new_zeros(c_out)
+            gb = g.sum(0)  # (C_out,): the bias touches every output position
         if need_x:
             gxp = g.new_zeros(xp.shape)  # (N, H_p, W_p, C_in)
-            gcols = g.new_empty(step, h_out, w_out, kh, kw, c_in)
+            gcols = _SCRATCH.get("gcols", (step, h_out, w_out, kh, kw, c_in), g)
         for a in range(0, n, step):
             b = min(n, a + step)
             ga = g[a * rows : b * rows]  # (B*L, C_out)
@@ -262,19 +310,10 @@ class _Im2colConv(torch.autograd.Function):
                 block = cols[: b - a]
                 block.copy_(win[a:b])  # im2col again: cheaper than keeping it
                 gw.addmm_(ga.t(), block.view(-1, width))  # (C_out, B*L) @ (B*L, K)
-            if need_b:
-                gb += ga.sum(0)
             if need_x:
                 gc = gcols[: b - a]
                 torch.mm(ga, w2, out=gc.view(-1, width))  # (B*L, K): each tap's share
-                gxa = gxp[a:b]
-                for i in range(kh):  # col2im: add every tap's share back where it came from
-                    for j in range(kw):
-                        gxa[
-                            :,
-                            i * d[0] : i * d[0] + s[0] * (h_out - 1) + 1 : s[0],
-                            j * d[1] : j * d[1] + s[1] * (w_out - 1) + 1 : s[1],
-                        ] += gc[:, :, :, i, j]
+                _col2im_add(gxp[a:b], gc, s, d)  # add every tap's share back where it came from
         if need_x:
             gx = gxp[:, p[0] : p[0] + h, p[1] : p[1] + w].permute(0, 3, 1, 2)  # (N, C_in, H, W)
         if need_w:

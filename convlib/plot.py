@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 import torch
 
-__all__ = ["confusion_matrix", "conv_timings", "heatmaps", "history", "images", "predictions", "receptive_field_growth"]
+__all__ = ["confusion_matrix", "conv_timings", "heatmaps", "history", "images", "predictions", "receptive_field_growth", "step_losses"]
 
 
 def _as_image(img: object) -> object:
@@ -274,6 +274,47 @@ def conv_timings(
     ax.set_xticks(range(len(labels)), labels, fontsize=8)
     ax.set_ylabel(f"time ({unit}, log scale)")
     ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def step_losses(
+    runs: dict[str, tuple[Sequence[float], int]],
+    *,
+    smooth: int = 0,
+    ylim: tuple[float, float] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The loss of every training step, one line per run, against epochs.
+
+    ``runs`` maps a name to ``(losses, steps_per_epoch)``, so runs with
+    different batch sizes share the x axis. ``smooth > 1`` adds a moving
+    average of that many steps (thick line) over the raw curve (thin).
+    ``ylim`` fixes the loss axis (a diverging run then leaves the plot
+    instead of flattening the others).
+
+    >>> fig = step_losses({"a": ([2.0, 1.5, 1.7, 1.2], 2)}, smooth=2)
+    >>> fig.axes[0].get_xlabel(), len(fig.axes[0].lines)
+    ('epoch', 2)
+    """
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for k, (name, (losses, per_epoch)) in enumerate(runs.items()):
+        y = torch.as_tensor(list(losses), dtype=torch.float64)
+        x = (torch.arange(1, len(y) + 1, dtype=torch.float64) / per_epoch).numpy()
+        ax.plot(x, y.numpy(), color=f"C{k}", lw=0.7, alpha=0.45 if smooth > 1 else 1.0,
+                label=None if smooth > 1 else name)
+        if smooth > 1 and len(y) >= smooth:
+            avg = y.unfold(0, smooth, 1).mean(1)
+            ax.plot(x[smooth - 1:], avg.numpy(), color=f"C{k}", lw=2, label=f"{name} (mean of {smooth} steps)")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss per step")
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)

@@ -56,7 +56,8 @@ def test_table_and_dict() -> None:
     report = bench.run([bench.BenchCase("a", 1, 1, 5, 2, 3)], repeats=1, impls=["loop", "convlib", "torch"])
     table = report.table()
     assert f"{report.threads} threads" in table and report.cpu in table
-    assert "loop*" in table and "extrapolated" in table
+    assert "loop*" in table and "* extrapolated" in table
+    assert "  a: 1 image, 1 in / 2 out channels, x1" in table
     assert "fwd x torch" in table
     data = json.loads(json.dumps(report.to_dict()))
     assert data["results"][0]["timings"][0]["impl"] == "loop"

@@ -8,6 +8,7 @@ import torch
 import convlib as cl
 from convlib.check.cifar10 import CAT_ROW, TEST_LOSSES
 from convlib.cifar import cifar_net
+from tests.exercise_checks import assert_right_wrong_none
 
 CASES = [
     # (check, a right answer, wrong answers)
@@ -15,20 +16,22 @@ CASES = [
     (cl.check.loop_epoch_hours, 5.21, [5.4, 0.087, 18768, 312.8]),
     (cl.check.cat_accuracy, 0.571, [0.208, 571, 0.5, 0.429]),
     (cl.check.overfit_epoch, 5, [4, 6, 9, 0.91]),
-    (cl.check.smoother_curve, "c", ["a", "b", "larger learning rate", 3]),
 ]
 
 
 @pytest.mark.parametrize("check, right, wrongs", CASES, ids=[c[0].__name__ for c in CASES])
 def test_right_wrong_and_none(check, right, wrongs):
-    result = check(right)
-    assert result.ok and "Right" in repr(result)
-    for wrong in wrongs:
-        result = check(wrong)
+    assert_right_wrong_none(check, right, wrongs)
+
+
+def test_smoother_curve_takes_a_letter():
+    """A multiple-choice answer: a string, so not also tried as a tensor."""
+    assert cl.check.smoother_curve("c").ok and "Right" in repr(cl.check.smoother_curve("c"))
+    for wrong in ["a", "b", "larger learning rate", 3]:
+        result = cl.check.smoother_curve(wrong)
         assert not result.ok and result.message.startswith("Hint:"), wrong
-    unanswered = check(None)
-    assert not unanswered.ok and unanswered.message.startswith("Hint:")
-    assert "Not yet" in unanswered._repr_html_()
+    unanswered = cl.check.smoother_curve(None)
+    assert not unanswered.ok and "Not yet" in unanswered._repr_html_()
 
 
 def test_numeric_answers_accept_tensors_and_variants():

@@ -173,3 +173,91 @@ def test_per_class_accuracy_and_misclassified() -> None:
     assert misclassified(pred, true).tolist() == [1, 3]
     assert misclassified(pred, true, k=1).tolist() == [1]
     assert misclassified(true, true).tolist() == []
+
+
+# --------------------------------------------------------------- figures and helpers
+
+
+def test_confusion_matrix_figure_shows_row_fractions() -> None:
+    cm = torch.tensor([[6, 2, 2], [0, 5, 0], [1, 0, 3]])
+    fig = cl.plot.confusion_matrix(cm, ["a", "b", "c"])
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts[:3] == ["0.60", "0.20", "0.20"] and texts[4] == "1.00" and texts[8] == "0.75"
+    raw = cl.plot.confusion_matrix(cm, ["a", "b", "c"], normalize=False)
+    assert [t.get_text() for t in raw.axes[0].texts][:3] == ["6", "2", "2"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["a", "b", "c"]
+
+
+def test_conv_timings_and_step_losses_figures() -> None:
+    fig = cl.plot.conv_timings(["c1", "c2"], {"loop": [1e6, 2e6], "torch": [3.0, 4.0]}, hatched=["loop"])
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and len(ax.patches) == 4
+    assert [p.get_hatch() for p in ax.patches] == ["//", "//", None, None]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["loop (extrapolated)", "torch"]
+    fig = cl.plot.step_losses({"a": ([2.0, 1.0, 1.5, 0.5], 2), "b": ([2.0, 1.0], 1)})
+    xs = [list(line.get_xdata()) for line in fig.axes[0].lines]
+    assert xs == [[0.5, 1.0, 1.5, 2.0], [1.0, 2.0]]  # steps as fractions of an epoch
+    fig = cl.plot.step_losses({"a": ([2.0, 1e6], 1)}, ylim=(0, 3))
+    assert fig.axes[0].get_ylim() == (0.0, 3.0)
+
+
+def test_curve_stats() -> None:
+    s = cl.cifar.curve_stats([4.0, 3.0, 3.5, 2.0, 2.5, 1.0], window=2)
+    assert s == pytest.approx({"jitter": (1 + 0.5 + 1.5 + 0.5 + 1.5) / 5, "start": 3.5, "end": 1.75, "drop": 1.75})
+    with pytest.raises(ValueError, match="at least 2 steps, got 1"):
+        cl.cifar.curve_stats([1.0])
+
+
+def test_step_losses_records_training_steps_only() -> None:
+    rec = cl.cifar.StepLosses()
+    X, y = torch.randn(32, 3, 8, 8), torch.randint(0, 10, (32,))
+    data = [(X[:16], y[:16]), (X[16:], y[16:])]
+    net = cifar_net(widths=(4,), image_size=8)
+    cl.fit(net, data, data, epochs=2, lr=0.01, loss_fn=rec, device="cpu", progress=False, verbose=False)
+    assert len(rec.losses) == 4  # 2 epochs x 2 training batches; the test passes are not recorded
+
+
+def test_epoch_seconds_scales_batches_to_an_epoch() -> None:
+    report = cl.bench.run([cl.bench.BenchCase("c", 4, 1, 6, 2, 3)], repeats=1, impls=("convlib", "torch"))
+    per_epoch = cl.cifar.epoch_seconds(report, images=400)
+    t = report.timing("c", "torch")
+    assert per_epoch["torch"] == pytest.approx(t.forward_backward_ms / 1e3 * 100)
+    assert cl.cifar.epoch_seconds(report, images=400, kind="forward")["convlib"] == pytest.approx(
+        report.timing("c", "convlib").forward_ms / 1e3 * 100)
+    with pytest.raises(ValueError, match="kind: expected"):
+        cl.cifar.epoch_seconds(report, kind="backward")
+
+
+def test_make_batches_and_train_on_tiny_data() -> None:
+    """The recipe end to end on 64 random images: batches are normalized, training runs."""
+    from convlib.data import ImageData
+
+    g = torch.Generator().manual_seed(0)
+    fake = ImageData(torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8, generator=g),
+                     torch.randint(0, 10, (64,), generator=g), cl.data.CIFAR10_CLASSES, "random")
+    train_b, test_b = cl.cifar.make_batches(fake, fake, 16, limit=32)
+    assert len(train_b) == 2 and len(test_b) == 2
+    X, _ = next(iter(test_b))
+    assert X.shape == (16, 3, 32, 32) and abs(float(X.mean())) < 0.5
+    model, h = cl.cifar.train(nn.Conv2d, sets=(fake, fake), widths=(4, 8), epochs=2, batch_size=16,
+                              progress=False, verbose=False)
+    assert h.epochs == 2 and len(h.test_acc) == 2 and isinstance(model, nn.Sequential)
+
+
+def _shared_data():
+    import os
+    from pathlib import Path
+
+    value = os.environ.get("CONVLIB_DATA", "").strip()
+    return Path(value) if value else Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (_shared_data() / "cifar10-jpeg.tar.gz").is_file(),
+                    reason="offline CIFAR-10 archive not found (set CONVLIB_DATA)")
+def test_command_line_on_real_data(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("CONVLIB_DATA", str(_shared_data()))
+    assert cl.cifar.main(["--limit", "256", "--epochs", "1", "--conv", "convlib", "--batch-size", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "conv=convlib epochs=1 lr=0.1 batch=64 limit=256 augment=True" in out
+    accuracy = float(out.split("test accuracy ")[1].split(";")[0])
+    assert 0.0 <= accuracy <= 1.0 and "s/epoch" in out and "CPU" in out

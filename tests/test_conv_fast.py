@@ -56,12 +56,32 @@ def test_gradcheck_fast_path(kw: dict) -> None:
 
 
 @pytest.mark.parametrize("kw", GEOMETRIES, ids=lambda kw: str(kw) or "plain")
-def test_fast_and_unfold_match_torch(kw: dict) -> None:
+def test_fast_and_unfold_match_torch(kw: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 3_000)  # several slices, the last one shorter
     x, w, b = _case(1, (3, 2, 9, 10), (5, 2, 3, 3))
     ref = _grads(F.conv2d, x, w, b, **kw)
     for fn in (conv2d, conv2d_unfold):
         for a, e in zip(_grads(fn, x, w, b, **kw), ref):
             torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+
+
+def test_col2im_add_by_hand() -> None:
+    """Tap (i, j) of output (y, x) lands on input cell (y*s + i*d, x*s + j*d); overlaps add up."""
+    gc = torch.zeros(1, 2, 2, 2, 2, 1)  # (B, H_out, W_out, k_h, k_w, C)
+    gc[0, 1, 0, 1, 1, 0] = 5.0  # output (1, 0), tap (1, 1)
+    gc[0, 0, 0, 1, 1, 0] = 1.0  # output (0, 0), tap (1, 1)
+    gc[0, 1, 1, 0, 0, 0] = 2.0  # output (1, 1), tap (0, 0): cell (2, 2)
+    gxa = torch.zeros(1, 4, 4, 1)
+    conv_module._col2im_add(gxa, gc, (2, 2), (1, 1))
+    expected = torch.zeros(4, 4)
+    expected[3, 1] += 5.0  # (1*2 + 1, 0*2 + 1)
+    expected[1, 1] += 1.0
+    expected[2, 2] += 2.0
+    torch.testing.assert_close(gxa[0, :, :, 0], expected)
+    gc2 = torch.ones(1, 3, 1, 2, 1, 1)  # stride 1, dilation 1, k_h = 2: rows overlap
+    gxb = torch.zeros(1, 4, 1, 1)
+    conv_module._col2im_add(gxb, gc2, (1, 1), (1, 1))
+    assert gxb.flatten().tolist() == [1.0, 2.0, 2.0, 1.0]
 
 
 @pytest.mark.parametrize("which", ["x", "weight", "bias"])
@@ -98,6 +118,35 @@ def test_batch_slicing_does_not_change_results(monkeypatch: pytest.MonkeyPatch, 
     ref = _grads(F.conv2d, x, w, b, padding=(1, 0))
     for a, e in zip(_grads(conv2d, x, w, b, padding=(1, 0)), ref):
         torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+
+
+def test_scratch_is_reused_and_freed() -> None:
+    conv_module.free_scratch()
+    x, w, b = _case(8, (3, 2, 6, 6), (4, 2, 3, 3))
+    for t in (x, w, b):
+        t.requires_grad_()
+    conv2d(x, w, b, padding=1).sum().backward()
+    buffers = dict(conv_module._SCRATCH.buffers)
+    assert {name for name, _, _ in buffers} == {"cols", "gcols"}
+    first = [x.grad.clone(), w.grad.clone()]
+    x.grad = w.grad = None
+    conv2d(x, w, b, padding=1).sum().backward()  # same sizes: the same buffers, same results
+    assert all(conv_module._SCRATCH.buffers[k] is v for k, v in buffers.items())
+    torch.testing.assert_close(x.grad, first[0])
+    torch.testing.assert_close(w.grad, first[1])
+    conv2d(x[:1, :, :4, :4], w).sum()  # a smaller call reuses a prefix of the same buffer
+    assert conv_module._SCRATCH.buffers[("cols", torch.float64, x.device)] is buffers[("cols", torch.float64, x.device)]
+    conv_module.free_scratch()
+    assert conv_module._SCRATCH.buffers == {}
+
+
+def test_outputs_do_not_alias_the_scratch() -> None:
+    """Two outputs computed one after the other must not share memory with the buffers."""
+    x, w, _ = _case(9, (2, 2, 5, 5), (3, 2, 3, 3))
+    y1 = conv2d(x, w)
+    y2 = conv2d(x * 2, w)
+    torch.testing.assert_close(y2, 2 * y1)
+    torch.testing.assert_close(y1, F.conv2d(x, w))
 
 
 def test_batch_step() -> None:
