@@ -13,23 +13,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Mapping
 
 __all__ = ["quick_mode", "data_dir", "cache_dir"]
 
 _TRUE = {"1", "true", "yes", "on"}
 
 
-def quick_mode() -> bool:
+def quick_mode(environ: Mapping[str, str] | None = None) -> bool:
     """True when ``CONVLIB_QUICK`` asks for the short CI versions of slow cells.
 
-    >>> import os
-    >>> os.environ["CONVLIB_QUICK"] = "1"; quick_mode()
-    True
-    >>> os.environ["CONVLIB_QUICK"] = "0"; quick_mode()
-    False
-    >>> del os.environ["CONVLIB_QUICK"]
+    ``environ`` defaults to ``os.environ`` (an explicit mapping keeps tests
+    from touching the real environment, which notebooks run later inherit).
+
+    >>> quick_mode({"CONVLIB_QUICK": "1"}), quick_mode({"CONVLIB_QUICK": "0"}), quick_mode({})
+    (True, False, False)
     """
-    return os.environ.get("CONVLIB_QUICK", "").strip().lower() in _TRUE
+    env = os.environ if environ is None else environ
+    return env.get("CONVLIB_QUICK", "").strip().lower() in _TRUE
 
 
 def data_dir() -> Path | None:
