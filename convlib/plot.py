@@ -15,6 +15,17 @@ import torch
 __all__ = ["confusion_matrix", "conv_timings", "heatmaps", "history", "images", "predictions", "receptive_field_growth", "step_losses"]
 
 
+def _finish(fig: Figure, *, suptitle: str | None = None, ax: object = None, title: str | None = None) -> Figure:
+    """Titles, tight layout, then close: a closed Figure shows once as a cell's value."""
+    if suptitle:
+        fig.suptitle(suptitle)
+    if title and ax is not None:
+        ax.set_title(title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
 def _as_image(img: object) -> object:
     t = torch.as_tensor(img).detach().cpu().float()
     if t.ndim == 3 and t.shape[0] in (1, 3):  # (C, H, W) -> (H, W, C)
@@ -54,11 +65,7 @@ def images(
             fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
         if titles is not None:
             ax.set_title(str(titles[k]), fontsize=9)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig, suptitle=suptitle)
 
 
 def heatmaps(
@@ -104,11 +111,7 @@ def heatmaps(
             ax.add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, lw=2, ls="--", ec="#1c7ed6"))
         if titles is not None:
             ax.set_title(str(titles[k]), fontsize=9)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig, suptitle=suptitle)
 
 
 def history(h: object, *, title: str | None = None) -> Figure:
@@ -138,11 +141,7 @@ def history(h: object, *, title: str | None = None) -> Figure:
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
     ax_acc.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig, suptitle=title)
 
 
 def predictions(
@@ -181,9 +180,7 @@ def predictions(
                      fontsize=8, color="black" if right else "red")
     wrong = sum(a != b for a, b in zip(y[:n], p[:n]))
     fig.suptitle(f"{n - wrong} of {n} right; red: true/predicted", fontsize=9)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def receptive_field_growth(tables: dict[str, Sequence[object]], *, input_size: int | None = None) -> Figure:
@@ -208,9 +205,7 @@ def receptive_field_growth(tables: dict[str, Sequence[object]], *, input_size: i
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig)
 
 
 def confusion_matrix(cm: object, classes: Sequence[str], *, normalize: bool = True, title: str | None = None) -> Figure:
@@ -239,11 +234,7 @@ def confusion_matrix(cm: object, classes: Sequence[str], *, normalize: bool = Tr
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig, ax=ax, title=title)
 
 
 def conv_timings(
@@ -275,11 +266,7 @@ def conv_timings(
     ax.set_ylabel(f"time ({unit}, log scale)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig, ax=ax, title=title)
 
 
 def step_losses(
@@ -316,8 +303,4 @@ def step_losses(
     ax.set_ylabel("training loss per step")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    return _finish(fig, ax=ax, title=title)
