@@ -208,6 +208,16 @@ def test_float32_large_batch_matches_torch() -> None:
     torch.testing.assert_close(w.grad, w2.grad, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("c_out", [3, 16, 20], ids=lambda c: f"c_out={c}")
+def test_weight_gradient_both_orientations(c_out: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # conv2d forms the weight gradient as (C_out, K) or as (K, C_out), chosen by C_out.
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 20_000)  # and accumulates it over slices
+    x, w, b = _case(2, (4, 3, 6, 7), (c_out, 3, 3, 2))
+    ref = _grads(F.conv2d, x, w, b, padding=(1, 0), stride=(1, 2))
+    for a, e in zip(_grads(conv2d, x, w, b, padding=(1, 0), stride=(1, 2)), ref):
+        torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+
+
 @st.composite
 def loop_case(draw: st.DrawFn) -> dict:
     n, c_in, c_out = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
