@@ -12,6 +12,12 @@ and LeNet layer shapes of the course:
 * ``unfold``: :func:`convlib.conv.conv2d_unfold`, ``F.unfold`` + matmul with
   autograd's backward.
 * ``convlib``: :func:`convlib.conv2d`, im2col + matmul with a hand-written backward.
+* ``matmuls``: :func:`matmuls_only`, the three matrix products an im2col
+  convolution needs (forward, weight gradient, input gradient), on the same
+  slices of the batch as ``convlib``, and nothing else: no gathering, no
+  scattering. An im2col implementation that calls ``torch.mm`` on these
+  slices cannot be faster than this row, so it shows how much of the gap to
+  ``torch`` is the matrix-product library and how much is everything around it.
 * ``torch``: ``torch.nn.functional.conv2d`` (oneDNN / MKL kernels).
 
 All run in one process, interleaved (each repeat times every implementation
@@ -31,12 +37,12 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from convlib.conv import conv2d, conv2d_loop, conv2d_unfold
+from convlib.conv import _add_weight_grad, _batch_step, _checked, _wide, conv2d, conv2d_loop, conv2d_unfold
 
 __all__ = [
     "IMPLEMENTATIONS",
@@ -45,17 +51,89 @@ __all__ = [
     "Timing",
     "cases",
     "cpu_name",
+    "matmuls_only",
     "run",
     "main",
 ]
 
 ConvFn = Callable[..., torch.Tensor]
 
-#: The implementations compared, in table order.
+#: Placeholder im2col slices for :func:`matmuls_only`, by shape, dtype and device.
+_PLACEHOLDERS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+class _Matmuls(torch.autograd.Function):
+    """:func:`convlib.conv2d`'s matrix products, slice by slice, on a placeholder im2col slice."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+        cols: torch.Tensor, gcols: torch.Tensor, out_hw: tuple[int, int],
+    ) -> torch.Tensor:
+        n, c_out = x.shape[0], weight.shape[0]
+        w_t = weight.reshape(c_out, -1).t()  # (K, C_out)
+        out = x.new_empty(n * out_hw[0] * out_hw[1], c_out)  # (N*L, C_out)
+        for a in range(0, out.shape[0], cols.shape[0]):
+            o = out[a : a + cols.shape[0]]  # one slice of images: (B*L, C_out)
+            block = cols[: o.shape[0]]
+            torch.mm(block, w_t, out=o) if bias is None else torch.addmm(bias, block, w_t, out=o)
+        ctx.save_for_backward(weight, cols, gcols)
+        ctx.has_bias = bias is not None
+        return out.view(n, *out_hw, c_out).permute(0, 3, 1, 2)  # (N, C_out, H_out, W_out), channels-last
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        weight, cols, gcols = ctx.saved_tensors
+        c_out = weight.shape[0]
+        w2 = weight.reshape(c_out, -1)  # (C_out, K)
+        g = grad.permute(0, 2, 3, 1).reshape(-1, c_out)  # (N*L, C_out)
+        wide = _wide(c_out)
+        gw = weight.new_zeros((cols.shape[1], c_out) if wide else (c_out, cols.shape[1]))
+        for a in range(0, g.shape[0], cols.shape[0]):
+            ga = g[a : a + cols.shape[0]]  # (B*L, C_out)
+            _add_weight_grad(gw, cols[: ga.shape[0]], ga, wide)  # the weight-gradient product
+            torch.mm(ga, w2, out=gcols[: ga.shape[0]])  # the input-gradient product, (B*L, K)
+        gw = (gw.t() if wide else gw).reshape(weight.shape)
+        gb = g.sum(0) if ctx.has_bias else None
+        return None, gw, gb, None, None, None
+
+
+def matmuls_only(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+) -> torch.Tensor:
+    """Only the matrix products of :func:`convlib.conv2d`: a floor for its time.
+
+    Shapes as in :func:`convlib.conv2d`: ``x (N, C_in, H, W)``, ``weight (C_out,
+    C_in, k_h, k_w)`` -> ``(N, C_out, H_out, W_out)``. It runs the same products,
+    on the same slices of the batch, but multiplies a placeholder im2col slice
+    (zeros, made once per shape) instead of gathering the receptive fields, and
+    never scatters the input-gradient product back (``x`` gets no gradient). The
+    output has the right shape and **meaningless values**: this is a stopwatch,
+    not a convolution.
+
+    >>> matmuls_only(torch.ones(2, 3, 5, 5), torch.ones(4, 3, 3, 3), padding=1).shape
+    torch.Size([2, 4, 5, 5])
+    """
+    _, _, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1)
+    rows, width = h_out * w_out, weight[0].numel()  # per image: L rows of K numbers
+    step = _batch_step(x.shape[0], rows * width * x.element_size())  # images per slice, as conv2d
+    key = (step * rows, width, x.dtype, x.device)
+    if key not in _PLACEHOLDERS:
+        _PLACEHOLDERS[key] = (x.new_zeros(step * rows, width), x.new_zeros(step * rows, width))
+    cols, gcols = _PLACEHOLDERS[key]  # (B*L, K) each
+    return _Matmuls.apply(x, weight, bias, cols, gcols, (h_out, w_out))
+
+
 IMPLEMENTATIONS: dict[str, ConvFn] = {
     "loop": conv2d_loop,
     "unfold": conv2d_unfold,
     "convlib": conv2d,
+    "matmuls": matmuls_only,
     "torch": F.conv2d,
 }
 
@@ -287,6 +365,7 @@ def run(
                 t.forward_ratio = t.forward_ms / ref.forward_ms
                 t.forward_backward_ratio = t.forward_backward_ms / ref.forward_backward_ms
         report.results.append({"case": case.name, "label": case.label, "n": case.n, "timings": timings})
+        _PLACEHOLDERS.clear()
     report.load_after = _load()
     return report
 

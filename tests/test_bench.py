@@ -7,10 +7,12 @@ import subprocess
 import sys
 
 import pytest
+import torch
+import torch.nn.functional as F
 
 from convlib import bench
 
-IMPLS = ["loop", "unfold", "convlib", "torch"]
+IMPLS = ["loop", "unfold", "convlib", "matmuls", "torch"]
 
 
 def test_cases_cover_cifar_and_lenet() -> None:
@@ -48,7 +50,7 @@ def test_run_structure_and_ratios() -> None:
 
 
 def test_run_rejects_unknown_impl() -> None:
-    with pytest.raises(ValueError, match=r"impls: expected names from \['loop', 'unfold', 'convlib', 'torch'\], got \['fast'\]"):
+    with pytest.raises(ValueError, match=r"impls: expected names from \['loop', 'unfold', 'convlib', 'matmuls', 'torch'\], got \['fast'\]"):
         bench.run(bench.cases(quick=True)[:1], impls=["fast"])
 
 
@@ -83,3 +85,18 @@ def test_command_line_quick_json() -> None:
 
 def test_command_line_table_without_loop() -> None:
     assert bench.main(["--quick", "--repeats", "1", "--no-loop"]) == 0
+
+
+def test_matmuls_only_has_the_conv_shapes() -> None:
+    x = torch.randn(3, 2, 6, 7, requires_grad=True)  # (N, C_in, H, W)
+    for c_out in (4, 16):  # both layouts of the weight-gradient product
+        w = torch.randn(c_out, 2, 3, 3, requires_grad=True)
+        b = torch.randn(c_out, requires_grad=True)
+        y = bench.matmuls_only(x, w, b, padding=1, stride=(2, 1))
+        assert y.shape == F.conv2d(x, w, b, padding=1, stride=(2, 1)).shape
+        y.backward(torch.ones_like(y))
+        assert x.grad is None  # no col2im: the input gradient is never scattered back
+        assert w.grad.shape == w.shape and torch.equal(w.grad, torch.zeros_like(w))  # placeholder im2col is zeros
+        torch.testing.assert_close(b.grad, torch.full((c_out,), float(y[0, 0].numel() * 3)))
+    with pytest.raises(ValueError, match="input channels"):
+        bench.matmuls_only(torch.randn(1, 3, 5, 5), torch.randn(2, 2, 3, 3))
