@@ -23,6 +23,8 @@ help:
 	@echo "make book    build the book (full runs) into _build/html"
 	@echo "make test    run every test: unit, doctests, notebooks, book build, browser"
 	@echo "make serve   serve _build/html on http://127.0.0.1:$(PORT)"
+	@echo "make install only create .venv with everything installed"
+	@echo "make book-quick  the book with quick (CI-sized) training runs"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
