@@ -193,9 +193,18 @@ def _padded_nhwc(x: torch.Tensor, p: IntPair) -> torch.Tensor:
     n, c, h, w = x.shape
     if p == (0, 0):
         return x.permute(0, 2, 3, 1).contiguous()  # (N, H, W, C)
-    xp = x.new_zeros(n, h + 2 * p[0], w + 2 * p[1], c)  # (N, H_p, W_p, C)
+    xp = x.new_empty(n, h + 2 * p[0], w + 2 * p[1], c)  # (N, H_p, W_p, C)
+    _zero_outside(xp, (p[0], p[0] + h), (p[1], p[1] + w))
     xp[:, p[0] : p[0] + h, p[1] : p[1] + w] = x.permute(0, 2, 3, 1)
     return xp
+
+
+def _zero_outside(t: torch.Tensor, rows: IntPair, cols: IntPair) -> None:
+    """Zero ``t (N, H, W, C)`` outside the window ``rows[0]:rows[1]``, ``cols[0]:cols[1]``."""
+    t[:, : rows[0]].zero_()
+    t[:, rows[1] :].zero_()
+    t[:, rows[0] : rows[1], : cols[0]].zero_()
+    t[:, rows[0] : rows[1], cols[1] :].zero_()
 
 
 def _windows(xp: torch.Tensor, k: IntPair, s: IntPair, d: IntPair, out: IntPair) -> torch.Tensor:
@@ -230,20 +239,25 @@ def _differentiable_backward(
     return (*grads, None, None, None, None)
 
 
-def _col2im_add(gxa: torch.Tensor, gc: torch.Tensor, s: IntPair, d: IntPair) -> None:
+def _col2im_add(gxa: torch.Tensor, gc: torch.Tensor, s: IntPair, d: IntPair, first_writes: bool = False) -> None:
     """col2im: add ``gc (B, H_out, W_out, k_h, k_w, C)`` onto ``gxa (B, H_p, W_p, C)`` in place.
 
     Entry ``(y, x, i, j)`` of ``gc`` belongs to input cell ``(y*s_h + i*d_h, x*s_w + j*d_w)``;
-    overlapping windows add up. One strided addition per kernel tap.
+    overlapping windows add up. One strided addition per kernel tap; with
+    ``first_writes`` the first tap overwrites its cells instead of adding to them.
     """
     _, h_out, w_out, kh, kw, _ = gc.shape
     for i in range(kh):
         for j in range(kw):
-            gxa[
+            target = gxa[
                 :,
                 i * d[0] : i * d[0] + s[0] * (h_out - 1) + 1 : s[0],
                 j * d[1] : j * d[1] + s[1] * (w_out - 1) + 1 : s[1],
-            ] += gc[:, :, :, i, j]
+            ]  # (B, H_out, W_out, C), a view
+            if first_writes and i == j == 0:
+                target.copy_(gc[:, :, :, 0, 0])
+            else:
+                target += gc[:, :, :, i, j]
 
 
 def _wide(c_out: int) -> bool:
@@ -322,13 +336,22 @@ class _Im2colConv(torch.autograd.Function):
             wide = _wide(c_out)
             gw = weight.new_zeros((width, c_out) if wide else (c_out, width))
         if need_b:
-            gb = g.sum(0)  # (C_out,): the bias touches every output position
+            gb = g.new_zeros(c_out)  # (C_out,): the bias touches every output position
         if need_x:
-            gxp = g.new_zeros(xp.shape)  # (N, H_p, W_p, C_in)
+            # (N, H_p, W_p, C_in). With stride 1 the first kernel tap covers one solid block,
+            # (0:H_out, 0:W_out): it writes there, so only the rest needs zeros first.
+            first_writes = s == (1, 1)
+            if first_writes:
+                gxp = g.new_empty(xp.shape)
+                _zero_outside(gxp, (0, h_out), (0, w_out))
+            else:
+                gxp = g.new_zeros(xp.shape)
             gcols = _SCRATCH.get("gcols", (step, h_out, w_out, kh, kw, c_in), g)
         for a in range(0, n, step):
             b = min(n, a + step)
             ga = g[a * rows : b * rows]  # (B*L, C_out)
+            if need_b:
+                gb += ga.sum(0)  # while this slice of the gradient is in cache
             if need_w:
                 block = cols[: b - a]
                 block.copy_(win[a:b])  # im2col again: cheaper than keeping it
@@ -336,7 +359,7 @@ class _Im2colConv(torch.autograd.Function):
             if need_x:
                 gc = gcols[: b - a]
                 torch.mm(ga, w2, out=gc.view(-1, width))  # (B*L, K): each tap's share
-                _col2im_add(gxp[a:b], gc, s, d)  # add every tap's share back where it came from
+                _col2im_add(gxp[a:b], gc, s, d, first_writes)  # every tap's share back where it came from
         if need_x:
             gx = gxp[:, p[0] : p[0] + h, p[1] : p[1] + w].permute(0, 3, 1, 2)  # (N, C_in, H, W)
         if need_w:
