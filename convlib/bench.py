@@ -42,7 +42,18 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from convlib.conv import _add_weight_grad, _batch_step, _checked, _wide, conv2d, conv2d_loop, conv2d_unfold
+from convlib.conv import (
+    _backward_products,
+    _batch_step,
+    _checked,
+    _forward_product,
+    _weight_grad_as_kernels,
+    _weight_grad_zeros,
+    _weight_matrix,
+    conv2d,
+    conv2d_loop,
+    conv2d_unfold,
+)
 
 __all__ = [
     "IMPLEMENTATIONS",
@@ -71,12 +82,11 @@ class _Matmuls(torch.autograd.Function):
         cols: torch.Tensor, gcols: torch.Tensor, out_hw: tuple[int, int],
     ) -> torch.Tensor:
         n, c_out = x.shape[0], weight.shape[0]
-        w_t = weight.reshape(c_out, -1).t()  # (K, C_out)
+        w_t = _weight_matrix(weight).t()  # (K, C_out)
         out = x.new_empty(n * out_hw[0] * out_hw[1], c_out)  # (N*L, C_out)
         for a in range(0, out.shape[0], cols.shape[0]):
             o = out[a : a + cols.shape[0]]  # one slice of images: (B*L, C_out)
-            block = cols[: o.shape[0]]
-            torch.mm(block, w_t, out=o) if bias is None else torch.addmm(bias, block, w_t, out=o)
+            _forward_product(cols[: o.shape[0]], w_t, bias, o)
         ctx.save_for_backward(weight, cols, gcols)
         ctx.has_bias = bias is not None
         return out.view(n, *out_hw, c_out).permute(0, 3, 1, 2)  # (N, C_out, H_out, W_out), channels-last
@@ -85,17 +95,14 @@ class _Matmuls(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
         weight, cols, gcols = ctx.saved_tensors
         c_out = weight.shape[0]
-        w2 = weight.reshape(c_out, -1)  # (C_out, K)
+        w2 = _weight_matrix(weight)  # (C_out, K)
         g = grad.permute(0, 2, 3, 1).reshape(-1, c_out)  # (N*L, C_out)
-        wide = _wide(c_out)
-        gw = weight.new_zeros((cols.shape[1], c_out) if wide else (c_out, cols.shape[1]))
+        gw = _weight_grad_zeros(weight)
+        gb = g.new_zeros(c_out) if ctx.has_bias else None
         for a in range(0, g.shape[0], cols.shape[0]):
             ga = g[a : a + cols.shape[0]]  # (B*L, C_out)
-            _add_weight_grad(gw, cols[: ga.shape[0]], ga, wide)  # the weight-gradient product
-            torch.mm(ga, w2, out=gcols[: ga.shape[0]])  # the input-gradient product, (B*L, K)
-        gw = (gw.t() if wide else gw).reshape(weight.shape)
-        gb = g.sum(0) if ctx.has_bias else None
-        return None, gw, gb, None, None, None
+            _backward_products(ga, cols[: ga.shape[0]], w2, gw, gb, gcols[: ga.shape[0]])
+        return None, _weight_grad_as_kernels(gw, weight), gb, None, None, None
 
 
 def matmuls_only(

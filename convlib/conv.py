@@ -260,6 +260,19 @@ def _col2im_add(gxa: torch.Tensor, gc: torch.Tensor, s: IntPair, d: IntPair, fir
                 target += gc[:, :, :, i, j]
 
 
+def _weight_matrix(weight: torch.Tensor) -> torch.Tensor:
+    """``weight (C_out, C_in, k_h, k_w)`` -> ``(C_out, K)``, taps ordered ``(k_h, k_w, C_in)`` like an im2col row."""
+    return weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
+
+
+def _forward_product(cols: torch.Tensor, w_t: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor) -> None:
+    """``out = cols @ w_t (+ bias)`` for one slice: ``cols (M, K)``, ``w_t (K, C_out)``, ``out (M, C_out)``."""
+    if bias is None:
+        torch.mm(cols, w_t, out=out)
+    else:
+        torch.addmm(bias, cols, w_t, out=out)
+
+
 def _wide(c_out: int) -> bool:
     """Whether the weight gradient is formed as ``(K, C_out)`` rather than ``(C_out, K)``.
 
@@ -270,15 +283,42 @@ def _wide(c_out: int) -> bool:
     return c_out >= 16
 
 
-def _add_weight_grad(gw: torch.Tensor, cols: torch.Tensor, g: torch.Tensor, wide: bool) -> None:
-    """``gw += cols.T @ g`` (``wide``: ``gw (K, C_out)``) or ``gw += g.T @ cols`` (``gw (C_out, K)``).
+def _weight_grad_zeros(weight: torch.Tensor) -> torch.Tensor:
+    """A zero weight-gradient matrix, oriented as :func:`_wide` says."""
+    c_out, width = weight.shape[0], weight[0].numel()
+    return weight.new_zeros((width, c_out) if _wide(c_out) else (c_out, width))
 
-    ``cols (M, K)`` holds M receptive fields, ``g (M, C_out)`` their output gradients.
+
+def _backward_products(
+    g: torch.Tensor,
+    cols: torch.Tensor | None,
+    w2: torch.Tensor,
+    gw: torch.Tensor | None,
+    gb: torch.Tensor | None,
+    gc: torch.Tensor | None,
+) -> None:
+    """One slice's share of the backward pass, in place; ``None`` skips a gradient.
+
+    ``g (M, C_out)`` holds the output gradients of M receptive fields ``cols (M, K)``;
+    ``w2 (C_out, K)``. Adds to ``gw`` (from :func:`_weight_grad_zeros`) and ``gb (C_out,)``,
+    writes each tap's share of the input gradient into ``gc (M, K)``.
     """
-    if wide:
-        gw.addmm_(cols.t(), g)  # (K, M) @ (M, C_out)
-    else:
-        gw.addmm_(g.t(), cols)  # (C_out, M) @ (M, K)
+    if gb is not None:
+        gb += g.sum(0)  # while this slice of the gradient is in cache
+    if gw is not None:
+        if _wide(g.shape[1]):
+            gw.addmm_(cols.t(), g)  # (K, M) @ (M, C_out)
+        else:
+            gw.addmm_(g.t(), cols)  # (C_out, M) @ (M, K)
+    if gc is not None:
+        torch.mm(g, w2, out=gc)  # (M, K)
+
+
+def _weight_grad_as_kernels(gw: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The finished :func:`_weight_grad_zeros` matrix, shaped like ``weight (C_out, C_in, k_h, k_w)``."""
+    c_out, c_in, kh, kw = weight.shape
+    gw = gw.t() if _wide(c_out) else gw  # (C_out, K)
+    return gw.reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2)
 
 
 class _Im2colConv(torch.autograd.Function):
@@ -300,7 +340,7 @@ class _Im2colConv(torch.autograd.Function):
         rows, width = out_hw[0] * out_hw[1], kh * kw * c_in  # per image: L rows of K numbers
         xp = _padded_nhwc(x, p)  # (N, H_p, W_p, C_in)
         win = _windows(xp, (kh, kw), s, d, out_hw)  # (N, H_out, W_out, k_h, k_w, C_in), a view
-        w_t = weight.permute(0, 2, 3, 1).reshape(c_out, width).t()  # (K, C_out), K = k_h*k_w*C_in
+        w_t = _weight_matrix(weight).t()  # (K, C_out), K = k_h*k_w*C_in
         out = x.new_empty(n * rows, c_out)  # (N*L, C_out): channels-last output
         step = _batch_step(n, rows * width * x.element_size())
         cols = _SCRATCH.get("cols", (step, *win.shape[1:]), x)  # one slice's im2col matrix
@@ -308,11 +348,7 @@ class _Im2colConv(torch.autograd.Function):
             b = min(n, a + step)
             block = cols[: b - a]
             block.copy_(win[a:b])  # im2col: (B, H_out, W_out, k_h, k_w, C_in)
-            o = out[a * rows : b * rows]  # (B*L, C_out)
-            if bias is None:
-                torch.mm(block.view(-1, width), w_t, out=o)
-            else:
-                torch.addmm(bias, block.view(-1, width), w_t, out=o)
+            _forward_product(block.view(-1, width), w_t, bias, out[a * rows : b * rows])  # (B*L, C_out)
         ctx.save_for_backward(xp, x, weight, bias)
         ctx.geometry = (tuple(x.shape), s, p, d, out_hw, step)
         # (N*L, C_out) -> (N, H_out, W_out, C_out) -> (N, C_out, H_out, W_out): a view, channels-last in memory
@@ -328,13 +364,12 @@ class _Im2colConv(torch.autograd.Function):
         rows, width = h_out * w_out, kh * kw * c_in
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         g = grad.permute(0, 2, 3, 1).reshape(n * rows, c_out)  # (N*L, C_out)
-        w2 = weight.permute(0, 2, 3, 1).reshape(c_out, width)  # (C_out, K)
-        gx = gw = gb = None
+        w2 = _weight_matrix(weight)  # (C_out, K)
+        gx = gw = gb = block = gc = None
         if need_w:
             win = _windows(xp, (kh, kw), s, d, (h_out, w_out))  # (N, H_out, W_out, k_h, k_w, C_in)
             cols = _SCRATCH.get("cols", (step, *win.shape[1:]), xp)
-            wide = _wide(c_out)
-            gw = weight.new_zeros((width, c_out) if wide else (c_out, width))
+            gw = _weight_grad_zeros(weight)
         if need_b:
             gb = g.new_zeros(c_out)  # (C_out,): the bias touches every output position
         if need_x:
@@ -349,22 +384,23 @@ class _Im2colConv(torch.autograd.Function):
             gcols = _SCRATCH.get("gcols", (step, h_out, w_out, kh, kw, c_in), g)
         for a in range(0, n, step):
             b = min(n, a + step)
-            ga = g[a * rows : b * rows]  # (B*L, C_out)
-            if need_b:
-                gb += ga.sum(0)  # while this slice of the gradient is in cache
             if need_w:
                 block = cols[: b - a]
                 block.copy_(win[a:b])  # im2col again: cheaper than keeping it
-                _add_weight_grad(gw, block.view(-1, width), ga, wide)
             if need_x:
-                gc = gcols[: b - a]
-                torch.mm(ga, w2, out=gc.view(-1, width))  # (B*L, K): each tap's share
+                gc = gcols[: b - a]  # (B, H_out, W_out, k_h, k_w, C_in): each tap's share
+            _backward_products(
+                g[a * rows : b * rows],  # (B*L, C_out)
+                None if block is None else block.view(-1, width),
+                w2, gw, gb,
+                None if gc is None else gc.view(-1, width),
+            )
+            if need_x:
                 _col2im_add(gxp[a:b], gc, s, d, first_writes)  # every tap's share back where it came from
         if need_x:
             gx = gxp[:, p[0] : p[0] + h, p[1] : p[1] + w].permute(0, 3, 1, 2)  # (N, C_in, H, W)
         if need_w:
-            gw = gw.t() if wide else gw  # (C_out, K)
-            gw = gw.reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2)  # (C_out, C_in, k_h, k_w)
+            gw = _weight_grad_as_kernels(gw, weight)  # (C_out, C_in, k_h, k_w)
         return gx, gw, gb, None, None, None, None
 
 
