@@ -86,6 +86,10 @@ class BookPage:
     def widgets(self, name: str):
         return self.page.locator(f'.convlib-widget[data-widget="{name}"]')
 
+    def colab_links(self, notebook: str):
+        """The page's links that open ``notebook`` (e.g. ``"01_from_fc_to_conv.ipynb"``) on Colab."""
+        return self.page.locator(f'a[href*="colab.research.google.com/github/"][href$="{notebook}"]')
+
     def assert_clean(self) -> None:
         errors = [e for e in self.errors if not any(n in e for n in KNOWN_THEME_NOISE)]
         assert not errors, f"console errors: {errors}"

@@ -26,8 +26,7 @@ def expected_output(widget) -> torch.Tensor:
 def test_page_has_widgets_and_colab_link(book_page):
     book_page.open(PAGE)
     assert book_page.widgets("KernelSlider").count() >= 2
-    colab = book_page.page.locator('a[href*="colab.research.google.com/github/"][href$="02_cross_correlation.ipynb"]')
-    assert colab.count() >= 1
+    assert book_page.colab_links("02_cross_correlation.ipynb").count() >= 1
     book_page.assert_clean()
 
 

@@ -70,8 +70,7 @@ def assert_matches(s: dict, view: LocalityView) -> None:
 def test_page_has_widget_and_colab_link(book_page):
     book_page.open(PAGE)
     assert book_page.widgets("LocalityView").count() >= 1
-    colab = book_page.page.locator('a[href*="colab.research.google.com/github/"][href$="01_from_fc_to_conv.ipynb"]')
-    assert colab.count() >= 1
+    assert book_page.colab_links("01_from_fc_to_conv.ipynb").count() >= 1
     book_page.assert_clean()
 
 

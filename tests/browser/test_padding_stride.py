@@ -84,8 +84,7 @@ CASES = [  # (size, kernel_size, padding, stride, dilation): the chapter's cases
 def test_page_has_widget_and_colab_link(book_page):
     book_page.open(PAGE)
     assert book_page.widgets("PaddingStrideExplorer").count() >= 1
-    colab = book_page.page.locator('a[href*="colab.research.google.com/github/"][href$="03_padding_stride.ipynb"]')
-    assert colab.count() >= 1
+    assert book_page.colab_links("03_padding_stride.ipynb").count() >= 1
     book_page.assert_clean()
 
 
