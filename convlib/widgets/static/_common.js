@@ -33,11 +33,12 @@ const CL_CSS = `
 .cl-hint { font-size: 12px; color: #7b8794; }
 `;
 
-function clStyle() {
-  if (document.getElementById(CL_STYLE_ID)) return;
+// Add a stylesheet to the page once (by id): the shared one, or a widget's own.
+function clStyle(id = CL_STYLE_ID, css = CL_CSS) {
+  if (document.getElementById(id)) return;
   const style = document.createElement("style");
-  style.id = CL_STYLE_ID;
-  style.textContent = CL_CSS;
+  style.id = id;
+  style.textContent = css;
   document.head.appendChild(style);
 }
 

@@ -15,14 +15,6 @@ const LV_CSS = `
 .cl-lv-mwrap { display: flex; flex-direction: column; gap: 4px; }
 `;
 
-function lvStyle() {
-  if (document.getElementById(LV_STYLE_ID)) return;
-  const style = document.createElement("style");
-  style.id = LV_STYLE_ID;
-  style.textContent = LV_CSS;
-  document.head.appendChild(style);
-}
-
 const lvTapColor = (t, kk) => `hsl(${Math.round((360 * t) / kk)}, 70%, 78%)`;
 const lvFcColor = (id) => `hsl(${Math.round((id * 137.508) % 360)}, 60%, 82%)`;
 
@@ -65,7 +57,7 @@ function lvMatrix(rows, cols, testid, color) {
 
 function render({ model, el }) {
   clStyle();
-  lvStyle();
+  clStyle(LV_STYLE_ID, LV_CSS);
   const root = clEl("div", { class: "cl-root cl-lv" });
   el.append(root);
   let parts = null;

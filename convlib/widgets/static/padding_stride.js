@@ -13,14 +13,6 @@ const PS_CSS = `
 .cl-ps-shape { font-weight: 600; font-variant-numeric: tabular-nums; }
 `;
 
-function psStyle() {
-  if (document.getElementById(PS_STYLE_ID)) return;
-  const style = document.createElement("style");
-  style.id = PS_STYLE_ID;
-  style.textContent = PS_CSS;
-  document.head.appendChild(style);
-}
-
 const PS_LIMITS = { size: [1, 12], kernel_size: [1, 7], padding: [0, 4], stride: [1, 4], dilation: [1, 3] };
 const PS_LABELS = { size: "Input size n", kernel_size: "Kernel size k", padding: "Padding p", stride: "Stride s",
   dilation: "Dilation d" };
@@ -46,7 +38,7 @@ function psGeometry(n, k, p, s, d) {
 
 function render({ model, el }) {
   clStyle();
-  psStyle();
+  clStyle(PS_STYLE_ID, PS_CSS);
   const root = clEl("div", { class: "cl-root cl-ps" });
   el.append(root);
   let parts = null;
