@@ -17,16 +17,18 @@ Three versions, same numbers:
   k_h*k_w*C_in)``), so the forward pass is one matrix product per slice of
   the batch and the result needs no reshuffling; the backward pass is written
   by hand as two more matrix products (weight gradient and input gradient)
-  plus a "col2im" step that adds each kernel tap's share back onto the input.
-  A large batch is processed in slices (at most ``CHUNK_BYTES`` of im2col
-  matrix each), and the scratch matrices are kept between calls.
+  plus a "col2im" step that adds each kernel tap's share back onto the input
+  (shares that fall on padding are dropped), and the input gradient comes
+  back in the input's own memory layout, as torch's convolution returns it.
+  A large batch is processed in slices of even size (at most ``CHUNK_BYTES``
+  of im2col matrix each), and the scratch matrices are kept between calls.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -47,9 +49,10 @@ class _Scratch(threading.local):
 
     Allocating a fresh multi-megabyte buffer on every call costs a page fault
     per 4 KiB the first time it is written (the allocator hands large blocks
-    back to the operating system when they are freed); reusing two buffers
-    avoids that. They hold about ``2 * CHUNK_BYTES`` per dtype and device (more
-    when a single image's im2col matrix is larger); :func:`free_scratch`
+    back to the operating system when they are freed); reusing the buffers
+    avoids that. They hold a little over ``2 * CHUNK_BYTES`` per dtype and
+    device (the im2col matrix, its gradient and one slice's input gradient;
+    more when a single image's im2col matrix is larger); :func:`free_scratch`
     releases them.
     """
 
@@ -223,8 +226,17 @@ def _windows(xp: torch.Tensor, k: IntPair, s: IntPair, d: IntPair, out: IntPair)
 
 
 def _batch_step(n: int, row_bytes: int) -> int:
-    """How many images go into one slice, so its im2col matrix is about ``CHUNK_BYTES``."""
-    return max(1, min(n, CHUNK_BYTES // max(1, row_bytes)))
+    """How many images go into one slice: at most ``CHUNK_BYTES`` of im2col matrix, slices of even size.
+
+    Evenly sized slices matter: 128 images at 14 per slice would leave a last slice of
+    2, whose matrix products run far below the speed of the others; 13 per slice
+    (the last 11) does not.
+
+    >>> _batch_step(128, CHUNK_BYTES // 14), _batch_step(10, CHUNK_BYTES // 4)
+    (13, 4)
+    """
+    most = max(1, min(n, CHUNK_BYTES // max(1, row_bytes)))  # images that fit in one slice
+    return -(-n // -(-n // most))  # n / (number of slices), rounded up
 
 
 def _differentiable_backward(
@@ -239,25 +251,101 @@ def _differentiable_backward(
     return (*grads, None, None, None, None)
 
 
-def _col2im_add(gxa: torch.Tensor, gc: torch.Tensor, s: IntPair, d: IntPair, first_writes: bool = False) -> None:
-    """col2im: add ``gc (B, H_out, W_out, k_h, k_w, C)`` onto ``gxa (B, H_p, W_p, C)`` in place.
+def _tap_span(size: int, out: int, offset: int, s: int) -> tuple[slice, slice] | None:
+    """One kernel tap along one axis: which outputs read inside the input, and which cells.
 
-    Entry ``(y, x, i, j)`` of ``gc`` belongs to input cell ``(y*s_h + i*d_h, x*s_w + j*d_w)``;
-    overlapping windows add up. One strided addition per kernel tap; with
-    ``first_writes`` the first tap overwrites its cells instead of adding to them.
+    Output ``y`` reads input cell ``y*s + offset`` (``offset = i*d - p`` for tap ``i``);
+    cells outside ``0 .. size-1`` are padding. Returns ``(outputs, cells)`` as slices
+    of equal length, or ``None`` when the tap reads only padding.
+
+    >>> _tap_span(5, 5, -1, 1)  # tap 0 of a 3-tap kernel, padding 1: the first output reads padding
+    (slice(1, 5, None), slice(0, 4, 1))
     """
-    _, h_out, w_out, kh, kw, _ = gc.shape
-    for i in range(kh):
-        for j in range(kw):
-            target = gxa[
-                :,
-                i * d[0] : i * d[0] + s[0] * (h_out - 1) + 1 : s[0],
-                j * d[1] : j * d[1] + s[1] * (w_out - 1) + 1 : s[1],
-            ]  # (B, H_out, W_out, C), a view
-            if first_writes and i == j == 0:
-                target.copy_(gc[:, :, :, 0, 0])
-            else:
-                target += gc[:, :, :, i, j]
+    lo = max(0, -(offset // s))  # first y with y*s + offset >= 0
+    hi = min(out, (size - 1 - offset) // s + 1)  # one past the last y with y*s + offset <= size - 1
+    if hi <= lo:
+        return None
+    start = lo * s + offset
+    return slice(lo, hi), slice(start, start + (hi - lo - 1) * s + 1, s)
+
+
+def _col2im_plan(
+    in_hw: IntPair, out_hw: IntPair, k: IntPair, s: IntPair, p: IntPair, d: IntPair
+) -> tuple[list[tuple[int, int, slice, slice, slice, slice]], bool]:
+    """The kernel taps that reach the input, as ``(i, j, out_rows, out_cols, in_rows, in_cols)``.
+
+    The second value says whether the first tap covers every input cell (stride 1 and
+    "same" padding: the centre tap): col2im can then write it instead of zeroing first.
+    """
+    rows = [_tap_span(in_hw[0], out_hw[0], i * d[0] - p[0], s[0]) for i in range(k[0])]
+    cols = [_tap_span(in_hw[1], out_hw[1], j * d[1] - p[1], s[1]) for j in range(k[1])]
+    plan = [(i, j, r[0], c[0], r[1], c[1]) for i, r in enumerate(rows) if r for j, c in enumerate(cols) if c]
+    whole = (slice(0, in_hw[0], 1), slice(0, in_hw[1], 1))
+    covering = [n for n, tap in enumerate(plan) if (tap[4], tap[5]) == whole]
+    if covering:
+        plan.insert(0, plan.pop(covering[0]))
+    return plan, bool(covering)
+
+
+Pairs = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+def _col2im_pairs(gx: torch.Tensor, gc: torch.Tensor, plan: list[tuple[int, int, slice, slice, slice, slice]]) -> Pairs:
+    """For each tap of ``plan``: ``(input cells of gx (B, H, W, C), its share of gc (B, H_out, W_out, k_h, k_w, C))``.
+
+    Both are views; making them once per backward pass and reusing them for every
+    slice of the batch saves two indexing calls per tap and slice.
+    """
+    return [(gx[:, in_rows, in_cols], gc[:, out_rows, out_cols, i, j]) for i, j, out_rows, out_cols, in_rows, in_cols in plan]
+
+
+def _col2im(gx: torch.Tensor, pairs: Pairs, covers: bool) -> None:
+    """col2im: ``gx (B, H, W, C)`` = every tap's share of the input gradient, summed.
+
+    Entry ``(y, x, i, j)`` of the tap matrix belongs to input cell ``(y*s_h + i*d_h - p_h,
+    x*s_w + j*d_w - p_w)``; overlapping windows add up, shares that fall on padding
+    are dropped (``plan`` leaves them out). One strided addition per tap of
+    :func:`_col2im_pairs`; when the first tap ``covers`` ``gx``, it writes and
+    nothing is zeroed.
+    """
+    if not covers:
+        gx.zero_()
+    for n, (target, share) in enumerate(pairs):
+        if n == 0 and covers:
+            target.copy_(share)
+        else:
+            target += share
+
+
+class _SliceViews(NamedTuple):
+    """Views of the backward pass's scratch matrices for one slice of ``B`` images (``None``: not needed)."""
+
+    cols: torch.Tensor | None  # (B, H_out, W_out, k_h, k_w, C_in): im2col of the slice
+    cols2d: torch.Tensor | None  # the same as (B*L, K)
+    gc2d: torch.Tensor | None  # (B*L, K): each tap's share of the input gradient
+    gx: torch.Tensor | None  # (B, H, W, C_in): the slice's input gradient
+    pairs: Pairs | None  # col2im's (target, share) views
+
+    @classmethod
+    def of(
+        cls,
+        size: int,
+        cols: torch.Tensor | None,
+        gcols: torch.Tensor | None,
+        gxs: torch.Tensor | None,
+        plan: list[tuple[int, int, slice, slice, slice, slice]] | None,
+    ) -> _SliceViews:
+        """Views of the first ``size`` images of each buffer; made once per size and pass."""
+        block = None if cols is None else cols[:size]
+        gc = None if gcols is None else gcols[:size]
+        gx = None if gxs is None else gxs[:size]
+        return cls(
+            block,
+            None if block is None else block.view(-1, math.prod(block.shape[3:])),
+            None if gc is None else gc.view(-1, math.prod(gc.shape[3:])),
+            gx,
+            None if gc is None or plan is None else _col2im_pairs(gx, gc, plan),
+        )
 
 
 def _weight_matrix(weight: torch.Tensor) -> torch.Tensor:
@@ -303,8 +391,6 @@ def _backward_products(
     ``w2 (C_out, K)``. Adds to ``gw`` (from :func:`_weight_grad_zeros`) and ``gb (C_out,)``,
     writes each tap's share of the input gradient into ``gc (M, K)``.
     """
-    if gb is not None:
-        gb += g.sum(0)  # while this slice of the gradient is in cache
     if gw is not None:
         if _wide(g.shape[1]):
             gw.addmm_(cols.t(), g)  # (K, M) @ (M, C_out)
@@ -312,6 +398,8 @@ def _backward_products(
             gw.addmm_(g.t(), cols)  # (C_out, M) @ (M, K)
     if gc is not None:
         torch.mm(g, w2, out=gc)  # (M, K)
+    if gb is not None:
+        gb += g.sum(0)  # last: the products have brought this slice of g into cache
 
 
 def _weight_grad_as_kernels(gw: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -361,11 +449,12 @@ class _Im2colConv(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph=True: a second derivative will follow
             return _differentiable_backward(ctx, grad, x, weight, bias)
         c_out, _, kh, kw = weight.shape
-        rows, width = h_out * w_out, kh * kw * c_in
+        rows = h_out * w_out  # output positions per image
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         g = grad.permute(0, 2, 3, 1).reshape(n * rows, c_out)  # (N*L, C_out)
         w2 = _weight_matrix(weight)  # (C_out, K)
-        gx = gw = gb = block = gc = None
+        gx = gw = gb = cols = gcols = gxs = plan = None
+        covers = False
         if need_w:
             win = _windows(xp, (kh, kw), s, d, (h_out, w_out))  # (N, H_out, W_out, k_h, k_w, C_in)
             cols = _SCRATCH.get("cols", (step, *win.shape[1:]), xp)
@@ -373,32 +462,20 @@ class _Im2colConv(torch.autograd.Function):
         if need_b:
             gb = g.new_zeros(c_out)  # (C_out,): the bias touches every output position
         if need_x:
-            # (N, H_p, W_p, C_in). With stride 1 the first kernel tap covers one solid block,
-            # (0:H_out, 0:W_out): it writes there, so only the rest needs zeros first.
-            first_writes = s == (1, 1)
-            if first_writes:
-                gxp = g.new_empty(xp.shape)
-                _zero_outside(gxp, (0, h_out), (0, w_out))
-            else:
-                gxp = g.new_zeros(xp.shape)
+            plan, covers = _col2im_plan((h, w), (h_out, w_out), (kh, kw), s, p, d)
             gcols = _SCRATCH.get("gcols", (step, h_out, w_out, kh, kw, c_in), g)
+            gxs = _SCRATCH.get("gx", (step, h, w, c_in), g)  # one slice's input gradient, channels-last
+            gx = torch.empty_like(x)  # (N, C_in, H, W) in the input's memory layout, as torch's conv does
+        views: dict[int, _SliceViews] = {}  # by slice size: every slice but the last has the same
         for a in range(0, n, step):
             b = min(n, a + step)
-            if need_w:
-                block = cols[: b - a]
-                block.copy_(win[a:b])  # im2col again: cheaper than keeping it
-            if need_x:
-                gc = gcols[: b - a]  # (B, H_out, W_out, k_h, k_w, C_in): each tap's share
-            _backward_products(
-                g[a * rows : b * rows],  # (B*L, C_out)
-                None if block is None else block.view(-1, width),
-                w2, gw, gb,
-                None if gc is None else gc.view(-1, width),
-            )
-            if need_x:
-                _col2im_add(gxp[a:b], gc, s, d, first_writes)  # every tap's share back where it came from
-        if need_x:
-            gx = gxp[:, p[0] : p[0] + h, p[1] : p[1] + w].permute(0, 3, 1, 2)  # (N, C_in, H, W)
+            v = views.get(b - a) or views.setdefault(b - a, _SliceViews.of(b - a, cols, gcols, gxs, plan))
+            if v.cols is not None:
+                v.cols.copy_(win[a:b])  # im2col again: cheaper than keeping it
+            _backward_products(g[a * rows : b * rows], v.cols2d, w2, gw, gb, v.gc2d)  # g: (B*L, C_out)
+            if v.gx is not None:  # every tap's share back where it came from
+                _col2im(v.gx, v.pairs, covers)  # (B, H, W, C_in)
+                gx[a:b] = v.gx.permute(0, 3, 1, 2)  # copied out while it is in cache
         if need_w:
             gw = _weight_grad_as_kernels(gw, weight)  # (C_out, C_in, k_h, k_w)
         return gx, gw, gb, None, None, None, None

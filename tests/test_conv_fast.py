@@ -65,23 +65,50 @@ def test_fast_and_unfold_match_torch(kw: dict, monkeypatch: pytest.MonkeyPatch) 
             torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
 
 
-def test_col2im_add_by_hand() -> None:
-    """Tap (i, j) of output (y, x) lands on input cell (y*s + i*d, x*s + j*d); overlaps add up."""
+@settings(max_examples=200, deadline=None)
+@given(size=st.integers(1, 9), offset=st.integers(-6, 6), s=st.integers(1, 3), out=st.integers(1, 9))
+def test_tap_span_matches_brute_force(size: int, offset: int, s: int, out: int) -> None:
+    """Output y of one tap reads cell y*s + offset; the span keeps exactly the cells inside."""
+    inside = [(y, y * s + offset) for y in range(out) if 0 <= y * s + offset < size]
+    span = conv_module._tap_span(size, out, offset, s)
+    if not inside:
+        assert span is None
+    else:
+        outputs, cells = span
+        assert list(range(out)[outputs]) == [y for y, _ in inside]
+        assert list(range(size)[cells]) == [c for _, c in inside]
+
+
+def test_col2im_by_hand() -> None:
+    """Tap (i, j) of output (y, x) lands on input cell (y*s + i*d - p, x*s + j*d - p); overlaps add up."""
     gc = torch.zeros(1, 2, 2, 2, 2, 1)  # (B, H_out, W_out, k_h, k_w, C)
-    gc[0, 1, 0, 1, 1, 0] = 5.0  # output (1, 0), tap (1, 1)
-    gc[0, 0, 0, 1, 1, 0] = 1.0  # output (0, 0), tap (1, 1)
+    gc[0, 1, 0, 1, 1, 0] = 5.0  # output (1, 0), tap (1, 1): cell (3, 1)
+    gc[0, 0, 0, 1, 1, 0] = 1.0  # output (0, 0), tap (1, 1): cell (1, 1)
     gc[0, 1, 1, 0, 0, 0] = 2.0  # output (1, 1), tap (0, 0): cell (2, 2)
-    gxa = torch.zeros(1, 4, 4, 1)
-    conv_module._col2im_add(gxa, gc, (2, 2), (1, 1))
+    plan, covers = conv_module._col2im_plan((4, 4), (2, 2), (2, 2), (2, 2), (0, 0), (1, 1))
+    assert not covers and len(plan) == 4
+    gx = torch.full((1, 4, 4, 1), 7.0)  # whatever was there is overwritten
+    conv_module._col2im(gx, conv_module._col2im_pairs(gx, gc, plan), covers)
     expected = torch.zeros(4, 4)
-    expected[3, 1] += 5.0  # (1*2 + 1, 0*2 + 1)
-    expected[1, 1] += 1.0
-    expected[2, 2] += 2.0
-    torch.testing.assert_close(gxa[0, :, :, 0], expected)
-    gc2 = torch.ones(1, 3, 1, 2, 1, 1)  # stride 1, dilation 1, k_h = 2: rows overlap
-    gxb = torch.zeros(1, 4, 1, 1)
-    conv_module._col2im_add(gxb, gc2, (1, 1), (1, 1))
-    assert gxb.flatten().tolist() == [1.0, 2.0, 2.0, 1.0]
+    expected[3, 1], expected[1, 1], expected[2, 2] = 5.0, 1.0, 2.0
+    torch.testing.assert_close(gx[0, :, :, 0], expected)
+    # stride 1, padding 1, k_h = 3 on 4 rows: the centre tap covers every row and writes first;
+    # the shares of the outer taps that fall on the padding rows are dropped
+    plan, covers = conv_module._col2im_plan((4, 1), (4, 1), (3, 1), (1, 1), (1, 0), (1, 1))
+    assert covers and plan[0][:2] == (1, 0)
+    gc2 = torch.ones(1, 4, 1, 3, 1, 1)
+    gxb = torch.full((1, 4, 1, 1), 7.0)
+    conv_module._col2im(gxb, conv_module._col2im_pairs(gxb, gc2, plan), covers)
+    assert gxb.flatten().tolist() == [2.0, 3.0, 3.0, 2.0]
+
+
+def test_input_never_read_gets_zero_gradient() -> None:
+    """Every window reads only padding: no tap reaches the input, its gradient is 0, as torch says."""
+    x, w, b = _case(10, (2, 1, 1, 1), (2, 1, 2, 2))
+    kw = dict(padding=2, dilation=3)
+    assert conv_module._col2im_plan((1, 1), (2, 2), (2, 2), (1, 1), (2, 2), (3, 3)) == ([], False)
+    for a, e in zip(_grads(conv2d, x, w, b, **kw), _grads(F.conv2d, x, w, b, **kw)):
+        torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("which", ["x", "weight", "bias"])
@@ -127,7 +154,7 @@ def test_scratch_is_reused_and_freed() -> None:
         t.requires_grad_()
     conv2d(x, w, b, padding=1).sum().backward()
     buffers = dict(conv_module._SCRATCH.buffers)
-    assert {name for name, _, _ in buffers} == {"cols", "gcols"}
+    assert {name for name, _, _ in buffers} == {"cols", "gcols", "gx"}
     first = [x.grad.clone(), w.grad.clone()]
     x.grad = w.grad = None
     conv2d(x, w, b, padding=1).sum().backward()  # same sizes: the same buffers, same results
@@ -153,6 +180,19 @@ def test_batch_step() -> None:
     assert conv_module._batch_step(128, conv_module.CHUNK_BYTES) == 1
     assert conv_module._batch_step(128, 1) == 128  # never more than the batch
     assert conv_module._batch_step(10, conv_module.CHUNK_BYTES // 4) == 4
+    assert conv_module._batch_step(128, conv_module.CHUNK_BYTES // 14) == 13  # not 14: the last slice would hold 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 300), fit=st.integers(1, 40))
+def test_batch_step_is_even(n: int, fit: int) -> None:
+    """As few slices as the chunk size allows, none above it, their sizes as even as they can be."""
+    step = conv_module._batch_step(n, conv_module.CHUNK_BYTES // fit)  # about `fit` images fit
+    most = min(n, fit)
+    assert 1 <= step <= most
+    slices = -(-n // step)
+    assert slices == -(-n // most)  # no more slices than needed
+    assert n - (slices - 1) * step >= step - slices  # the last one is not much shorter
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "channels_last", "sliced"])
@@ -164,8 +204,18 @@ def test_input_memory_layouts(layout: str) -> None:
         x = torch.randn(2, 6, 10, 9, dtype=torch.float64)[:, ::2, 1:9, :8]  # strided view
     for padding in (0, 1):
         ref = _grads(F.conv2d, x, w, b, padding=padding)
-        for a, e in zip(_grads(conv2d, x, w, b, padding=padding), ref):
+        ours = _grads(conv2d, x, w, b, padding=padding)
+        for a, e in zip(ours, ref):
             torch.testing.assert_close(a, e)
+        # conv2d's backward returns the input gradient laid out like the input (dense when the
+        # input is not), so autograd can store it in x.grad without another copy
+        xg = x.clone().requires_grad_()
+        y = conv2d(xg, w, b, padding=padding)
+        (gx,) = torch.autograd.grad(y, xg, torch.ones_like(y))  # as the backward returned it
+        if layout == "channels_last":
+            assert gx.is_contiguous(memory_format=torch.channels_last)
+        else:
+            assert gx.is_contiguous()
 
 
 def test_output_is_channels_last_and_chains() -> None:
