@@ -22,7 +22,10 @@ and LeNet layer shapes of the course:
 
 All run in one process, interleaved (each repeat times every implementation
 once, in turn, right after an untimed warm-up call of the same one), so a busy
-machine slows them alike; the table shows medians.
+machine slows them alike; the table shows medians. Some costs are fixed for
+the life of a process (where its buffers landed in memory, the allocator's
+state): ``--processes N`` repeats the whole measurement in N fresh processes
+and prints each ratio's median and range over them.
 "Forward + backward" is one forward pass and the backward pass for the input,
 the weight and the bias, with an upstream gradient laid out like the output.
 """
@@ -34,6 +37,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -64,6 +68,8 @@ __all__ = [
     "cpu_name",
     "matmuls_only",
     "run",
+    "run_processes",
+    "spread_table",
     "main",
 ]
 
@@ -377,15 +383,90 @@ def run(
     return report
 
 
+def run_processes(count: int, argv: Sequence[str] = ()) -> list[dict]:
+    """Run ``python -m convlib.bench --json *argv`` in ``count`` fresh processes, one after another.
+
+    Returns their reports (as :meth:`BenchReport.to_dict` gives them), in order.
+    """
+    if not isinstance(count, int) or count < 1:
+        raise ValueError(f"count: expected an int >= 1, got {count!r}.")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder holding convlib/
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    reports = []
+    for _ in range(count):
+        done = subprocess.run(
+            [sys.executable, "-m", "convlib.bench", "--json", *argv],
+            capture_output=True, text=True, env=env,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"a benchmark process failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+        reports.append(json.loads(done.stdout))
+    return reports
+
+
+def _spread(values: Sequence[float]) -> str:
+    """``median (min-max)``, two decimals below 100, or one number when all agree to that precision."""
+    med, lo, hi = (f"{v:.2f}" if v < 100 else f"{v:.0f}" for v in (statistics.median(values), min(values), max(values)))
+    return med if lo == hi else f"{med} ({lo}-{hi})"
+
+
+def spread_table(reports: Sequence[dict]) -> str:
+    """Each ratio to torch over several processes' reports: median (min-max).
+
+    >>> r = lambda x: {"cpu": "c", "threads": 2, "torch_version": "t", "quick": False, "repeats": 1,
+    ...     "results": [{"case": "a", "label": "1x1x5x5 -> 1, 3x3", "timings": [
+    ...         {"impl": "convlib", "forward_ratio": x, "forward_backward_ratio": 2 * x, "extrapolated": False},
+    ...         {"impl": "torch", "forward_ratio": 1.0, "forward_backward_ratio": 1.0, "extrapolated": False}]}]}
+    >>> print(spread_table([r(1.0), r(1.5), r(1.25)]).splitlines()[-1])
+    a             1x1x5x5 -> 1, 3x3            convlib   1.25 (1.00-1.50)  2.50 (2.00-3.00)
+    """
+    first = reports[0]
+    lines = [
+        f"torch {first['torch_version']}, {first['threads']} threads, CPU: {first['cpu']}",
+        f"{len(reports)} fresh processes, each the median of {first['repeats']} interleaved repeats"
+        + (" (quick mode: small batches)" if first["quick"] else ""),
+        "ratio to torch: median over the processes (lowest-highest)",
+    ]
+    rows = []
+    for n, entry in enumerate(first["results"]):
+        for m, t in enumerate(entry["timings"]):
+            if t["impl"] == "torch":
+                continue
+            runs = [report["results"][n]["timings"][m] for report in reports]
+            cells = [_spread([run[key] for run in runs]) for key in ("forward_ratio", "forward_backward_ratio")]
+            rows.append((entry["case"], entry["label"], t["impl"] + ("*" if t["extrapolated"] else ""), *cells))
+    width = max([len("fwd x torch")] + [len(row[3]) for row in rows])
+    head = f"{'case':<13} {'layer':<28} {'impl':<9} {'fwd x torch':<{width}}  f+b x torch"
+    lines += ["", head, "-" * (len(head) + 10)]
+    lines += [f"{c:<13} {label:<28} {impl:<9} {fwd:<{width}}  {fb}" for c, label, impl, fwd, fb in rows]
+    if any(t["extrapolated"] for entry in first["results"] for t in entry["timings"]):
+        lines += ["", "* extrapolated from a smaller case (see one process's table for how)"]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m convlib.bench [--quick] [--json] [--repeats R] [--threads T]``."""
+    """Command line: ``python -m convlib.bench [--quick] [--json] [--repeats R] [--threads T] [--processes N]``."""
     parser = argparse.ArgumentParser(prog="python -m convlib.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small batches, few repeats (a smoke run)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats (median reported)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads before timing")
     parser.add_argument("--no-loop", action="store_true", help="skip the (slow) for-loop convolution")
+    parser.add_argument(
+        "--processes", type=int, default=1,
+        help="repeat the whole run in N fresh processes; print each ratio's median and range",
+    )
     args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error(f"--processes: expected an int >= 1, got {args.processes}")
+    if args.processes > 1:
+        forwarded = [flag for flag, on in (("--quick", args.quick), ("--no-loop", args.no_loop)) if on]
+        for flag, value in (("--repeats", args.repeats), ("--threads", args.threads)):
+            if value is not None:
+                forwarded += [flag, str(value)]
+        reports = run_processes(args.processes, forwarded)
+        print(json.dumps({"processes": reports}, indent=2) if args.json else spread_table(reports))
+        return 0
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     impls = [name for name in IMPLEMENTATIONS if not (args.no_loop and name == "loop")]

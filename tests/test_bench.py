@@ -100,3 +100,47 @@ def test_matmuls_only_has_the_conv_shapes() -> None:
         torch.testing.assert_close(b.grad, torch.full((c_out,), float(y[0, 0].numel() * 3)))
     with pytest.raises(ValueError, match="input channels"):
         bench.matmuls_only(torch.randn(1, 3, 5, 5), torch.randn(2, 2, 3, 3))
+
+
+def _fake_report(ratio: float) -> dict:
+    timing = lambda impl, r, ext=False: dict(  # noqa: E731
+        impl=impl, forward_ms=1.0, forward_backward_ms=1.0, extrapolated=ext,
+        measured_on="", forward_ratio=r, forward_backward_ratio=2 * r,
+    )
+    return dict(
+        torch_version="t", threads=2, cpu="cpu", repeats=5, quick=False, load_before=None,
+        results=[{"case": "c", "label": "1x1x5x5 -> 1, 3x3", "n": 1,
+                  "timings": [timing("loop", 100 * ratio, True), timing("convlib", ratio), timing("torch", 1.0)]}],
+    )
+
+
+def test_spread_table_medians_and_ranges() -> None:
+    table = bench.spread_table([_fake_report(r) for r in (1.2, 1.4, 1.3)])
+    assert "3 fresh processes, each the median of 5 interleaved repeats" in table
+    rows = {line.split()[5]: line for line in table.splitlines() if line.startswith("c ")}
+    assert set(rows) == {"loop*", "convlib"}  # torch's own row (always 1.00) is left out
+    assert rows["convlib"].split()[6:] == ["1.30", "(1.20-1.40)", "2.60", "(2.40-2.80)"]
+    assert rows["loop*"].split()[6:8] == ["130", "(120-140)"]  # no decimals on huge ratios
+    assert "* extrapolated" in table
+    same = bench.spread_table([_fake_report(1.0)] * 2)
+    assert same.splitlines()[-3].split()[6:] == ["1.00", "2.00"]  # no range when every process agrees
+
+
+def test_run_processes_rejects_bad_count() -> None:
+    with pytest.raises(ValueError, match=r"^count: expected an int >= 1, got 0"):
+        bench.run_processes(0)
+
+
+def test_command_line_processes_json() -> None:
+    """``--processes 2 --json``: two full reports, each from its own process."""
+    out = subprocess.run(
+        [sys.executable, "-m", "convlib.bench", "--quick", "--json", "--repeats", "1", "--no-loop", "--processes", "2"],
+        check=True, capture_output=True, text=True, timeout=600,
+    ).stdout
+    reports = json.loads(out)["processes"]
+    assert len(reports) == 2
+    for report in reports:
+        assert report["quick"] is True and report["repeats"] == 1
+        assert [t["impl"] for t in report["results"][0]["timings"]] == IMPLS[1:]  # --no-loop was passed on
+    table = bench.spread_table(reports)
+    assert "2 fresh processes" in table and "convlib" in table and "loop" not in table
