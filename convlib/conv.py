@@ -269,9 +269,13 @@ def _tap_span(size: int, out: int, offset: int, s: int) -> tuple[slice, slice] |
     return slice(lo, hi), slice(start, start + (hi - lo - 1) * s + 1, s)
 
 
-def _col2im_plan(
-    in_hw: IntPair, out_hw: IntPair, k: IntPair, s: IntPair, p: IntPair, d: IntPair
-) -> tuple[list[tuple[int, int, slice, slice, slice, slice]], bool]:
+#: One kernel tap in col2im: ``(i, j, out_rows, out_cols, in_rows, in_cols)``.
+Tap = tuple[int, int, slice, slice, slice, slice]
+#: col2im's work list: ``(input cells, their share of the tap matrix)`` views, one pair per tap.
+Pairs = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+def _col2im_plan(in_hw: IntPair, out_hw: IntPair, k: IntPair, s: IntPair, p: IntPair, d: IntPair) -> tuple[list[Tap], bool]:
     """The kernel taps that reach the input, as ``(i, j, out_rows, out_cols, in_rows, in_cols)``.
 
     The second value says whether the first tap covers every input cell (stride 1 and
@@ -287,10 +291,7 @@ def _col2im_plan(
     return plan, bool(covering)
 
 
-Pairs = list[tuple[torch.Tensor, torch.Tensor]]
-
-
-def _col2im_pairs(gx: torch.Tensor, gc: torch.Tensor, plan: list[tuple[int, int, slice, slice, slice, slice]]) -> Pairs:
+def _col2im_pairs(gx: torch.Tensor, gc: torch.Tensor, plan: list[Tap]) -> Pairs:
     """For each tap of ``plan``: ``(input cells of gx (B, H, W, C), its share of gc (B, H_out, W_out, k_h, k_w, C))``.
 
     Both are views; making them once per backward pass and reusing them for every
@@ -333,7 +334,7 @@ class _SliceViews(NamedTuple):
         cols: torch.Tensor | None,
         gcols: torch.Tensor | None,
         gxs: torch.Tensor | None,
-        plan: list[tuple[int, int, slice, slice, slice, slice]] | None,
+        plan: list[Tap] | None,
     ) -> _SliceViews:
         """Views of the first ``size`` images of each buffer; made once per size and pass."""
         block = None if cols is None else cols[:size]
@@ -469,7 +470,9 @@ class _Im2colConv(torch.autograd.Function):
         views: dict[int, _SliceViews] = {}  # by slice size: every slice but the last has the same
         for a in range(0, n, step):
             b = min(n, a + step)
-            v = views.get(b - a) or views.setdefault(b - a, _SliceViews.of(b - a, cols, gcols, gxs, plan))
+            if b - a not in views:
+                views[b - a] = _SliceViews.of(b - a, cols, gcols, gxs, plan)
+            v = views[b - a]
             if v.cols is not None:
                 v.cols.copy_(win[a:b])  # im2col again: cheaper than keeping it
             _backward_products(g[a * rows : b * rows], v.cols2d, w2, gw, gb, v.gc2d)  # g: (B*L, C_out)
