@@ -196,18 +196,9 @@ def _padded_nhwc(x: torch.Tensor, p: IntPair) -> torch.Tensor:
     n, c, h, w = x.shape
     if p == (0, 0):
         return x.permute(0, 2, 3, 1).contiguous()  # (N, H, W, C)
-    xp = x.new_empty(n, h + 2 * p[0], w + 2 * p[1], c)  # (N, H_p, W_p, C)
-    _zero_outside(xp, (p[0], p[0] + h), (p[1], p[1] + w))
+    xp = x.new_zeros(n, h + 2 * p[0], w + 2 * p[1], c)  # (N, H_p, W_p, C)
     xp[:, p[0] : p[0] + h, p[1] : p[1] + w] = x.permute(0, 2, 3, 1)
     return xp
-
-
-def _zero_outside(t: torch.Tensor, rows: IntPair, cols: IntPair) -> None:
-    """Zero ``t (N, H, W, C)`` outside the window ``rows[0]:rows[1]``, ``cols[0]:cols[1]``."""
-    t[:, : rows[0]].zero_()
-    t[:, rows[1] :].zero_()
-    t[:, rows[0] : rows[1], : cols[0]].zero_()
-    t[:, rows[0] : rows[1], cols[1] :].zero_()
 
 
 def _windows(xp: torch.Tensor, k: IntPair, s: IntPair, d: IntPair, out: IntPair) -> torch.Tensor:
