@@ -20,8 +20,9 @@ from convlib.dense import conv_as_matrix, conv_weight_ids
 from convlib.pointwise import conv1x1
 from convlib.params import bytes_float32, human_bytes, locally_connected_params
 from convlib.pool import pool2d
-from convlib.shapes import conv_output_size
+from convlib.shapes import conv_output_size, conv_transpose_output_size
 from convlib.summary import layer_summary, receptive_field
+from convlib.transposed import conv_transpose2d, insert_zeros, trans_conv_naive
 from convlib.train import History, evaluate, fit, predict, seed
 from convlib.validate import ConvlibInputError
 
@@ -35,6 +36,8 @@ __all__ = [
     "conv1x1",
     "conv2d",
     "conv_output_size",
+    "conv_transpose2d",
+    "conv_transpose_output_size",
     "corr2d",
     "corr2d_multi_in",
     "corr2d_multi_in_out",
@@ -47,6 +50,7 @@ __all__ = [
     "conv_weight_ids",
     "human_bytes",
     "input_usage",
+    "insert_zeros",
     "locally_connected_params",
     "pool2d",
     "History",
@@ -56,6 +60,7 @@ __all__ = [
     "predict",
     "receptive_field",
     "seed",
+    "trans_conv_naive",
     "quick_mode",
     *sorted(_LAZY_MODULES),
 ]

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from convlib.validate import as_pair, check_batch, check_fits, check_float, ConvlibInputError
+from convlib.validate import as_pair, check_batch, check_fits, check_float, check_weight_and_bias, ConvlibInputError
 
 __all__ = ["conv2d", "conv2d_loop", "conv2d_unfold", "free_scratch", "Conv2D"]
 
@@ -99,22 +99,12 @@ def _checked(
         )
     c_out, c_in, kh, kw = weight.shape
     check_batch(x, "x", channels=c_in)
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.dtype != x.dtype:
-            raise ConvlibInputError(
-                f"{name}: expected the dtype of x ({x.dtype}), got {t.dtype}. "
-                f"Fix: x = x.to({name}.dtype) (or layer.to(x.dtype) for a layer)."
-            )
+    check_weight_and_bias(x, weight, bias, c_out)
     s = as_pair(stride, "stride")
     p = as_pair(padding, "padding", minimum=0)
     d = as_pair(dilation, "dilation")
     span = (d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1)
     check_fits(tuple(x.shape[2:]), span, p, name="weight")
-    if bias is not None and tuple(bias.shape) != (c_out,):
-        raise ConvlibInputError(
-            f"bias: expected shape ({c_out},) (one per output channel), got "
-            f"{tuple(bias.shape)}. Fix: bias = torch.zeros({c_out})."
-        )
     h, w = x.shape[2:]
     out = ((h + 2 * p[0] - span[0]) // s[0] + 1, (w + 2 * p[1] - span[1]) // s[1] + 1)
     return s, p, d, out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from convlib.validate import ConvlibInputError, check_float
+from convlib.validate import ConvlibInputError, check_bias, check_float
 
 __all__ = ["conv1x1"]
 
@@ -66,11 +66,7 @@ def conv1x1(
             f"{tuple(weight.shape)} with C_in={w.shape[1]}. Fix: weight of shape "
             f"({c_out}, {c_in})."
         )
-    if bias is not None and tuple(bias.shape) != (c_out,):
-        raise ConvlibInputError(
-            f"bias: expected shape ({c_out},) (one per output channel), got "
-            f"{tuple(bias.shape)}. Fix: bias = torch.zeros({c_out})."
-        )
+    check_bias(bias, c_out)
     pixels = x4.reshape(n, c_in, h * wd)  # (N, C_in, H*W): one column per pixel
     out = w.to(x4.dtype) @ pixels  # (N, C_out, H*W)
     if bias is not None:

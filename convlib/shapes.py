@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["conv_output_size"]
+__all__ = ["conv_output_size", "conv_transpose_output_size"]
+
+
+def _check_ints(fn: str, **values: tuple[int, int]) -> None:
+    """Each ``name=(value, lowest allowed)`` must be an int at least that low."""
+    for name, (value, low) in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(
+                f"{fn}: expected {name} to be an int >= {low}, got {value!r}. "
+                f"Fix: pass {name}={low} or larger."
+            )
 
 
 def conv_output_size(
@@ -24,13 +34,8 @@ def conv_output_size(
     >>> conv_output_size(8, 3, padding=1, stride=2)
     4
     """
-    for name, value, low in (("n", n, 1), ("k", k, 1), ("stride", stride, 1),
-                             ("dilation", dilation, 1), ("padding", padding, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(
-                f"conv_output_size: expected {name} to be an int >= {low}, got {value!r}. "
-                f"Fix: pass {name}={low} or larger."
-            )
+    _check_ints("conv_output_size", n=(n, 1), k=(k, 1), stride=(stride, 1), dilation=(dilation, 1),
+                padding=(padding, 0))
     span = dilation * (k - 1) + 1
     if span > n + 2 * padding:
         raise ValueError(
@@ -39,3 +44,39 @@ def conv_output_size(
             "Fix: use a smaller kernel or dilation, or more padding."
         )
     return (n + 2 * padding - span) // stride + 1
+
+
+def conv_transpose_output_size(
+    n: int, k: int, *, padding: int = 0, stride: int = 1, dilation: int = 1, output_padding: int = 0
+) -> int:
+    """Length of a transposed convolution's output along one axis.
+
+    Each of the ``n`` input cells writes a kernel span of ``d * (k - 1) + 1`` cells,
+    ``s`` apart: ``(n - 1) * s + d * (k - 1) + 1`` cells in all. ``padding``
+    removes ``p`` from each side, ``output_padding`` adds cells at the end:
+    ``(n - 1) * s - 2p + d * (k - 1) + 1 + output_padding``. It undoes
+    :func:`conv_output_size`: for ``output_padding < stride``, a convolution with
+    the same ``k, p, s, d`` maps the result back to ``n``.
+
+    >>> conv_transpose_output_size(2, 2)                       # 2x2 input, 2x2 kernel
+    3
+    >>> conv_transpose_output_size(4, 3, padding=1, stride=2, output_padding=1)
+    8
+    >>> conv_output_size(8, 3, padding=1, stride=2)            # and back again
+    4
+    """
+    _check_ints("conv_transpose_output_size", n=(n, 1), k=(k, 1), stride=(stride, 1),
+                dilation=(dilation, 1), padding=(padding, 0), output_padding=(output_padding, 0))
+    if output_padding >= max(stride, dilation):
+        raise ValueError(
+            f"conv_transpose_output_size: expected output_padding smaller than the stride "
+            f"({stride}) or the dilation ({dilation}), got {output_padding}. Fix: output_padding "
+            "only picks one of the sizes a strided convolution maps to the same output."
+        )
+    size = (n - 1) * stride - 2 * padding + dilation * (k - 1) + 1 + output_padding
+    if size < 1:
+        raise ValueError(
+            f"conv_transpose_output_size: expected padding that leaves at least one cell, got "
+            f"padding={padding}, which leaves {size}. Fix: use less padding."
+        )
+    return size

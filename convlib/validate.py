@@ -18,6 +18,8 @@ __all__ = [
     "check_float",
     "check_batch",
     "check_fits",
+    "check_weight_and_bias",
+    "check_bias",
 ]
 
 IntPair = tuple[int, int]
@@ -142,4 +144,24 @@ def check_fits(
             f"a window no larger than the padded input {ph}x{pw}",
             f"a {window[0]}x{window[1]} window",
             "use a smaller kernel, more padding, or a larger input",
+        )
+
+
+def check_weight_and_bias(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, c_out: int) -> None:
+    """Require ``weight`` and ``bias`` in ``x``'s dtype, and ``bias`` of shape ``(C_out,)``."""
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != x.dtype:
+            raise ConvlibInputError(
+                f"{name}: expected the dtype of x ({x.dtype}), got {t.dtype}. "
+                f"Fix: x = x.to({name}.dtype) (or layer.to(x.dtype) for a layer)."
+            )
+    check_bias(bias, c_out)
+
+
+def check_bias(bias: torch.Tensor | None, c_out: int) -> None:
+    """Require ``bias`` (when given) of shape ``(C_out,)``: one number per output channel."""
+    if bias is not None and tuple(bias.shape) != (c_out,):
+        raise ConvlibInputError(
+            f"bias: expected shape ({c_out},) (one per output channel), got "
+            f"{tuple(bias.shape)}. Fix: bias = torch.zeros({c_out})."
         )

@@ -64,3 +64,27 @@ def test_8x8_with_padding_1_stride_2_is_4x4() -> None:
 def test_errors(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         conv_output_size(**kwargs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 12), k=st.integers(1, 6), p=st.integers(0, 3), s=st.integers(1, 4),
+       d=st.integers(1, 3), op=st.integers(0, 3))
+def test_transpose_size_matches_conv_transpose2d(n: int, k: int, p: int, s: int, d: int, op: int) -> None:
+    assume(op < max(s, d) and (n - 1) * s - 2 * p + d * (k - 1) + 1 + op >= 1)
+    x, w = torch.zeros(1, 1, n, 1), torch.zeros(1, 1, k, 1)
+    got = F.conv_transpose2d(x, w, stride=(s, 1), padding=(p, 0), output_padding=(op, 0), dilation=(d, 1)).shape[2]
+    size = cl.conv_transpose_output_size(n, k, padding=p, stride=s, dilation=d, output_padding=op)
+    assert size == got
+    # ... and a convolution with the same settings maps it back to n (output_padding < stride
+    # chooses among the sizes a stride-s convolution merges; a larger one, allowed when d > s, overshoots).
+    if op < s:
+        assert conv_output_size(size, k, padding=p, stride=s, dilation=d) == n
+
+
+def test_transpose_size_rejects_what_torch_rejects() -> None:
+    with pytest.raises(ValueError, match="output_padding smaller than the stride"):
+        cl.conv_transpose_output_size(4, 3, stride=2, output_padding=2)
+    with pytest.raises(ValueError, match="leaves at least one cell"):
+        cl.conv_transpose_output_size(1, 1, padding=1)
+    with pytest.raises(ValueError, match="expected k to be an int >= 1"):
+        cl.conv_transpose_output_size(4, 0)

@@ -1,0 +1,168 @@
+"""Transposed convolution (转置卷积): a convolution's connections with the arrows reversed.
+
+A convolution reads a window of input cells into one output cell. A transposed
+convolution does the opposite: every input cell *writes* a copy of the kernel,
+scaled by its value, into a patch of the output, ``s`` cells further along for
+each step in the input, and where patches overlap they add up. With ``s > 1``
+the output is larger than the input, which is why decoders, segmentation
+networks and image generators use it as a learned upsampling layer.
+
+The name comes from matrices. A convolution is ``y = M @ x`` with ``M`` from
+:func:`convlib.conv_as_matrix`; the transposed convolution with the same kernel
+is ``M.T @ y``: the same input-output pairs and weights, used in the other
+direction. (So it is also what a convolution's backward pass does to the output
+gradient.) It restores the input's *shape*, not its values: it is not an
+inverse, and the old name "deconvolution" (反卷积) misleads.
+
+Three views, same numbers:
+
+* :func:`trans_conv_naive`: one matrix and one kernel, the double loop of the definition;
+* :func:`conv_transpose2d`: batches and channels, as
+  ``torch.nn.functional.conv_transpose2d`` computes, from one matrix product
+  (every cell's scaled kernels) and ``F.fold`` (col2im: the patches added in place);
+* :func:`insert_zeros` + an ordinary convolution: spread the input out with
+  ``s - 1`` zeros between cells, pad, and slide the flipped kernel over it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from convlib.shapes import conv_transpose_output_size
+from convlib.validate import ConvlibInputError, as_pair, as_tensor_2d, check_batch, check_float, check_weight_and_bias
+
+__all__ = ["trans_conv_naive", "conv_transpose2d", "insert_zeros"]
+
+IntPair = tuple[int, int]
+
+
+def trans_conv_naive(X: object, K: object, *, stride: int | tuple[int, int] = 1) -> torch.Tensor:
+    """Transposed convolution of ``X (H, W)`` with ``K (k_h, k_w)``: each cell adds ``X[i, j] * K``.
+
+    The patch of cell ``(i, j)`` starts at output ``(i*s_h, j*s_w)``; the output has
+    shape ``((H - 1)*s_h + k_h, (W - 1)*s_w + k_w)``. No padding (see
+    :func:`conv_transpose2d` for that). Differentiable in ``X`` and ``K``.
+
+    >>> trans_conv_naive([[0, 1], [2, 3]], [[0, 1], [2, 3]])
+    tensor([[ 0.,  0.,  1.],
+            [ 0.,  4.,  6.],
+            [ 4., 12.,  9.]])
+    >>> trans_conv_naive([[0, 1], [2, 3]], [[0, 1], [2, 3]], stride=2).shape
+    torch.Size([4, 4])
+    """
+    X, K = as_tensor_2d(X, "X"), as_tensor_2d(K, "K")
+    s = as_pair(stride, "stride")
+    kh, kw = K.shape
+    dtype = torch.result_type(X, K)
+    Y = torch.zeros((X.shape[0] - 1) * s[0] + kh, (X.shape[1] - 1) * s[1] + kw, dtype=dtype)  # (H_out, W_out)
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            Y[i * s[0] : i * s[0] + kh, j * s[1] : j * s[1] + kw] += X[i, j] * K
+    return Y
+
+
+def _checked(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: int | tuple[int, int],
+    padding: int | tuple[int, int],
+    output_padding: int | tuple[int, int],
+    dilation: int | tuple[int, int],
+) -> tuple[IntPair, IntPair, IntPair, IntPair, IntPair]:
+    """Validate; return ``stride, padding, output_padding, dilation, (H_out, W_out)``."""
+    check_float(weight, "weight")
+    if weight.ndim != 4 or weight.numel() == 0:
+        raise ConvlibInputError(
+            f"weight: expected a 4-D (C_in, C_out, k_h, k_w) tensor with every size >= 1, got shape "
+            f"{tuple(weight.shape)}. Fix: a single 2-D kernel K becomes K[None, None]; note that a "
+            "transposed convolution's weight lists C_in first, the reverse of conv2d's."
+        )
+    c_in, c_out, kh, kw = weight.shape
+    check_batch(x, "x", channels=c_in)
+    check_weight_and_bias(x, weight, bias, c_out)
+    s = as_pair(stride, "stride")
+    p = as_pair(padding, "padding", minimum=0)
+    op = as_pair(output_padding, "output_padding", minimum=0)
+    d = as_pair(dilation, "dilation")
+    try:
+        h_out, w_out = (
+            conv_transpose_output_size(x.shape[a], weight.shape[a], padding=p[a - 2], stride=s[a - 2],
+                                       dilation=d[a - 2], output_padding=op[a - 2])
+            for a in (2, 3)
+        )
+    except ValueError as err:  # the message names the rule and the fix
+        raise ConvlibInputError(
+            f"conv_transpose2d (x {tuple(x.shape)}, weight {tuple(weight.shape)}, stride {s}, "
+            f"padding {p}, output_padding {op}, dilation {d}): {err}"
+        ) from None
+    return s, p, op, d, (h_out, w_out)
+
+
+def conv_transpose2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    output_padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+) -> torch.Tensor:
+    """2-D transposed convolution of a batch, as ``torch.nn.functional.conv_transpose2d``.
+
+    Shapes: ``x (N, C_in, H, W)``, ``weight (C_in, C_out, k_h, k_w)`` (C_in first,
+    as in torch), ``bias (C_out,)`` -> ``(N, C_out, H_out, W_out)`` with
+    ``H_out = (H - 1)*s - 2p + d*(k_h - 1) + 1 + output_padding``
+    (:func:`convlib.conv_transpose_output_size`). ``padding`` removes ``p`` cells
+    from each side of the full result (so it undoes a convolution's padding
+    ``p``); ``output_padding`` adds cells on the bottom and right, to pick among
+    the input sizes a strided convolution maps to the same output. Differentiable
+    in ``x``, ``weight`` and ``bias`` (autograd through the matmul and ``F.fold``).
+
+    >>> x = torch.tensor([[[[0., 1], [2, 3]]]])
+    >>> conv_transpose2d(x, torch.tensor([[[[0., 1], [2, 3]]]]))
+    tensor([[[[ 0.,  0.,  1.],
+              [ 0.,  4.,  6.],
+              [ 4., 12.,  9.]]]])
+    >>> conv_transpose2d(torch.zeros(1, 8, 4, 4), torch.zeros(8, 3, 3, 3), stride=2, padding=1, output_padding=1).shape
+    torch.Size([1, 3, 8, 8])
+    """
+    s, p, op, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, output_padding, dilation)
+    n, c_in, h, w = x.shape
+    kh, kw = weight.shape[2:]
+    # Every input cell times every kernel: (C_out*k_h*k_w, C_in) @ (N, C_in, H*W)
+    patches = weight.reshape(c_in, -1).t() @ x.reshape(n, c_in, h * w)  # (N, C_out*k_h*k_w, H*W)
+    full = ((h - 1) * s[0] + d[0] * (kh - 1) + 1, (w - 1) * s[1] + d[1] * (kw - 1) + 1)
+    y = F.fold(patches, full, (kh, kw), dilation=d, stride=s)  # (N, C_out, *full): overlapping patches added
+    y = F.pad(y, (0, op[1], 0, op[0]))  # output_padding: extra rows/columns at the bottom/right
+    y = y[:, :, p[0] : p[0] + h_out, p[1] : p[1] + w_out]  # padding: drop p cells on each side
+    if bias is not None:
+        y = y + bias.reshape(1, -1, 1, 1)
+    return y  # (N, C_out, H_out, W_out)
+
+
+def insert_zeros(x: torch.Tensor, stride: int | tuple[int, int]) -> torch.Tensor:
+    """Spread ``x (..., H, W)`` out with ``s - 1`` zeros between neighbouring cells.
+
+    Returns ``(..., (H - 1)*s_h + 1, (W - 1)*s_w + 1)``. A transposed convolution
+    with stride ``s`` is an ordinary stride-1 convolution, with the kernel flipped,
+    over this spread-out input padded by ``d*(k - 1) - p`` cells on each side.
+
+    >>> insert_zeros(torch.tensor([[1., 2], [3, 4]]), 2)
+    tensor([[1., 0., 2.],
+            [0., 0., 0.],
+            [3., 0., 4.]])
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim < 2:
+        raise ConvlibInputError(
+            f"x: expected a tensor with at least 2 dims (..., H, W), got "
+            f"{type(x).__name__ if not isinstance(x, torch.Tensor) else f'{x.ndim}-D shape {tuple(x.shape)}'}. "
+            "Fix: pass a matrix (H, W) or a batch (N, C, H, W)."
+        )
+    s = as_pair(stride, "stride")
+    h, w = x.shape[-2:]
+    out = x.new_zeros(*x.shape[:-2], (h - 1) * s[0] + 1, (w - 1) * s[1] + 1)  # (..., H_s, W_s)
+    out[..., :: s[0], :: s[1]] = x
+    return out

@@ -1,0 +1,150 @@
+"""convlib.transposed: conv_transpose2d and its teaching versions against F.conv_transpose2d."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given, settings, strategies as st
+
+import convlib as cl
+from convlib.transposed import conv_transpose2d, insert_zeros, trans_conv_naive
+from convlib.validate import ConvlibInputError
+
+
+@st.composite
+def transposed_case(draw: st.DrawFn) -> dict:
+    """Sizes, stride, padding, dilation and an output_padding torch accepts."""
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    p = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    op = tuple(draw(st.integers(0, max(s[a], d[a]) - 1)) for a in (0, 1))
+    hw = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+    out = [(hw[a] - 1) * s[a] - 2 * p[a] + d[a] * (k[a] - 1) + 1 + op[a] for a in (0, 1)]
+    assume(min(out) >= 1)
+    n, c_in, c_out = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return dict(x=(n, c_in, *hw), w=(c_in, c_out, *k), bias=draw(st.booleans()),
+                kw=dict(stride=s, padding=p, output_padding=op, dilation=d), seed=draw(st.integers(0, 2**31 - 1)))
+
+
+def _tensors(case: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    g = torch.Generator().manual_seed(case["seed"])
+    x = torch.randn(case["x"], generator=g, dtype=torch.float64)  # (N, C_in, H, W)
+    w = torch.randn(case["w"], generator=g, dtype=torch.float64)  # (C_in, C_out, k_h, k_w)
+    b = torch.randn(case["w"][1], generator=g, dtype=torch.float64) if case["bias"] else None
+    return x, w, b
+
+
+def _value_and_grads(fn, *inputs: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    leaves = [t.clone().requires_grad_() if t is not None else None for t in inputs]
+    y = fn(*leaves)
+    up = torch.randn(y.shape, generator=torch.Generator().manual_seed(3), dtype=y.dtype)
+    grads = torch.autograd.grad((y * up).sum(), [t for t in leaves if t is not None])
+    return (y, *grads)
+
+
+@settings(max_examples=120, deadline=None)
+@given(transposed_case())
+def test_matches_torch_values_and_gradients(case: dict) -> None:
+    x, w, b = _tensors(case)
+    ours = _value_and_grads(lambda x, w, b: conv_transpose2d(x, w, b, **case["kw"]), x, w, b)
+    ref = _value_and_grads(lambda x, w, b: F.conv_transpose2d(x, w, b, **case["kw"]), x, w, b)
+    assert ours[0].shape == ref[0].shape
+    for got, want in zip(ours, ref):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 5), w=st.integers(1, 5), kh=st.integers(1, 4), kw=st.integers(1, 4),
+       s=st.tuples(st.integers(1, 3), st.integers(1, 3)), seed=st.integers(0, 2**31 - 1))
+def test_naive_loop_matches_the_batched_op(h: int, w: int, kh: int, kw: int, s: tuple, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    X, K = torch.randn(h, w, generator=g, dtype=torch.float64), torch.randn(kh, kw, generator=g, dtype=torch.float64)
+    want = F.conv_transpose2d(X[None, None], K[None, None], stride=s)[0, 0]
+    torch.testing.assert_close(trans_conv_naive(X, K, stride=s), want)
+    torch.testing.assert_close(conv_transpose2d(X[None, None], K[None, None], stride=s)[0, 0], want)
+
+
+def test_worked_example_and_lists() -> None:
+    X = K = [[0, 1], [2, 3]]
+    assert torch.equal(trans_conv_naive(X, K), torch.tensor([[0.0, 0, 1], [0, 4, 6], [4, 12, 9]]))
+    assert torch.equal(trans_conv_naive(X, K, stride=2),
+                       torch.tensor([[0.0, 0, 0, 1], [0, 0, 2, 3], [0, 2, 0, 3], [4, 6, 6, 9]]))
+    assert cl.trans_conv_naive is trans_conv_naive and cl.conv_transpose2d is conv_transpose2d
+
+
+def test_naive_is_differentiable() -> None:
+    X = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+    K = torch.randn(2, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda X, K: trans_conv_naive(X, K, stride=2), (X, K))
+
+
+@pytest.mark.parametrize(("n", "k", "s", "p"), [(5, 3, 2, 1), (6, 3, 2, 1), (4, 2, 1, 0), (7, 3, 3, 0), (5, 4, 2, 2)])
+def test_is_the_transpose_of_the_convolution_matrix(n: int, k: int, s: int, p: int) -> None:
+    K = torch.randn(k, k, dtype=torch.float64)
+    M = cl.conv_as_matrix(K, n, stride=s, padding=p)  # (H_out*W_out, n*n)
+    m = cl.conv_output_size(n, k, padding=p, stride=s)
+    op = n - cl.conv_transpose_output_size(m, k, padding=p, stride=s)  # sizes a stride-s conv merges
+    y = torch.randn(1, 1, m, m, dtype=torch.float64)
+    back = conv_transpose2d(y, K[None, None], stride=s, padding=p, output_padding=op)  # (1, 1, n, n)
+    torch.testing.assert_close(back.flatten(), M.T @ y.flatten())
+
+
+@settings(max_examples=60, deadline=None)
+@given(transposed_case())
+def test_is_a_convolution_of_the_zero_spread_input(case: dict) -> None:
+    x, w, _ = _tensors(case)
+    kw = case["kw"]
+    (kh, kw_), (ph, pw), (dh, dw) = case["w"][2:], kw["padding"], kw["dilation"]
+    assume(ph <= dh * (kh - 1) and pw <= dw * (kw_ - 1))
+    oph, opw = kw["output_padding"]
+    qh, qw = dh * (kh - 1) - ph, dw * (kw_ - 1) - pw  # padding of the spread-out input
+    spread = F.pad(insert_zeros(x, kw["stride"]), (qw, qw + opw, qh, qh + oph))
+    flipped = w.flip(2, 3).transpose(0, 1)  # (C_out, C_in, k_h, k_w), each kernel turned 180 degrees
+    want = cl.conv2d(spread, flipped, dilation=kw["dilation"])
+    torch.testing.assert_close(conv_transpose2d(x, w, **kw), want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(transposed_case())
+def test_is_the_input_gradient_of_a_convolution(case: dict) -> None:
+    x, w, _ = _tensors(case)
+    kw = case["kw"]
+    assume(all(op < s for op, s in zip(kw["output_padding"], kw["stride"])))
+    # A convolution with these settings maps y back to x's size; the same w is its
+    # weight (C_out, C_in) from the convolution's side: y's C_out channels in, x's C_in out.
+    y = conv_transpose2d(x, w, **kw).detach().requires_grad_()  # (N, C_out, H_y, W_y)
+    out = F.conv2d(y, w, stride=kw["stride"], padding=kw["padding"], dilation=kw["dilation"])  # (N, C_in, H, W)
+    assert out.shape == x.shape
+    (grad,) = torch.autograd.grad(out, y, x)
+    torch.testing.assert_close(grad, conv_transpose2d(x, w, **kw))
+
+
+def test_insert_zeros() -> None:
+    x = torch.arange(1.0, 7).reshape(1, 1, 2, 3)
+    got = insert_zeros(x, (3, 2))  # (1, 1, 4, 5)
+    assert got.shape == (1, 1, 4, 5) and torch.equal(got[..., ::3, ::2], x) and got.sum() == x.sum()
+    assert torch.equal(insert_zeros(x, 1), x)
+    with pytest.raises(ConvlibInputError, match="at least 2 dims"):
+        insert_zeros(torch.ones(3), 2)
+
+
+def test_errors_say_what_to_do() -> None:
+    x, w = torch.randn(1, 4, 5, 5), torch.randn(4, 2, 3, 3)
+    with pytest.raises(ConvlibInputError, match=r"unsqueeze\(0\)"):
+        conv_transpose2d(x[0], w)
+    with pytest.raises(ConvlibInputError, match=r"permute\(0, 3, 1, 2\)"):
+        conv_transpose2d(torch.randn(1, 5, 5, 4), w)  # (N, H, W, C): channels last
+    with pytest.raises(ConvlibInputError, match="C_in first"):
+        conv_transpose2d(x, w[0])
+    with pytest.raises(ConvlibInputError, match="output_padding smaller than the stride"):
+        conv_transpose2d(x, w, stride=2, output_padding=2)
+    with pytest.raises(ConvlibInputError, match="use less padding"):
+        conv_transpose2d(torch.randn(1, 4, 1, 1), torch.randn(4, 2, 1, 1), padding=1)
+    with pytest.raises(ConvlibInputError, match=r"bias: expected shape \(2,\)"):
+        conv_transpose2d(x, w, torch.zeros(4))
+    with pytest.raises(ConvlibInputError, match="dtype of x"):
+        conv_transpose2d(x, w.double())
+    with pytest.raises(TypeError, match="floating-point"):
+        conv_transpose2d(x.long(), w)
