@@ -19,6 +19,9 @@ CASES = [
     (cl.check.same_padding, 3, [6, 1, 3.5]),
     (cl.check.corner_usage, (1, 4), [(1, 9), (4, 1), 4]),
     (cl.check.dilated_output_size, 6, [8, 5, 10]),
+    (cl.check.transposed_output_size, 8, [7, 10, 2, 9]),
+    (cl.check.trans_conv_by_hand, [[1, 3, 2], [4, 10, 6], [3, 7, 4]],
+     [[[10]], [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]], [[1, 2], [3, 4]]]),
 ]
 
 
@@ -37,6 +40,11 @@ def test_stored_answers_agree_with_torch_and_convlib():
                                       padding=2, stride=2).shape[-1] == 16
     assert torch.nn.functional.conv2d(torch.zeros(1, 1, 20, 20), torch.zeros(1, 1, 7, 7), padding=3).shape[-1] == 20
     assert torch.nn.functional.conv2d(torch.zeros(1, 1, 10, 10), torch.zeros(1, 1, 3, 3), dilation=2).shape[-1] == 6
+    assert torch.nn.functional.conv_transpose2d(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 3, 3), stride=2,
+                                                padding=1, output_padding=1).shape[-1] == 8
+    X = torch.tensor([[[[1.0, 2], [3, 4]]]])
+    assert torch.equal(torch.nn.functional.conv_transpose2d(X, torch.ones(1, 1, 2, 2))[0, 0],
+                       torch.tensor([[1.0, 3, 2], [4, 10, 6], [3, 7, 4]]))
 
 
 def test_specific_hints_for_common_slips():
@@ -45,3 +53,8 @@ def test_specific_hints_for_common_slips():
     assert "stride 2" in cl.check.padded_output_size(32).message
     assert "each side" in cl.check.same_padding(6).message
     assert "undilated" in cl.check.dilated_output_size(8).message
+    assert "output_padding" in cl.check.transposed_output_size(7).message
+    assert "subtract 2p" in cl.check.transposed_output_size(10).message
+    assert "ordinary convolution" in cl.check.transposed_output_size(2).message
+    assert "stride 2" in cl.check.trans_conv_by_hand([[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]).message
+    assert "ordinary convolution" in cl.check.trans_conv_by_hand([[10]]).message

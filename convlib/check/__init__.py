@@ -54,6 +54,8 @@ from convlib.check.padding_stride import (
     dilated_output_size,
     padded_output_size,
     same_padding,
+    trans_conv_by_hand,
+    transposed_output_size,
 )
 from convlib.check.speedrun import (
     distinct_views,
@@ -86,6 +88,8 @@ __all__ = [
     "mlp_photo_weights",
     "padded_output_size",
     "same_padding",
+    "trans_conv_by_hand",
+    "transposed_output_size",
     "flipped_kernel",
     "horizontal_edge_kernel",
     "output_shape",

@@ -6,9 +6,17 @@ from typing import Any
 
 from convlib.check._core import CheckResult, same_values, verdict
 from convlib.coverage import input_usage
-from convlib.shapes import conv_output_size
+from convlib.shapes import conv_output_size, conv_transpose_output_size
+from convlib.transposed import trans_conv_naive
 
-__all__ = ["padded_output_size", "same_padding", "corner_usage", "dilated_output_size"]
+__all__ = [
+    "padded_output_size",
+    "same_padding",
+    "corner_usage",
+    "dilated_output_size",
+    "transposed_output_size",
+    "trans_conv_by_hand",
+]
 
 
 def padded_output_size(answer: Any) -> CheckResult:
@@ -85,5 +93,54 @@ def dilated_output_size(answer: Any) -> CheckResult:
     return verdict(
         same_values(answer, expected),
         f"the taps span 2*(3-1) + 1 = 5 cells, so floor((10 - 5) / 1) + 1 = {expected}.",
+        hint,
+    )
+
+
+def transposed_output_size(answer: Any) -> CheckResult:
+    """Exercise: output side of a transposed convolution on a 4x4 input, 3x3 kernel,
+    stride 2, padding 1, output_padding 1.
+
+    >>> transposed_output_size(8)
+    ✅ Right: (4 - 1)*2 - 2*1 + 3 + 1 = 8: twice the input, the size a stride-2 convolution with padding 1 turns back into 4.
+    >>> transposed_output_size(7)
+    ❌ Not yet: Hint: 7 leaves out output_padding: it adds one more row and column at the bottom and right.
+    """
+    expected = conv_transpose_output_size(4, 3, padding=1, stride=2, output_padding=1)
+    hint = "use (n - 1)*s - 2p + k + output_padding with n=4, k=3, s=2, p=1."
+    if same_values(answer, expected - 1):
+        hint = "7 leaves out output_padding: it adds one more row and column at the bottom and right."
+    elif same_values(answer, expected + 2):
+        hint = "padding removes p cells from each side of the result here: subtract 2p."
+    elif same_values(answer, conv_output_size(4, 3, padding=1, stride=2)):
+        hint = "that is the ordinary convolution's output; a transposed convolution grows the input."
+    return verdict(
+        same_values(answer, expected),
+        f"(4 - 1)*2 - 2*1 + 3 + 1 = {expected}: twice the input, the size a stride-2 convolution "
+        "with padding 1 turns back into 4.",
+        hint,
+    )
+
+
+def trans_conv_by_hand(answer: Any) -> CheckResult:
+    """Exercise: the transposed convolution of ``[[1, 2], [3, 4]]`` with the kernel
+    ``[[1, 1], [1, 1]]``, stride 1, no padding (a 3x3 matrix).
+
+    >>> trans_conv_by_hand([[1, 3, 2], [4, 10, 6], [3, 7, 4]])
+    ✅ Right: each cell adds its value into a 2x2 patch; the centre is covered by all four patches: 1 + 2 + 3 + 4 = 10.
+    >>> bool(trans_conv_by_hand([[10]]))
+    False
+    """
+    X, K = [[1.0, 2.0], [3.0, 4.0]], [[1.0, 1.0], [1.0, 1.0]]
+    expected = trans_conv_naive(X, K)
+    hint = "start from a 3x3 grid of zeros; cell (i, j) of the input adds its value to the 2x2 patch at (i, j)."
+    if same_values(answer, [[10.0]]):
+        hint = "that is the ordinary convolution (one window); the transposed one spreads each cell out: 3x3."
+    elif same_values(answer, trans_conv_naive(X, K, stride=2)):
+        hint = "that is stride 2, where the patches do not overlap; at stride 1 they overlap and add."
+    return verdict(
+        same_values(answer, expected),
+        "each cell adds its value into a 2x2 patch; the centre is covered by all four patches: "
+        "1 + 2 + 3 + 4 = 10.",
         hint,
     )
