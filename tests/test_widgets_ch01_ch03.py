@@ -1,4 +1,4 @@
-"""LocalityView and PaddingStrideExplorer: Python-side numbers, validation, static HTML,
+"""LocalityView, PaddingStrideExplorer and TransposedConvView: Python-side numbers, validation, static HTML,
 and the page's own geometry code (run in Node) against convlib."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 import traitlets
 
 import convlib as cl
-from convlib.widgets import LocalityView, PaddingStrideExplorer
+from convlib.widgets import LocalityView, PaddingStrideExplorer, TransposedConvView
 from convlib.widgets._base import esm_source
 from convlib.widgets.padding_stride import LIMITS
 
@@ -174,3 +174,77 @@ def test_padding_stride_page_geometry_matches_convlib(tmp_path):
             assert page["out"] == w.out_size == cl.conv_output_size(n, k, padding=p, stride=s, dilation=d)
             assert [tuple(t) for t in page["first"]] == w.window_taps(0)
             assert [tuple(t) for t in page["last"]] == w.window_taps(w.n_windows - 1)
+
+
+# --- TransposedConvView -------------------------------------------------------
+
+TC_CASES = [  # (X, K)
+    ([[0, 1], [2, 3]], [[0, 1], [2, 3]]),
+    ([[1, 2, 0], [0, 1, 3], [2, 1, 1]], [[1, 0, 1], [2, 1, 0], [0, 1, 1]]),
+    ([[1, -2, 3]], [[1, 1], [1, -1]]),
+    ([[5]], [[1, 2, 3], [4, 5, 6], [7, 8, 9]]),
+]
+
+
+@pytest.mark.parametrize(("X", "K"), TC_CASES)
+def test_transposed_view_matches_f_conv_transpose2d(X, K):
+    x, k = torch.tensor(X, dtype=torch.float64), torch.tensor(K, dtype=torch.float64)
+    for s in range(1, 4):
+        w = TransposedConvView(X, K, stride=s)
+        full = F.conv_transpose2d(x[None, None], k[None, None], stride=s)[0, 0]
+        assert w.full_shape == tuple(full.shape)
+        for p in range(w.max_padding + 1):
+            w.padding = p
+            want = F.conv_transpose2d(x[None, None], k[None, None], stride=s, padding=p)[0, 0]
+            assert w.out_shape == tuple(want.shape)
+            assert w.out_shape[0] == cl.conv_transpose_output_size(x.shape[0], k.shape[0], padding=p, stride=s)
+            torch.testing.assert_close(w.output(), want)
+            assert w.formula.endswith(f"= {w.out_shape[1]}")
+        # The running sums end at the full result, and each step adds exactly one patch.
+        before = torch.zeros_like(full)
+        for q in range(x.numel()):
+            now = torch.tensor(w.partial(q), dtype=torch.float64)
+            i, j = divmod(q, x.shape[1])
+            added = torch.zeros_like(full)
+            for (r, c), kv in zip(w.patch(q), k.flatten().tolist()):
+                added[r, c] += x[i, j] * kv
+            torch.testing.assert_close(now - before, added)
+            before = now
+        torch.testing.assert_close(before, full)
+
+
+def test_transposed_view_validation_and_clamping():
+    w = TransposedConvView([[1, 2, 3]] * 3, [[1, 1, 1]] * 3, stride=3, padding=3)  # full 9x9: room for 3
+    assert w.max_padding == 3 and w.out_shape == (3, 3)
+    w.stride = 1  # full 5x5: at most 2
+    assert w.padding == 2 and w.out_shape == (1, 1)
+    with pytest.raises(traitlets.TraitError, match="padding: expected an int from 0 to 2.*Fix"):
+        w.padding = 3
+    with pytest.raises(traitlets.TraitError, match="stride: expected an int from 1 to 3"):
+        w.stride = 4
+    with pytest.raises(traitlets.TraitError, match="position: expected 0 <= position < 9.*Fix"):
+        w.position = 9
+    w.position = 8
+    w.x = [[1.0, 2.0]]  # fewer cells: the position stays on the grid
+    assert w.position == 1 and w.cell == (0, 1)
+    with pytest.raises(Exception, match="2-D"):
+        TransposedConvView([1, 2, 3], [[1]])
+    assert TransposedConvView([[1, 2]], [[1, 1]]).formula == "height (1 − 1)·1 − 2·0 + 1 = 1; width (2 − 1)·1 − 2·0 + 2 = 3"
+
+
+@needs_node
+def test_transposed_page_geometry_matches_convlib(tmp_path):
+    grid = [(X, K, s, p, q) for X, K in TC_CASES for s in (1, 2, 3) for p in (0, 1) for q in (0, len(X) * len(X[0]) - 1)]
+    harness = ("const cases = " + json.dumps(grid) + ";\nconsole.log(JSON.stringify(cases.map(([X, K, s, p, q]) => {"
+               "const g = tcGeometry(X, K, s, p, q);"
+               "return { full: g.full, out: g.out, maxPad: g.maxPad, patch: g.patch, sums: g.sums, formula: g.formula }; })));\n")
+    shown = run_esm("transposed", harness, tmp_path)
+    for (X, K, s, p, q), page in zip(grid, shown):
+        w = TransposedConvView(X, K, stride=s)
+        assert page["maxPad"] == w.max_padding and tuple(page["full"]) == w.full_shape
+        if p > w.max_padding:
+            continue
+        w.padding, w.position = p, q
+        assert tuple(page["out"]) == w.out_shape and page["formula"] == w.formula
+        assert [tuple(c) for c in page["patch"]] == w.patch()
+        assert page["sums"] == w.partial()

@@ -6,5 +6,6 @@ from convlib.widgets.kernel_slider import KernelSlider
 from convlib.widgets.locality import LocalityView
 from convlib.widgets.padding_stride import PaddingStrideExplorer
 from convlib.widgets.pooling import PoolingView
+from convlib.widgets.transposed import TransposedConvView
 
-__all__ = ["ChannelsView", "KernelSlider", "LocalityView", "PaddingStrideExplorer", "PoolingView"]
+__all__ = ["ChannelsView", "KernelSlider", "LocalityView", "PaddingStrideExplorer", "PoolingView", "TransposedConvView"]

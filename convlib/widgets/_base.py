@@ -21,13 +21,26 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets as t
 
-__all__ = ["StaticWidget", "WindowWidget", "esm_source"]
+__all__ = ["StaticWidget", "WindowWidget", "esm_source", "int_in_range"]
 
 
 def esm_source(name: str) -> str:
     """The ESM of widget ``name``: the shared helpers, then ``static/<name>.js``."""
     static = resources.files("convlib.widgets") / "static"
     return (static / "_common.js").read_text("utf-8") + "\n" + (static / f"{name}.js").read_text("utf-8")
+
+
+def int_in_range(name: str, value: object, low: int, high: int, *, why: str = "", fix: str) -> int:
+    """``value`` when it is an int from ``low`` to ``high``; otherwise a ``TraitError``
+    that says what was expected (and ``why``), what came, and ``fix``.
+
+    >>> int_in_range("stride", 2, 1, 3, fix="pick 1 to 3.")
+    2
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        because = f" ({why})" if why else ""
+        raise t.TraitError(f"{name}: expected an int from {low} to {high}{because}, got {value!r}. Fix: {fix}")
+    return value
 
 
 def _script_safe(text: str) -> str:

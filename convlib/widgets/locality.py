@@ -14,7 +14,7 @@ import traitlets as t
 
 from convlib.dense import conv_weight_ids
 from convlib.shapes import conv_output_size
-from convlib.widgets._base import WindowWidget, esm_source
+from convlib.widgets._base import WindowWidget, esm_source, int_in_range
 
 __all__ = ["LocalityView", "MAX_SIDE"]
 
@@ -58,21 +58,13 @@ class LocalityView(WindowWidget):
 
     @staticmethod
     def _check_side(name: str, value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIDE:
-            raise t.TraitError(
-                f"{name}: expected an int from 1 to {MAX_SIDE}, got {value!r}. "
-                f"Fix: keep the input small, e.g. {name}=4; the FC side draws every weight."
-            )
-        return value
+        return int_in_range(name, value, 1, MAX_SIDE,
+                            fix=f"keep the input small, e.g. {name}=4; the FC side draws every weight.")
 
     @staticmethod
     def _check_kernel(k: object, height: int, width: int) -> int:
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= min(height, width):
-            raise t.TraitError(
-                f"kernel_size: expected an int from 1 to {min(height, width)} (it must fit in the "
-                f"{height}x{width} input), got {k!r}. Fix: kernel_size=2 or a larger input."
-            )
-        return k
+        return int_in_range("kernel_size", k, 1, min(height, width), why=f"it must fit in the {height}x{width} input",
+                            fix="kernel_size=2 or a larger input.")
 
     @t.validate("height", "width")
     def _valid_side(self, proposal: t.Bunch) -> int:

@@ -12,7 +12,7 @@ import traitlets as t
 
 from convlib.coverage import input_usage
 from convlib.shapes import conv_output_size
-from convlib.widgets._base import StaticWidget, esm_source
+from convlib.widgets._base import StaticWidget, esm_source, int_in_range
 
 __all__ = ["PaddingStrideExplorer", "LIMITS"]
 
@@ -76,12 +76,8 @@ class PaddingStrideExplorer(StaticWidget):
     @staticmethod
     def _check(name: str, value: object) -> int:
         low, high = LIMITS[name]
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise t.TraitError(
-                f"{name}: expected an int from {low} to {high} (the page's slider range), got {value!r}. "
-                f"Fix: pick {name} between {low} and {high}; for other sizes use convlib.conv_output_size."
-            )
-        return value
+        return int_in_range(name, value, low, high, why="the page's slider range",
+                            fix=f"pick {name} between {low} and {high}; for other sizes use convlib.conv_output_size.")
 
     @t.validate(*LIMITS)
     def _valid_setting(self, proposal: t.Bunch) -> int:
