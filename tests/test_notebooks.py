@@ -120,3 +120,20 @@ def test_has_summary_heading(path: Path) -> None:
         f"{path.name}: no 'Summary' heading; headings are {headings}"
     )
 
+
+
+# A dict's repr in prose is a figure that was pasted with `%`-formatting gone wrong
+# ("10% accuracy" read as the "%a" conversion once); prose quotes numbers, not reprs.
+LEAKED_REPR = re.compile(r"\{'\w+': |\bTensor\(|<[\w.]+ object at 0x")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_prose_has_no_leaked_python_reprs(path: Path) -> None:
+    leaks = [m.group(0) for c in _cells(path) if c["cell_type"] == "markdown"
+             for m in LEAKED_REPR.finditer(_source(c))]
+    assert not leaks, f"{path.name}: Python reprs in the prose: {leaks}"
+
+
+def test_leak_pattern_catches_the_known_slip() -> None:
+    assert LEAKED_REPR.search("stay near 10{'provisional': False, 'orig_epochs': 5}ccuracy")
+    assert not LEAKED_REPR.search("stay near 10% accuracy, with sets such as {1, 2} and ``{'key'}``")
