@@ -1,0 +1,283 @@
+"""NetworkView: a trained network's feature maps, computed in the page, on images you can paint on.
+
+The network travels to the page as data: each layer of an ``nn.Sequential``
+becomes a small dict (its kind, its settings, its weights as base-64 float32),
+BatchNorm folded into a per-channel scale and shift, as it acts in evaluation
+mode. The page runs the forward pass itself in plain JavaScript, so the static
+book needs no kernel: pick a test image, paint on it, and every feature map and
+the class probabilities follow. The same data runs here through torch ops
+(:meth:`NetworkView.activations`), and the constructor checks that it
+reproduces the model's own output.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+import traitlets as t
+from torch import nn
+
+from convlib.conv import Conv2D
+from convlib.validate import ConvlibInputError
+from convlib.widgets._base import StaticWidget, esm_source, int_in_range
+
+__all__ = ["NetworkView", "network_layers", "run_layers", "MAX_IMAGES"]
+
+#: Most images one view carries (each is drawn as a thumbnail).
+MAX_IMAGES = 12
+
+_SUPPORTED = ("nn.Conv2d / cl.Conv2D, nn.BatchNorm1d / 2d, nn.ReLU, nn.Sigmoid, nn.Tanh, nn.MaxPool2d, "
+              "nn.AvgPool2d, nn.Flatten, nn.Dropout, nn.Linear, inside nn.Sequential")
+_ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
+_NAMES = {"affine": "BatchNorm", "relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh", "flatten": "flatten"}
+
+
+def pack(x: torch.Tensor) -> dict[str, Any]:
+    """A tensor as ``{"shape": [...], "b64": <little-endian float32 bytes, base 64>}``."""
+    data = x.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4").tobytes()
+    return {"shape": list(x.shape), "b64": base64.b64encode(data).decode("ascii")}
+
+
+def unpack(packed: dict[str, Any]) -> torch.Tensor:
+    """The tensor :func:`pack` stored."""
+    raw = bytearray(base64.b64decode(packed["b64"]))
+    return torch.frombuffer(raw, dtype=torch.float32).reshape(packed["shape"]).clone()
+
+
+def _leaves(model: nn.Module) -> Iterator[nn.Module]:
+    if isinstance(model, nn.Sequential):
+        for child in model:
+            yield from _leaves(child)
+    else:
+        yield model
+
+
+def _unsupported(module: nn.Module, why: str) -> ConvlibInputError:
+    return ConvlibInputError(
+        f"NetworkView: expected layers the page can run ({_SUPPORTED}), got {type(module).__name__} "
+        f"({why}). Fix: show a plain sequential network, or leave this layer out."
+    )
+
+
+def _pair(v: int | Sequence[int]) -> list[int]:
+    return [int(v), int(v)] if isinstance(v, int) else [int(v[0]), int(v[1])]
+
+
+def _layer(m: nn.Module) -> dict[str, Any] | None:
+    """One module as page data; ``None`` for layers that do nothing in evaluation mode."""
+    if isinstance(m, (nn.Conv2d, Conv2D)):
+        if isinstance(m, nn.Conv2d) and (m.groups != 1 or m.padding_mode != "zeros" or isinstance(m.padding, str)):
+            raise _unsupported(m, "groups, a padding mode or a padding string")
+        if _pair(m.dilation) != [1, 1]:
+            raise _unsupported(m, "dilation")
+        bias = m.bias if m.bias is not None else torch.zeros(m.weight.shape[0])
+        return {"kind": "conv", "weight": pack(m.weight), "bias": pack(bias),
+                "stride": _pair(m.stride), "padding": _pair(m.padding)}
+    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        if m.running_mean is None or m.running_var is None:
+            raise _unsupported(m, "no running statistics")
+        scale = torch.rsqrt(m.running_var + m.eps)
+        if m.weight is not None:
+            scale = scale * m.weight
+        shift = -m.running_mean * scale + (m.bias if m.bias is not None else 0)
+        return {"kind": "affine", "scale": pack(scale), "shift": pack(shift)}
+    if type(m) in _ACTIVATIONS:
+        return {"kind": _ACTIVATIONS[type(m)]}
+    if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+        if m.ceil_mode or (isinstance(m, nn.MaxPool2d) and _pair(m.dilation) != [1, 1]) or (
+            isinstance(m, nn.AvgPool2d) and (not m.count_include_pad or m.divisor_override is not None)
+        ):
+            raise _unsupported(m, "ceil_mode, dilation or an average without padded zeros")
+        return {"kind": "maxpool" if isinstance(m, nn.MaxPool2d) else "avgpool", "kernel": _pair(m.kernel_size),
+                "stride": _pair(m.stride if m.stride is not None else m.kernel_size), "padding": _pair(m.padding)}
+    if isinstance(m, nn.Flatten):
+        if m.start_dim != 1 or m.end_dim != -1:
+            raise _unsupported(m, "a flatten other than all but the batch axis")
+        return {"kind": "flatten"}
+    if isinstance(m, nn.Linear):
+        bias = m.bias if m.bias is not None else torch.zeros(m.weight.shape[0])
+        return {"kind": "linear", "weight": pack(m.weight), "bias": pack(bias)}
+    if isinstance(m, nn.Dropout):
+        return None
+    raise _unsupported(m, "not one of them")
+
+
+def network_layers(model: nn.Module) -> list[dict[str, Any]]:
+    """``model``'s layers as the page's data, in order (BatchNorm as its evaluation-mode affine map)."""
+    with torch.no_grad():
+        layers = [d for d in (_layer(m) for m in _leaves(model)) if d is not None]
+    if not layers:
+        raise ConvlibInputError("NetworkView: expected a network with at least one layer, got none.")
+    return layers
+
+
+def run_layers(layers: list[dict[str, Any]], x: torch.Tensor) -> list[torch.Tensor]:
+    """Every layer's output for one image ``x (C, H, W)``: what the page computes, with torch ops."""
+    outs = []
+    h = x[None].float()  # (1, C, H, W)
+    for layer in layers:
+        kind = layer["kind"]
+        if kind == "conv":
+            h = F.conv2d(h, unpack(layer["weight"]), unpack(layer["bias"]),
+                         stride=layer["stride"], padding=layer["padding"])  # (1, C_out, H_out, W_out)
+        elif kind == "affine":
+            shape = (1, -1) + (1,) * (h.ndim - 2)  # per channel (or per unit after flatten)
+            h = h * unpack(layer["scale"]).reshape(shape) + unpack(layer["shift"]).reshape(shape)
+        elif kind in ("relu", "sigmoid", "tanh"):
+            h = getattr(torch, kind)(h)
+        elif kind == "maxpool":
+            h = F.max_pool2d(h, layer["kernel"], layer["stride"], layer["padding"])
+        elif kind == "avgpool":
+            h = F.avg_pool2d(h, layer["kernel"], layer["stride"], layer["padding"])
+        elif kind == "flatten":
+            h = h.flatten(1)  # (1, C*H*W)
+        else:  # linear
+            h = F.linear(h, unpack(layer["weight"]), unpack(layer["bias"]))  # (1, n_out)
+        outs.append(h[0])
+    return outs
+
+
+def _describe(layer: dict[str, Any]) -> str:
+    kind = layer["kind"]
+    if kind == "conv":
+        c_out, _, kh, kw = layer["weight"]["shape"]
+        shown = (("padding", layer["padding"], [0, 0]), ("stride", layer["stride"], [1, 1]))
+        extra = "".join(f", {name} {v[0] if v[0] == v[1] else tuple(v)}" for name, v, plain in shown if v != plain)
+        return f"conv {kh}×{kw}{extra}"
+    if kind in ("maxpool", "avgpool"):
+        kh, kw = layer["kernel"]
+        return f"{kind[:3]} pool {kh}×{kw}"
+    if kind == "linear":
+        return f"dense {layer['weight']['shape'][1]}→{layer['weight']['shape'][0]}"
+    return _NAMES[kind]
+
+
+def network_stages(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Groups the page draws as one row: a conv or dense layer with the BatchNorm and
+    activation after it, a pooling layer, ...; flatten joins the next group.
+    Each is ``{"end": index of its last layer, "label": "conv 5×5, padding 2 · BatchNorm · ReLU"}``."""
+    stages, names = [], []
+    followers = {"affine", "relu", "sigmoid", "tanh"}
+    for i, layer in enumerate(layers):
+        names.append(_describe(layer))
+        nxt = layers[i + 1]["kind"] if i + 1 < len(layers) else None
+        if layer["kind"] != "flatten" and nxt not in followers:
+            stages.append({"end": i, "label": " · ".join(names)})
+            names = []
+    return stages
+
+
+class NetworkView(StaticWidget):
+    """A trained ``nn.Sequential`` on up to :data:`MAX_IMAGES` images: every stage's
+    feature maps and the class probabilities, recomputed in the page as you paint.
+
+    ``images``: ``(N, C, H, W)`` or ``(N, H, W)`` (C = 1 or 3), the scale the model
+    expects; ``labels``: each image's class index (or ``None``); ``classes``: the
+    class names, one per output of the last layer.
+
+    >>> _ = torch.manual_seed(0)
+    >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))
+    >>> view = NetworkView(net, torch.rand(2, 1, 6, 6), [0, 2], ["a", "b", "c"])
+    >>> [s["label"] for s in view.stages]
+    ['conv 3×3 · ReLU', 'max pool 2×2', 'flatten · dense 8→3']
+    >>> [tuple(a.shape) for a in view.activations()]
+    [(2, 4, 4), (2, 2, 2), (3,)]
+    >>> round(float(view.probabilities().sum()), 6)
+    1.0
+    """
+
+    _esm = esm_source("network")
+
+    layers = t.List(t.Dict()).tag(sync=True)
+    stages = t.List(t.Dict()).tag(sync=True)
+    images = t.List(t.Dict()).tag(sync=True)
+    labels = t.List(t.Int()).tag(sync=True)
+    classes = t.List(t.Unicode()).tag(sync=True)
+    image = t.Int(0).tag(sync=True)
+    title = t.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        model: nn.Module,
+        images: torch.Tensor,
+        labels: Sequence[int] | torch.Tensor | None,
+        classes: Sequence[str],
+        *,
+        image: int = 0,
+        title: str = "",
+    ) -> None:
+        x = self._checked_images(images)
+        layers = network_layers(model)
+        n = x.shape[0]
+        labels = [-1] * n if labels is None else [int(v) for v in labels]
+        if len(labels) != n:
+            raise ConvlibInputError(f"labels: expected one per image ({n}), got {len(labels)}. Fix: labels=y[:{n}].")
+        super().__init__(layers=layers, stages=network_stages(layers), images=[pack(img) for img in x],
+                         labels=labels, classes=[str(c) for c in classes], title=title)
+        self.image = image
+        self._check_reproduces(model, x)
+
+    @staticmethod
+    def _checked_images(images: torch.Tensor) -> torch.Tensor:
+        if not isinstance(images, torch.Tensor) or images.ndim not in (3, 4):
+            got = f"{images.ndim}-D shape {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ConvlibInputError(
+                f"images: expected a tensor (N, C, H, W) or (N, H, W), got {got}. Fix: X_test[:8]."
+            )
+        x = images[:, None] if images.ndim == 3 else images  # (N, C, H, W)
+        if x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3):
+            raise ConvlibInputError(
+                f"images: expected channels first (N, C, H, W), got shape {tuple(x.shape)}, which looks "
+                "channels-last. Fix: images.permute(0, 3, 1, 2)."
+            )
+        if x.shape[1] not in (1, 3) or not 1 <= x.shape[0] <= MAX_IMAGES:
+            raise ConvlibInputError(
+                f"images: expected 1 to {MAX_IMAGES} images with 1 or 3 channels, got shape {tuple(x.shape)}. "
+                f"Fix: pass X[:{MAX_IMAGES}] of gray or RGB images."
+            )
+        return x.detach().float().cpu()
+
+    def _check_reproduces(self, model: nn.Module, x: torch.Tensor) -> None:
+        """The page's layer data must compute what ``model`` computes (in evaluation mode)."""
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                want = model(x[:1])[0]  # (classes,)
+        finally:
+            model.train(was_training)
+        got = self.activations(0)[-1]
+        if got.shape != want.shape or want.ndim != 1 or len(self.classes) != want.numel():
+            raise ConvlibInputError(
+                f"NetworkView: expected a model that maps an image to one score per class "
+                f"({len(self.classes)} classes), got output shape {tuple(want.shape)}. Fix: pass the class names "
+                "that go with the model's last layer."
+            )
+        if not torch.allclose(got, want, rtol=1e-4, atol=1e-4):
+            raise ConvlibInputError(
+                "NetworkView: the layers as the page runs them do not reproduce the model's output "
+                f"(largest difference {float((got - want).abs().max()):.3g}). Fix: the model may do more than "
+                "its layers in order (a custom forward); show a plain nn.Sequential."
+            )
+
+    @t.validate("image")
+    def _valid_image(self, proposal: t.Bunch) -> int:
+        return int_in_range("image", proposal["value"], 0, len(self.images) - 1,
+                            why="the index of one of the view's images", fix="image = 0 for the first.")
+
+    def pixels(self, index: int | None = None) -> torch.Tensor:
+        """Image ``index`` (default: the selected one) as stored for the page: ``(C, H, W)``."""
+        return unpack(self.images[self.image if index is None else index])
+
+    def activations(self, index: int | None = None, *, pixels: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Each stage's output for image ``index`` (or for ``pixels (C, H, W)``), as the page shows them."""
+        with torch.no_grad():
+            outs = run_layers(self.layers, self.pixels(index) if pixels is None else pixels)
+        return [outs[s["end"]] for s in self.stages]
+
+    def probabilities(self, index: int | None = None, *, pixels: torch.Tensor | None = None) -> torch.Tensor:
+        """Softmax of the last stage: ``(classes,)``."""
+        return torch.softmax(self.activations(index, pixels=pixels)[-1], dim=0)

@@ -1,0 +1,248 @@
+// NetworkView: a trained network's feature maps, computed here in the page.
+// The network arrives as data (layers with base-64 float32 weights, BatchNorm
+// already folded into a scale and shift); pick an image, paint on it, and the
+// forward pass runs again: every stage's maps and the class probabilities.
+
+const NV_STYLE_ID = "convlib-network-style";
+const NV_CSS = `
+.cl-nv canvas { image-rendering: pixelated; border: 1px solid #d9e2ec; border-radius: 2px; }
+.cl-nv-thumbs { display: flex; flex-wrap: wrap; gap: 6px; }
+.cl-nv-thumb { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 3px;
+  border: 2px solid transparent; border-radius: 4px; background: none; cursor: pointer; font: inherit; font-size: 11px; }
+.cl-nv-thumb[aria-pressed="true"] { border-color: #2b8a3e; background: #ebfbee; }
+.cl-nv-input canvas { cursor: crosshair; touch-action: none; }
+.cl-nv-stage { display: flex; flex-direction: column; gap: 4px; }
+.cl-nv-stage-label { font-size: 12px; color: #52606d; }
+.cl-nv-maps { display: flex; flex-wrap: wrap; gap: 3px; align-items: flex-end; }
+.cl-nv-probs { display: grid; grid-template-columns: max-content 160px max-content; gap: 2px 8px; align-items: center;
+  font-size: 12px; }
+.cl-nv-bar { height: 12px; background: #e4e7eb; border-radius: 2px; overflow: hidden; }
+.cl-nv-bar > div { height: 100%; background: #7f9cf5; }
+.cl-nv-probs .cl-nv-top { font-weight: 700; }
+.cl-nv-probs .cl-nv-top .cl-nv-bar > div, .cl-nv-bar.cl-nv-top > div { background: #2b8a3e; }
+.cl-nv-tools { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
+.cl-nv-tools button { font: inherit; font-size: 12px; padding: 2px 8px; border: 1px solid #9aa5b1; border-radius: 4px;
+  background: #fff; cursor: pointer; }
+.cl-nv-tools button[aria-pressed="true"] { background: #c3dafe; border-color: #7f9cf5; }
+`;
+
+// Base-64 float32 (little-endian) -> { shape, data: Float32Array }.
+function nvUnpack(packed) {
+  const bin = atob(packed.b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return { shape: packed.shape, data: new Float32Array(bytes.buffer) };
+}
+
+function nvDecodeLayers(layers) {
+  return layers.map((layer) => {
+    const out = { ...layer };
+    for (const key of ["weight", "bias", "scale", "shift"]) if (layer[key]) out[key] = nvUnpack(layer[key]);
+    return out;
+  });
+}
+
+// One layer on one image. Tensors are { shape: [C, H, W] or [n], data: Float64Array }.
+function nvApply(layer, x) {
+  const [C, H, W] = x.shape;
+  if (layer.kind === "conv") {
+    const [O, I, kh, kw] = layer.weight.shape, w = layer.weight.data, b = layer.bias.data;
+    const [sh, sw] = layer.stride, [ph, pw] = layer.padding;
+    const Ho = Math.floor((H + 2 * ph - kh) / sh) + 1, Wo = Math.floor((W + 2 * pw - kw) / sw) + 1;
+    const y = new Float64Array(O * Ho * Wo);
+    for (let o = 0; o < O; o++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) {
+      let acc = b[o];
+      for (let c = 0; c < I; c++) for (let a = 0; a < kh; a++) {
+        const r = i * sh + a - ph;
+        if (r < 0 || r >= H) continue;
+        for (let e = 0; e < kw; e++) {
+          const q = j * sw + e - pw;
+          if (q >= 0 && q < W) acc += w[((o * I + c) * kh + a) * kw + e] * x.data[(c * H + r) * W + q];
+        }
+      }
+      y[(o * Ho + i) * Wo + j] = acc;
+    }
+    return { shape: [O, Ho, Wo], data: y };
+  }
+  if (layer.kind === "affine") {
+    const per = x.shape.length === 3 ? H * W : 1, s = layer.scale.data, t = layer.shift.data;
+    return { shape: x.shape, data: x.data.map((v, k) => v * s[Math.floor(k / per)] + t[Math.floor(k / per)]) };
+  }
+  if (layer.kind === "relu") return { shape: x.shape, data: x.data.map((v) => (v > 0 ? v : 0)) };
+  if (layer.kind === "sigmoid") return { shape: x.shape, data: x.data.map((v) => 1 / (1 + Math.exp(-v))) };
+  if (layer.kind === "tanh") return { shape: x.shape, data: x.data.map(Math.tanh) };
+  if (layer.kind === "maxpool" || layer.kind === "avgpool") {
+    const [kh, kw] = layer.kernel, [sh, sw] = layer.stride, [ph, pw] = layer.padding, isMax = layer.kind === "maxpool";
+    const Ho = Math.floor((H + 2 * ph - kh) / sh) + 1, Wo = Math.floor((W + 2 * pw - kw) / sw) + 1;
+    const y = new Float64Array(C * Ho * Wo);
+    for (let c = 0; c < C; c++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) {
+      let acc = isMax ? -Infinity : 0;
+      for (let a = 0; a < kh; a++) for (let e = 0; e < kw; e++) {
+        const r = i * sh + a - ph, q = j * sw + e - pw;
+        const v = r >= 0 && r < H && q >= 0 && q < W ? x.data[(c * H + r) * W + q] : (isMax ? -Infinity : 0);
+        acc = isMax ? Math.max(acc, v) : acc + v;
+      }
+      y[(c * Ho + i) * Wo + j] = isMax ? acc : acc / (kh * kw);
+    }
+    return { shape: [C, Ho, Wo], data: y };
+  }
+  if (layer.kind === "flatten") return { shape: [x.data.length], data: x.data };
+  // linear
+  const [O, I] = layer.weight.shape, w = layer.weight.data, b = layer.bias.data;
+  const y = new Float64Array(O);
+  for (let o = 0; o < O; o++) {
+    let acc = b[o];
+    for (let i = 0; i < I; i++) acc += w[o * I + i] * x.data[i];
+    y[o] = acc;
+  }
+  return { shape: [O], data: y };
+}
+
+// Every layer's output for image x ({ shape: [C, H, W], data }).
+function nvForward(layers, x) {
+  const outs = [];
+  let h = { shape: x.shape, data: Float64Array.from(x.data) };
+  for (const layer of layers) { h = nvApply(layer, h); outs.push(h); }
+  return outs;
+}
+
+function nvSoftmax(v) {
+  const m = Math.max(...v), e = Array.from(v, (z) => Math.exp(z - m)), s = e.reduce((a, b) => a + b, 0);
+  return e.map((z) => z / s);
+}
+
+// Draw channel(s) of a map on a canvas: gray/RGB for images, a colour scale for activations.
+function nvPaint(canvas, t, { channel = null, lo = 0, hi = 1, scale = 2 } = {}) {
+  const [C, H, W] = t.shape.length === 3 ? t.shape : [1, 1, t.shape[0]];
+  canvas.width = W; canvas.height = H;
+  canvas.style.width = `${W * scale}px`;
+  canvas.style.height = t.shape.length === 3 ? `${H * scale}px` : "12px";  // a vector: one tall strip
+  const ctx = canvas.getContext("2d"), img = ctx.createImageData(W, H);
+  const span = hi - lo || 1, signed = lo < 0;
+  for (let k = 0; k < H * W; k++) {
+    let rgb;
+    if (channel === null) {  // the image itself
+      const at = (c) => Math.round(255 * Math.min(1, Math.max(0, t.data[c * H * W + k])));
+      rgb = C === 3 ? [at(0), at(1), at(2)] : [at(0), at(0), at(0)];
+    } else {
+      const v = t.data[channel * H * W + k];
+      if (signed) {  // blue below zero, red above
+        const u = Math.min(1, Math.abs(v) / Math.max(Math.abs(lo), Math.abs(hi), 1e-12));
+        rgb = v < 0 ? [255 * (1 - u), 255 * (1 - u * 0.6), 255] : [255, 255 * (1 - u * 0.8), 255 * (1 - u)];
+      } else {  // white to dark blue
+        const u = Math.min(1, Math.max(0, (v - lo) / span));
+        rgb = [255 - 230 * u, 255 - 200 * u, 255 - 110 * u];
+      }
+    }
+    img.data.set([Math.round(rgb[0]), Math.round(rgb[1]), Math.round(rgb[2]), 255], 4 * k);
+  }
+  ctx.putImageData(img, 0, 0);
+}
+
+function render({ model, el }) {
+  clStyle();
+  clStyle(NV_STYLE_ID, NV_CSS);
+  const root = clEl("div", { class: "cl-root cl-nv" });
+  el.append(root);
+  const layers = nvDecodeLayers(model.get("layers"));
+  const stages = model.get("stages"), classes = model.get("classes"), labels = model.get("labels");
+  const images = model.get("images").map(nvUnpack);
+  let pixels = null, brush = 1, painting = false;
+
+  const title = model.get("title");
+  if (title) root.append(clEl("div", { class: "cl-title", text: title }));
+  const thumbs = images.map((img, k) => {
+    const canvas = clEl("canvas");
+    nvPaint(canvas, img, { scale: 1.5 });
+    const name = labels[k] >= 0 ? classes[labels[k]] : `image ${k}`;
+    return clEl("button", { class: "cl-nv-thumb", type: "button", "data-testid": `thumb-${k}`,
+      "aria-label": `show image ${k}: ${name}`, onclick: () => { model.set("image", k); model.save_changes(); } },
+    [canvas, clEl("span", { text: name })]);
+  });
+  const input = clEl("canvas", { "data-testid": "input", "aria-label": "the input image: drag to paint on it" });
+  const tool = (label, value) => clEl("button", { type: "button", "data-testid": `tool-${label.toLowerCase()}`,
+    "aria-pressed": String(brush === value), text: label,
+    onclick: () => { brush = value; tools.forEach((b) => b.setAttribute("aria-pressed", String(b === (value ? paintBtn : eraseBtn)))); } });
+  const paintBtn = tool("Paint", 1), eraseBtn = tool("Erase", 0);
+  const tools = [paintBtn, eraseBtn];
+  const reset = clEl("button", { type: "button", "data-testid": "reset", text: "Reset image", onclick: () => load() });
+  const probs = clEl("div", { class: "cl-nv-probs", "data-testid": "probs", role: "list" });
+  const verdict = clEl("div", { class: "cl-math", "data-testid": "verdict", "aria-live": "polite" });
+  const stageViews = stages.slice(0, -1).map((stage, s) => {
+    const maps = clEl("div", { class: "cl-nv-maps", "data-testid": `stage-${s}` });
+    return { maps, el: clEl("div", { class: "cl-nv-stage" }, [clEl("div", { class: "cl-nv-stage-label", "data-testid": `stage-label-${s}` }), maps]) };
+  });
+  root.append(
+    clEl("div", { class: "cl-nv-thumbs" }, thumbs),
+    clEl("div", { class: "cl-row" }, [
+      clEl("div", { class: "cl-figure cl-nv-input" }, [input, clEl("div", { class: "cl-nv-tools" }, [paintBtn, eraseBtn, reset])]),
+      clEl("div", { class: "cl-figure" }, [probs, verdict]),
+    ]),
+    ...stageViews.map((v) => v.el),
+    clEl("div", { class: "cl-hint", text: "Click an image to load it; drag on the large copy to paint (or erase) pixels. Each row shows one stage's output, one small map per channel (darker = larger), on a shared scale; the last stage's scores become the probabilities." }),
+  );
+
+  function load() {
+    const img = images[model.get("image")];
+    pixels = { shape: img.shape, data: Float64Array.from(img.data) };
+    thumbs.forEach((b, k) => b.setAttribute("aria-pressed", String(k === model.get("image"))));
+    update();
+  }
+
+  function update() {
+    nvPaint(input, pixels, { scale: 6 });
+    const outs = nvForward(layers, pixels);
+    stageViews.forEach((view, s) => {
+      const out = outs[stages[s].end];
+      const lo = Math.min(0, ...out.data), hi = Math.max(...out.data);
+      const per = out.shape.length === 3 ? out.shape[0] : 1;
+      view.el.querySelector(".cl-nv-stage-label").textContent = `${stages[s].label}: ${out.shape.join("×")}`
+        + `, from ${clFmt(lo)} to ${clFmt(hi)}`;
+      if (view.maps.children.length !== per) {
+        view.maps.replaceChildren(...Array.from({ length: per }, (_, c) => clEl("canvas", { title: `channel ${c}` })));
+      }
+      const scale = out.shape.length === 3 ? Math.max(1, Math.floor(56 / out.shape[1])) : 4;
+      [...view.maps.children].forEach((canvas, c) => nvPaint(canvas, out, { channel: out.shape.length === 3 ? c : 0, lo, hi, scale }));
+    });
+    const p = nvSoftmax(outs[stages[stages.length - 1].end].data);
+    const top = p.indexOf(Math.max(...p)), truth = labels[model.get("image")];
+    probs.replaceChildren(...p.flatMap((v, k) => {
+      const cls = k === top ? "cl-nv-top" : "";
+      const bar = clEl("div", { class: `cl-nv-bar ${cls}` }, [clEl("div")]);
+      bar.firstChild.style.width = `${(100 * v).toFixed(1)}%`;
+      return [clEl("span", { class: cls, role: "listitem", text: classes[k] + (k === truth ? " (true)" : "") }), bar,
+        clEl("span", { class: cls, text: `${(100 * v).toFixed(1)}%` })];
+    }));
+    verdict.textContent = `prediction: ${classes[top]} (${(100 * p[top]).toFixed(1)}%)`
+      + (truth >= 0 ? `; true class: ${classes[truth]}` : "");
+    root.dataset.probs = JSON.stringify(p);
+    root.dataset.pixels = JSON.stringify(Array.from(pixels.data));
+  }
+
+  function paintAt(event) {
+    const box = input.getBoundingClientRect(), [C, H, W] = pixels.shape;
+    const i = Math.floor(((event.clientY - box.top) / box.height) * H), j = Math.floor(((event.clientX - box.left) / box.width) * W);
+    for (let a = -1; a <= 1; a++) for (let b = -1; b <= 1; b++) {
+      const r = i + a, q = j + b;
+      if (r < 0 || r >= H || q < 0 || q >= W) continue;
+      const edge = a !== 0 && b !== 0;  // a soft round brush: corners get half strength
+      for (let c = 0; c < C; c++) {
+        const k = (c * H + r) * W + q;
+        pixels.data[k] = brush ? Math.max(pixels.data[k], edge ? 0.5 : 1) : (edge ? Math.min(pixels.data[k], 0.5) : 0);
+      }
+    }
+    update();
+  }
+
+  input.addEventListener("pointerdown", (e) => { painting = true; input.setPointerCapture?.(e.pointerId); paintAt(e); });
+  input.addEventListener("pointermove", (e) => { if (painting) paintAt(e); });
+  const stop = () => { painting = false; };
+  input.addEventListener("pointerup", stop);
+  input.addEventListener("pointercancel", stop);
+
+  const cleanup = clListen(model, { "change:image": load });
+  load();
+  return cleanup;
+}
+
+export default { render };

@@ -1,0 +1,135 @@
+"""NetworkView in the built book: the page's forward pass, image picks and painting, against torch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from convlib.widgets.network import run_layers, unpack
+
+pytestmark = pytest.mark.browser
+
+PAGE = "notebooks/06_lenet.html"
+
+
+def widget_state(widget) -> dict:
+    """The state the page started from: the JSON inlined in the widget's own script."""
+    script = widget.evaluate("el => el.nextElementSibling.textContent")
+    start = script.index("const state = ") + len("const state = ")
+    end = script.index(";\nconst listeners")
+    return json.loads(script[start:end])
+
+
+def shown(widget) -> dict:
+    return widget.evaluate("""el => {
+      const root = el.querySelector(".cl-nv");
+      const q = (id) => el.querySelector(`[data-testid="${id}"]`);
+      return { probs: JSON.parse(root.dataset.probs), pixels: JSON.parse(root.dataset.pixels),
+               verdict: q("verdict").textContent,
+               labels: [...el.querySelectorAll(".cl-nv-stage-label")].map((e) => e.textContent),
+               maps: [...el.querySelectorAll(".cl-nv-maps")].map((e) => e.children.length),
+               pressed: [...el.querySelectorAll(".cl-nv-thumb")].map((b) => b.getAttribute("aria-pressed")) };
+    }""")
+
+
+def expected(state: dict, pixels: list[float], index: int) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Stage outputs and probabilities that torch computes from the page's own layer data."""
+    shape = state["images"][index]["shape"]
+    outs = run_layers(state["layers"], torch.tensor(pixels, dtype=torch.float32).reshape(shape))
+    stages = [outs[s["end"]] for s in state["stages"]]
+    return stages, torch.softmax(stages[-1], 0)
+
+
+def assert_page_agrees(widget, state: dict, index: int) -> dict:
+    s = shown(widget)
+    stages, probs = expected(state, s["pixels"], index)
+    torch.testing.assert_close(torch.tensor(s["probs"], dtype=torch.float32), probs, rtol=1e-4, atol=1e-5)
+    top = int(probs.argmax())
+    assert s["verdict"].startswith(f"prediction: {state['classes'][top]} ")
+    assert f"true class: {state['classes'][state['labels'][index]]}" in s["verdict"]
+    assert s["maps"] == [out.shape[0] if out.ndim == 3 else 1 for out in stages[:-1]]
+    for label, stage, out in zip(s["labels"], state["stages"], stages):
+        assert label.startswith(f"{stage['label']}: {'×'.join(map(str, out.shape))}, from ")
+    assert s["pressed"] == [str(k == index).lower() for k in range(len(state["images"]))]
+    return s
+
+
+def drag(page, widget, points: list[tuple[float, float]]) -> None:
+    """Drag the mouse over the input canvas through ``points`` (fractions of its width and height)."""
+    box = widget.locator('[data-testid="input"]').bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=6)
+    page.mouse.up()
+
+
+def test_every_image_matches_torch(book_page):
+    book_page.open(PAGE)
+    widget = book_page.widgets("NetworkView").first
+    state = widget_state(widget)
+    assert len(state["images"]) == 8 and len(state["classes"]) == 10
+    assert_page_agrees(widget, state, 0)
+    for k in range(len(state["images"])):
+        widget.locator(f'[data-testid="thumb-{k}"]').click()
+        s = assert_page_agrees(widget, state, k)
+        # The pixels shown are the stored image, unchanged.
+        torch.testing.assert_close(torch.tensor(s["pixels"], dtype=torch.float32), unpack(state["images"][k]).flatten())
+    book_page.assert_clean()
+
+
+def test_painting_changes_the_input_and_everything_follows(book_page):
+    book_page.open(PAGE)
+    widget = book_page.widgets("NetworkView").first
+    state = widget_state(widget)
+    widget.locator('[data-testid="thumb-1"]').click()
+    before = shown(widget)
+    widget.scroll_into_view_if_needed()
+    drag(book_page.page, widget, [(0.1, 0.1), (0.9, 0.15), (0.5, 0.9)])
+    after = assert_page_agrees(widget, state, 1)
+    changed = [k for k, (a, b) in enumerate(zip(before["pixels"], after["pixels"])) if a != b]
+    assert len(changed) > 30 and all(after["pixels"][k] >= before["pixels"][k] for k in changed)
+    assert max(after["pixels"]) == 1.0
+    # Erase over the same path: pixels only go down.
+    widget.locator('[data-testid="tool-erase"]').click()
+    assert widget.locator('[data-testid="tool-erase"]').get_attribute("aria-pressed") == "true"
+    drag(book_page.page, widget, [(0.1, 0.1), (0.9, 0.15)])
+    erased = assert_page_agrees(widget, state, 1)
+    assert all(e <= a for e, a in zip(erased["pixels"], after["pixels"])) and erased["pixels"] != after["pixels"]
+    # Reset brings back the stored image and its probabilities.
+    widget.locator('[data-testid="reset"]').click()
+    restored = assert_page_agrees(widget, state, 1)
+    assert restored["pixels"] == before["pixels"] and restored["probs"] == before["probs"]
+    book_page.screenshot("network_view.png")
+    book_page.assert_clean()
+
+
+def test_a_painted_dot_moves_first_layer_maps_only_nearby(book_page):
+    # Locality, as the chapter says: a first-layer output sees a 5x5 window.
+    book_page.open(PAGE)
+    widget = book_page.widgets("NetworkView").first
+    state = widget_state(widget)
+    before = shown(widget)
+    widget.scroll_into_view_if_needed()
+    box = widget.locator('[data-testid="input"]').bounding_box()
+    book_page.page.mouse.click(box["x"] + box["width"] * 14.5 / 28, box["y"] + box["height"] * 14.5 / 28)
+    after = assert_page_agrees(widget, state, 0)
+    first_before = expected(state, before["pixels"], 0)[0][0]  # (6, 28, 28)
+    first_after = expected(state, after["pixels"], 0)[0][0]
+    rows, cols = torch.nonzero((first_after - first_before).abs().amax(0) > 0, as_tuple=True)
+    assert len(rows) > 0
+    # The dot covers pixels 13..15; a 5x5 kernel with padding 2 spreads it by 2 more.
+    assert int(rows.min()) >= 11 and int(rows.max()) <= 17 and int(cols.min()) >= 11 and int(cols.max()) <= 17
+    book_page.assert_clean()
+
+
+def test_controls_are_labelled(book_page):
+    book_page.open(PAGE)
+    widget = book_page.widgets("NetworkView").first
+    labels = widget.evaluate("el => [...el.querySelectorAll('button, canvas[data-testid]')]"
+                             ".map((e) => e.getAttribute('aria-label') || e.textContent)")
+    assert all(labels) and "Reset image" in labels and any(lab.startswith("show image 0: ") for lab in labels)
+    book_page.assert_clean()
