@@ -86,6 +86,11 @@ def test_lenet_stages_and_state() -> None:
     assert len(json.dumps(state)) < 400_000  # 61,706 float32 weights in base 64, and three images
     with pytest.raises(traitlets.TraitError, match="image: expected an int from 0 to 2.*Fix"):
         view.image = 3
+    # Clicking a map shows the kernels that make it: the conv layer's weights for that channel.
+    torch.testing.assert_close(view.kernels(0, 4), model[0].weight[4].detach())
+    torch.testing.assert_close(view.kernels(2, 11), model[4].weight[11].detach())
+    with pytest.raises(ConvlibInputError, match=r"starts with a convolution.*Fix: pick one of \[0, 2\]"):
+        view.kernels(1, 0)
 
 
 def test_pack_round_trip_is_exact() -> None:

@@ -243,10 +243,11 @@ class NetworkView(StaticWidget):
     def _check_reproduces(self, model: nn.Module, x: torch.Tensor) -> None:
         """The page's layer data must compute what ``model`` computes (in evaluation mode)."""
         was_training = model.training
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))  # trained on a GPU: stays there
         model.eval()
         try:
             with torch.no_grad():
-                want = model(x[:1])[0]  # (classes,)
+                want = model(x[:1].to(device))[0].cpu()  # (classes,)
         finally:
             model.train(was_training)
         got = self.activations(0)[-1]
@@ -277,6 +278,19 @@ class NetworkView(StaticWidget):
         with torch.no_grad():
             outs = run_layers(self.layers, self.pixels(index) if pixels is None else pixels)
         return [outs[s["end"]] for s in self.stages]
+
+    def kernels(self, stage: int, channel: int) -> torch.Tensor:
+        """The kernels ``(C_in, k_h, k_w)`` behind output ``channel`` of ``stage``, which must
+        start with a convolution: what the page shows when you click that map."""
+        first = 0 if stage == 0 else self.stages[stage - 1]["end"] + 1
+        layer = self.layers[first]
+        if layer["kind"] != "conv":
+            raise ConvlibInputError(
+                f"stage: expected a stage that starts with a convolution, got stage {stage} "
+                f"({self.stages[stage]['label']}). Fix: pick one of "
+                f"{[k for k, s in enumerate(self.stages) if s['label'].startswith('conv')]}."
+            )
+        return unpack(layer["weight"])[channel]
 
     def probabilities(self, index: int | None = None, *, pixels: torch.Tensor | None = None) -> torch.Tensor:
         """Softmax of the last stage: ``(classes,)``."""

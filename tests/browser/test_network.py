@@ -133,3 +133,30 @@ def test_controls_are_labelled(book_page):
                              ".map((e) => e.getAttribute('aria-label') || e.textContent)")
     assert all(labels) and "Reset image" in labels and any(lab.startswith("show image 0: ") for lab in labels)
     book_page.assert_clean()
+
+
+def test_clicking_a_map_shows_its_kernels(book_page):
+    book_page.open(PAGE)
+    widget = book_page.widgets("NetworkView").first
+    state = widget_state(widget)
+    detail = lambda s: widget.evaluate(  # noqa: E731
+        f"el => {{ const d = el.querySelector('[data-testid=\"detail-{s}\"]');"
+        " return { kernels: d.dataset.kernels ? JSON.parse(d.dataset.kernels) : null, canvases: d.querySelectorAll('canvas').length }; }")
+    weights = lambda layer: unpack(state["layers"][layer]["weight"])  # noqa: E731
+    conv2 = next(i for i, layer in enumerate(state["layers"]) if layer["kind"] == "conv" and i > 0)
+    widget.scroll_into_view_if_needed()
+    widget.locator('[data-testid="map-0-2"]').click()
+    d = detail(0)
+    torch.testing.assert_close(torch.tensor(d["kernels"]), weights(0)[2].flatten())
+    assert d["canvases"] == 1 + 1  # the enlarged map and one 5x5 kernel (one input channel)
+    widget.locator('[data-testid="map-2-5"]').focus()
+    book_page.page.keyboard.press("Enter")
+    d = detail(2)
+    torch.testing.assert_close(torch.tensor(d["kernels"]), weights(conv2)[5].flatten())
+    assert d["canvases"] == 1 + 6 and detail(0)["kernels"] is None  # one detail at a time
+    widget.locator('[data-testid="thumb-3"]').click()  # a new image keeps the pick, with new maps
+    assert detail(2)["kernels"] == d["kernels"]
+    widget.locator('[data-testid="map-2-5"]').click()  # a second click closes it
+    assert detail(2) == {"kernels": None, "canvases": 0}
+    assert widget.locator('[data-testid^="map-1-"]').count() == 0  # pooling maps have no kernels
+    book_page.assert_clean()

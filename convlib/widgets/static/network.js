@@ -20,6 +20,11 @@ const NV_CSS = `
 .cl-nv-bar > div { height: 100%; background: #7f9cf5; }
 .cl-nv-probs .cl-nv-top { font-weight: 700; }
 .cl-nv-probs .cl-nv-top .cl-nv-bar > div, .cl-nv-bar.cl-nv-top > div { background: #2b8a3e; }
+.cl-nv-maps canvas[role="button"] { cursor: pointer; }
+.cl-nv-maps canvas.cl-nv-picked { outline: 3px solid #e8590c; outline-offset: 1px; }
+.cl-nv-detail { display: flex; gap: 14px; align-items: flex-start; flex-wrap: wrap; }
+.cl-nv-detail:empty { display: none; }
+.cl-nv-kernels { display: flex; flex-direction: column; gap: 4px; }
 .cl-nv-tools { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
 .cl-nv-tools button { font: inherit; font-size: 12px; padding: 2px 8px; border: 1px solid #9aa5b1; border-radius: 4px;
   background: #fff; cursor: pointer; }
@@ -168,9 +173,13 @@ function render({ model, el }) {
   const reset = clEl("button", { type: "button", "data-testid": "reset", text: "Reset image", onclick: () => load() });
   const probs = clEl("div", { class: "cl-nv-probs", "data-testid": "probs", role: "list" });
   const verdict = clEl("div", { class: "cl-math", "data-testid": "verdict", "aria-live": "polite" });
+  let picked = null;  // { stage, channel } whose kernels are shown, or null
   const stageViews = stages.slice(0, -1).map((stage, s) => {
+    const first = layers[s === 0 ? 0 : stages[s - 1].end + 1];
     const maps = clEl("div", { class: "cl-nv-maps", "data-testid": `stage-${s}` });
-    return { maps, el: clEl("div", { class: "cl-nv-stage" }, [clEl("div", { class: "cl-nv-stage-label", "data-testid": `stage-label-${s}` }), maps]) };
+    const detail = clEl("div", { class: "cl-nv-detail", "data-testid": `detail-${s}` });
+    const label = clEl("div", { class: "cl-nv-stage-label", "data-testid": `stage-label-${s}` });
+    return { maps, detail, conv: first.kind === "conv" ? first : null, el: clEl("div", { class: "cl-nv-stage" }, [label, maps, detail]) };
   });
   root.append(
     clEl("div", { class: "cl-nv-thumbs" }, thumbs),
@@ -179,7 +188,7 @@ function render({ model, el }) {
       clEl("div", { class: "cl-figure" }, [probs, verdict]),
     ]),
     ...stageViews.map((v) => v.el),
-    clEl("div", { class: "cl-hint", text: "Click an image to load it; drag on the large copy to paint (or erase) pixels. Each row shows one stage's output, one small map per channel (darker = larger), on a shared scale; the last stage's scores become the probabilities." }),
+    clEl("div", { class: "cl-hint", text: "Click an image to load it; drag on the large copy to paint (or erase) pixels. Each row shows one stage's output, one small map per channel (darker = larger), on a shared scale; click a map of a convolution stage to see the kernels that make it. The last stage's scores become the probabilities." }),
   );
 
   function load() {
@@ -199,10 +208,15 @@ function render({ model, el }) {
       view.el.querySelector(".cl-nv-stage-label").textContent = `${stages[s].label}: ${out.shape.join("×")}`
         + `, from ${clFmt(lo)} to ${clFmt(hi)}`;
       if (view.maps.children.length !== per) {
-        view.maps.replaceChildren(...Array.from({ length: per }, (_, c) => clEl("canvas", { title: `channel ${c}` })));
+        view.maps.replaceChildren(...Array.from({ length: per }, (_, c) => (view.conv
+          ? clEl("canvas", { title: `channel ${c}`, role: "button", tabindex: "0", "data-testid": `map-${s}-${c}`,
+            "aria-label": `channel ${c}: show the kernels that make it`, onclick: () => pick(s, c),
+            onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(s, c); } } })
+          : clEl("canvas", { title: `channel ${c}` }))));
       }
       const scale = out.shape.length === 3 ? Math.max(1, Math.floor(56 / out.shape[1])) : 4;
       [...view.maps.children].forEach((canvas, c) => nvPaint(canvas, out, { channel: out.shape.length === 3 ? c : 0, lo, hi, scale }));
+      drawDetail(view, s, out, lo, hi, scale);
     });
     const p = nvSoftmax(outs[stages[stages.length - 1].end].data);
     const top = p.indexOf(Math.max(...p)), truth = labels[model.get("image")];
@@ -217,6 +231,35 @@ function render({ model, el }) {
       + (truth >= 0 ? `; true class: ${classes[truth]}` : "");
     root.dataset.probs = JSON.stringify(p);
     root.dataset.pixels = JSON.stringify(Array.from(pixels.data));
+  }
+
+  function pick(s, c) {
+    picked = picked && picked.stage === s && picked.channel === c ? null : { stage: s, channel: c };
+    update();
+  }
+
+  // Under a conv stage: the picked channel enlarged, and its kernels (one per input channel).
+  function drawDetail(view, s, out, lo, hi, scale) {
+    [...view.maps.children].forEach((canvas, c) => canvas.classList.toggle("cl-nv-picked", !!picked && picked.stage === s && picked.channel === c));
+    if (!picked || picked.stage !== s || !view.conv) { view.detail.replaceChildren(); delete view.detail.dataset.kernels; return; }
+    const c = picked.channel, [, I, kh, kw] = view.conv.weight.shape, size = I * kh * kw;
+    const k = { shape: [I, kh, kw], data: view.conv.weight.data.subarray(c * size, (c + 1) * size) };
+    const m = Math.max(...Array.from(k.data, Math.abs), 1e-12);
+    const big = clEl("canvas");
+    nvPaint(big, out, { channel: c, lo, hi, scale: scale * 2 });
+    const kernels = Array.from({ length: I }, (_, i) => {
+      const canvas = clEl("canvas", { title: `input channel ${i}` });
+      nvPaint(canvas, k, { channel: i, lo: -m, hi: m, scale: Math.max(4, Math.floor(40 / kh)) });
+      return clEl("div", { class: "cl-figure" }, [canvas, clEl("div", { class: "cl-caption", text: `from ${i}` })]);
+    });
+    view.detail.replaceChildren(
+      clEl("div", { class: "cl-figure" }, [big, clEl("div", { class: "cl-caption", text: `channel ${c}` })]),
+      clEl("div", { class: "cl-nv-kernels" }, [
+        clEl("div", { class: "cl-nv-stage-label", text: `its ${I} kernel${I > 1 ? "s" : ""} (${kh}×${kw}), one per input channel, summed; red positive, blue negative; bias ${clFmt(view.conv.bias.data[c])}` }),
+        clEl("div", { class: "cl-nv-maps" }, kernels)]),
+    );
+    view.detail.dataset.kernels = JSON.stringify(Array.from(k.data));
+    view.detail.dataset.channel = String(c);
   }
 
   function paintAt(event) {
