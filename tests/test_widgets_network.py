@@ -153,6 +153,9 @@ def test_static_html_carries_the_widget() -> None:
 def test_page_forward_pass_matches_torch(tmp_path) -> None:
     images = torch.rand(3, 1, 28, 28)
     cases = {name: NetworkView(trained_like(MODELS[name](), images), images, None, CLASSES) for name in sorted(MODELS)}
+    rgb = torch.rand(2, 3, 32, 32)
+    cases["cifar_normalized"] = NetworkView(trained_like(cl.cifar.cifar_net(widths=(4, 8)), rgb), rgb, None, CLASSES,
+                                            normalize=((0.49, 0.48, 0.45), (0.25, 0.24, 0.26)))
     harness = ("const cases = " + json.dumps({n: {"layers": v.layers, "stages": v.stages, "images": v.images}
                                               for n, v in cases.items()}) + ";\n"
                "const out = {};\n"
@@ -173,3 +176,21 @@ def test_page_forward_pass_matches_torch(tmp_path) -> None:
                 torch.testing.assert_close(torch.tensor(got, dtype=torch.float32), want.flatten(), rtol=1e-4, atol=1e-4)
             torch.testing.assert_close(torch.tensor(page["probs"], dtype=torch.float32), view.probabilities(k),
                                        rtol=1e-4, atol=1e-6)
+
+
+def test_normalize_standardises_inside_the_page() -> None:
+    mean, std = (0.49, 0.48, 0.45), (0.25, 0.24, 0.26)
+    images = torch.rand(3, 3, 32, 32)
+    model = trained_like(cl.cifar.cifar_net(widths=(8, 16)), (images - torch.tensor(mean)[:, None, None])
+                         / torch.tensor(std)[:, None, None])
+    view = NetworkView(model, images, [1, 2, 3], CLASSES, normalize=(mean, std))
+    assert view.stages[0]["label"] == "normalize · conv 3×3, padding 1 · BatchNorm · ReLU"
+    standardised = (images - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+    with torch.no_grad():
+        want = model(standardised)
+    for k in range(3):
+        torch.testing.assert_close(view.activations(k)[-1], want[k], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(view.pixels(2), images[2])  # the page keeps (and paints) the plain image
+    torch.testing.assert_close(view.kernels(0, 3), model[0].weight[3].detach())
+    with pytest.raises(ConvlibInputError, match=r"normalize: expected \(mean, std\) with 3 numbers"):
+        NetworkView(model, images, None, CLASSES, normalize=((0.5,), (0.2,)))

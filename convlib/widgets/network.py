@@ -32,7 +32,7 @@ MAX_IMAGES = 12
 _SUPPORTED = ("nn.Conv2d / cl.Conv2D, nn.BatchNorm1d / 2d, nn.ReLU, nn.Sigmoid, nn.Tanh, nn.MaxPool2d, "
               "nn.AvgPool2d, nn.Flatten, nn.Dropout, nn.Linear, inside nn.Sequential")
 _ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
-_NAMES = {"affine": "BatchNorm", "relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh", "flatten": "flatten"}
+_NAMES = {"normalize": "normalize", "affine": "BatchNorm", "relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh", "flatten": "flatten"}
 
 
 def pack(x: torch.Tensor) -> dict[str, Any]:
@@ -123,7 +123,7 @@ def run_layers(layers: list[dict[str, Any]], x: torch.Tensor) -> list[torch.Tens
         if kind == "conv":
             h = F.conv2d(h, unpack(layer["weight"]), unpack(layer["bias"]),
                          stride=layer["stride"], padding=layer["padding"])  # (1, C_out, H_out, W_out)
-        elif kind == "affine":
+        elif kind in ("affine", "normalize"):
             shape = (1, -1) + (1,) * (h.ndim - 2)  # per channel (or per unit after flatten)
             h = h * unpack(layer["scale"]).reshape(shape) + unpack(layer["shift"]).reshape(shape)
         elif kind in ("relu", "sigmoid", "tanh"):
@@ -157,14 +157,14 @@ def _describe(layer: dict[str, Any]) -> str:
 
 def network_stages(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Groups the page draws as one row: a conv or dense layer with the BatchNorm and
-    activation after it, a pooling layer, ...; flatten joins the next group.
+    activation after it, a pooling layer, ...; flatten and input normalisation join the next group.
     Each is ``{"end": index of its last layer, "label": "conv 5×5, padding 2 · BatchNorm · ReLU"}``."""
     stages, names = [], []
     followers = {"affine", "relu", "sigmoid", "tanh"}
     for i, layer in enumerate(layers):
         names.append(_describe(layer))
         nxt = layers[i + 1]["kind"] if i + 1 < len(layers) else None
-        if layer["kind"] != "flatten" and nxt not in followers:
+        if layer["kind"] not in ("flatten", "normalize") and nxt not in followers:
             stages.append({"end": i, "label": " · ".join(names)})
             names = []
     return stages
@@ -174,9 +174,11 @@ class NetworkView(StaticWidget):
     """A trained ``nn.Sequential`` on up to :data:`MAX_IMAGES` images: every stage's
     feature maps and the class probabilities, recomputed in the page as you paint.
 
-    ``images``: ``(N, C, H, W)`` or ``(N, H, W)`` (C = 1 or 3), the scale the model
-    expects; ``labels``: each image's class index (or ``None``); ``classes``: the
-    class names, one per output of the last layer.
+    ``images``: ``(N, C, H, W)`` or ``(N, H, W)`` (C = 1 or 3) with values in
+    ``[0, 1]``; ``labels``: each image's class index (or ``None``); ``classes``: the
+    class names, one per output of the last layer. ``normalize=(mean, std)`` (one
+    number per channel) when the model was trained on standardised images: the
+    page then shows and paints the plain image and standardises it as its first step.
 
     >>> _ = torch.manual_seed(0)
     >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))
@@ -206,11 +208,14 @@ class NetworkView(StaticWidget):
         labels: Sequence[int] | torch.Tensor | None,
         classes: Sequence[str],
         *,
+        normalize: tuple[Sequence[float], Sequence[float]] | None = None,
         image: int = 0,
         title: str = "",
     ) -> None:
         x = self._checked_images(images)
         layers = network_layers(model)
+        if normalize is not None:
+            layers = [self._normalize_layer(normalize, x.shape[1]), *layers]
         n = x.shape[0]
         labels = [-1] * n if labels is None else [int(v) for v in labels]
         if len(labels) != n:
@@ -219,6 +224,17 @@ class NetworkView(StaticWidget):
                          labels=labels, classes=[str(c) for c in classes], title=title)
         self.image = image
         self._check_reproduces(model, x)
+
+    @staticmethod
+    def _normalize_layer(normalize: tuple[Sequence[float], Sequence[float]], channels: int) -> dict[str, Any]:
+        """``(x - mean) / std`` per channel, as a first layer: scale ``1/std``, shift ``-mean/std``."""
+        mean, std = (torch.as_tensor(v, dtype=torch.float32).flatten() for v in normalize)
+        if mean.numel() != channels or std.numel() != channels or bool((std <= 0).any()):
+            raise ConvlibInputError(
+                f"normalize: expected (mean, std) with {channels} numbers each (std > 0), got "
+                f"{mean.tolist()} and {std.tolist()}. Fix: normalize=(cl.data.CIFAR10_MEAN, cl.data.CIFAR10_STD)."
+            )
+        return {"kind": "normalize", "scale": pack(1 / std), "shift": pack(-mean / std)}
 
     @staticmethod
     def _checked_images(images: torch.Tensor) -> torch.Tensor:
@@ -247,7 +263,8 @@ class NetworkView(StaticWidget):
         model.eval()
         try:
             with torch.no_grad():
-                want = model(x[:1].to(device))[0].cpu()  # (classes,)
+                first = run_layers(self.layers[:1], x[0])[0] if self.layers[0]["kind"] == "normalize" else x[0]
+                want = model(first[None].to(device))[0].cpu()  # (classes,)
         finally:
             model.train(was_training)
         got = self.activations(0)[-1]
@@ -283,6 +300,8 @@ class NetworkView(StaticWidget):
         """The kernels ``(C_in, k_h, k_w)`` behind output ``channel`` of ``stage``, which must
         start with a convolution: what the page shows when you click that map."""
         first = 0 if stage == 0 else self.stages[stage - 1]["end"] + 1
+        while self.layers[first]["kind"] in ("normalize", "flatten"):  # they only pass the input on
+            first += 1
         layer = self.layers[first]
         if layer["kind"] != "conv":
             raise ConvlibInputError(

@@ -160,3 +160,24 @@ def test_clicking_a_map_shows_its_kernels(book_page):
     assert detail(2) == {"kernels": None, "canvases": 0}
     assert widget.locator('[data-testid^="map-1-"]').count() == 0  # pooling maps have no kernels
     book_page.assert_clean()
+
+
+def test_cifar_chapter_view_standardises_and_matches_torch(book_page):
+    # Chapter 8: colour images, a normalisation step inside the page, three conv blocks.
+    book_page.open("notebooks/08_cifar10.html")
+    widget = book_page.widgets("NetworkView").first
+    state = widget_state(widget)
+    assert state["layers"][0]["kind"] == "normalize" and state["images"][0]["shape"] == [3, 32, 32]
+    for k in (0, 3, 7):
+        widget.locator(f'[data-testid="thumb-{k}"]').click()
+        assert_page_agrees(widget, state, k)
+    widget.scroll_into_view_if_needed()
+    drag(book_page.page, widget, [(0.2, 0.5), (0.8, 0.5)])
+    s = assert_page_agrees(widget, state, 7)
+    assert max(s["pixels"]) == 1.0
+    widget.locator('[data-testid="map-0-4"]').click()
+    kernels = widget.evaluate("el => JSON.parse(el.querySelector('[data-testid=\"detail-0\"]').dataset.kernels)")
+    torch.testing.assert_close(torch.tensor(kernels), unpack(state["layers"][1]["weight"])[4].flatten())
+    widget.scroll_into_view_if_needed()
+    book_page.screenshot("network_view_cifar.png")
+    book_page.assert_clean()

@@ -69,7 +69,7 @@ function nvApply(layer, x) {
     }
     return { shape: [O, Ho, Wo], data: y };
   }
-  if (layer.kind === "affine") {
+  if (layer.kind === "affine" || layer.kind === "normalize") {
     const per = x.shape.length === 3 ? H * W : 1, s = layer.scale.data, t = layer.shift.data;
     return { shape: x.shape, data: x.data.map((v, k) => v * s[Math.floor(k / per)] + t[Math.floor(k / per)]) };
   }
@@ -175,7 +175,9 @@ function render({ model, el }) {
   const verdict = clEl("div", { class: "cl-math", "data-testid": "verdict", "aria-live": "polite" });
   let picked = null;  // { stage, channel } whose kernels are shown, or null
   const stageViews = stages.slice(0, -1).map((stage, s) => {
-    const first = layers[s === 0 ? 0 : stages[s - 1].end + 1];
+    let at = s === 0 ? 0 : stages[s - 1].end + 1;
+    while (layers[at].kind === "normalize" || layers[at].kind === "flatten") at++;  // they only pass the input on
+    const first = layers[at];
     const maps = clEl("div", { class: "cl-nv-maps", "data-testid": `stage-${s}` });
     const detail = clEl("div", { class: "cl-nv-detail", "data-testid": `detail-${s}` });
     const label = clEl("div", { class: "cl-nv-stage-label", "data-testid": `stage-label-${s}` });
@@ -214,7 +216,7 @@ function render({ model, el }) {
             onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(s, c); } } })
           : clEl("canvas", { title: `channel ${c}` }))));
       }
-      const scale = out.shape.length === 3 ? Math.max(1, Math.floor(56 / out.shape[1])) : 4;
+      const scale = out.shape.length === 3 ? Math.max(1, Math.round(56 / out.shape[1])) : 4;
       [...view.maps.children].forEach((canvas, c) => nvPaint(canvas, out, { channel: out.shape.length === 3 ? c : 0, lo, hi, scale }));
       drawDetail(view, s, out, lo, hi, scale);
     });
