@@ -23,6 +23,12 @@ def widget_state(widget) -> dict:
 
 
 def shown(widget) -> dict:
+    # Painting recomputes the network once per animation frame: wait until it has caught up.
+    widget.evaluate("""el => new Promise((done) => {
+      const root = el.querySelector(".cl-nv");
+      const check = () => (root.dataset.busy === "true" ? requestAnimationFrame(check) : done(true));
+      check();
+    })""")
     return widget.evaluate("""el => {
       const root = el.querySelector(".cl-nv");
       const q = (id) => el.querySelector(`[data-testid="${id}"]`);

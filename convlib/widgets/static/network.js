@@ -231,6 +231,7 @@ function render({ model, el }) {
     }));
     verdict.textContent = `prediction: ${classes[top]} (${(100 * p[top]).toFixed(1)}%)`
       + (truth >= 0 ? `; true class: ${classes[truth]}` : "");
+    root.dataset.busy = "false";
     root.dataset.probs = JSON.stringify(p);
     root.dataset.pixels = JSON.stringify(Array.from(pixels.data));
   }
@@ -276,7 +277,17 @@ function render({ model, el }) {
         pixels.data[k] = brush ? Math.max(pixels.data[k], edge ? 0.5 : 1) : (edge ? Math.min(pixels.data[k], 0.5) : 0);
       }
     }
-    update();
+    schedule();
+  }
+
+  // The stroke shows at once; the network (millions of multiply-adds for CIFAR) runs at most once per frame.
+  let queued = false;
+  function schedule() {
+    nvPaint(input, pixels, { scale: 6 });
+    if (queued) return;
+    queued = true;
+    root.dataset.busy = "true";
+    requestAnimationFrame(() => { queued = false; update(); });
   }
 
   input.addEventListener("pointerdown", (e) => { painting = true; input.setPointerCapture?.(e.pointerId); paintAt(e); });
