@@ -37,7 +37,7 @@ def trained_like(model: nn.Sequential, images: torch.Tensor) -> nn.Sequential:
 
 def stage_outputs(model: nn.Sequential, view: NetworkView, x: torch.Tensor) -> list[torch.Tensor]:
     """The model's own outputs at each stage's last layer (Dropout skipped, as the view does)."""
-    layers = [m for m in model.modules() if not isinstance(m, (nn.Sequential, nn.Dropout))]
+    layers = [m for m in model.modules() if not isinstance(m, (nn.Sequential, nn.Dropout, nn.Dropout2d, nn.Identity))]
     outs, h = [], x[None]
     with torch.no_grad():
         for m in layers:
@@ -51,7 +51,8 @@ MODELS = {
     "lenet_sigmoid_avg": lambda: cl.models.lenet(),
     "lenet_tanh_convlib": lambda: cl.models.lenet("tanh", "max", conv=cl.Conv2D),
     "padded_pools": lambda: nn.Sequential(
-        nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.5),
+        nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.5), nn.Dropout2d(0.2),
+        nn.Identity(),
         nn.AvgPool2d(3, stride=2, padding=1), nn.MaxPool2d(2, padding=1), nn.Flatten(), nn.Linear(64, 10)),
 }
 

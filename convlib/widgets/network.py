@@ -30,7 +30,7 @@ __all__ = ["NetworkView", "network_layers", "run_layers", "MAX_IMAGES"]
 MAX_IMAGES = 12
 
 _SUPPORTED = ("nn.Conv2d / cl.Conv2D, nn.BatchNorm1d / 2d, nn.ReLU, nn.Sigmoid, nn.Tanh, nn.MaxPool2d, "
-              "nn.AvgPool2d, nn.Flatten, nn.Dropout, nn.Linear, inside nn.Sequential")
+              "nn.AvgPool2d, nn.Flatten, nn.Dropout / Dropout2d / Identity, nn.Linear, inside nn.Sequential")
 _ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
 _NAMES = {"normalize": "normalize", "affine": "BatchNorm", "relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh", "flatten": "flatten"}
 
@@ -100,7 +100,7 @@ def _layer(m: nn.Module) -> dict[str, Any] | None:
     if isinstance(m, nn.Linear):
         bias = m.bias if m.bias is not None else torch.zeros(m.weight.shape[0])
         return {"kind": "linear", "weight": pack(m.weight), "bias": pack(bias)}
-    if isinstance(m, nn.Dropout):
+    if isinstance(m, (nn.Dropout, nn.Dropout2d, nn.Identity)):  # nothing to do in evaluation mode
         return None
     raise _unsupported(m, "not one of them")
 
