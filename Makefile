@@ -17,6 +17,19 @@ endif
 
 JB := $(BIN)/jupyter-book build . -n -W --keep-going
 
+# Sphinx rebuilds only the pages whose sources changed, and CONVLIB_QUICK is not
+# a source: a build in the other mode than the last one (quick after full, or
+# full after quick) must redo every page, or the book mixes the two.
+# $(call build_book,quick|full,extra environment)
+BOOK_MODE := _build/.book-mode
+define build_book
+	mkdir -p _build
+	again=$$([ "$$(cat $(BOOK_MODE) 2>/dev/null)" = "$(1)" ] || echo --all); \
+	rm -f $(BOOK_MODE); \
+	$(2) $(JB) $$again; \
+	echo $(1) > $(BOOK_MODE)
+endef
+
 .PHONY: help install book book-quick serve test chromium clean
 
 help:
@@ -36,11 +49,11 @@ $(STAMP): requirements.txt pyproject.toml
 install: $(STAMP)
 
 book: $(STAMP)
-	$(JB)
+	$(call build_book,full,)
 
 # The book with quick (CI-sized) training runs.
 book-quick: $(STAMP)
-	CONVLIB_QUICK=1 $(JB)
+	$(call build_book,quick,CONVLIB_QUICK=1)
 
 serve:
 	@test -f _build/html/index.html || { echo "No book yet: run 'make book' first."; exit 1; }
@@ -57,7 +70,7 @@ TEST_ENV := CONVLIB_QUICK=1 OMP_NUM_THREADS=1
 test: $(STAMP) chromium
 	$(BIN)/python tools/nbtool.py check
 	$(TEST_ENV) $(BIN)/python -m pytest tests convlib --nbmake notebooks --nbmake-timeout=1800
-	$(TEST_ENV) $(JB)
+	$(call build_book,quick,$(TEST_ENV))
 	$(BIN)/python -m pytest tests/browser
 
 clean:
