@@ -79,7 +79,7 @@ def _checked(
             f"{tuple(weight.shape)}. Fix: a single 2-D kernel K becomes K[None, None]; note that a "
             "transposed convolution's weight lists C_in first, the reverse of conv2d's."
         )
-    c_in, c_out, kh, kw = weight.shape
+    c_in, c_out = weight.shape[:2]
     check_batch(x, "x", channels=c_in)
     check_weight_and_bias(x, weight, bias, c_out)
     s = as_pair(stride, "stride")

@@ -15,7 +15,7 @@ import convlib as cl
 from convlib.validate import ConvlibInputError
 from convlib.widgets import NetworkView
 from convlib.widgets._base import esm_source
-from convlib.widgets.network import network_layers, pack, run_layers, unpack
+from convlib.widgets.network import network_layers, pack, unpack
 
 CLASSES = [f"class {i}" for i in range(10)]
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's code")
