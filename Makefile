@@ -17,17 +17,19 @@ endif
 
 JB := $(BIN)/jupyter-book build . -n -W --keep-going
 
-# Sphinx rebuilds only the pages whose sources changed, and CONVLIB_QUICK is not
-# a source: a build in the other mode than the last one (quick after full, or
-# full after quick) must redo every page, or the book mixes the two.
+# Sphinx rebuilds only the pages whose notebooks changed. Their outputs also
+# depend on CONVLIB_QUICK and on the library (ops, widgets' JS), which Sphinx
+# does not track: when either differs from the last build, every page is redone,
+# or the book would mix quick and full runs, or old and new widgets.
 # $(call build_book,quick|full,extra environment)
-BOOK_MODE := _build/.book-mode
+BOOK_STAMP := _build/.book-inputs
 define build_book
 	mkdir -p _build
-	again=$$([ "$$(cat $(BOOK_MODE) 2>/dev/null)" = "$(1)" ] || echo --all); \
-	rm -f $(BOOK_MODE); \
+	key="$(1) $$(find convlib -type f \( -name '*.py' -o -name '*.js' \) | LC_ALL=C sort | xargs cat | sha1sum | cut -c1-16)"; \
+	again=$$([ "$$(cat $(BOOK_STAMP) 2>/dev/null)" = "$$key" ] || echo --all); \
+	rm -f $(BOOK_STAMP); \
 	$(2) $(JB) $$again; \
-	echo $(1) > $(BOOK_MODE)
+	echo "$$key" > $(BOOK_STAMP)
 endef
 
 .PHONY: help install book book-quick serve test chromium clean
