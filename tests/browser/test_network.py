@@ -32,7 +32,9 @@ def shown(widget) -> dict:
     return widget.evaluate("""el => {
       const root = el.querySelector(".cl-nv");
       const q = (id) => el.querySelector(`[data-testid="${id}"]`);
-      return { probs: JSON.parse(root.dataset.probs), pixels: JSON.parse(root.dataset.pixels),
+      return { probs: JSON.parse(root.dataset.probs), scores: JSON.parse(root.dataset.scores),
+               logits: [...el.querySelectorAll(".cl-nv-logit")].map((e) => Number(e.textContent)),
+               pixels: JSON.parse(root.dataset.pixels),
                verdict: q("verdict").textContent,
                labels: [...el.querySelectorAll(".cl-nv-stage-label")].map((e) => e.textContent),
                maps: [...el.querySelectorAll(".cl-nv-maps")].map((e) => e.children.length),
@@ -52,6 +54,10 @@ def assert_page_agrees(widget, state: dict, index: int) -> dict:
     s = shown(widget)
     stages, probs = expected(state, s["pixels"], index)
     torch.testing.assert_close(torch.tensor(s["probs"], dtype=torch.float32), probs, rtol=1e-4, atol=1e-5)
+    # The scores z beside the bars are the last layer's outputs; softmax of them is the bars.
+    torch.testing.assert_close(torch.tensor(s["scores"], dtype=torch.float32), stages[-1], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(torch.tensor(s["logits"], dtype=torch.float64), stages[-1].double(), rtol=0, atol=6e-4)  # 3 decimals
+    assert "softmax: p_k = exp(z_k)" in s["verdict"]
     top = int(probs.argmax())
     assert s["verdict"].startswith(f"prediction: {state['classes'][top]} ")
     assert f"true class: {state['classes'][state['labels'][index]]}" in s["verdict"]

@@ -14,8 +14,9 @@ const NV_CSS = `
 .cl-nv-stage { display: flex; flex-direction: column; gap: 4px; }
 .cl-nv-stage-label { font-size: 12px; color: #52606d; }
 .cl-nv-maps { display: flex; flex-wrap: wrap; gap: 3px; align-items: flex-end; }
-.cl-nv-probs { display: grid; grid-template-columns: max-content 160px max-content; gap: 2px 8px; align-items: center;
+.cl-nv-probs { display: grid; grid-template-columns: max-content 160px max-content max-content; gap: 2px 8px; align-items: center;
   font-size: 12px; }
+.cl-nv-head { font-size: 11px; color: #7b8794; }
 .cl-nv-bar { height: 12px; background: #e4e7eb; border-radius: 2px; overflow: hidden; }
 .cl-nv-bar > div { height: 100%; background: #7f9cf5; }
 .cl-nv-probs .cl-nv-top { font-weight: 700; }
@@ -220,19 +221,23 @@ function render({ model, el }) {
       [...view.maps.children].forEach((canvas, c) => nvPaint(canvas, out, { channel: out.shape.length === 3 ? c : 0, lo, hi, scale }));
       drawDetail(view, s, out, lo, hi, scale);
     });
-    const p = nvSoftmax(outs[stages[stages.length - 1].end].data);
+    const z = outs[stages[stages.length - 1].end].data, p = nvSoftmax(z);
     const top = p.indexOf(Math.max(...p)), truth = labels[model.get("image")];
-    probs.replaceChildren(...p.flatMap((v, k) => {
+    const head = ["class", "probability", "", "score z"].map((t) => clEl("span", { class: "cl-nv-head", text: t }));
+    probs.replaceChildren(...head, ...p.flatMap((v, k) => {
       const cls = k === top ? "cl-nv-top" : "";
       const bar = clEl("div", { class: `cl-nv-bar ${cls}` }, [clEl("div")]);
       bar.firstChild.style.width = `${(100 * v).toFixed(1)}%`;
       return [clEl("span", { class: cls, role: "listitem", text: classes[k] + (k === truth ? " (true)" : "") }), bar,
-        clEl("span", { class: cls, text: `${(100 * v).toFixed(1)}%` })];
+        clEl("span", { class: cls, text: `${(100 * v).toFixed(1)}%` }),
+        clEl("span", { class: `cl-nv-logit ${cls}`, text: clFmt(z[k]) })];
     }));
     verdict.textContent = `prediction: ${classes[top]} (${(100 * p[top]).toFixed(1)}%)`
-      + (truth >= 0 ? `; true class: ${classes[truth]}` : "");
+      + (truth >= 0 ? `; true class: ${classes[truth]}` : "")
+      + "\nsoftmax: p_k = exp(z_k) / (exp(z_1) + … + exp(z_" + p.length + "))";
     root.dataset.busy = "false";
     root.dataset.probs = JSON.stringify(p);
+    root.dataset.scores = JSON.stringify(Array.from(z));
     root.dataset.pixels = JSON.stringify(Array.from(pixels.data));
   }
 
