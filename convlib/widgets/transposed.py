@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 import traitlets as t
 
+from convlib.shapes import conv_transpose_output_size
 from convlib.transposed import conv_transpose2d, trans_conv_naive
 from convlib.widgets._base import StaticWidget, esm_source, int_in_range
 from convlib.widgets.kernel_slider import matrix_state
@@ -99,11 +100,15 @@ class TransposedConvView(StaticWidget):
 
     # --- what the page shows ------------------------------------------------
 
+    def _sizes(self, padding: int) -> tuple[int, int]:
+        """Output ``(height, width)`` at this stride with ``padding``, by :func:`convlib.conv_transpose_output_size`."""
+        return (conv_transpose_output_size(len(self.x), len(self.k), padding=padding, stride=self.stride),
+                conv_transpose_output_size(len(self.x[0]), len(self.k[0]), padding=padding, stride=self.stride))
+
     @property
     def full_shape(self) -> tuple[int, int]:
         """``((H - 1)*s + k_h, (W - 1)*s + k_w)``: every patch, before padding cuts the border."""
-        s = self.stride
-        return (len(self.x) - 1) * s + len(self.k), (len(self.x[0]) - 1) * s + len(self.k[0])
+        return self._sizes(0)
 
     @property
     def max_padding(self) -> int:
@@ -112,9 +117,8 @@ class TransposedConvView(StaticWidget):
 
     @property
     def out_shape(self) -> tuple[int, int]:
-        """``full_shape`` minus ``2 * padding`` per axis (:func:`convlib.conv_transpose_output_size`)."""
-        h, w = self.full_shape
-        return h - 2 * self.padding, w - 2 * self.padding
+        """``full_shape`` minus ``2 * padding`` per axis."""
+        return self._sizes(self.padding)
 
     @property
     def cell(self) -> tuple[int, int]:
