@@ -193,5 +193,7 @@ def test_normalize_standardises_inside_the_page() -> None:
         torch.testing.assert_close(view.activations(k)[-1], want[k], rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(view.pixels(2), images[2])  # the page keeps (and paints) the plain image
     torch.testing.assert_close(view.kernels(0, 3), model[0].weight[3].detach())
+    with pytest.raises(ConvlibInputError, match=r"Fix: pick one of \[0, 2\]"):  # normalize joins stage 0
+        view.kernels(1, 0)
     with pytest.raises(ConvlibInputError, match=r"normalize: expected \(mean, std\) with 3 numbers"):
         NetworkView(model, images, None, CLASSES, normalize=((0.5,), (0.2,)))

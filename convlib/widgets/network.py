@@ -158,15 +158,19 @@ def _describe(layer: dict[str, Any]) -> str:
 def network_stages(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Groups the page draws as one row: a conv or dense layer with the BatchNorm and
     activation after it, a pooling layer, ...; flatten and input normalisation join the next group.
-    Each is ``{"end": index of its last layer, "label": "conv 5×5, padding 2 · BatchNorm · ReLU"}``."""
-    stages, names = [], []
+    Each is ``{"main": index of its conv, pool or dense layer, "end": index of its last layer,
+    "label": "conv 5×5, padding 2 · BatchNorm · ReLU"}``."""
+    stages, names, main = [], [], None
     followers = {"affine", "relu", "sigmoid", "tanh"}
     for i, layer in enumerate(layers):
         names.append(_describe(layer))
+        passing = layer["kind"] in ("flatten", "normalize")  # they only pass the input on
+        if main is None and not passing:
+            main = i
         nxt = layers[i + 1]["kind"] if i + 1 < len(layers) else None
-        if layer["kind"] not in ("flatten", "normalize") and nxt not in followers:
-            stages.append({"end": i, "label": " · ".join(names)})
-            names = []
+        if not passing and nxt not in followers:
+            stages.append({"main": main, "end": i, "label": " · ".join(names)})
+            names, main = [], None
     return stages
 
 
@@ -299,15 +303,12 @@ class NetworkView(StaticWidget):
     def kernels(self, stage: int, channel: int) -> torch.Tensor:
         """The kernels ``(C_in, k_h, k_w)`` behind output ``channel`` of ``stage``, which must
         start with a convolution: what the page shows when you click that map."""
-        first = 0 if stage == 0 else self.stages[stage - 1]["end"] + 1
-        while self.layers[first]["kind"] in ("normalize", "flatten"):  # they only pass the input on
-            first += 1
-        layer = self.layers[first]
+        layer = self.layers[self.stages[stage]["main"]]
         if layer["kind"] != "conv":
+            convs = [k for k, st in enumerate(self.stages) if self.layers[st["main"]]["kind"] == "conv"]
             raise ConvlibInputError(
                 f"stage: expected a stage that starts with a convolution, got stage {stage} "
-                f"({self.stages[stage]['label']}). Fix: pick one of "
-                f"{[k for k, s in enumerate(self.stages) if s['label'].startswith('conv')]}."
+                f"({self.stages[stage]['label']}). Fix: pick one of {convs}."
             )
         return unpack(layer["weight"])[channel]
 

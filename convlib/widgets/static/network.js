@@ -176,9 +176,7 @@ function render({ model, el }) {
   const verdict = clEl("div", { class: "cl-math", "data-testid": "verdict", "aria-live": "polite" });
   let picked = null;  // { stage, channel } whose kernels are shown, or null
   const stageViews = stages.slice(0, -1).map((stage, s) => {
-    let at = s === 0 ? 0 : stages[s - 1].end + 1;
-    while (layers[at].kind === "normalize" || layers[at].kind === "flatten") at++;  // they only pass the input on
-    const first = layers[at];
+    const first = layers[stage.main];
     const maps = clEl("div", { class: "cl-nv-maps", "data-testid": `stage-${s}` });
     const detail = clEl("div", { class: "cl-nv-detail", "data-testid": `detail-${s}` });
     const label = clEl("div", { class: "cl-nv-stage-label", "data-testid": `stage-label-${s}` });
