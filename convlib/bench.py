@@ -28,6 +28,9 @@ state): ``--processes N`` repeats the whole measurement in N fresh processes
 and prints each ratio's median and range over them.
 "Forward + backward" is one forward pass and the backward pass for the input,
 the weight and the bias, with an upstream gradient laid out like the output.
+The last column, ``faults/pass``, counts the minor page faults of one such pass:
+a row that writes memory fresh from the operating system pays for it there, and
+which rows do depends on the allocator's state, not on the arithmetic.
 """
 
 from __future__ import annotations
@@ -45,6 +48,11 @@ from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
+
+try:
+    import resource  # page-fault counts (Unix)
+except ImportError:  # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
 
 from convlib.conv import (
     _backward_products,
@@ -202,6 +210,10 @@ class Timing:
     measured_on: str = ""
     forward_ratio: float | None = None  # x torch
     forward_backward_ratio: float | None = None
+    #: Median minor page faults in one forward+backward pass (``None`` where the OS does not count them).
+    #: Memory the allocator has just taken from the operating system faults on first write; a row with
+    #: thousands of them pays for that on every pass, so it shows why a time moved between processes.
+    faults_per_pass: float | None = None
 
 
 @dataclass
@@ -244,16 +256,18 @@ class BenchReport:
         if self.load_before is not None:
             after = "" if self.load_after is None else f", after {self.load_after[0]:.2f}"
             lines.append(f"load average (1 min) before {self.load_before[0]:.2f}{after}")
-        head = f"{'case':<13} {'layer':<28} {'impl':<9} {'forward ms':>12} {'fwd+bwd ms':>12} {'fwd x torch':>12} {'f+b x torch':>12}"
+        head = (f"{'case':<13} {'layer':<28} {'impl':<9} {'forward ms':>12} {'fwd+bwd ms':>12} "
+                f"{'fwd x torch':>12} {'f+b x torch':>12} {'faults/pass':>12}")
         lines += ["", head, "-" * len(head)]
         notes = []
         for entry in self.results:
             for t in entry["timings"]:
                 star = "*" if t.extrapolated else ""
                 ratios = [f"{r:.2f}" if r is not None else "" for r in (t.forward_ratio, t.forward_backward_ratio)]
+                faults = "" if t.faults_per_pass is None else f"{t.faults_per_pass:,.0f}"
                 lines.append(
                     f"{entry['case']:<13} {entry['label']:<28} {t.impl + star:<9} "
-                    f"{t.forward_ms:>12.2f} {t.forward_backward_ms:>12.2f} {ratios[0]:>12} {ratios[1]:>12}"
+                    f"{t.forward_ms:>12.2f} {t.forward_backward_ms:>12.2f} {ratios[0]:>12} {ratios[1]:>12} {faults:>12}"
                 )
                 if t.extrapolated:
                     notes.append(f"  {entry['case']}: {t.measured_on}")
@@ -272,6 +286,13 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown"
+
+
+def _minor_faults() -> int | None:
+    """Minor page faults this process has taken so far (``None`` where ``resource`` is missing: Windows)."""
+    if resource is None:
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def _load() -> tuple[float, float, float] | None:
@@ -300,6 +321,7 @@ class _Runner:
         with torch.no_grad():
             y = fn(self.x, self.w, self.b, **kwargs)
         self.grad = torch.randn_like(y)  # laid out like the output (preserve_format)
+        self.faults: int | None = None  # page faults of the last forward_backward()
 
     def forward(self) -> float:
         start = time.perf_counter()
@@ -309,10 +331,14 @@ class _Runner:
     def forward_backward(self) -> float:
         for t in (self.x, self.w, self.b):
             t.grad = None
+        before = _minor_faults()
         start = time.perf_counter()
         y = self.fn(self.x, self.w, self.b, **self.kwargs)
         y.backward(self.grad)
-        return time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        after = _minor_faults()
+        self.faults = None if before is None or after is None else after - before
+        return seconds
 
 
 def run(
@@ -359,6 +385,7 @@ def run(
         for r in runners.values():  # warm up
             r.forward_backward()
         times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in runners}
+        faults: dict[str, list[int]] = {name: [] for name in runners}
         for rep in range(repeats):
             for name, r in runners.items():
                 if name == "loop":
@@ -368,10 +395,15 @@ def run(
                     r.forward_backward()  # untimed: each timing starts warm, whatever ran before
                 times[name][0].append(r.forward())
                 times[name][1].append(r.forward_backward())
+                if r.faults is not None:
+                    faults[name].append(r.faults)
         timings = []
         for name in runners:
             fwd, fb = (statistics.median(ts) * 1e3 * scale[name] for ts in times[name])
-            timings.append(Timing(name, fwd, fb, name == "loop", measured_on if name == "loop" else ""))
+            timing = Timing(name, fwd, fb, name == "loop", measured_on if name == "loop" else "")
+            if faults[name] and name != "loop":  # the loop's small case says nothing about the full layer's memory
+                timing.faults_per_pass = statistics.median(faults[name])
+            timings.append(timing)
         ref = next((t for t in timings if t.impl == "torch"), None)
         if ref is not None:
             for t in timings:

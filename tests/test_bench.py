@@ -41,6 +41,10 @@ def test_run_structure_and_ratios() -> None:
         for t in timings:
             assert t.forward_ratio == pytest.approx(t.forward_ms / ref.forward_ms)
             assert t.extrapolated == (t.impl == "loop")
+            if t.impl == "loop" or sys.platform == "win32":
+                assert t.faults_per_pass is None  # the loop's small case; Windows counts none
+            else:
+                assert t.faults_per_pass >= 0
     loop = report.timing("a", "loop")
     # case a: 2 images x 3 x 4 channel pairs, measured on 1 image x 2 x 2
     assert loop.measured_on == "1 image, 2 in / 2 out channels, x6"
@@ -60,7 +64,7 @@ def test_table_and_dict() -> None:
     assert f"{report.threads} threads" in table and report.cpu in table
     assert "loop*" in table and "* extrapolated" in table
     assert "  a: 1 image, 1 in / 2 out channels, x1" in table
-    assert "fwd x torch" in table
+    assert "fwd x torch" in table and "faults/pass" in table
     data = json.loads(json.dumps(report.to_dict()))
     assert data["results"][0]["timings"][0]["impl"] == "loop"
 
@@ -81,6 +85,17 @@ def test_command_line_quick_json() -> None:
             assert t["forward_ms"] > 0 and t["forward_backward_ms"] > 0
             assert t["forward_ratio"] > 0 and t["forward_backward_ratio"] > 0
             assert t["extrapolated"] == (t["impl"] == "loop")
+            assert "faults_per_pass" in t
+
+
+def test_minor_faults_count_first_writes() -> None:
+    """Writing fresh memory the allocator just took from the OS shows up as page faults."""
+    if bench._minor_faults() is None:
+        pytest.skip("no page-fault counts on this OS")
+    before = bench._minor_faults()
+    block = torch.empty(64 << 20, dtype=torch.uint8)  # 64 MB: beyond any malloc threshold, so fresh pages
+    block.fill_(1)
+    assert bench._minor_faults() - before >= 16  # 16,384 pages of 4 KB, or about 32 of 2 MB with huge pages
 
 
 def test_command_line_table_without_loop() -> None:
