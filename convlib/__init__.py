@@ -9,6 +9,7 @@ Importing convlib has no side effects.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 from convlib.config import quick_mode
@@ -70,3 +71,9 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY_MODULES:
         return importlib.import_module(f"convlib.{name}")
     raise AttributeError(f"module 'convlib' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """What ``dir(cl)`` and tab completion offer: the public names and convlib's modules, not its imports."""
+    loaded = {name.split(".")[1] for name in sys.modules if name.startswith("convlib.") and name.count(".") == 1}
+    return sorted({*__all__, "__version__", *loaded})

@@ -1,0 +1,47 @@
+"""The package itself: ``import convlib as cl`` is cheap, changes nothing, and lists what it offers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import convlib as cl
+
+PROBE = """
+import json, sys
+import torch
+state = (torch.get_num_threads(), torch.random.get_rng_state().sum().item(), torch.get_default_dtype())
+import convlib as cl
+after = (torch.get_num_threads(), torch.random.get_rng_state().sum().item(), torch.get_default_dtype())
+heavy = sorted(m for m in ("matplotlib", "anywidget", "ipywidgets", "torchvision",
+                           "convlib.widgets", "convlib.data", "convlib.plot") if m in sys.modules)
+print(json.dumps({"same": state == after, "heavy": heavy}))
+"""
+
+
+def test_import_has_no_side_effects() -> None:
+    """A fresh interpreter: importing convlib leaves torch's threads, seed and dtype alone and loads nothing heavy."""
+    out = subprocess.run([sys.executable, "-c", PROBE], check=True, capture_output=True, text=True, timeout=120)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report == {"same": True, "heavy": []}
+
+
+def test_lazy_modules_load_on_first_use() -> None:
+    assert cl.check.__name__ == "convlib.check"
+    assert cl.plot is sys.modules["convlib.plot"]
+
+
+def test_unknown_attribute_says_so() -> None:
+    with pytest.raises(AttributeError, match="module 'convlib' has no attribute 'conv3d'"):
+        cl.conv3d  # noqa: B018
+
+
+def test_dir_lists_the_public_names_not_the_imports() -> None:
+    names = dir(cl)
+    assert set(cl.__all__) <= set(names)
+    assert {"__version__", "conv", "corr", "pool"} <= set(names)  # loaded modules, e.g. cl.conv.conv2d_loop
+    assert not {"Any", "annotations", "importlib", "sys"} & set(names)
+    assert names == sorted(names)
