@@ -56,3 +56,11 @@ def test_specific_hints_for_common_slips():
     assert "average" in cl.check.max_pool_by_hand([[3.25, 1], [1, 6]]).message
     assert "channel" in cl.check.pooled_shape((1, 13, 13)).message
     assert "padding" in cl.check.padded_avg_corner(1.0).message
+
+
+def test_channel_mean_accepts_a_third_as_typed_but_not_rounded_away():
+    assert cl.check.channel_mean_weight([[0.3333, 0.3333, 0.3333]]).ok
+    assert cl.check.channel_mean_weight([[0.333, 0.333, 0.333]]).ok
+    rounded = cl.check.channel_mean_weight([[0.33, 0.33, 0.33]])
+    assert not rounded.ok and "1/3" in rounded.message
+    assert not cl.check.channel_mean_weight([[0.5, 0.25, 0.25]]).ok  # a weighted mean, not the mean

@@ -65,6 +65,8 @@ def channel_mean_weight(weight: Any) -> CheckResult:
     True
     >>> channel_mean_weight([[1, 1, 1]])
     ❌ Not yet: Hint: [[1, 1, 1]] adds the channels; the mean divides by their number.
+    >>> bool(channel_mean_weight([[0.333, 0.333, 0.333]])), bool(channel_mean_weight([[0.33, 0.33, 0.33]]))
+    (True, False)
     """
     try:
         w = torch.as_tensor(weight, dtype=torch.float64)
@@ -72,10 +74,13 @@ def channel_mean_weight(weight: Any) -> CheckResult:
         got = conv1x1(x, w)  # (1, H, W)
     except (TypeError, ValueError, RuntimeError):
         return verdict(False, "", "give a (1, 3) weight: one output channel, one number per input channel.")
-    ok = got.shape == (1, 4, 5) and bool(torch.allclose(got[0], x.mean(dim=0), atol=1e-4))
+    # 0.333 is right to the precision anyone types a third; 0.33 (1% off) is not.
+    ok = got.shape == (1, 4, 5) and bool(torch.allclose(w, torch.full_like(w, 1 / 3), atol=1e-3))
     hint = "each output pixel is w0 * R + w1 * G + w2 * B at that pixel; choose the w's so that is the mean."
     if got.shape == (1, 4, 5) and torch.allclose(got[0], x.sum(dim=0), atol=1e-4):
         hint = "[[1, 1, 1]] adds the channels; the mean divides by their number."
+    elif got.shape == (1, 4, 5) and torch.allclose(w, torch.full_like(w, 1 / 3), atol=0.02):
+        hint = "close, but rounded too far: write 1/3 and let Python compute it (or at least 0.333)."
     return verdict(
         ok,
         "[[1/3, 1/3, 1/3]]: a 1x1 convolution mixes the channels at every pixel with the same weights.",
