@@ -322,10 +322,11 @@ def nin(
     The last NiN block has ``num_classes`` channels, one map per class, and
     global average pooling turns each map into one score. Nothing depends on
     the image's height and width, so the same network takes any size at least
-    as large as its pooling needs (``stem="small"``: from about 20x20).
+    as large as its pooling needs (``stem="small"``: from 15x15, which its three
+    3x3, stride-2 max pools take to 7x7, 3x3 and 1x1; 14x14 would end at 0x0).
 
     >>> net = nin(div=8, stem="small")
-    >>> net(torch.zeros(2, 1, 28, 28)).shape, net(torch.zeros(2, 1, 64, 64)).shape
+    >>> net(torch.zeros(2, 1, 28, 28)).shape, net(torch.zeros(2, 1, 15, 15)).shape
     (torch.Size([2, 10]), torch.Size([2, 10]))
     """
     _check_common(in_channels, num_classes, div)

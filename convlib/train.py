@@ -360,7 +360,9 @@ def fit(
       ``torch.optim.Optimizer`` class (given ``lr`` and ``weight_decay``); or a
       callable ``f(params) -> Optimizer``.
     * ``scheduler``: ``None`` (constant ``lr``) or ``"onecycle"`` (``lr`` is the
-      peak of a one-cycle schedule stepped every batch).
+      peak of a one-cycle schedule stepped every batch; as PyTorch's ``OneCycleLR``
+      does by default, it also cycles SGD's momentum, or Adam's first beta, from
+      0.95 down to 0.85 at the peak and back, overriding ``momentum``).
     * ``loss_fn``: default cross-entropy with ``label_smoothing``; a custom one
       must return the batch's mean loss (give ``label_smoothing`` to it, not here).
     * ``device``: default :func:`select_device` (CUDA, then MPS, then CPU);
