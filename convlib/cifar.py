@@ -200,12 +200,26 @@ def per_class_accuracy(cm: torch.Tensor) -> torch.Tensor:
 
 
 def misclassified(pred: torch.Tensor, true: torch.Tensor, k: int = 12) -> torch.Tensor:
-    """Indices of the first ``k`` examples whose prediction is wrong.
+    """Indices of up to ``k`` wrong predictions, taken from each true class in turn.
 
-    >>> misclassified(torch.tensor([0, 2, 1, 1]), torch.tensor([0, 1, 1, 0]))
-    tensor([1, 3])
+    Class 0's first mistake, class 1's first, ..., then every class's second, and
+    so on: a test set stored sorted by label (as the offline copy is) still shows
+    mistakes of every class, not only the first class's. ``pred``, ``true``: ``(N,)``.
+
+    >>> misclassified(torch.tensor([0, 2, 1, 1, 2]), torch.tensor([0, 1, 1, 0, 0]))
+    tensor([3, 1, 4])
     """
-    return (torch.as_tensor(pred) != torch.as_tensor(true)).nonzero().flatten()[:k]
+    pred, true = torch.as_tensor(pred), torch.as_tensor(true)
+    wrong = (pred != true).nonzero().flatten()  # (E,) in test-set order
+    if wrong.numel() == 0:
+        return wrong
+    label = true[wrong]  # (E,) true class of each mistake
+    by_class = torch.argsort(label, stable=True)  # grouped by class, test-set order within a class
+    grouped = label[by_class]
+    counts = torch.bincount(grouped)
+    rank = torch.arange(len(grouped)) - (torch.cumsum(counts, 0) - counts)[grouped]  # 0, 1, ... within a class
+    turn = torch.argsort(rank * (int(grouped.max()) + 1) + grouped, stable=True)  # by rank, then by class
+    return wrong[by_class[turn]][:k]
 
 
 # ------------------------------------------------------------ benchmarks

@@ -38,6 +38,8 @@ def test_numeric_answers_accept_tensors_and_variants():
     assert cl.check.cifar_flatten_size(torch.tensor(2048)).ok
     assert cl.check.loop_epoch_hours(48 * 391 / 3600).ok
     assert cl.check.cat_accuracy(torch.tensor(571 / 1000)).ok
+    assert cl.check.cat_accuracy(57.1).ok and cl.check.cat_accuracy(0.57).ok  # a percentage; two decimals
+    assert not cl.check.cat_accuracy(0.56).ok
     assert cl.check.smoother_curve(" (C) ").ok
 
 

@@ -170,9 +170,19 @@ def test_per_class_accuracy_and_misclassified() -> None:
     torch.testing.assert_close(acc[:2], torch.tensor([0.8, 0.5]))
     assert torch.isnan(acc[2])  # no examples of class 2
     pred, true = torch.tensor([1, 1, 0, 2, 2]), torch.tensor([1, 0, 0, 1, 2])
-    assert misclassified(pred, true).tolist() == [1, 3]
-    assert misclassified(pred, true, k=1).tolist() == [1]
+    assert sorted(misclassified(pred, true).tolist()) == [1, 3]
     assert misclassified(true, true).tolist() == []
+
+
+def test_misclassified_takes_every_class_in_turn_from_a_sorted_test_set() -> None:
+    """The offline test set is sorted by label: the first 12 errors would all be airplanes."""
+    true = torch.arange(10).repeat_interleave(100)  # (1000,) sorted by class
+    pred = (true + 1) % 10  # every prediction wrong
+    picked = misclassified(pred, true, 12)
+    assert true[picked].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    assert picked[:2].tolist() == [0, 100]  # each class's first mistake, in test-set order
+    assert (pred[picked] != true[picked]).all()
+    assert misclassified(pred, true, 3000).numel() == 1000 and len(set(misclassified(pred, true, 3000).tolist())) == 1000
 
 
 # --------------------------------------------------------------- figures and helpers
