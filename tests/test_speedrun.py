@@ -364,6 +364,31 @@ def test_ablation_rows_and_derived_tta_rows() -> None:
     assert json.dumps([r.as_dict() for r in rows])
 
 
+def test_ablation_hands_over_rows_after_every_variant() -> None:
+    x, y = _easy_task(128)
+    from convlib.speedrun import VARIANTS
+
+    chosen = [v for v in VARIANTS if v.name in ("baseline", "no label smoothing")]
+    seen: list[list[str]] = []
+    ablate(_tiny_recipe(epochs=0.5, tta_level=1), (x, y, x[:32], y[:32]), torch.device("cpu"), variants=chosen,
+           on_rows=lambda rows: seen.append([r.name for r in rows]))
+    assert seen == [["baseline", "no TTA"], ["baseline", "no TTA", "no label smoothing"]]
+
+
+def test_compile_refused_at_the_call_falls_back_to_the_plain_net(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some torch/Python pairs raise in torch.compile() itself: the run must go on uncompiled, saying why."""
+    from convlib.speedrun.train import compile_or_not
+
+    net = SpeedNet((4, 8, 8))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("torch.compile is not supported on this Python")
+
+    monkeypatch.setattr(torch, "compile", refuse)
+    model, why = compile_or_not(net, None)
+    assert model is net and why == "RuntimeError: torch.compile is not supported on this Python"
+
+
 # --------------------------------------------------------------------- CLI
 
 
@@ -394,6 +419,28 @@ def test_cli_cpu_short_mode_writes_valid_json(tmp_path: Path, capsys: pytest.Cap
     assert s["mean_accuracy"] == pytest.approx(sum(r["accuracy"] for r in stored["runs"]) / 2)
     assert stored["target"]["met"] is None and stored["torch"] == torch.__version__
     assert stored["compile_seconds"] is None
+
+
+def test_cli_keeps_finished_runs_when_a_later_one_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One chance on a GPU: a failure in run 2 must not lose run 1, and the JSON says what failed."""
+    _cifar_available()
+    real_run = SpeedTrainer.run
+    calls = []
+
+    def run_then_fail(self: SpeedTrainer, seed: int = 0, **kwargs: object):
+        calls.append(seed)
+        if len(calls) > 1:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return real_run(self, seed, **kwargs)
+
+    monkeypatch.setattr(SpeedTrainer, "run", run_then_fail)
+    out = tmp_path / "run.json"
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        cli.main(["--device", "cpu", "--limit", "256", "--test-limit", "100", "--epochs", "1", "--widths",
+                  "4,8,8", "--batch-size", "128", "--runs", "3", "--quiet", "--json", str(out)])
+    stored = json.loads(out.read_text())
+    assert [r["seed"] for r in stored["runs"]] == [0]
+    assert stored["error"] == "RuntimeError: CUDA error: an illegal memory access was encountered"
 
 
 def test_cli_ablation_json(tmp_path: Path) -> None:

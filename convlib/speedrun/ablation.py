@@ -76,12 +76,14 @@ def ablate(
     warm_up: bool = True,   # (CUDA only: on the CPU there is nothing to warm up)
     variants: list[Variant] | None = None,
     report: Callable[[str], None] | None = None,
+    on_rows: Callable[[list[AblationRow]], None] | None = None,
 ) -> list[AblationRow]:
     """Train ``runs`` runs of every variant (seeds ``seed..seed+runs-1``); return one row each.
 
     ``data`` is ``(train_images, train_labels, test_images, test_labels)``.
     Rows for "no TTA" (and "flip TTA only" when the recipe uses level 2) come
-    from the baseline's runs.
+    from the baseline's runs. ``report`` gets a line per row; ``on_rows`` gets the
+    rows so far after every variant (to save them before a later one can fail).
     """
     chosen = variants if variants is not None else variants_for(device)
     rows: list[AblationRow] = []
@@ -109,4 +111,6 @@ def ablate(
                     rows.append(derived)
                     if report is not None:
                         report(f"  {label:<22s} accuracy {100 * derived.accuracy:6.2f}%   (same training as baseline)")
+        if on_rows is not None:
+            on_rows(rows)
     return rows

@@ -37,14 +37,14 @@ class Stopwatch:
         if self._cuda:
             self._begin = torch.cuda.Event(enable_timing=True)
             self._end = torch.cuda.Event(enable_timing=True)
-            self._begin.record()
+            self._begin.record(torch.cuda.current_stream(self.device))  # this device's stream, not cuda:0's
         else:
             self._t0 = time.perf_counter()
 
     def stop(self) -> float:
         """Seconds since :meth:`start` (waits for the GPU to finish first)."""
         if self._cuda:
-            self._end.record()
+            self._end.record(torch.cuda.current_stream(self.device))
             self._end.synchronize()
             return self._begin.elapsed_time(self._end) / 1000
         return time.perf_counter() - self._t0

@@ -36,7 +36,7 @@ from convlib.speedrun.timing import Stopwatch, synchronize
 from convlib.speedrun.tta import tta_accuracies
 from convlib.speedrun.whiten import init_whitening
 
-__all__ = ["RunResult", "SpeedTrainer", "param_groups"]
+__all__ = ["RunResult", "SpeedTrainer", "compile_or_not", "param_groups"]
 
 
 @dataclass
@@ -88,6 +88,18 @@ def param_groups(net: SpeedNet, recipe: Recipe) -> list[dict[str, Any]]:
     return [g for g in groups if g["params"]]
 
 
+def compile_or_not(net: nn.Module, mode: str | None = None) -> tuple[nn.Module, str | None]:
+    """``(torch.compile(net), None)``, or ``(net, why)`` when this torch refuses to compile here.
+
+    Some torch/Python pairs refuse in the ``torch.compile`` call itself; failures
+    while compiling come later, in :meth:`SpeedTrainer.warm_up`, which falls back too.
+    """
+    try:
+        return torch.compile(net, mode=mode, dynamic=False), None
+    except Exception as error:  # noqa: BLE001 - any refusal means: run uncompiled, and say why
+        return net, f"{type(error).__name__}: {error}"
+
+
 class SpeedTrainer:
     """Data on the device, one net, and timed runs of ``recipe``.
 
@@ -136,9 +148,11 @@ class SpeedTrainer:
         self.net = SpeedNet(
             recipe.widths, whiten=recipe.whiten, bn_momentum=recipe.bn_momentum, logit_scale=recipe.logit_scale
         ).to(self.device, memory_format=memory)
-        self.compiled = recipe.compile and cuda
-        self.model: nn.Module = torch.compile(self.net, mode=recipe.compile_mode, dynamic=False) if self.compiled else self.net
+        self.model: nn.Module = self.net
         self.compile_error: str | None = None
+        if recipe.compile and cuda:
+            self.model, self.compile_error = compile_or_not(self.net, recipe.compile_mode)
+        self.compiled = self.model is not self.net
 
     # ------------------------------------------------------------ pieces
 
