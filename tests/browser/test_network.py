@@ -119,6 +119,26 @@ def test_painting_changes_the_input_and_everything_follows(book_page):
     book_page.assert_clean()
 
 
+def test_a_quick_stroke_paints_a_line_not_dots(book_page):
+    """Pointer events arrive far apart in a fast stroke; every pixel between them gets painted."""
+    book_page.open(PAGE)
+    widget = book_page.widgets("NetworkView").first
+    widget.locator('[data-testid="thumb-2"]').click()
+    widget.scroll_into_view_if_needed()
+    box = widget.locator('[data-testid="input"]').bounding_box()
+    y = box["y"] + 0.5 * box["height"]
+    mouse = book_page.page.mouse
+    mouse.move(box["x"] + 0.1 * box["width"], y)
+    mouse.down()
+    mouse.move(box["x"] + 0.9 * box["width"], y, steps=1)  # one event for the whole stroke
+    mouse.up()
+    pixels = shown(widget)["pixels"]
+    side = round(len(pixels) ** 0.5)  # LeNet: one 28x28 channel
+    row = int(0.5 * side)
+    assert all(pixels[row * side + j] == 1.0 for j in range(int(0.1 * side), int(0.9 * side) + 1))
+    book_page.assert_clean()
+
+
 def test_a_painted_dot_moves_first_layer_maps_only_nearby(book_page):
     # Locality, as the chapter says: a first-layer output sees a 5x5 window.
     book_page.open(PAGE)

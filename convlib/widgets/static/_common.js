@@ -31,6 +31,7 @@ const CL_CSS = `
   background: #f8f9fa; border-left: 3px solid #ffd166; padding: 6px 8px; white-space: pre-wrap; }
 .cl-stage:focus { outline: 2px solid #7f9cf5; outline-offset: 3px; }
 .cl-hint { font-size: 12px; color: #7b8794; }
+.cl-body { display: contents; }
 `;
 
 // Add a stylesheet to the page once (by id): the shared one, or a widget's own.
@@ -57,7 +58,7 @@ function clEl(tag, props = {}, children = []) {
 // A number as a short string: integers stay integers, others get <= 3 decimals.
 function clFmt(v) {
   if (!Number.isFinite(v)) return String(v);
-  const r = Math.round(v * 1000) / 1000;
+  const r = Math.sign(v) * Math.round(Math.abs(v) * 1000) / 1000;  // halves away from zero, both signs alike
   return Object.is(r, -0) ? "0" : String(r);
 }
 
@@ -91,8 +92,12 @@ function clSlider({ label, min, max, value, testid, onInput }) {
   const wrap = clEl("label", {}, [clEl("span", { text: label }), input, shown]);
   return {
     el: wrap, input,
+    // Writes only what changed: rewriting the value of a slider being dragged can disturb the drag.
     set(v, lo = Number(input.min), hi = Number(input.max)) {
-      input.min = String(lo); input.max = String(hi); input.value = String(v); shown.textContent = String(v);
+      if (input.min !== String(lo)) input.min = String(lo);
+      if (input.max !== String(hi)) input.max = String(hi);
+      if (input.value !== String(v)) input.value = String(v);
+      shown.textContent = String(v);
     },
   };
 }
@@ -125,13 +130,15 @@ function clWindows(X, kh, kw, { padding = [0, 0], stride = [1, 1], dilation = [1
   return { P, outH, outW, taps };
 }
 
-// Arrow keys move a (row, col) cursor inside rows x cols; Home/End jump.
+// Arrow keys move a cursor over rows x cols positions: left/right in reading order
+// (as the position slider does), up/down by a row and not past the first or last row;
+// Home/End jump to the ends.
 function clKeys(target, { rows, cols, get, set }) {
   target.addEventListener("keydown", (event) => {
     const n = rows() * cols();
     let p = get();
     const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols(), ArrowUp: -cols() }[event.key];
-    if (step !== undefined) p = Math.min(n - 1, Math.max(0, p + step));
+    if (step !== undefined) p = Math.abs(step) > 1 && (p + step < 0 || p + step > n - 1) ? p : Math.min(n - 1, Math.max(0, p + step));
     else if (event.key === "Home") p = 0;
     else if (event.key === "End") p = n - 1;
     else return;

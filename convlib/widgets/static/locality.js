@@ -55,6 +55,12 @@ function lvMatrix(rows, cols, testid, color) {
   return { grid, cells };
 }
 
+// "1 weight", "4 weights"; with count=false only the word.
+function lvWeights(n, count = true) {
+  const word = n === 1 ? "weight" : "weights";
+  return count ? `${n} ${word}` : word;
+}
+
 function render({ model, el }) {
   clStyle();
   clStyle(LV_STYLE_ID, LV_CSS);
@@ -62,14 +68,34 @@ function render({ model, el }) {
   el.append(root);
   let parts = null;
 
+  // The controls are made once and stay in place: rebuilding a slider while it is
+  // dragged or focused would end the drag (or drop the focus) after one step.
+  const title = clEl("div", { class: "cl-title" });
+  const kernelSlider = clSlider({
+    label: "Kernel size", min: 1, max: 1, value: model.get("kernel_size"), testid: "kernel-size",
+    onInput: (v) => { model.set("kernel_size", v); clampPosition(); model.save_changes(); },
+  });
+  const slider = clSlider({ label: "Output position", min: 0, max: 0, value: model.get("position"), testid: "position",
+    onInput: (p) => go(p) });
+  const where = clEl("span", { "data-testid": "where" });
+  const body = clEl("div", { class: "cl-body" });  // both layers and their matrices: rebuilt when k changes
+  root.append(
+    title,
+    clEl("div", { class: "cl-controls" }, [kernelSlider.el, slider.el, where]),
+    body,
+    clEl("div", { class: "cl-hint", text: "Drag the sliders, click an output cell, or focus the grids and use the arrow keys." }),
+  );
+
   function build() {
-    root.replaceChildren();
     const H = model.get("height"), W = model.get("width"), k = model.get("kernel_size");
+    title.textContent = model.get("title");
+    title.hidden = !model.get("title");
+    kernelSlider.set(k, 1, Math.min(H, W));
     const outH = H - k + 1, outW = W - k + 1, n = outH * outW, kk = k * k;
 
     const fcX = clGrid(H, W, { caption: `input ${H}×${W}: numbers are weight ids`, testid: "fc-x" });
     const convX = clGrid(H, W, { caption: `input ${H}×${W}: numbers are kernel tap ids`, testid: "conv-x" });
-    const kernel = clGrid(k, k, { caption: `the kernel: ${kk} shared weights`, testid: "conv-k" });
+    const kernel = clGrid(k, k, { caption: `the kernel: ${lvWeights(kk)}, shared`, testid: "conv-k" });
     kernel.cells.forEach((row, a) => row.forEach((cell, b) => {
       cell.textContent = String(a * k + b);
       cell.style.background = lvTapColor(a * k + b, kk);
@@ -95,8 +121,8 @@ function render({ model, el }) {
     const convPanel = clEl("div", { class: "cl-lv-panel", "data-testid": "conv" }, [
       clEl("h4", { text: `Convolution layer, ${k}×${k} kernel` }),
       clEl("div", { class: "cl-row" }, [convX.figure, kernel.figure, convY.figure]),
-      clEl("div", { class: "cl-lv-count" }, ["this output: ", convThis, " weights · layer: ", convTotal,
-        ` weights, shared by all ${n} outputs`]),
+      clEl("div", { class: "cl-lv-count" }, ["this output: ", convThis, ` ${lvWeights(kk, false)} · layer: `, convTotal,
+        ` ${lvWeights(kk, false)}, shared by all ${n} ${n === 1 ? "output" : "outputs"}`]),
     ]);
     const fcM = lvMatrix(n, H * W, "fc-m", (r, m) => ({ id: r * H * W + m, bg: lvFcColor(r * H * W + m) }));
     const convM = lvMatrix(n, H * W, "conv-m", (r, m) => {
@@ -107,30 +133,17 @@ function render({ model, el }) {
       clEl("div", { class: "cl-lv-mwrap" }, [fcM.grid, clEl("div", { class: "cl-caption",
         text: `FC weight matrix ${n}×${H * W}: every entry its own weight` })]),
       clEl("div", { class: "cl-lv-mwrap" }, [convM.grid, clEl("div", { class: "cl-caption",
-        text: `conv as a matrix ${n}×${H * W}: mostly zeros, the same ${kk} weights in every row` })]),
+        text: `conv as a matrix ${n}×${H * W}: mostly zeros, the same ${lvWeights(kk)} in every row` })]),
     ]);
-    const kernelSlider = clSlider({
-      label: "Kernel size", min: 1, max: Math.min(H, W), value: k, testid: "kernel-size",
-      onInput: (v) => { model.set("kernel_size", v); clampPosition(); model.save_changes(); },
-    });
-    const slider = clSlider({
-      label: "Output position", min: 0, max: n - 1, value: model.get("position"), testid: "position",
-      onInput: (p) => go(p),
-    });
-    const where = clEl("span", { "data-testid": "where" });
     const stage = clEl("div", {
       class: "cl-row cl-stage", tabindex: "0", role: "group",
       "aria-label": "Locality view: arrow keys pick the output, Home and End jump to the ends",
     }, [fcPanel, convPanel]);
     clKeys(stage, { rows: () => outH, cols: () => outW, get: () => model.get("position"), set: go });
-    const title = model.get("title");
-    if (title) root.append(clEl("div", { class: "cl-title", text: title }));
-    root.append(
-      clEl("div", { class: "cl-controls" }, [kernelSlider.el, slider.el, where]),
+    body.replaceChildren(
       stage,
       clEl("div", { class: "cl-caption", text: "The same two layers as matrices (one row per output, one column per input; the picked output's row is outlined):" }),
       matrices,
-      clEl("div", { class: "cl-hint", text: "Drag the sliders, click an output cell, or focus the grids and use the arrow keys." }),
     );
     parts = { H, W, k, kk, outH, outW, n, fcX, convX, fcY, convY, fcM, convM, slider, where,
       fcThis, fcTotal, convThis, convTotal };
@@ -173,7 +186,7 @@ function render({ model, el }) {
     parts.fcTotal.textContent = String(H * W * n);
     parts.convThis.textContent = String(kk);
     parts.convTotal.textContent = String(kk);
-    slider.set(p);
+    slider.set(p, 0, n - 1);
     where.textContent = `output (${ids.r}, ${ids.c})`;
   }
 

@@ -268,9 +268,9 @@ function render({ model, el }) {
     view.detail.dataset.channel = String(c);
   }
 
-  function paintAt(event) {
-    const box = input.getBoundingClientRect(), [C, H, W] = pixels.shape;
-    const i = Math.floor(((event.clientY - box.top) / box.height) * H), j = Math.floor(((event.clientX - box.left) / box.width) * W);
+  // One dab of the brush, centred on pixel (i, j).
+  function stamp(i, j) {
+    const [C, H, W] = pixels.shape;
     for (let a = -1; a <= 1; a++) for (let b = -1; b <= 1; b++) {
       const r = i + a, q = j + b;
       if (r < 0 || r >= H || q < 0 || q >= W) continue;
@@ -280,6 +280,18 @@ function render({ model, el }) {
         pixels.data[k] = brush ? Math.max(pixels.data[k], edge ? 0.5 : 1) : (edge ? Math.min(pixels.data[k], 0.5) : 0);
       }
     }
+  }
+
+  // Pointer events arrive far apart in a quick stroke: dab every pixel on the line
+  // from the previous event's pixel, so the stroke comes out as a line, not dots.
+  let last = null;
+  function paintAt(event) {
+    const box = input.getBoundingClientRect(), [, H, W] = pixels.shape;
+    const i = Math.floor(((event.clientY - box.top) / box.height) * H), j = Math.floor(((event.clientX - box.left) / box.width) * W);
+    const [i0, j0] = last ?? [i, j];
+    const steps = Math.max(Math.abs(i - i0), Math.abs(j - j0), 1);
+    for (let t = 1; t <= steps; t++) stamp(Math.round(i0 + ((i - i0) * t) / steps), Math.round(j0 + ((j - j0) * t) / steps));
+    last = [i, j];
     schedule();
   }
 
@@ -293,9 +305,9 @@ function render({ model, el }) {
     requestAnimationFrame(() => { queued = false; update(); });
   }
 
-  input.addEventListener("pointerdown", (e) => { painting = true; input.setPointerCapture?.(e.pointerId); paintAt(e); });
+  input.addEventListener("pointerdown", (e) => { painting = true; last = null; input.setPointerCapture?.(e.pointerId); paintAt(e); });
   input.addEventListener("pointermove", (e) => { if (painting) paintAt(e); });
-  const stop = () => { painting = false; };
+  const stop = () => { painting = false; last = null; };
   input.addEventListener("pointerup", stop);
   input.addEventListener("pointercancel", stop);
 

@@ -44,11 +44,38 @@ function render({ model, el }) {
   let parts = null;
   const setting = (name) => model.get(name);
 
+  // The controls are made once and stay in place: rebuilding a slider while it is
+  // dragged or focused would end the drag (or drop the focus) after one step.
+  const title = clEl("div", { class: "cl-title" });
+  const sliders = Object.fromEntries(Object.keys(PS_LIMITS).map((name) => [name, clSlider({
+    label: PS_LABELS[name], min: PS_LIMITS[name][0], max: PS_LIMITS[name][1], value: setting(name),
+    testid: name.replace("_", "-"),
+    onInput: (v) => { model.set(name, v); clampPosition(); model.save_changes(); },
+  })]));
+  const position = clSlider({ label: "Window position", min: 0, max: 0, value: 0, testid: "position",
+    onInput: (q) => go(q) });
+  const shape = clEl("span", { class: "cl-ps-shape", "data-testid": "out-shape" });
+  const where = clEl("span", { "data-testid": "where" });
+  const message = clEl("div", { class: "cl-ps-message", "data-testid": "message", role: "alert" });
+  const body = clEl("div", { class: "cl-body" });  // the grids and the formula: rebuilt when a setting changes
+  root.append(
+    title,
+    clEl("div", { class: "cl-controls" }, Object.values(sliders).map((sl) => sl.el)),
+    clEl("div", { class: "cl-controls" }, [position.el, shape, where]),
+    message,
+    body,
+    clEl("div", { class: "cl-hint", text: "Dashed cells are padding (zeros). The window's taps are yellow; a red dot marks where each window starts. Arrow keys move the window." }),
+  );
+
   function build() {
-    root.replaceChildren();
     const n = setting("size"), k = setting("kernel_size"), p = setting("padding");
     const s = setting("stride"), d = setting("dilation");
     const g = psGeometry(n, k, p, s, d);
+    title.textContent = model.get("title");
+    title.hidden = !model.get("title");
+    for (const [name, sl] of Object.entries(sliders)) {
+      sl.set(setting(name), PS_LIMITS[name][0], Math.max(PS_LIMITS[name][1], setting(name)));
+    }
     const maxUse = Math.max(1, ...g.usage.flat());
     const grid = clGrid(g.padded, g.padded, {
       caption: `padded input ${g.padded}×${g.padded} (${n}×${n} + padding ${p}); numbers: windows reading each cell`,
@@ -70,16 +97,7 @@ function render({ model, el }) {
       cell.setAttribute("aria-label", `move window to output row ${r}, column ${c}`);
       cell.addEventListener("click", () => go(r * g.out + c));
     }));
-    const sliders = Object.keys(PS_LIMITS).map((name) => clSlider({
-      label: PS_LABELS[name], min: PS_LIMITS[name][0], max: Math.max(PS_LIMITS[name][1], setting(name)),
-      value: setting(name), testid: name.replace("_", "-"),
-      onInput: (v) => { model.set(name, v); clampPosition(); model.save_changes(); },
-    }));
     const nWin = g.out * g.out;
-    const position = clSlider({
-      label: "Window position", min: 0, max: Math.max(0, nWin - 1), value: Math.min(setting("position"), Math.max(0, nWin - 1)),
-      testid: "position", onInput: (q) => go(q),
-    });
     position.input.disabled = !g.valid;
     const stage = clEl("div", {
       class: "cl-row cl-stage", tabindex: "0", role: "group",
@@ -87,23 +105,12 @@ function render({ model, el }) {
     }, [grid.figure, output.figure]);
     clKeys(stage, { rows: () => g.out, cols: () => g.out, get: () => setting("position"),
       set: (q) => { if (g.valid) go(q); } });
-    const shape = clEl("span", { class: "cl-ps-shape", "data-testid": "out-shape",
-      text: g.valid ? `output ${g.out}×${g.out}` : "no output" });
-    const where = clEl("span", { "data-testid": "where" });
+    shape.textContent = g.valid ? `output ${g.out}×${g.out}` : "no output";
     const formula = clEl("div", { class: "cl-math", "data-testid": "formula", "aria-live": "polite",
       text: `output size = floor((n + 2p − d·(k−1) − 1) / s) + 1\n            = ${g.formula}` });
     formula.dataset.formula = g.formula;
-    const message = clEl("div", { class: "cl-ps-message", "data-testid": "message", role: "alert", text: g.message });
-    const title = model.get("title");
-    if (title) root.append(clEl("div", { class: "cl-title", text: title }));
-    root.append(
-      clEl("div", { class: "cl-controls" }, sliders.map((sl) => sl.el)),
-      clEl("div", { class: "cl-controls" }, [position.el, shape, where]),
-      message,
-      stage,
-      formula,
-      clEl("div", { class: "cl-hint", text: "Dashed cells are padding (zeros). The window's taps are yellow; a red dot marks where each window starts. Arrow keys move the window." }),
-    );
+    message.textContent = g.message;
+    body.replaceChildren(stage, formula);
     parts = { g, grid, output, position, where, nWin };
     draw();
   }

@@ -39,11 +39,35 @@ function render({ model, el }) {
   el.append(root);
   let parts = null;
 
+  // The controls are made once and stay in place: rebuilding a slider while it is
+  // dragged or focused would end the drag (or drop the focus) after one step.
+  const title = clEl("div", { class: "cl-title" });
+  const stride = clSlider({ label: "Stride s", min: 1, max: TC_MAX_STRIDE, value: model.get("stride"), testid: "stride",
+    onInput: (v) => { model.set("stride", v); clampPadding(); model.save_changes(); } });
+  const padding = clSlider({ label: "Padding p", min: 0, max: 0, value: model.get("padding"), testid: "padding",
+    onInput: (v) => { model.set("padding", v); model.save_changes(); } });
+  const position = clSlider({ label: "Input cell", min: 0, max: 0, value: model.get("position"),
+    testid: "position", onInput: (q) => go(q) });
+  const shape = clEl("span", { class: "cl-tc-shape", "data-testid": "out-shape" });
+  const where = clEl("span", { "data-testid": "where" });
+  const formula = clEl("div", { class: "cl-math", "data-testid": "formula", "aria-live": "polite" });
+  const body = clEl("div", { class: "cl-body" });  // the grids: rebuilt when their sizes change
+  root.append(
+    title,
+    clEl("div", { class: "cl-controls" }, [stride.el, padding.el]),
+    clEl("div", { class: "cl-controls" }, [position.el, shape, where]),
+    body,
+    formula,
+    clEl("div", { class: "cl-hint", text: "Each input cell adds (its value × kernel) into a patch of the output, s cells further per step; overlaps add up. Dashed cells are the border that padding cuts off. Arrow keys pick the input cell." }),
+  );
+
   function build() {
-    root.replaceChildren();
     const X = model.get("x"), K = model.get("k");
     const H = X.length, W = X[0].length;
     const g0 = tcGeometry(X, K, model.get("stride"), model.get("padding"), model.get("position"));
+    title.textContent = model.get("title");
+    title.hidden = !model.get("title");
+    stride.set(model.get("stride"));
     const input = clGrid(H, W, { caption: `input ${H}×${W}: click a cell`, testid: "x", values: X });
     input.cells.forEach((row, i) => row.forEach((cell, j) => {
       cell.setAttribute("role", "button");
@@ -53,29 +77,12 @@ function render({ model, el }) {
     const kernel = clGrid(K.length, K[0].length, { caption: `kernel ${K.length}×${K[0].length}`, testid: "k", values: K });
     kernel.cells.flat().forEach((cell) => cell.classList.add("cl-kernel"));
     const output = clGrid(g0.full[0], g0.full[1], { caption: "", testid: "y" });
-    const stride = clSlider({ label: "Stride s", min: 1, max: TC_MAX_STRIDE, value: model.get("stride"), testid: "stride",
-      onInput: (v) => { model.set("stride", v); clampPadding(); model.save_changes(); } });
-    const padding = clSlider({ label: "Padding p", min: 0, max: g0.maxPad, value: model.get("padding"), testid: "padding",
-      onInput: (v) => { model.set("padding", v); model.save_changes(); } });
-    const position = clSlider({ label: "Input cell", min: 0, max: H * W - 1, value: model.get("position"),
-      testid: "position", onInput: (q) => go(q) });
-    const shape = clEl("span", { class: "cl-tc-shape", "data-testid": "out-shape" });
-    const where = clEl("span", { "data-testid": "where" });
     const stage = clEl("div", {
       class: "cl-row cl-stage", tabindex: "0", role: "group",
       "aria-label": "Transposed convolution: arrow keys pick the input cell, Home and End jump to the first and last",
     }, [input.figure, kernel.figure, output.figure]);
     clKeys(stage, { rows: () => H, cols: () => W, get: () => model.get("position"), set: go });
-    const formula = clEl("div", { class: "cl-math", "data-testid": "formula", "aria-live": "polite" });
-    const title = model.get("title");
-    if (title) root.append(clEl("div", { class: "cl-title", text: title }));
-    root.append(
-      clEl("div", { class: "cl-controls" }, [stride.el, padding.el]),
-      clEl("div", { class: "cl-controls" }, [position.el, shape, where]),
-      stage,
-      formula,
-      clEl("div", { class: "cl-hint", text: "Each input cell adds (its value × kernel) into a patch of the output, s cells further per step; overlaps add up. Dashed cells are the border that padding cuts off. Arrow keys pick the input cell." }),
-    );
+    body.replaceChildren(stage);
     parts = { input, output, padding, position, shape, where, formula, caption: output.figure.lastChild };
     draw();
   }
