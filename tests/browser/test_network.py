@@ -194,6 +194,28 @@ def test_clicking_a_map_shows_its_kernels(book_page):
     book_page.assert_clean()
 
 
+def test_the_maps_are_one_tab_stop_per_stage(book_page):
+    """Chapter 8's view shows 224 feature maps: Tab must not visit them one by one."""
+    book_page.open("notebooks/08_cifar10.html")
+    widget = book_page.widgets("NetworkView").first
+    stops = widget.evaluate("el => [...el.querySelectorAll('canvas[role=button]')].filter((c) => c.tabIndex >= 0)"
+                            ".map((c) => c.dataset.testid)")
+    conv_stages = widget.evaluate("el => new Set([...el.querySelectorAll('canvas[role=button]')]"
+                                  ".map((c) => c.dataset.testid.split('-')[1])).size")
+    assert len(stops) == conv_stages and all(t.endswith("-0") for t in stops)
+    first = widget.locator(f'[data-testid="{stops[0]}"]')
+    widget.scroll_into_view_if_needed()
+    first.focus()
+    book_page.page.keyboard.press("ArrowRight")
+    second = stops[0][:-1] + "1"
+    assert widget.evaluate("el => document.activeElement.dataset.testid") == second
+    assert widget.locator(f'[data-testid="{second}"]').get_attribute("tabindex") == "0"  # the stage's stop moved
+    assert first.get_attribute("tabindex") == "-1"
+    book_page.page.keyboard.press("Enter")
+    assert widget.locator(f'[data-testid="{second}"]').get_attribute("aria-pressed") == "true"
+    book_page.assert_clean()
+
+
 def test_cifar_chapter_view_standardises_and_matches_torch(book_page):
     # Chapter 8: colour images, a normalisation step inside the page, three conv blocks.
     book_page.open("notebooks/08_cifar10.html")

@@ -172,7 +172,7 @@ function render({ model, el }) {
   const paintBtn = tool("Paint", 1), eraseBtn = tool("Erase", 0);
   const tools = [paintBtn, eraseBtn];
   const reset = clEl("button", { type: "button", "data-testid": "reset", text: "Reset image", onclick: () => load() });
-  const probs = clEl("div", { class: "cl-nv-probs", "data-testid": "probs", role: "list" });
+  const probs = clEl("div", { class: "cl-nv-probs", "data-testid": "probs", role: "group", "aria-label": "class probabilities and scores" });
   const verdict = clEl("div", { class: "cl-math", "data-testid": "verdict", "aria-live": "polite" });
   let picked = null;  // { stage, channel } whose kernels are shown, or null
   const stageViews = stages.slice(0, -1).map((stage, s) => {
@@ -209,10 +209,12 @@ function render({ model, el }) {
       view.el.querySelector(".cl-nv-stage-label").textContent = `${stages[s].label}: ${out.shape.join("×")}`
         + `, from ${clFmt(lo)} to ${clFmt(hi)}`;
       if (view.maps.children.length !== per) {
+        // One Tab stop per stage (a CIFAR stage has up to 128 maps): arrow keys move between its maps.
         view.maps.replaceChildren(...Array.from({ length: per }, (_, c) => (view.conv
-          ? clEl("canvas", { title: `channel ${c}`, role: "button", tabindex: "0", "data-testid": `map-${s}-${c}`,
-            "aria-label": `channel ${c}: show the kernels that make it`, onclick: () => pick(s, c),
-            onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(s, c); } } })
+          ? clEl("canvas", { title: `channel ${c}`, role: "button", tabindex: c === 0 ? "0" : "-1",
+            "aria-pressed": "false", "data-testid": `map-${s}-${c}`,
+            "aria-label": `channel ${c}: show the kernels that make it (arrow keys: other channels)`,
+            onclick: () => pick(s, c), onkeydown: (e) => mapKey(e, view, s, c) })
           : clEl("canvas", { title: `channel ${c}` }))));
       }
       const scale = out.shape.length === 3 ? Math.max(1, Math.round(56 / out.shape[1])) : 4;
@@ -226,7 +228,7 @@ function render({ model, el }) {
       const cls = k === top ? "cl-nv-top" : "";
       const bar = clEl("div", { class: `cl-nv-bar ${cls}` }, [clEl("div")]);
       bar.firstChild.style.width = `${(100 * v).toFixed(1)}%`;
-      return [clEl("span", { class: cls, role: "listitem", text: classes[k] + (k === truth ? " (true)" : "") }), bar,
+      return [clEl("span", { class: cls, text: classes[k] + (k === truth ? " (true)" : "") }), bar,
         clEl("span", { class: cls, text: `${(100 * v).toFixed(1)}%` }),
         clEl("span", { class: `cl-nv-logit ${cls}`, text: clFmt(z[k]) })];
     }));
@@ -239,6 +241,18 @@ function render({ model, el }) {
     root.dataset.pixels = JSON.stringify(Array.from(pixels.data));
   }
 
+  // Enter or Space picks a map; arrows move the focus (and the stage's one Tab stop) to a neighbour.
+  function mapKey(event, view, s, c) {
+    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); pick(s, c); return; }
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+    const maps = [...view.maps.children];
+    const next = step === undefined ? -1 : c + step;
+    if (next < 0 || next >= maps.length) return;
+    event.preventDefault();
+    maps.forEach((m, k) => m.setAttribute("tabindex", k === next ? "0" : "-1"));
+    maps[next].focus();
+  }
+
   function pick(s, c) {
     picked = picked && picked.stage === s && picked.channel === c ? null : { stage: s, channel: c };
     update();
@@ -246,7 +260,11 @@ function render({ model, el }) {
 
   // Under a conv stage: the picked channel enlarged, and its kernels (one per input channel).
   function drawDetail(view, s, out, lo, hi, scale) {
-    [...view.maps.children].forEach((canvas, c) => canvas.classList.toggle("cl-nv-picked", !!picked && picked.stage === s && picked.channel === c));
+    [...view.maps.children].forEach((canvas, c) => {
+      const on = !!picked && picked.stage === s && picked.channel === c;
+      canvas.classList.toggle("cl-nv-picked", on);
+      if (view.conv) canvas.setAttribute("aria-pressed", String(on));
+    });
     if (!picked || picked.stage !== s || !view.conv) { view.detail.replaceChildren(); delete view.detail.dataset.kernels; return; }
     const c = picked.channel, [, I, kh, kw] = view.conv.weight.shape, size = I * kh * kw;
     const k = { shape: [I, kh, kw], data: view.conv.weight.data.subarray(c * size, (c + 1) * size) };
