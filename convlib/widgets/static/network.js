@@ -5,7 +5,8 @@
 
 const NV_STYLE_ID = "convlib-network-style";
 const NV_CSS = `
-.cl-nv canvas { image-rendering: pixelated; border: 1px solid #d9e2ec; border-radius: 2px; }
+.cl-nv canvas { image-rendering: pixelated; border: 1px solid #d9e2ec; border-radius: 2px;
+  max-width: 100%; height: auto; }  /* a wide strip (LeNet's flatten stage) shrinks on a phone */
 .cl-nv-thumbs { display: flex; flex-wrap: wrap; gap: 6px; }
 .cl-nv-thumb { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 3px;
   border: 2px solid transparent; border-radius: 4px; background: none; cursor: pointer; font: inherit; font-size: 11px; }
@@ -30,6 +31,8 @@ const NV_CSS = `
 .cl-nv-tools button { font: inherit; font-size: 12px; padding: 2px 8px; border: 1px solid #9aa5b1; border-radius: 4px;
   background: #fff; cursor: pointer; }
 .cl-nv-tools button[aria-pressed="true"] { background: #c3dafe; border-color: #7f9cf5; }
+@media (max-width: 480px) {  /* a phone: a shorter bar, so the scores column fits */
+  .cl-nv-probs { grid-template-columns: max-content 72px max-content max-content; gap: 2px 5px; } }
 `;
 
 // Base-64 float32 (little-endian) -> { shape, data: Float32Array }.
