@@ -11,6 +11,8 @@ const PS_CSS = `
 .cl-ps-message { color: #c92a2a; font-weight: 600; }
 .cl-ps-message:empty { display: none; }
 .cl-ps-shape { font-weight: 600; font-variant-numeric: tabular-nums; }
+@media (max-width: 480px) {  /* a phone: a 20x20 padded grid still fits */
+  .cl-ps .cl-cell { min-width: 15px; height: 17px; padding: 0 1px; font-size: 9px; } }
 `;
 
 const PS_LIMITS = { size: [1, 12], kernel_size: [1, 7], padding: [0, 4], stride: [1, 4], dilation: [1, 3] };
