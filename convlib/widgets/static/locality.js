@@ -145,7 +145,7 @@ function render({ model, el }) {
       clEl("div", { class: "cl-caption", text: "The same two layers as matrices (one row per output, one column per input; the picked output's row is outlined):" }),
       matrices,
     );
-    parts = { H, W, k, kk, outH, outW, n, fcX, convX, fcY, convY, fcM, convM, slider, where,
+    parts = { H, W, k, kk, outH, outW, n, fcX, convX, fcY, convY, fcM, convM,  // what this build made
       fcThis, fcTotal, convThis, convTotal };
     draw();
   }
@@ -162,7 +162,7 @@ function render({ model, el }) {
   }
 
   function draw() {
-    const { H, W, k, kk, outW, n, fcX, convX, fcY, convY, fcM, convM, slider, where } = parts;
+    const { H, W, k, kk, outW, n, fcX, convX, fcY, convY, fcM, convM } = parts;
     const p = Math.min(n - 1, model.get("position"));
     const ids = lvIds(H, W, k, p);
     for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) {

@@ -113,7 +113,7 @@ function render({ model, el }) {
     formula.dataset.formula = g.formula;
     message.textContent = g.message;
     body.replaceChildren(stage, formula);
-    parts = { g, grid, output, position, where, nWin };
+    parts = { g, grid, output, nWin };  // what this build made; the controls are the constants above
     draw();
   }
 
@@ -130,7 +130,7 @@ function render({ model, el }) {
   }
 
   function draw() {
-    const { g, grid, output, position, where } = parts;
+    const { g, grid, output } = parts;
     const q = Math.min(setting("position"), Math.max(0, parts.nWin - 1));
     const onTap = new Set(), inSpan = new Set();
     let r = 0, c = 0;

@@ -83,7 +83,7 @@ function render({ model, el }) {
     }, [input.figure, kernel.figure, output.figure]);
     clKeys(stage, { rows: () => H, cols: () => W, get: () => model.get("position"), set: go });
     body.replaceChildren(stage);
-    parts = { input, output, padding, position, shape, where, formula, caption: output.figure.lastChild };
+    parts = { input, output, caption: output.figure.lastChild };  // what this build made
     draw();
   }
 
@@ -102,7 +102,7 @@ function render({ model, el }) {
     const X = model.get("x"), K = model.get("k");
     const s = model.get("stride"), p = model.get("padding"), q = model.get("position");
     const g = tcGeometry(X, K, s, p, q);
-    const { input, output, padding, position, shape, where, formula, caption } = parts;
+    const { input, output, caption } = parts;
     if (output.cells.length !== g.full[0] || output.cells[0].length !== g.full[1]) { build(); return; }
     input.cells.forEach((row, i) => row.forEach((cell, j) => {
       const idx = i * g.W + j;
