@@ -246,7 +246,6 @@ def _measure(
             _save(args.json, report, lambda s: None)  # on disk before the next run can fail or time out
             say(f"run {i + 1}/{runs} (seed {result.seed}): {_describe(result)}")
         summary = summarize(results)
-        report["runs"] = [r.as_dict() for r in results]
         report["summary"] = summary
         say(f"mean over {runs} run(s): accuracy {100 * summary['mean_accuracy']:.2f}% "
             f"(std {100 * summary['std_accuracy']:.2f}), training {summary['mean_train_seconds']:.2f} s "
