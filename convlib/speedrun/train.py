@@ -152,7 +152,11 @@ class SpeedTrainer:
         self.compile_error: str | None = None
         if recipe.compile and cuda:
             self.model, self.compile_error = compile_or_not(self.net, recipe.compile_mode)
-        self.compiled = self.model is not self.net
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the runs use a ``torch.compile``-d net (``False`` after a refused or failed compile)."""
+        return self.model is not self.net
 
     # ------------------------------------------------------------ pieces
 
@@ -251,7 +255,7 @@ class SpeedTrainer:
             if not self.compiled:
                 raise
             self.compile_error = f"{type(error).__name__}: {error}"
-            self.compiled, self.model = False, self.net
+            self.model = self.net
             self.run(seed=10_000, max_steps=steps, eval_limit=self.recipe.eval_batch)
         synchronize(self.device)
         return time.perf_counter() - t0
