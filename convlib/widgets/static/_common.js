@@ -138,7 +138,10 @@ function clKeys(target, { rows, cols, get, set }) {
     const n = rows() * cols();
     let p = get();
     const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols(), ArrowUp: -cols() }[event.key];
-    if (step !== undefined) p = Math.abs(step) > 1 && (p + step < 0 || p + step > n - 1) ? p : Math.min(n - 1, Math.max(0, p + step));
+    if (step !== undefined) {
+      const pastEdgeRow = Math.abs(step) > 1 && (p + step < 0 || p + step > n - 1);  // up from the first row, down from the last
+      if (!pastEdgeRow) p = Math.min(n - 1, Math.max(0, p + step));
+    }
     else if (event.key === "Home") p = 0;
     else if (event.key === "End") p = n - 1;
     else return;
