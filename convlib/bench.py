@@ -140,7 +140,7 @@ def matmuls_only(
     >>> matmuls_only(torch.ones(2, 3, 5, 5), torch.ones(4, 3, 3, 3), padding=1).shape
     torch.Size([2, 4, 5, 5])
     """
-    _, _, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1)
+    _, _, _, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1)
     rows, width = h_out * w_out, weight[0].numel()  # per image: L rows of K numbers
     step = _batch_step(x.shape[0], rows * width * x.element_size())  # images per slice, as conv2d
     key = (step * rows, width, x.dtype, x.device)

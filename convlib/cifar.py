@@ -31,7 +31,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from convlib.bench import BenchCase
-from convlib.conv import Conv2D
+from convlib.conv import Conv2D, layer_padding
 
 __all__ = [
     "RECIPE",
@@ -262,7 +262,7 @@ def conv_cases(model: nn.Module, batch_size: int, image_shape: tuple[int, int, i
     def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], _: torch.Tensor) -> None:
         x = inputs[0]
         c_out, c_in, kh, kw = module.weight.shape
-        pad = module.padding if isinstance(module.padding, tuple) else (module.padding, module.padding)
+        pad = layer_padding(module)
         if kh != kw or x.shape[2] != x.shape[3] or pad[0] != pad[1] or tuple(module.stride) != (1, 1):
             raise ValueError(f"conv_cases: expected square stride-1 convolutions, got {module}.")
         found.append(BenchCase(f"conv {len(found) + 1}", batch_size, c_in, x.shape[2], c_out, kh, padding=pad[0]))

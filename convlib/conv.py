@@ -34,11 +34,23 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from convlib.validate import as_pair, check_batch, check_fits, check_float, check_weight_and_bias, ConvlibInputError
+from convlib.shapes import conv_output_size
+from convlib.validate import (
+    ConvlibInputError,
+    as_pair,
+    check_batch,
+    check_fits,
+    check_float,
+    check_weight_and_bias,
+    resolve_padding,
+    symmetric_padding,
+)
 
-__all__ = ["conv2d", "conv2d_loop", "conv2d_unfold", "free_scratch", "Conv2D"]
+__all__ = ["conv2d", "conv2d_loop", "conv2d_unfold", "free_scratch", "layer_padding", "Conv2D"]
 
 IntPair = tuple[int, int]
+#: ``padding`` as the ops take it: zeros per side (an int or ``(p_h, p_w)``), ``"same"`` or ``"valid"``.
+Padding = int | tuple[int, int] | str
 
 #: Largest im2col matrix built at once (bytes); a bigger batch is processed in slices.
 CHUNK_BYTES = 4 << 20
@@ -82,10 +94,15 @@ def _checked(
     weight: torch.Tensor,
     bias: torch.Tensor | None,
     stride: int | tuple[int, int],
-    padding: int | tuple[int, int],
+    padding: Padding,
     dilation: int | tuple[int, int],
-) -> tuple[IntPair, IntPair, IntPair, IntPair]:
-    """Validate the arguments; return ``stride, padding, dilation, (H_out, W_out)``."""
+) -> tuple[torch.Tensor, IntPair, IntPair, IntPair, IntPair]:
+    """Validate the arguments; return ``x, stride, padding, dilation, (H_out, W_out)``.
+
+    ``padding`` comes back as the zeros on each side. ``padding="same"`` with an
+    even window wants one zero more after than before; that extra row or column
+    is added to ``x`` here (``F.pad``, so gradients flow through it).
+    """
     check_float(weight, "weight")
     if weight.ndim != 4:
         raise ConvlibInputError(
@@ -101,13 +118,16 @@ def _checked(
     check_batch(x, "x", channels=c_in)
     check_weight_and_bias(x, weight, bias, c_out)
     s = as_pair(stride, "stride")
-    p = as_pair(padding, "padding", minimum=0)
     d = as_pair(dilation, "dilation")
+    p, after = resolve_padding(padding, (kh, kw), stride=s, dilation=d)
+    if after != p:
+        x = F.pad(x, (0, after[1] - p[1], 0, after[0] - p[0]))  # (N, C_in, H + 1?, W + 1?)
     span = (d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1)
     check_fits(tuple(x.shape[2:]), span, p, name="weight")
     h, w = x.shape[2:]
-    out = ((h + 2 * p[0] - span[0]) // s[0] + 1, (w + 2 * p[1] - span[1]) // s[1] + 1)
-    return s, p, d, out
+    out = (conv_output_size(h, kh, padding=p[0], stride=s[0], dilation=d[0]),
+           conv_output_size(w, kw, padding=p[1], stride=s[1], dilation=d[1]))
+    return x, s, p, d, out
 
 
 def conv2d_unfold(
@@ -116,7 +136,7 @@ def conv2d_unfold(
     bias: torch.Tensor | None = None,
     *,
     stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
+    padding: Padding = 0,
     dilation: int | tuple[int, int] = 1,
 ) -> torch.Tensor:
     """The short version of :func:`conv2d`: ``F.unfold`` + one batched matmul.
@@ -129,7 +149,7 @@ def conv2d_unfold(
     tensor([[[[19., 25.],
               [37., 43.]]]])
     """
-    s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, dilation)
+    x, s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, dilation)
     c_out, _, kh, kw = weight.shape
     cols = F.unfold(x, (kh, kw), dilation=d, padding=p, stride=s)  # (N, C_in*k_h*k_w, L)
     out = weight.reshape(c_out, -1) @ cols  # (N, C_out, L)
@@ -144,7 +164,7 @@ def conv2d_loop(
     bias: torch.Tensor | None = None,
     *,
     stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
+    padding: Padding = 0,
 ) -> torch.Tensor:
     """The for-loop layer: every image, every output channel, every input channel.
 
@@ -160,7 +180,9 @@ def conv2d_loop(
     """
     from convlib.corr import corr2d_naive
 
-    s, p, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1)
+    x, s, p, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1)
+    if x.shape[0] == 0:  # no images: nothing to loop over, but the result still has a shape
+        return conv2d_unfold(x, weight, bias, stride=s, padding=p)
     c_out, c_in = weight.shape[:2]
     xp = F.pad(x, (p[1], p[1], p[0], p[0]))  # (N, C_in, H + 2p_h, W + 2p_w)
     images = []
@@ -213,9 +235,11 @@ def _batch_step(n: int, row_bytes: int) -> int:
     2, whose matrix products run far below the speed of the others; 13 per slice
     (the last 11) does not.
 
-    >>> _batch_step(128, CHUNK_BYTES // 14), _batch_step(10, CHUNK_BYTES // 4)
-    (13, 4)
+    >>> _batch_step(128, CHUNK_BYTES // 14), _batch_step(10, CHUNK_BYTES // 4), _batch_step(0, 1)
+    (13, 4, 1)
     """
+    if n == 0:  # an empty batch: no slices, but the scratch shapes still need a size
+        return 1
     most = max(1, min(n, CHUNK_BYTES // max(1, row_bytes)))  # images that fit in one slice
     return -(-n // -(-n // most))  # n / (number of slices), rounded up
 
@@ -471,7 +495,7 @@ def conv2d(
     bias: torch.Tensor | None = None,
     *,
     stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
+    padding: Padding = 0,
     dilation: int | tuple[int, int] = 1,
 ) -> torch.Tensor:
     """2-D convolution (cross-correlation) of a batch.
@@ -479,6 +503,9 @@ def conv2d(
     Shapes: ``x (N, C_in, H, W)``, ``weight (C_out, C_in, k_h, k_w)``,
     ``bias (C_out,)`` -> ``(N, C_out, H_out, W_out)`` with
     ``H_out = conv_output_size(H, k_h, padding=p, stride=s, dilation=d)``.
+    ``padding`` is the zeros on each side (an int or ``(p_h, p_w)``), or, as in
+    PyTorch, ``"valid"`` (none) or ``"same"`` (stride 1 only: ``H_out = H``; an
+    even window puts its extra zero at the bottom and right).
     Differentiable in ``x``, ``weight`` and ``bias``; second derivatives
     (``create_graph=True``) go through :func:`conv2d_unfold`. The result is stored
     channels-last in memory (as ``torch.channels_last``); use ``.reshape``
@@ -491,8 +518,10 @@ def conv2d(
               [37., 43.]]]])
     >>> conv2d(x, w, padding=1, stride=2).shape
     torch.Size([1, 1, 2, 2])
+    >>> conv2d(x, w, padding="same").shape
+    torch.Size([1, 1, 3, 3])
     """
-    s, p, d, out_hw = _checked(x, weight, bias, stride, padding, dilation)
+    x, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, dilation)
     return _Im2colConv.apply(x, weight, bias, s, p, d, out_hw)
 
 
@@ -505,6 +534,8 @@ class Conv2D(nn.Module):
     >>> layer = Conv2D(3, 8, kernel_size=3, padding=1)
     >>> layer(torch.zeros(2, 3, 32, 32)).shape
     torch.Size([2, 8, 32, 32])
+    >>> Conv2D(3, 8, kernel_size=4, padding="same")(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 8, 32, 32])
     """
 
     def __init__(
@@ -514,7 +545,7 @@ class Conv2D(nn.Module):
         kernel_size: int | tuple[int, int],
         *,
         stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] = 0,
+        padding: Padding = 0,
         dilation: int | tuple[int, int] = 1,
         bias: bool = True,
     ) -> None:
@@ -524,8 +555,9 @@ class Conv2D(nn.Module):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected an int >= 1, got {value!r}.")
         self.stride = as_pair(stride, "stride")
-        self.padding = as_pair(padding, "padding", minimum=0)
         self.dilation = as_pair(dilation, "dilation")
+        resolve_padding(padding, (kh, kw), stride=self.stride, dilation=self.dilation)  # fail here, not at the first call
+        self.padding: IntPair | str = padding if isinstance(padding, str) else as_pair(padding, "padding", minimum=0)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kh, kw))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
@@ -549,3 +581,17 @@ class Conv2D(nn.Module):
         c_out, c_in, kh, kw = self.weight.shape
         return (f"{c_in}, {c_out}, kernel_size=({kh}, {kw}), stride={self.stride}, "
                 f"padding={self.padding}, dilation={self.dilation}, bias={self.bias is not None}")
+
+
+def layer_padding(layer: nn.Module) -> IntPair:
+    """The zeros on each side of a :class:`Conv2D` or ``nn.Conv2d`` layer, ``(p_h, p_w)``.
+
+    ``"valid"`` and ``"same"`` are turned into numbers; an even-sized ``"same"``
+    window, which pads one side more than the other, raises :class:`ConvlibInputError`.
+
+    >>> layer_padding(nn.Conv2d(3, 8, kernel_size=5, padding="same"))
+    (2, 2)
+    """
+    kernel = tuple(layer.weight.shape[2:])
+    return symmetric_padding(layer.padding, kernel, stride=as_pair(tuple(layer.stride), "stride"),
+                             dilation=as_pair(tuple(layer.dilation), "dilation"), name=f"{type(layer).__name__}.padding")

@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 import torch
 from torch import nn
 
-from convlib.conv import Conv2D
+from convlib.conv import Conv2D, layer_padding
 from convlib.validate import ConvlibInputError, as_pair
 
 __all__ = [
@@ -271,12 +271,9 @@ def _square(value: int | Sequence[int], what: str, name: str, minimum: int = 1) 
 
 def _geometry(module: nn.Module, name: str) -> tuple[int, int, int, int] | None:
     """``(kernel, stride, padding, dilation)`` of a conv/pool layer, None for a layer that keeps the field."""
-    if isinstance(module, nn.Conv2d):
-        return (_square(module.kernel_size, "kernel_size", name), _square(module.stride, "stride", name),
-                _square(module.padding, "padding", name, 0), _square(module.dilation, "dilation", name))
-    if isinstance(module, Conv2D):
+    if isinstance(module, (nn.Conv2d, Conv2D)):
         return (_square(tuple(module.weight.shape[2:]), "kernel_size", name), _square(module.stride, "stride", name),
-                _square(module.padding, "padding", name, 0), _square(module.dilation, "dilation", name))
+                _square(layer_padding(module), "padding", name, 0), _square(module.dilation, "dilation", name))
     if isinstance(module, POOL_TYPES):
         k = _square(module.kernel_size, "kernel_size", name)
         s = _square(module.stride if module.stride is not None else k, "stride", name)

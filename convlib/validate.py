@@ -20,6 +20,8 @@ __all__ = [
     "check_fits",
     "check_weight_and_bias",
     "check_bias",
+    "resolve_padding",
+    "symmetric_padding",
 ]
 
 IntPair = tuple[int, int]
@@ -62,6 +64,66 @@ def as_pair(value: int | Sequence[int], name: str, *, minimum: int = 1) -> IntPa
             + (" (0 means no padding)" if minimum == 0 else ""),
         )
     return pair
+
+
+def resolve_padding(
+    padding: int | Sequence[int] | str,
+    kernel: Sequence[int],
+    *,
+    stride: IntPair = (1, 1),
+    dilation: IntPair = (1, 1),
+) -> tuple[IntPair, IntPair]:
+    """Zeros added ``(before, after)`` each axis, as two ``(h, w)`` pairs.
+
+    An int or pair pads both sides alike. ``"valid"`` means no padding;
+    ``"same"`` keeps ``H`` and ``W`` at stride 1: a window spanning
+    ``d * (k - 1) + 1`` cells needs ``d * (k - 1)`` zeros per axis, and when
+    that count is odd the extra zero goes after (bottom, right), as in PyTorch.
+
+    >>> resolve_padding(1, (3, 3))
+    ((1, 1), (1, 1))
+    >>> resolve_padding("same", (4, 3))   # a 4-tall kernel: 1 zero above, 2 below
+    ((1, 1), (2, 1))
+    """
+    if not isinstance(padding, str):
+        pair = as_pair(padding, "padding", minimum=0)
+        return pair, pair
+    if padding == "valid":
+        return (0, 0), (0, 0)
+    if padding != "same":
+        raise _fail("padding", "an int, a pair of ints, 'same' or 'valid'", repr(padding),
+                    "padding='same' keeps the size at stride 1; padding='valid' (or 0) adds none")
+    if tuple(stride) != (1, 1):
+        raise _fail("padding='same'", "stride 1 (only then does the output keep the input's size)",
+                    f"stride {tuple(stride)}",
+                    "use stride=1, or give the padding as numbers, e.g. padding=(k - 1) // 2")
+    total = [d * (k - 1) for d, k in zip(dilation, kernel)]  # zeros per axis
+    before = (total[0] // 2, total[1] // 2)
+    return before, (total[0] - before[0], total[1] - before[1])
+
+
+def symmetric_padding(
+    padding: int | Sequence[int] | str,
+    kernel: Sequence[int],
+    *,
+    stride: IntPair = (1, 1),
+    dilation: IntPair = (1, 1),
+    name: str = "padding",
+) -> IntPair:
+    """:func:`resolve_padding` for code that needs the same zeros on both sides: one ``(h, w)`` pair.
+
+    >>> symmetric_padding("same", (5, 5), dilation=(2, 2))
+    (4, 4)
+    """
+    before, after = resolve_padding(padding, kernel, stride=stride, dilation=dilation)
+    if before != after:
+        raise _fail(
+            name,
+            "the same padding on both sides",
+            f"padding={padding!r} with a {kernel[0]}x{kernel[1]} kernel: {before} before, {after} after",
+            "use an odd kernel size, where 'same' pads both sides alike",
+        )
+    return before
 
 
 def as_tensor_2d(x: object, name: str) -> torch.Tensor:

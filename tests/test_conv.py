@@ -143,3 +143,27 @@ def test_conv2d_module_bad_channels() -> None:
         Conv2D(0, 8, kernel_size=3)
     with pytest.raises(ValueError, match=r"out_channels: expected an int >= 1, got 2\.5"):
         Conv2D(3, 2.5, kernel_size=3)  # type: ignore[arg-type]
+
+
+def test_conv2d_module_padding_strings_like_nn_conv2d() -> None:
+    torch.manual_seed(0)
+    for padding, k in (("same", 4), ("same", 3), ("valid", 3)):
+        ours = Conv2D(2, 3, kernel_size=k, padding=padding, dilation=2).double()
+        ref = nn.Conv2d(2, 3, kernel_size=k, padding=padding, dilation=2).double()
+        with torch.no_grad():
+            ref.weight.copy_(ours.weight)
+            ref.bias.copy_(ours.bias)
+        x = torch.randn(2, 2, 9, 10, dtype=torch.float64)
+        torch.testing.assert_close(ours(x), ref(x), rtol=1e-12, atol=1e-12)
+        assert ours.padding == padding and f"padding={padding}," in ours.extra_repr()  # as nn.Conv2d prints it
+    with pytest.raises(ValueError, match=r"^padding='same': expected stride 1"):
+        Conv2D(2, 3, kernel_size=3, padding="same", stride=2)  # refused when built, as nn.Conv2d does
+
+
+def test_layer_padding_resolves_strings() -> None:
+    assert cl.conv.layer_padding(nn.Conv2d(1, 1, 5, padding="same", dilation=2)) == (4, 4)
+    assert cl.conv.layer_padding(Conv2D(1, 1, (3, 1), padding="same")) == (1, 0)
+    assert cl.conv.layer_padding(nn.Conv2d(1, 1, 3, padding="valid")) == (0, 0)
+    with pytest.raises(ValueError, match=r"^Conv2d\.padding: expected the same padding on both sides, got "
+                                         r"padding='same' with a 2x2 kernel: \(0, 0\) before, \(1, 1\) after"):
+        cl.conv.layer_padding(nn.Conv2d(1, 1, 2, padding="same"))

@@ -36,6 +36,15 @@ def _grads(fn, x, w, b, upstream_seed: int = 1, **kw):
     return y, x.grad, w.grad, None if b is None else b.grad
 
 
+def _assert_match(ours: tuple, ref: tuple) -> None:
+    """Output and gradients of :func:`_grads` agree (``None`` where the reference has no gradient)."""
+    for a, e in zip(ours, ref):
+        if e is None:
+            assert a is None
+        else:
+            torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+
+
 GEOMETRIES = [
     dict(),
     dict(padding=1),
@@ -285,12 +294,7 @@ def loop_case(draw: st.DrawFn) -> dict:
 def test_loop_matches_torch(case: dict) -> None:
     x, w, b = _case(case["seed"], case["x"], case["w"], case["bias"])
     kw = dict(padding=case["padding"], stride=case["stride"])
-    ref = _grads(F.conv2d, x, w, b, **kw)
-    for a, e in zip(_grads(conv2d_loop, x, w, b, **kw), ref):
-        if e is None:
-            assert a is None
-        else:
-            torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+    _assert_match(_grads(conv2d_loop, x, w, b, **kw), _grads(F.conv2d, x, w, b, **kw))
 
 
 def test_loop_validates_like_conv2d() -> None:
@@ -300,3 +304,47 @@ def test_loop_validates_like_conv2d() -> None:
         conv2d_loop(torch.randn(1, 3, 5, 5), torch.randn(1, 3, 3, 3), stride=0)
     with pytest.raises(TypeError, match=r"^x: expected a floating-point tensor"):
         conv2d_unfold(torch.zeros(1, 3, 5, 5, dtype=torch.uint8), torch.randn(1, 3, 3, 3))
+
+
+@st.composite
+def same_case(draw: st.DrawFn) -> dict:
+    """``padding="same"`` or ``"valid"``, odd and even windows (an even one pads one side more)."""
+    padding = draw(st.sampled_from(["same", "valid"]))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    dilation = draw(st.tuples(st.integers(1, 2), st.integers(1, 2)))
+    low = (1, 1) if padding == "same" else (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    h, w = draw(st.integers(low[0], low[0] + 5)), draw(st.integers(low[1], low[1] + 5))
+    return dict(x=(draw(st.integers(1, 2)), 2, h, w), w=(3, 2, kh, kw), padding=padding, dilation=dilation,
+                bias=draw(st.booleans()), seed=draw(st.integers(0, 2**31 - 1)))
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")  # torch's note on its own copy
+@FAST
+@given(same_case())
+def test_padding_strings_match_torch(case: dict) -> None:
+    x, w, b = _case(case["seed"], case["x"], case["w"], case["bias"])
+    kw = dict(padding=case["padding"], dilation=case["dilation"])
+    ref = _grads(F.conv2d, x, w, b, **kw)
+    for fn in (conv2d, conv2d_unfold):
+        _assert_match(_grads(fn, x, w, b, **kw), ref)
+    loop = dict(padding=case["padding"])  # the loop layer has no dilation
+    _assert_match(_grads(conv2d_loop, x, w, b, **loop), _grads(F.conv2d, x, w, b, **loop))
+
+
+def test_padding_string_errors_say_what_to_do() -> None:
+    x, w = torch.randn(1, 3, 8, 8), torch.randn(2, 3, 3, 3)
+    with pytest.raises(ValueError, match=r"^padding='same': expected stride 1 .* got stride \(2, 2\)\. Fix: use stride=1"):
+        conv2d(x, w, padding="same", stride=2)
+    with pytest.raises(ValueError, match=r"^padding: expected an int, a pair of ints, 'same' or 'valid', got 'full'"):
+        conv2d(x, w, padding="full")
+
+
+@pytest.mark.parametrize("fn", [conv2d, conv2d_unfold, conv2d_loop], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=2), dict(padding="same")], ids=str)
+def test_empty_batch_like_torch(fn, kw: dict) -> None:
+    """No images in, no images out (PyTorch's rule), and zero weight and bias gradients."""
+    x, w, b = _case(2, (0, 3, 6, 7), (4, 3, 3, 3))
+    ours, ref = _grads(fn, x, w, b, **kw), _grads(F.conv2d, x, w, b, **kw)
+    for a, e in zip(ours, ref):
+        assert a.shape == e.shape
+        torch.testing.assert_close(a, e)

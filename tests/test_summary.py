@@ -203,3 +203,12 @@ def test_receptive_field_refuses_parallel_branches_and_bad_layers() -> None:
         cl.receptive_field(["conv"])
     with pytest.raises(cl.ConvlibInputError, match="kernel, stride"):
         cl.receptive_field([(3,)])
+
+
+def test_receptive_field_reads_padding_strings() -> None:
+    """``padding="same"`` counts as (k - 1) / 2 zeros a side; an even "same" window has no single padding."""
+    rf = cl.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 5, padding="same"), cl.Conv2D(1, 1, 3, padding="same")),
+                            input_size=12)
+    assert [r.padding for r in rf] == [2, 1] and rf.sizes == [5, 7] and rf[-1].out_size == 12
+    with pytest.raises(cl.ConvlibInputError, match="same padding on both sides"):
+        cl.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 4, padding="same")))

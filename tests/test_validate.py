@@ -204,3 +204,21 @@ def test_check_float_and_batch_accept_good_input() -> None:
     check_batch(torch.ones(2, 5, 4, 3))  # no channel count given: nothing to compare
     check_fits((4, 4), (4, 4), (0, 0))
     check_fits((2, 2), (4, 4), (1, 1))
+
+
+@pytest.mark.parametrize("padding, kernel, dilation, expected", [
+    (2, (3, 3), (1, 1), ((2, 2), (2, 2))),
+    ((0, 1), (3, 3), (1, 1), ((0, 1), (0, 1))),
+    ("valid", (5, 2), (1, 1), ((0, 0), (0, 0))),
+    ("same", (3, 5), (1, 1), ((1, 2), (1, 2))),
+    ("same", (4, 2), (1, 1), ((1, 0), (2, 1))),   # even: the extra zero after
+    ("same", (4, 3), (2, 1), ((3, 1), (3, 1))),   # dilation 2 spans 7 cells: even again
+])
+def test_resolve_padding_agrees_with_torch(padding, kernel, dilation, expected) -> None:
+    from convlib.validate import resolve_padding
+
+    assert resolve_padding(padding, kernel, dilation=dilation) == expected
+    (top, left), (bottom, right) = expected
+    x, w = torch.randn(1, 1, 9, 9), torch.randn(1, 1, *kernel)
+    by_hand = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (left, right, top, bottom)), w, dilation=dilation)
+    torch.testing.assert_close(by_hand, torch.nn.functional.conv2d(x, w, padding=padding, dilation=dilation))

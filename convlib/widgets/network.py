@@ -20,7 +20,7 @@ import torch.nn.functional as F
 import traitlets as t
 from torch import nn
 
-from convlib.conv import Conv2D
+from convlib.conv import Conv2D, layer_padding
 from convlib.validate import ConvlibInputError
 from convlib.widgets._base import StaticWidget, esm_source, int_in_range
 
@@ -69,13 +69,13 @@ def _pair(v: int | Sequence[int]) -> list[int]:
 def _layer(m: nn.Module) -> dict[str, Any] | None:
     """One module as page data; ``None`` for layers that do nothing in evaluation mode."""
     if isinstance(m, (nn.Conv2d, Conv2D)):
-        if isinstance(m, nn.Conv2d) and (m.groups != 1 or m.padding_mode != "zeros" or isinstance(m.padding, str)):
-            raise _unsupported(m, "groups, a padding mode or a padding string")
+        if isinstance(m, nn.Conv2d) and (m.groups != 1 or m.padding_mode != "zeros"):
+            raise _unsupported(m, "groups or a padding mode")
         if _pair(m.dilation) != [1, 1]:
             raise _unsupported(m, "dilation")
         bias = m.bias if m.bias is not None else torch.zeros(m.weight.shape[0])
         return {"kind": "conv", "weight": pack(m.weight), "bias": pack(bias),
-                "stride": _pair(m.stride), "padding": _pair(m.padding)}
+                "stride": _pair(m.stride), "padding": list(layer_padding(m))}
     if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
         if m.running_mean is None or m.running_var is None:
             raise _unsupported(m, "no running statistics")
