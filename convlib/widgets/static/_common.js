@@ -14,15 +14,15 @@ const CL_CSS = `
 .cl-cell { min-width: 34px; height: 30px; padding: 0 3px; display: flex; align-items: center;
   justify-content: center; background: #f0f4f8; border: 1px solid #d9e2ec; border-radius: 3px;
   font-variant-numeric: tabular-nums; font-size: 13px; transition: background .08s; }
-.cl-cell.cl-pad { background: #fff; color: #9aa5b1; border-style: dashed; }
+.cl-cell.cl-pad { background: #fff; color: #616e7c; border-style: dashed; }
 .cl-cell.cl-win { background: #ffd166; border-color: #e0a800; }
 .cl-cell.cl-win.cl-pad { background: #fff1c7; }
 .cl-cell.cl-kernel { background: #c3dafe; border-color: #7f9cf5; }
 .cl-cell.cl-done { background: #d3f9d8; border-color: #8ce99a; }
-.cl-cell.cl-current { background: #51cf66; border-color: #2b8a3e; color: #fff; font-weight: 600; }
+.cl-cell.cl-current { background: #51cf66; border-color: #2b8a3e; color: #1f2933; font-weight: 700; }
 .cl-cell.cl-empty { color: transparent; }
 .cl-cell.cl-pick { outline: 3px solid #e8590c; outline-offset: -1px; }
-.cl-cell.cl-dim { opacity: .35; }
+.cl-cell.cl-dim { background: #fafbfc; border-color: #e4e7eb; color: #616e7c; font-weight: normal; }  /* faded, yet legible (WCAG AA) */
 .cl-cell[role="button"] { cursor: pointer; }
 .cl-controls { display: flex; flex-wrap: wrap; gap: 14px; align-items: center; }
 .cl-controls label { display: flex; gap: 6px; align-items: center; }
@@ -30,7 +30,7 @@ const CL_CSS = `
 .cl-math { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px;
   background: #f8f9fa; border-left: 3px solid #ffd166; padding: 6px 8px; white-space: pre-wrap; }
 .cl-stage:focus { outline: 2px solid #7f9cf5; outline-offset: 3px; }
-.cl-hint { font-size: 12px; color: #7b8794; }
+.cl-hint { font-size: 12px; color: #52606d; }
 .cl-body { display: contents; }
 `;
 

@@ -6,7 +6,7 @@ const LV_STYLE_ID = "convlib-locality-style";
 const LV_CSS = `
 .cl-lv-panel { display: flex; flex-direction: column; gap: 6px; padding: 6px 10px;
   border: 1px solid #d9e2ec; border-radius: 6px; }
-.cl-lv-panel h4 { margin: 0; font-size: 14px; }
+.cl-lv-name { font-weight: 600; }
 .cl-lv-count { font-size: 13px; font-variant-numeric: tabular-nums; }
 .cl-lv .cl-cell { min-width: 38px; font-size: 12px; }
 .cl-lv-mgrid { display: grid; gap: 1px; background: #fff; }
@@ -113,13 +113,13 @@ function render({ model, el }) {
     const count = (testid) => clEl("strong", { "data-testid": testid });
     const fcThis = count("fc-this"), fcTotal = count("fc-total"), convThis = count("conv-this"), convTotal = count("conv-total");
     const fcPanel = clEl("div", { class: "cl-lv-panel", "data-testid": "fc" }, [
-      clEl("h4", { text: "Fully connected layer" }),
+      clEl("div", { class: "cl-lv-name", text: "Fully connected layer" }),
       clEl("div", { class: "cl-row" }, [fcX.figure, fcY.figure]),
       clEl("div", { class: "cl-lv-count" }, ["this output: ", fcThis, " weights · layer: ", fcTotal,
         ` weights (${H * W} inputs × ${n} outputs)`]),
     ]);
     const convPanel = clEl("div", { class: "cl-lv-panel", "data-testid": "conv" }, [
-      clEl("h4", { text: `Convolution layer, ${k}×${k} kernel` }),
+      clEl("div", { class: "cl-lv-name", text: `Convolution layer, ${k}×${k} kernel` }),
       clEl("div", { class: "cl-row" }, [convX.figure, kernel.figure, convY.figure]),
       clEl("div", { class: "cl-lv-count" }, ["this output: ", convThis, ` ${lvWeights(kk, false)} · layer: `, convTotal,
         ` ${lvWeights(kk, false)}, shared by all ${n} ${n === 1 ? "output" : "outputs"}`]),

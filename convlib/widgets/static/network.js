@@ -17,7 +17,7 @@ const NV_CSS = `
 .cl-nv-maps { display: flex; flex-wrap: wrap; gap: 3px; align-items: flex-end; }
 .cl-nv-probs { display: grid; grid-template-columns: max-content 160px max-content max-content; gap: 2px 8px; align-items: center;
   font-size: 12px; }
-.cl-nv-head { font-size: 11px; color: #7b8794; }
+.cl-nv-head { font-size: 11px; color: #52606d; }
 .cl-nv-bar { height: 12px; background: #e4e7eb; border-radius: 2px; overflow: hidden; }
 .cl-nv-bar > div { height: 100%; background: #7f9cf5; }
 .cl-nv-probs .cl-nv-top { font-weight: 700; }

@@ -6,7 +6,7 @@
 const TC_STYLE_ID = "convlib-transposed-style";
 const TC_CSS = `
 .cl-tc .cl-cell { min-width: 30px; height: 28px; font-size: 12px; }
-.cl-tc .cl-cell.cl-tc-zero { color: #bcccdc; }
+.cl-tc .cl-cell.cl-tc-zero { color: #616e7c; }
 .cl-tc-shape { font-weight: 600; font-variant-numeric: tabular-nums; }
 `;
 const TC_MAX_STRIDE = 3, TC_MAX_PADDING = 3;
