@@ -183,6 +183,8 @@ class NetworkView(StaticWidget):
     class names, one per output of the last layer. ``normalize=(mean, std)`` (one
     number per channel) when the model was trained on standardised images: the
     page then shows and paints the plain image and standardises it as its first step.
+    In the page a reader can also open an image file of their own ("Your image…":
+    its central square, scaled to ``H x W``, grey for ``C = 1``) and invert it.
 
     >>> _ = torch.manual_seed(0)
     >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))

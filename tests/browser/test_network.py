@@ -235,3 +235,43 @@ def test_cifar_chapter_view_standardises_and_matches_torch(book_page):
     widget.scroll_into_view_if_needed()
     book_page.screenshot("network_view_cifar.png")
     book_page.assert_clean()
+
+
+@pytest.mark.parametrize(("page", "size", "channels"), [(PAGE, (28, 40), 1), ("notebooks/08_cifar10.html", (50, 32), 3)],
+                         ids=["grey", "colour"])
+def test_your_own_image_is_cropped_to_its_centre_and_classified(book_page, tmp_path, page, size, channels):
+    """A file of the learner's: its central square, in the network's input size, goes through the network."""
+    from PIL import Image
+
+    h, w = size
+    rgb = torch.randint(0, 256, (h, w, 3), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    path = tmp_path / "mine.png"
+    Image.fromarray(rgb.numpy()).save(path)
+    side = min(h, w)  # the central side x side square, already the input size: no resampling
+    top, left = (h - side) // 2, (w - side) // 2
+    crop = rgb[top : top + side, left : left + side].double().permute(2, 0, 1) / 255  # (3, side, side)
+    want = (crop * torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64)[:, None, None]).sum(0, keepdim=True) \
+        if channels == 1 else crop  # (C, side, side)
+
+    book_page.open(page)
+    widget = book_page.widgets("NetworkView").first
+    state = widget_state(widget)
+    widget.evaluate("el => { el.dataset.before = el.querySelector('.cl-nv').dataset.pixels; }")
+    widget.locator('[data-testid="upload"]').set_input_files(str(path))
+    widget.evaluate("el => new Promise((done) => { const root = el.querySelector('.cl-nv');"  # the file is read asynchronously
+                    " const check = () => (root.dataset.pixels !== el.dataset.before ? done(true) : setTimeout(check, 20)); check(); })")
+    s = shown(widget)
+    torch.testing.assert_close(torch.tensor(s["pixels"], dtype=torch.float64), want.flatten(), rtol=0, atol=1e-9)
+    stages, probs = expected(state, s["pixels"], 0)
+    torch.testing.assert_close(torch.tensor(s["probs"], dtype=torch.float32), probs, rtol=1e-4, atol=1e-5)
+    assert "true class" not in s["verdict"] and s["pressed"] == ["false"] * len(state["images"])
+
+    widget.locator('[data-testid="invert"]').click()  # dark on light <-> light on dark
+    inverted = shown(widget)
+    torch.testing.assert_close(torch.tensor(inverted["pixels"], dtype=torch.float64), 1 - want.flatten(), rtol=0, atol=1e-9)
+    torch.testing.assert_close(torch.tensor(inverted["probs"], dtype=torch.float32),
+                               expected(state, inverted["pixels"], 0)[1], rtol=1e-4, atol=1e-5)
+
+    widget.locator('[data-testid="reset"]').click()  # back to the picked stored image, with its true class
+    assert_page_agrees(widget, state, 0)
+    book_page.assert_clean()

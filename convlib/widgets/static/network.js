@@ -1,7 +1,8 @@
 // NetworkView: a trained network's feature maps, computed here in the page.
 // The network arrives as data (layers with base-64 float32 weights, BatchNorm
-// already folded into a scale and shift); pick an image, paint on it, and the
-// forward pass runs again: every stage's maps and the class probabilities.
+// already folded into a scale and shift); pick an image (or open one of your
+// own), paint on it, and the forward pass runs again: every stage's maps and
+// the class probabilities.
 
 const NV_STYLE_ID = "convlib-network-style";
 const NV_CSS = `
@@ -31,6 +32,7 @@ const NV_CSS = `
 .cl-nv-tools button { font: inherit; font-size: 12px; padding: 2px 8px; border: 1px solid #9aa5b1; border-radius: 4px;
   background: #fff; cursor: pointer; }
 .cl-nv-tools button[aria-pressed="true"] { background: #c3dafe; border-color: #7f9cf5; }
+.cl-nv-tools input[type="file"] { position: absolute; width: 1px; height: 1px; opacity: 0; overflow: hidden; }
 @media (max-width: 480px) {  /* a phone: a shorter bar, so the scores column fits */
   .cl-nv-probs { grid-template-columns: max-content 72px max-content max-content; gap: 2px 5px; } }
 `;
@@ -148,6 +150,27 @@ function nvPaint(canvas, t, { channel = null, lo = 0, hi = 1, scale = 2 } = {}) 
   ctx.putImageData(img, 0, 0);
 }
 
+// An image file -> { shape: [C, H, W], data } in [0, 1]: its central square, scaled to H x W
+// (grey as 0.299 R + 0.587 G + 0.114 B when C is 1). An image of exactly H x W comes through unchanged.
+async function nvReadImage(file, [C, H, W]) {
+  const bitmap = await createImageBitmap(file);
+  const side = Math.min(bitmap.width, bitmap.height);
+  const canvas = document.createElement("canvas");
+  canvas.width = W;
+  canvas.height = H;
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side, 0, 0, W, H);
+  const rgba = ctx.getImageData(0, 0, W, H).data, n = H * W;
+  const data = new Float64Array(C * n);
+  for (let i = 0; i < n; i++) {
+    const r = rgba[4 * i] / 255, g = rgba[4 * i + 1] / 255, b = rgba[4 * i + 2] / 255;
+    if (C === 1) data[i] = 0.299 * r + 0.587 * g + 0.114 * b;
+    else [data[i], data[n + i], data[2 * n + i]] = [r, g, b];
+  }
+  return { shape: [C, H, W], data };
+}
+
 function render({ model, el }) {
   clStyle();
   clStyle(NV_STYLE_ID, NV_CSS);
@@ -156,7 +179,7 @@ function render({ model, el }) {
   const layers = nvDecodeLayers(model.get("layers"));
   const stages = model.get("stages"), classes = model.get("classes"), labels = model.get("labels");
   const images = model.get("images").map(nvUnpack);
-  let pixels = null, brush = 1, painting = false;
+  let pixels = null, brush = 1, painting = false, own = false;  // own: the learner's image, no true class
 
   const title = model.get("title");
   if (title) root.append(clEl("div", { class: "cl-title", text: title }));
@@ -175,6 +198,27 @@ function render({ model, el }) {
   const paintBtn = tool("Paint", 1), eraseBtn = tool("Erase", 0);
   const tools = [paintBtn, eraseBtn];
   const reset = clEl("button", { type: "button", "data-testid": "reset", text: "Reset image", onclick: () => load() });
+  const invert = clEl("button", { type: "button", "data-testid": "invert", text: "Invert",
+    "aria-label": "invert the image: dark becomes light", onclick: () => { pixels.data = pixels.data.map((v) => 1 - v); update(); } });
+  const file = clEl("input", { type: "file", accept: "image/*", "data-testid": "upload", tabindex: "-1",
+    "aria-label": "open an image file of your own" });
+  const open = clEl("button", { type: "button", "data-testid": "open", text: "Your image…",
+    "aria-label": "open an image of your own: its central square is scaled to the network's input size",
+    onclick: () => file.click() });
+  file.addEventListener("change", async () => {
+    const chosen = file.files[0];
+    file.value = "";
+    if (!chosen) return;
+    try {
+      pixels = await nvReadImage(chosen, pixels.shape);
+    } catch (error) {
+      verdict.textContent = `could not read ${chosen.name} as an image`;
+      return;
+    }
+    own = true;
+    thumbs.forEach((b) => b.setAttribute("aria-pressed", "false"));
+    update();
+  });
   const probs = clEl("div", { class: "cl-nv-probs", "data-testid": "probs", role: "group", "aria-label": "class probabilities and scores" });
   const verdict = clEl("div", { class: "cl-math", "data-testid": "verdict", "aria-live": "polite" });
   let picked = null;  // { stage, channel } whose kernels are shown, or null
@@ -188,16 +232,20 @@ function render({ model, el }) {
   root.append(
     clEl("div", { class: "cl-nv-thumbs" }, thumbs),
     clEl("div", { class: "cl-row" }, [
-      clEl("div", { class: "cl-figure cl-nv-input" }, [input, clEl("div", { class: "cl-nv-tools" }, [paintBtn, eraseBtn, reset])]),
+      clEl("div", { class: "cl-figure cl-nv-input" }, [input,
+        clEl("div", { class: "cl-nv-tools" }, [paintBtn, eraseBtn, reset]),
+        clEl("div", { class: "cl-nv-tools" }, [open, file, invert])]),
       clEl("div", { class: "cl-figure" }, [probs, verdict]),
     ]),
     ...stageViews.map((v) => v.el),
-    clEl("div", { class: "cl-hint", text: "Click an image to load it; drag on the large copy to paint (or erase) pixels. Each row shows one stage's output, one small map per channel (darker = larger), on a shared scale; click a map of a convolution stage to see the kernels that make it. The last stage's scores become the probabilities." }),
+    clEl("div", { class: "cl-hint", text: "Click an image to load it; drag on the large copy to paint (or erase) pixels. Each row shows one stage's output, one small map per channel (darker = larger), on a shared scale; click a map of a convolution stage to see the kernels that make it. The last stage's scores become the probabilities. \"Your image…\" scales a photo's central square down to the input size"
+      + (images[0].shape[0] === 1 ? "; the training images are light objects on a dark background, so a photo on white wants Invert." : ".") }),
   );
 
   function load() {
     const img = images[model.get("image")];
     pixels = { shape: img.shape, data: Float64Array.from(img.data) };
+    own = false;
     thumbs.forEach((b, k) => b.setAttribute("aria-pressed", String(k === model.get("image"))));
     update();
   }
@@ -225,7 +273,7 @@ function render({ model, el }) {
       drawDetail(view, s, out, lo, hi, scale);
     });
     const z = outs[stages[stages.length - 1].end].data, p = nvSoftmax(z);
-    const top = p.indexOf(Math.max(...p)), truth = labels[model.get("image")];
+    const top = p.indexOf(Math.max(...p)), truth = own ? -1 : labels[model.get("image")];
     const head = ["class", "probability", "", "score z"].map((t) => clEl("span", { class: "cl-nv-head", text: t }));
     probs.replaceChildren(...head, ...p.flatMap((v, k) => {
       const cls = k === top ? "cl-nv-top" : "";
