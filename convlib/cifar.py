@@ -36,6 +36,7 @@ from convlib.conv import Conv2D, layer_padding
 __all__ = [
     "RECIPE",
     "StepLosses",
+    "batch_throughput",
     "cifar_net",
     "conv_cases",
     "confusion_matrix",
@@ -367,6 +368,65 @@ def make_batches(
         Batches(train_set, batch_size, shuffle=True, transform=transform, seed=seed, **stats),
         Batches(test_set, batch_size, **stats),
     )
+
+
+def batch_throughput(
+    data: Any,
+    batch_sizes: Sequence[int],
+    *,
+    conv: ConvFactory = nn.Conv2d,
+    widths: Sequence[int] = RECIPE["widths"],
+    steps: int = 5,
+    seed: int = 0,
+) -> list[dict[str, float]]:
+    """Training speed and activation memory of :func:`cifar_net` at each batch size, measured here.
+
+    ``data``: a :class:`convlib.data.ImageData` of CIFAR-10 images (normalized like
+    the training batches), with at least ``batch_sizes[k] * (steps + 1)`` images.
+    For each batch size a fresh network takes one untimed warm-up step, then
+    ``steps`` timed SGD steps (forward, loss, backward, update), each on its own
+    batch of real images. One row per batch size:
+
+    * ``batch_size``; ``ms_per_step``, the median step; ``images_per_s``;
+    * ``activation_mb``: the outputs of every layer for one batch, in float32,
+      which training keeps for the backward pass (inference needs only the
+      current layer's). It grows in proportion to the batch size.
+    """
+    from convlib.data import CIFAR10_MEAN, CIFAR10_STD, Batches
+    from convlib.train import seed as seed_all
+    from convlib.validate import ConvlibInputError
+
+    need = max(batch_sizes) * (steps + 1)
+    if len(data) < need:
+        raise ConvlibInputError(
+            f"data: expected at least {need} images ((steps + 1) batches of {max(batch_sizes)}), got {len(data)}. "
+            "Fix: pass more images, fewer steps or smaller batch sizes."
+        )
+    rows = []
+    for b in batch_sizes:
+        seed_all(seed)
+        model = cifar_net(conv, widths=widths)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        floats = []  # per-layer output sizes, recorded in the warm-up step
+        hooks = [m.register_forward_hook(lambda m, i, out: floats.append(out.numel()))
+                 for m in model.modules() if not list(m.children())]
+        times = []
+        for k, (X, y) in enumerate(Batches(data, b, mean=CIFAR10_MEAN, std=CIFAR10_STD)):  # X: (B, 3, 32, 32)
+            if k > steps:
+                break
+            start = time.perf_counter()
+            opt.zero_grad()
+            F.cross_entropy(model(X), y).backward()
+            opt.step()
+            if k == 0:
+                for h in hooks:
+                    h.remove()
+            else:
+                times.append(time.perf_counter() - start)
+        ms = 1e3 * sorted(times)[len(times) // 2]
+        rows.append({"batch_size": b, "ms_per_step": round(ms, 2), "images_per_s": round(b / ms * 1e3, 1),
+                     "activation_mb": round(sum(floats) * 4 / 1e6, 2)})
+    return rows
 
 
 def train(

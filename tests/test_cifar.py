@@ -254,6 +254,24 @@ def test_make_batches_and_train_on_tiny_data() -> None:
     assert h.epochs == 2 and len(h.test_acc) == 2 and isinstance(model, nn.Sequential)
 
 
+def test_batch_throughput_times_steps_and_counts_activations() -> None:
+    from convlib.data import ImageData
+
+    g = torch.Generator().manual_seed(0)
+    fake = ImageData(torch.randint(0, 256, (12, 3, 32, 32), dtype=torch.uint8, generator=g),
+                     torch.randint(0, 10, (12,), generator=g), cl.data.CIFAR10_CLASSES, "random")
+    rows = cl.cifar.batch_throughput(fake, (2, 4), widths=(4, 8), steps=2)
+    assert [r["batch_size"] for r in rows] == [2, 4]
+    # Per image, every layer's output: conv, BN, ReLU at 4x32x32, pool 4x16x16, conv, BN, ReLU at
+    # 8x16x16, pool 8x8x8, flatten 512, linear 10.
+    per_image = 3 * 4 * 32 * 32 + 4 * 16 * 16 + 3 * 8 * 16 * 16 + 512 + 512 + 10
+    assert [r["activation_mb"] for r in rows] == [round(b * per_image * 4 / 1e6, 2) for b in (2, 4)]
+    for r in rows:
+        assert r["ms_per_step"] > 0 and r["images_per_s"] == pytest.approx(r["batch_size"] / r["ms_per_step"] * 1e3, rel=1e-2)
+    with pytest.raises(cl.ConvlibInputError, match=r"at least 15 images \(\(steps \+ 1\) batches of 5\), got 12"):
+        cl.cifar.batch_throughput(fake, (5,), steps=2)
+
+
 def _shared_data():
     import os
     from pathlib import Path
