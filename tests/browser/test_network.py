@@ -275,3 +275,43 @@ def test_your_own_image_is_cropped_to_its_centre_and_classified(book_page, tmp_p
     widget.locator('[data-testid="reset"]').click()  # back to the picked stored image, with its true class
     assert_page_agrees(widget, state, 0)
     book_page.assert_clean()
+
+
+def test_an_output_pixel_shows_the_sum_that_makes_it(book_page):
+    """Click a pixel of an enlarged map: each input channel's window times its kernel, the bias, BatchNorm, activation."""
+    book_page.open(PAGE)
+    widget = book_page.widgets("NetworkView").first
+    state = widget_state(widget)
+    widget.scroll_into_view_if_needed()
+    pixels = torch.tensor(shown(widget)["pixels"], dtype=torch.float32).reshape(state["images"][0]["shape"])
+    outs = run_layers(state["layers"], pixels)
+    neuron = lambda s: json.loads(widget.evaluate(f"el => el.querySelector('[data-testid=\"detail-{s}\"]').dataset.neuron"))  # noqa: E731
+    for s, c, (i, j) in ((0, 2, (0, 0)), (2, 5, (3, 4))):  # the first reads padding at (0, 0)
+        widget.locator(f'[data-testid="map-{s}-{c}"]').click()
+        big = widget.locator(f'[data-testid="big-{s}"]')
+        assert big.count() == 1 and widget.locator(f'[data-testid="neuron-{s}"]').count() == 0  # nothing picked yet
+        h, w = outs[state["stages"][s]["end"]].shape[1:]
+        box = big.bounding_box()
+        book_page.page.mouse.click(box["x"] + (j + 0.5) * box["width"] / w, box["y"] + (i + 0.5) * box["height"] / h)
+        got = neuron(s)
+        main = state["stages"][s]["main"]
+        conv = state["layers"][main]
+        weight, bias = unpack(conv["weight"]), unpack(conv["bias"])  # (C_out, C_in, k, k), (C_out,)
+        x = pixels if main == 0 else outs[main - 1]  # (C_in, H, W): what the convolution reads
+        (ph, pw), k = conv["padding"], weight.shape[2]
+        padded = torch.nn.functional.pad(x, (pw, pw, ph, ph))
+        windows = padded[:, i : i + k, j : j + k]  # (C_in, k, k), stride 1
+        assert got["pixel"] == [i, j]
+        torch.testing.assert_close(torch.tensor(got["windows"], dtype=torch.float32), windows.flatten(1))
+        partials = (windows * weight[c]).sum((1, 2))  # (C_in,)
+        torch.testing.assert_close(torch.tensor(got["partials"], dtype=torch.float32), partials, rtol=1e-4, atol=1e-5)
+        assert got["bias"] == pytest.approx(float(bias[c]), abs=1e-6)
+        assert got["z"] == pytest.approx(float(outs[main][c, i, j]), abs=1e-4)
+        assert got["value"] == pytest.approx(float(outs[state["stages"][s]["end"]][c, i, j]), abs=1e-4)
+        assert len(got["steps"]) == state["stages"][s]["end"] - main  # one step per layer after the convolution
+        text = widget.locator(f'[data-testid="neuron-{s}"]').text_content()
+        assert text.startswith(f"output ({i}, {j}): ") and "+ bias" in text
+    big.focus()  # the arrow keys move the picked output
+    book_page.page.keyboard.press("ArrowRight")
+    assert neuron(2)["pixel"] == [3, 5]
+    book_page.assert_clean()

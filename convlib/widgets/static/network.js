@@ -28,6 +28,11 @@ const NV_CSS = `
 .cl-nv-detail { display: flex; gap: 14px; align-items: flex-start; flex-wrap: wrap; }
 .cl-nv-detail:empty { display: none; }
 .cl-nv-kernels { display: flex; flex-direction: column; gap: 4px; }
+.cl-nv-big { position: relative; align-self: flex-start; }
+.cl-nv-big canvas { cursor: crosshair; }
+.cl-nv-big canvas:focus { outline: 2px solid #7f9cf5; outline-offset: 2px; }
+.cl-nv-mark { position: absolute; box-sizing: border-box; border: 2px solid #e8590c; pointer-events: none; }
+.cl-nv-sum { font-size: 12px; font-variant-numeric: tabular-nums; }
 .cl-nv-tools { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
 .cl-nv-tools button { font: inherit; font-size: 12px; padding: 2px 8px; border: 1px solid #9aa5b1; border-radius: 4px;
   background: #fff; cursor: pointer; }
@@ -150,6 +155,40 @@ function nvPaint(canvas, t, { channel = null, lo = 0, hi = 1, scale = 2 } = {}) 
   ctx.putImageData(img, 0, 0);
 }
 
+// How output (i, j) of channel o of a conv layer comes about, for input x ({ shape: [C, H, W] }):
+// each input channel's window (zeros where it hangs over the padding) and its sum against the kernel,
+// the bias, z = their total, then each following per-channel layer (BatchNorm, activation) applied to z.
+function nvNeuron(conv, x, o, [i, j], after) {
+  const [, I, kh, kw] = conv.weight.shape, [C, H, W] = x.shape, w = conv.weight.data;
+  const [sh, sw] = conv.stride, [ph, pw] = conv.padding;
+  const windows = [], partials = [];
+  for (let c = 0; c < I; c++) {
+    const win = new Float64Array(kh * kw);
+    let acc = 0;
+    for (let a = 0; a < kh; a++) for (let e = 0; e < kw; e++) {
+      const r = i * sh + a - ph, q = j * sw + e - pw;
+      const v = r >= 0 && r < H && q >= 0 && q < W ? x.data[(c * H + r) * W + q] : 0;
+      win[a * kw + e] = v;
+      acc += v * w[((o * I + c) * kh + a) * kw + e];
+    }
+    windows.push({ shape: [1, kh, kw], data: win });
+    partials.push(acc);
+  }
+  const bias = conv.bias.data[o], z = partials.reduce((a, b) => a + b, bias);
+  let value = z;
+  const steps = after.map((layer) => {
+    value = layer.kind === "affine" ? value * layer.scale.data[o] + layer.shift.data[o]
+      : nvApply(layer, { shape: [1], data: Float64Array.of(value) }).data[0];
+    return { name: nvStepName(layer, o), value };
+  });
+  return { windows, partials, bias, z, steps, value };
+}
+
+function nvStepName(layer, o) {
+  if (layer.kind === "affine") return `BatchNorm: × ${clFmt(layer.scale.data[o])} + ${clFmt(layer.shift.data[o])}`;
+  return { relu: "ReLU: max(0, ·)", sigmoid: "sigmoid", tanh: "tanh" }[layer.kind] ?? layer.kind;
+}
+
 // An image file -> { shape: [C, H, W], data } in [0, 1]: its central square, scaled to H x W
 // (grey as 0.299 R + 0.587 G + 0.114 B when C is 1). An image of exactly H x W comes through unchanged.
 async function nvReadImage(file, [C, H, W]) {
@@ -270,7 +309,7 @@ function render({ model, el }) {
       }
       const scale = out.shape.length === 3 ? Math.max(1, Math.round(56 / out.shape[1])) : 4;
       [...view.maps.children].forEach((canvas, c) => nvPaint(canvas, out, { channel: out.shape.length === 3 ? c : 0, lo, hi, scale }));
-      drawDetail(view, s, out, lo, hi, scale);
+      drawDetail(view, s, out, lo, hi, scale, outs);
     });
     const z = outs[stages[stages.length - 1].end].data, p = nvSoftmax(z);
     const top = p.indexOf(Math.max(...p)), truth = own ? -1 : labels[model.get("image")];
@@ -305,36 +344,85 @@ function render({ model, el }) {
   }
 
   function pick(s, c) {
-    picked = picked && picked.stage === s && picked.channel === c ? null : { stage: s, channel: c };
+    picked = picked && picked.stage === s && picked.channel === c ? null : { stage: s, channel: c, pixel: null };
     update();
   }
 
   // Under a conv stage: the picked channel enlarged, and its kernels (one per input channel).
-  function drawDetail(view, s, out, lo, hi, scale) {
+  // Click (or arrow keys on) the enlarged map to pick one output: each input channel's window,
+  // the window times the kernel summed, the bias, then the stage's BatchNorm and activation.
+  function drawDetail(view, s, out, lo, hi, scale, outs) {
     [...view.maps.children].forEach((canvas, c) => {
       const on = !!picked && picked.stage === s && picked.channel === c;
       canvas.classList.toggle("cl-nv-picked", on);
       if (view.conv) canvas.setAttribute("aria-pressed", String(on));
     });
-    if (!picked || picked.stage !== s || !view.conv) { view.detail.replaceChildren(); delete view.detail.dataset.kernels; return; }
+    if (!picked || picked.stage !== s || !view.conv) {
+      view.detail.replaceChildren();
+      delete view.detail.dataset.kernels;
+      delete view.detail.dataset.neuron;
+      return;
+    }
     const c = picked.channel, [, I, kh, kw] = view.conv.weight.shape, size = I * kh * kw;
     const k = { shape: [I, kh, kw], data: view.conv.weight.data.subarray(c * size, (c + 1) * size) };
     const m = Math.max(...Array.from(k.data, Math.abs), 1e-12);
-    const big = clEl("canvas");
-    nvPaint(big, out, { channel: c, lo, hi, scale: scale * 2 });
+    const [, Ho, Wo] = out.shape, big = clEl("canvas", { tabindex: "0", "data-testid": `big-${s}`,
+      "aria-label": `channel ${c} enlarged: click a pixel, or use the arrow keys, to see how that output is computed` });
+    const zoom = scale * 2;
+    nvPaint(big, out, { channel: c, lo, hi, scale: zoom });
+    const choose = (i, j) => { picked.pixel = [Math.min(Ho - 1, Math.max(0, i)), Math.min(Wo - 1, Math.max(0, j))]; update(); };
+    big.addEventListener("click", (e) => {
+      const box = big.getBoundingClientRect();
+      choose(Math.floor(((e.clientY - box.top) / box.height) * Ho), Math.floor(((e.clientX - box.left) / box.width) * Wo));
+    });
+    big.addEventListener("keydown", (e) => {
+      const step = { ArrowRight: [0, 1], ArrowLeft: [0, -1], ArrowDown: [1, 0], ArrowUp: [-1, 0] }[e.key];
+      if (!step) return;
+      e.preventDefault();
+      const [i, j] = picked.pixel ?? [0, 0];
+      choose(i + step[0], j + step[1]);
+      view.detail.querySelector(`[data-testid="big-${s}"]`)?.focus();
+    });
+    const figure = clEl("div", { class: "cl-figure cl-nv-big" }, [big, clEl("div", { class: "cl-caption", text: `channel ${c}` })]);
+    const main = stages[s].main, input = main === 0 ? pixels : outs[main - 1];  // what the convolution reads
+    const neuron = picked.pixel ? nvNeuron(view.conv, input, c, picked.pixel, layers.slice(main + 1, stages[s].end + 1)) : null;
+    if (neuron) {
+      const [i, j] = picked.pixel;
+      const mark = clEl("div", { class: "cl-nv-mark" });
+      Object.assign(mark.style, { left: `${j * zoom}px`, top: `${i * zoom}px`, width: `${zoom}px`, height: `${zoom}px` });
+      figure.append(mark);
+    }
+    const iMax = neuron ? Math.max(...neuron.windows.flatMap((w) => Array.from(w.data, Math.abs)), 1e-12) : 0;
     const kernels = Array.from({ length: I }, (_, i) => {
       const canvas = clEl("canvas", { title: `input channel ${i}` });
-      nvPaint(canvas, k, { channel: i, lo: -m, hi: m, scale: Math.max(4, Math.floor(40 / kh)) });
-      return clEl("div", { class: "cl-figure" }, [canvas, clEl("div", { class: "cl-caption", text: `from ${i}` })]);
+      const px = Math.max(4, Math.floor(40 / kh));
+      nvPaint(canvas, k, { channel: i, lo: -m, hi: m, scale: px });
+      const parts = [canvas, clEl("div", { class: "cl-caption", text: `from ${i}` })];
+      if (neuron) {
+        const win = clEl("canvas", { title: `the window of input channel ${i}` });
+        nvPaint(win, neuron.windows[i], { channel: 0, lo: -iMax, hi: iMax, scale: px });
+        parts.unshift(win, clEl("div", { class: "cl-caption", text: "window ⋆" }));
+        parts.push(clEl("div", { class: "cl-nv-sum", text: `= ${clFmt(neuron.partials[i])}` }));
+      }
+      return clEl("div", { class: "cl-figure" }, parts);
     });
+    const words = `its ${I} kernel${I > 1 ? "s" : ""} (${kh}×${kw}), one per input channel, summed; red positive, blue negative; bias ${clFmt(view.conv.bias.data[c])}`;
+    const sum = neuron
+      ? clEl("div", { class: "cl-math", "data-testid": `neuron-${s}`, "aria-live": "polite",
+        text: `output (${picked.pixel.join(", ")}): ${neuron.partials.map(clFmt).join(" + ")} + bias ${clFmt(neuron.bias)} = ${clFmt(neuron.z)}`
+          + neuron.steps.map((step) => `\n${step.name} → ${clFmt(step.value)}`).join("") })
+      : clEl("div", { class: "cl-hint", text: "Click a pixel of the enlarged map to see how it is computed." });
     view.detail.replaceChildren(
-      clEl("div", { class: "cl-figure" }, [big, clEl("div", { class: "cl-caption", text: `channel ${c}` })]),
+      figure,
       clEl("div", { class: "cl-nv-kernels" }, [
-        clEl("div", { class: "cl-nv-stage-label", text: `its ${I} kernel${I > 1 ? "s" : ""} (${kh}×${kw}), one per input channel, summed; red positive, blue negative; bias ${clFmt(view.conv.bias.data[c])}` }),
-        clEl("div", { class: "cl-nv-maps" }, kernels)]),
+        clEl("div", { class: "cl-nv-stage-label", text: neuron ? `each input channel's window ⋆ its kernel, summed: ${words}` : words }),
+        clEl("div", { class: "cl-nv-maps" }, kernels), sum]),
     );
     view.detail.dataset.kernels = JSON.stringify(Array.from(k.data));
     view.detail.dataset.channel = String(c);
+    if (neuron) view.detail.dataset.neuron = JSON.stringify({ pixel: picked.pixel, partials: neuron.partials, bias: neuron.bias,
+      z: neuron.z, steps: neuron.steps, value: neuron.value, windows: neuron.windows.map((w) => Array.from(w.data)) });
+    else delete view.detail.dataset.neuron;
   }
 
   // One dab of the brush, centred on pixel (i, j).
