@@ -27,6 +27,10 @@ CASES = {
                       torch.flip(torch.tensor([[0.0, 1.0], [2.0, 3.0]]), (0, 1))],
                      [[[0, 1], [2, 3]], [[1, 0], [3, 2]], [[2, 3], [0, 1]], [3, 2, 1, 0]]),
     stacked_receptive_field: ([5, 5.0, torch.tensor(5)], [3, 6, (5, 5), "5"]),
+    # The later chapter-2 checks; tests/test_check_ch01_ch03.py has their specific hints.
+    cl.check.diagonal_edges: ([(6, 5, 5), [6, 5, 5], np.array([6, 5, 5])], [(6, 0, 0), (6, 6, 6), 16]),
+    cl.check.third_derivative_kernel: ([[1, -3, 3, -1], [-1, 3, -3, 1], torch.tensor([[0.5, -1.5, 1.5, -0.5]])],
+                                       [[1, -2, 1], [1, -4, 6, -4, 1], [0, 0, 0, 0]]),
 }
 
 

@@ -19,16 +19,19 @@ from convlib.check.channels import (
     second_layer_costs,
 )
 from convlib.check.cross_correlation import (
+    diagonal_edges,
     flipped_kernel,
     horizontal_edge_kernel,
     output_shape,
     stacked_receptive_field,
+    third_derivative_kernel,
 )
 from convlib.check.fc_to_conv import (
     conv_layer_params,
     dense_matrix_nonzeros,
     dense_matrix_shape,
     mlp_photo_weights,
+    text_conv_params,
 )
 from convlib.check.lenet import (
     lenet_conv2_params,
@@ -54,6 +57,7 @@ from convlib.check.padding_stride import (
     dilated_output_size,
     padded_output_size,
     same_padding,
+    reflect_padding,
     trans_conv_by_hand,
     transposed_output_size,
 )
@@ -95,6 +99,10 @@ __all__ = [
     "output_shape",
     "same_values",
     "stacked_receptive_field",
+    "diagonal_edges",
+    "third_derivative_kernel",
+    "text_conv_params",
+    "reflect_padding",
     "verdict",
     "lenet_conv2_params",
     "lenet_first_conv_macs",

@@ -9,7 +9,14 @@ import torch
 from convlib.check._core import CheckResult, same_values, verdict
 from convlib.corr import corr2d
 
-__all__ = ["output_shape", "horizontal_edge_kernel", "flipped_kernel", "stacked_receptive_field"]
+__all__ = [
+    "output_shape",
+    "horizontal_edge_kernel",
+    "flipped_kernel",
+    "stacked_receptive_field",
+    "diagonal_edges",
+    "third_derivative_kernel",
+]
 
 
 def output_shape(answer: Any) -> CheckResult:
@@ -78,4 +85,93 @@ def stacked_receptive_field(answer: Any) -> CheckResult:
         same_values(answer, 5),
         "each 3x3 layer adds 2 to the field: 1 + 2 + 2 = 5, the same as one 5x5 layer.",
         "a second-layer cell sees a 3x3 block of first-layer cells; how far does that reach in the input?",
+    )
+
+
+def _diagonal_outputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    X = torch.tril(torch.ones(6, 8))  # (6, 8): ones on and below the diagonal, a staircase edge
+    K = torch.tensor([[1.0, -1.0]])  # (1, 2)
+    return corr2d(X, K), corr2d(X.t(), K), corr2d(X, K.t())  # (6, 7), (8, 5), (5, 8)
+
+
+def diagonal_edges(answer: Any) -> CheckResult:
+    """Exercise: the nonzero counts of ``corr2d(X, K)``, ``corr2d(X.t(), K)`` and
+    ``corr2d(X, K.t())`` for ``X = torch.tril(torch.ones(6, 8))`` and ``K = [[1, -1]]``.
+
+    >>> diagonal_edges((6, 5, 5))
+    ✅ Right: 6, 5 and 5 nonzero outputs: a diagonal edge is a staircase with a vertical and a horizontal step, so both [1, -1] and its transpose find it.
+    >>> diagonal_edges((6, 0, 0))
+    ❌ Not yet: Hint: unlike the band, the diagonal edge does not vanish: a staircase has a vertical step in its rows and a horizontal step in its columns.
+    >>> diagonal_edges((6, 6, 6))
+    ❌ Not yet: Hint: look at X.t(): its first row is all ones and its last two rows all zeros. How many rows still have a step?
+    """
+    expected = tuple(int((Y != 0).sum()) for Y in _diagonal_outputs())
+    hint = "count each output's nonzero entries, e.g. int((Y != 0).sum()), and answer with three numbers."
+    try:
+        counts = [float(v) for v in torch.as_tensor(answer, dtype=torch.float64).flatten()]
+    except (TypeError, ValueError, RuntimeError):
+        counts = []
+    if len(counts) == 3 and 0 in counts[1:]:
+        hint = ("unlike the band, the diagonal edge does not vanish: a staircase has a vertical step in its "
+                "rows and a horizontal step in its columns.")
+    elif len(counts) == 3 and counts[0] == expected[0] and counts[1:] != list(expected[1:]):
+        hint = "look at X.t(): its first row is all ones and its last two rows all zeros. How many rows still have a step?"
+    return verdict(
+        same_values(answer, expected),
+        f"{expected[0]}, {expected[1]} and {expected[2]} nonzero outputs: a diagonal edge is a staircase with "
+        "a vertical and a horizontal step, so both [1, -1] and its transpose find it.",
+        hint,
+    )
+
+
+def third_derivative_kernel(K: Any) -> CheckResult:
+    """Exercise: the smallest 1-D kernel that gives 0 on every quadratic and a nonzero
+    constant on ``t**3`` (a third derivative). Either sign, any nonzero scale.
+
+    >>> third_derivative_kernel([1, -3, 3, -1])
+    ✅ Right: 0 on 1, t and t², the constant -6 on t³: [1, -1] applied three times, 3 + 1 = 4 taps.
+    >>> bool(third_derivative_kernel([-1, 3, -3, 1]))
+    True
+    >>> third_derivative_kernel([1, -2, 1])
+    ❌ Not yet: Hint: [1, -2, 1] is the second difference: 0 on lines, but not constant on t³. Apply [1, -1] once more.
+    >>> third_derivative_kernel([1, -4, 6, -4, 1])
+    ❌ Not yet: Hint: that kernel also gives 0 on t³ (a higher difference); the d-th derivative needs d + 1 taps.
+    """
+    try:
+        k = torch.as_tensor(K, dtype=torch.float64).flatten()  # (taps,)
+    except (TypeError, ValueError, RuntimeError):
+        k = torch.empty(0, dtype=torch.float64)
+    if k.numel() == 0 or not bool(torch.isfinite(k).all()):
+        return verdict(False, "", "write the kernel as a list of weights, [w0, w1, ...]; the d-th derivative "
+                       "needs d + 1 of them, and [1, -1] applied d times gives one.")
+    if not bool(k.any()):
+        return verdict(False, "", "all zeros gives 0 on everything, t³ included; the kernel must respond to t³.")
+    t = torch.arange(12, dtype=torch.float64)  # (12,): enough room for any short kernel
+    if k.numel() > t.numel():
+        return verdict(False, "", "a derivative kernel is short: the d-th derivative needs only d + 1 taps.")
+
+    def response(f: torch.Tensor) -> torch.Tensor:
+        return corr2d(f[None], k[None])[0]  # the kernel slid along a 1 x 12 image
+
+    kills_quadratics = all(bool(response(t**m).abs().max() < 1e-6) for m in range(3))
+    on_cubic = response(t**3)  # (12 - taps + 1,)
+    cubic_constant = bool((on_cubic - on_cubic[0]).abs().max() < 1e-6) and abs(float(on_cubic[0])) > 1e-6
+    ok = k.numel() == 4 and kills_quadratics and cubic_constant
+    hint = ("the d-th derivative needs d + 1 taps, and [1, -1] applied d times gives one: binomial coefficients "
+            "with alternating signs.")
+    if same_values(k, [1.0, -2.0, 1.0]) or same_values(k, [-1.0, 2.0, -1.0]):
+        hint = "[1, -2, 1] is the second difference: 0 on lines, but not constant on t³. Apply [1, -1] once more."
+    elif k.numel() < 4:
+        hint = "fewer than 4 taps cannot give 0 on 1, t and t² without giving 0 on t³ too: you need d + 1 = 4."
+    elif kills_quadratics and not cubic_constant:
+        hint = "that kernel also gives 0 on t³ (a higher difference); the d-th derivative needs d + 1 taps."
+    elif k.numel() > 4 and kills_quadratics:
+        hint = "it works, but it is not the smallest: the d-th derivative needs only d + 1 = 4 taps."
+    elif k.numel() == 4 and not kills_quadratics:
+        hint = "check it on t**2 (and t, and 1): it must give 0 there. Try [1, -1] applied three times."
+    value = float(on_cubic[0]) if on_cubic.numel() else 0.0
+    return verdict(
+        ok,
+        f"0 on 1, t and t², the constant {value:g} on t³: [1, -1] applied three times, 3 + 1 = 4 taps.",
+        hint,
     )

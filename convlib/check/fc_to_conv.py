@@ -10,7 +10,13 @@ from convlib.check._core import CheckResult, same_values, verdict
 from convlib.counts import conv_params, linear_params
 from convlib.dense import conv_as_matrix
 
-__all__ = ["mlp_photo_weights", "conv_layer_params", "dense_matrix_shape", "dense_matrix_nonzeros"]
+__all__ = [
+    "mlp_photo_weights",
+    "conv_layer_params",
+    "dense_matrix_shape",
+    "dense_matrix_nonzeros",
+    "text_conv_params",
+]
 
 
 def mlp_photo_weights(answer: Any) -> CheckResult:
@@ -91,4 +97,32 @@ def dense_matrix_nonzeros(answer: Any) -> CheckResult:
         f"each of the 16 rows holds the 9 kernel weights: {expected} of {M.numel()} entries, "
         f"{int(M[M != 0].unique().numel())} distinct values.",
         "a row is one output; it reads only the 3x3 window, so it has 9 nonzero entries.",
+    )
+
+
+def text_conv_params(answer: Any) -> CheckResult:
+    """Exercise: parameters of a 1-D convolution over a sentence of 300-dimensional word
+    vectors, with 100 filters 3 words wide and biases.
+
+    >>> text_conv_params(90_100)
+    ✅ Right: each filter spans 3 words x 300 embedding channels = 900 weights, plus a bias: 100 x 901 = 90,100, for any sentence length.
+    >>> text_conv_params(90_000)
+    ❌ Not yet: Hint: close: each of the 100 filters also has a bias.
+    >>> text_conv_params(400)
+    ❌ Not yet: Hint: a filter reads the whole 300-number word vector at each of its 3 positions: the embedding size is C_in.
+    """
+    layer = torch.nn.Conv1d(300, 100, 3, device="meta")  # weight (C_out, C_in, k) = (100, 300, 3)
+    expected = sum(p.numel() for p in layer.parameters())
+    hint = "each of the 100 filters has C_in x k weights (C_in = 300, the embedding size; k = 3 words) and a bias."
+    if same_values(answer, layer.weight.numel()):
+        hint = "close: each of the 100 filters also has a bias."
+    elif any(same_values(answer, n) for n in (100 * 3, 100 * 3 + 100, 100 * 3 * 3 + 100)):
+        hint = "a filter reads the whole 300-number word vector at each of its 3 positions: the embedding size is C_in."
+    elif same_values(answer, conv_params(300, 100, 3)):
+        hint = "that counts a 3x3 kernel; along a sentence the kernel is 3 words long and has no second spatial axis."
+    return verdict(
+        same_values(answer, expected, atol=0.5),
+        f"each filter spans 3 words x 300 embedding channels = 900 weights, plus a bias: "
+        f"100 x 901 = {expected:,}, for any sentence length.",
+        hint,
     )

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import torch
+import torch.nn.functional as F
+
 from convlib.check._core import CheckResult, same_values, verdict
 from convlib.coverage import input_usage
 from convlib.shapes import conv_output_size, conv_transpose_output_size
@@ -16,6 +20,7 @@ __all__ = [
     "dilated_output_size",
     "transposed_output_size",
     "trans_conv_by_hand",
+    "reflect_padding",
 ]
 
 
@@ -142,5 +147,35 @@ def trans_conv_by_hand(answer: Any) -> CheckResult:
         same_values(answer, expected),
         "each cell adds its value into a 2x2 patch; the centre is covered by all four patches: "
         "1 + 2 + 3 + 4 = 10.",
+        hint,
+    )
+
+
+def reflect_padding(answer: Any) -> CheckResult:
+    """Exercise: the row ``[1, 2, 3, 4]`` padded by reflection, 2 cells on each side.
+
+    >>> reflect_padding([3, 2, 1, 2, 3, 4, 3, 2])
+    ✅ Right: the row is mirrored at its edge pixels 1 and 4, which are not repeated: [3, 2, 1, 2, 3, 4, 3, 2].
+    >>> reflect_padding([1, 1, 1, 2, 3, 4, 4, 4])
+    ❌ Not yet: Hint: that is replicate padding (the edge pixel repeated); reflection mirrors the row at its edge pixel.
+    >>> reflect_padding([2, 1, 1, 2, 3, 4, 4, 3])
+    ❌ Not yet: Hint: close: that mirror repeats the edge pixel (NumPy's "symmetric"); PyTorch's "reflect" mirrors around it, so 1 and 4 appear once.
+    """
+    row = torch.tensor([[[1.0, 2.0, 3.0, 4.0]]])  # (N, C, W) = (1, 1, 4)
+    expected = F.pad(row, (2, 2), mode="reflect")[0, 0]  # (8,)
+    hint = "padded position j reads index |j| on the left and 2(n - 1) - j on the right (n = 4, j from -2 to 5)."
+    if same_values(answer, F.pad(row, (2, 2), mode="replicate")[0, 0]):
+        hint = "that is replicate padding (the edge pixel repeated); reflection mirrors the row at its edge pixel."
+    elif same_values(answer, np.pad([1.0, 2.0, 3.0, 4.0], 2, mode="symmetric")):
+        hint = ('close: that mirror repeats the edge pixel (NumPy\'s "symmetric"); PyTorch\'s "reflect" mirrors '
+                "around it, so 1 and 4 appear once.")
+    elif same_values(answer, F.pad(row, (2, 2), mode="circular")[0, 0]):
+        hint = "that wraps around (circular padding); reflection mirrors each end of the row back on itself."
+    elif same_values(answer, F.pad(row, (2, 2))[0, 0]):
+        hint = "that is zero padding; reflection fills the border with the row's own values."
+    return verdict(
+        same_values(answer, expected),
+        "the row is mirrored at its edge pixels 1 and 4, which are not repeated: "
+        f"{[int(v) for v in expected.tolist()]}.",
         hint,
     )
