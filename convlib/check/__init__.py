@@ -14,9 +14,12 @@ from convlib.check.cifar10 import (
 )
 from convlib.check.channels import (
     channel_mean_weight,
+    doubling_factors,
+    grouped_params,
     kernel_tensor_shape,
     params_for_sizes,
     second_layer_costs,
+    stacked_linear_kernel,
 )
 from convlib.check.cross_correlation import (
     diagonal_edges,
@@ -49,8 +52,11 @@ from convlib.check.modern_cnns import (
 from convlib.check.pooling import (
     downsampling_params,
     max_pool_by_hand,
+    min_pool_from_max,
     padded_avg_corner,
+    pool_reads,
     pooled_shape,
+    relu_max_pool,
 )
 from convlib.check.padding_stride import (
     corner_usage,
@@ -80,10 +86,16 @@ __all__ = [
     "kernel_tensor_shape",
     "params_for_sizes",
     "second_layer_costs",
+    "doubling_factors",
+    "stacked_linear_kernel",
+    "grouped_params",
     "downsampling_params",
     "max_pool_by_hand",
     "padded_avg_corner",
     "pooled_shape",
+    "pool_reads",
+    "min_pool_from_max",
+    "relu_max_pool",
     "conv_layer_params",
     "corner_usage",
     "dense_matrix_nonzeros",

@@ -9,8 +9,17 @@ import torch
 from convlib.check._core import CheckResult, same_values, verdict
 from convlib.counts import conv_macs, conv_params
 from convlib.pointwise import conv1x1
+from convlib.shapes import conv_output_size, conv_transpose_output_size
 
-__all__ = ["kernel_tensor_shape", "second_layer_costs", "channel_mean_weight", "params_for_sizes"]
+__all__ = [
+    "kernel_tensor_shape",
+    "second_layer_costs",
+    "channel_mean_weight",
+    "params_for_sizes",
+    "doubling_factors",
+    "stacked_linear_kernel",
+    "grouped_params",
+]
 
 
 def kernel_tensor_shape(answer: Any) -> CheckResult:
@@ -102,5 +111,103 @@ def params_for_sizes(answer: Any) -> CheckResult:
         same_values(answer, (p, p)),
         f"16 * 3 * 3 * 3 + 16 = {p} both times: the kernels slide over any height and width, "
         "only the channels fix the shapes.",
+        hint,
+    )
+
+
+def doubling_factors(answer: Any) -> CheckResult:
+    """Exercise: ``nn.Conv2d(64, 64, 3, padding=1)`` on a 32x32 input; by what factor do its MACs
+    grow when both channel counts double, and when the padding doubles to 2? Answer ``(channels, padding)``.
+
+    >>> doubling_factors((4, 34 * 34 / (32 * 32)))
+    ✅ Right: doubling C_in and C_out multiplies the MACs by 2 * 2 = 4; padding 2 instead of 1 adds one row and one column on each side of the output (34 x 34 instead of 32 x 32): 1156 / 1024 ≈ 1.129.
+    >>> doubling_factors((2, 34 * 34 / (32 * 32)))
+    ❌ Not yet: Hint: both C_in and C_out appear in c_o * h_o * w_o * c_i * k_h * k_w.
+    """
+    side = {p: conv_output_size(32, 3, padding=p) for p in (1, 2)}  # {1: 32, 2: 34}
+    base = conv_macs(64, 64, 3, side[1], side[1])
+    channels = conv_macs(128, 128, 3, side[1], side[1]) / base
+    padding = conv_macs(64, 64, 3, side[2], side[2]) / base
+    hint = ("write the MACs c_o * h_o * w_o * c_i * k_h * k_w for each case and divide; "
+            "cl.conv_output_size(32, 3, padding=p) gives h_o.")
+    try:
+        got = torch.as_tensor(answer, dtype=torch.float64).flatten().tolist()
+    except (TypeError, ValueError, RuntimeError):
+        got = []
+    def near(value: float, target: float) -> bool:
+        return abs(value - target) < 1e-6
+
+    if len(got) == 2 and near(got[0], 2):
+        hint = "both C_in and C_out appear in c_o * h_o * w_o * c_i * k_h * k_w."
+    elif len(got) == 2 and (near(got[1], 2) or near(got[1], 4)):
+        hint = ("padding changes neither the channels nor the kernel, only how many outputs there are: "
+                "compute h_o = w_o with padding 1 and with padding 2.")
+    elif len(got) == 2 and near(got[1], side[2] / side[1]):
+        hint = "the output grows in height and in width: square the ratio of the sides."
+    elif len(got) == 2 and near(got[1], 1):
+        hint = "padding 1 keeps 32 x 32; padding 2 gives a larger output: 32 + 2 * 2 - 3 + 1."
+    return verdict(
+        same_values(answer, (channels, padding), atol=1e-3),
+        f"doubling C_in and C_out multiplies the MACs by 2 * 2 = {channels:g}; padding 2 instead of 1 adds one "
+        f"row and one column on each side of the output ({side[2]} x {side[2]} instead of {side[1]} x {side[1]}): "
+        f"{side[2] ** 2} / {side[1] ** 2} ≈ {padding:.3f}.",
+        hint,
+    )
+
+
+def stacked_linear_kernel(answer: Any) -> CheckResult:
+    """Exercise: a 3x3 then a 5x5 convolution (one channel, stride 1, no padding, nothing in
+    between) equal one convolution; its kernel side and its number of weights: ``(side, weights)``.
+
+    >>> stacked_linear_kernel((7, 49))
+    ✅ Right: each output of the pair sees a 3 + 5 - 1 = 7 wide window of the input, so the one kernel is 7x7: 49 weights, against 9 + 25 = 34 in the pair.
+    >>> stacked_linear_kernel((8, 64))
+    ❌ Not yet: Hint: the windows overlap by one cell: k1 + k2 - 1, as for the receptive field of two stacked layers.
+    """
+    # the one kernel is the full convolution of the two: a transposed convolution of one kernel by the other
+    side = conv_transpose_output_size(3, 5)  # (3 - 1) + 5 = 7
+    weights = side * side
+    hint = "follow one output of the second layer back: which input cells can it depend on?"
+    if same_values(answer, (8, 64)):
+        hint = "the windows overlap by one cell: k1 + k2 - 1, as for the receptive field of two stacked layers."
+    elif same_values(answer, (15, 225)):
+        hint = "the sizes add (minus one), they do not multiply."
+    elif same_values(answer, (side, 34)):
+        hint = "34 = 9 + 25 is what the pair stores; the single kernel has one weight per cell of its window."
+    elif same_values(answer, (5, 25)):
+        hint = "the first layer already widens the window: the 5x5 kernel reads 5x5 outputs of a 3x3 layer."
+    return verdict(
+        same_values(answer, (side, weights)),
+        f"each output of the pair sees a 3 + 5 - 1 = {side} wide window of the input, so the one kernel is "
+        f"{side}x{side}: {weights} weights, against 9 + 25 = 34 in the pair.",
+        hint,
+    )
+
+
+def grouped_params(answer: Any) -> CheckResult:
+    """Exercise: parameters of ``nn.Conv2d(64, 128, 3)`` and of ``nn.Conv2d(64, 128, 3, groups=4)``: ``(dense, grouped)``.
+
+    >>> grouped_params((73856, 18560))
+    ✅ Right: 128 * 64 * 3 * 3 + 128 = 73856; with 4 groups each of the 128 filters reads 64 / 4 = 16 channels: 128 * 16 * 3 * 3 + 128 = 18560.
+    >>> grouped_params((73856, 18464))
+    ❌ Not yet: Hint: the weights shrink by the factor 4, the biases do not: there is still one per output channel.
+    """
+    dense = sum(p.numel() for p in torch.nn.Conv2d(64, 128, 3).parameters())
+    grouped = sum(p.numel() for p in torch.nn.Conv2d(64, 128, 3, groups=4).parameters())
+    hint = "each filter reads only its group's C_in / groups channels; the number of filters stays C_out."
+    if same_values(answer, (dense, dense / 4)):
+        hint = "the weights shrink by the factor 4, the biases do not: there is still one per output channel."
+    elif same_values(answer, (dense, conv_params(16, 32, 3))):
+        hint = "that is one group (32 filters and their biases); there are 4 of them."
+    elif same_values(answer, (dense, conv_params(16, 32, 3, bias=False) + 128)):
+        hint = "all 128 filters remain (32 per group); only their depth shrinks, to 64 / 4 = 16 channels."
+    elif same_values(answer, (dense - 128, grouped - 128)):
+        hint = "add the biases: one per output channel."
+    elif same_values(answer, (dense, dense)):
+        hint = "groups=4 splits the channels into 4 groups; each filter reads 16 channels, not 64."
+    return verdict(
+        same_values(answer, (dense, grouped)),
+        f"128 * 64 * 3 * 3 + 128 = {dense}; with 4 groups each of the 128 filters reads 64 / 4 = 16 channels: "
+        f"128 * 16 * 3 * 3 + 128 = {grouped}.",
         hint,
     )

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import CodeType
+from typing import Any, Callable
 
 import torch
+from torch import nn
 
 from convlib.check._core import CheckResult, same_values, verdict
 from convlib.counts import conv_params
 from convlib.pool import pool2d
 from convlib.shapes import conv_output_size
+from convlib.summary import layer_summary
 
-__all__ = ["max_pool_by_hand", "pooled_shape", "padded_avg_corner", "downsampling_params"]
+__all__ = [
+    "max_pool_by_hand",
+    "pooled_shape",
+    "padded_avg_corner",
+    "downsampling_params",
+    "pool_reads",
+    "min_pool_from_max",
+    "relu_max_pool",
+]
 
 #: The matrix of the hand-pooling exercise.
 HAND_X = [[1.0, 3.0, 2.0, 0.0], [5.0, 4.0, 1.0, 1.0], [0.0, 2.0, 6.0, 7.0], [1.0, 1.0, 8.0, 3.0]]
@@ -98,5 +109,161 @@ def downsampling_params(answer: Any) -> CheckResult:
     return verdict(
         same_values(answer, (0, conv)),
         f"pooling has nothing to learn (0); the strided convolution has 16 * 16 * 3 * 3 + 16 = {conv} parameters.",
+        hint,
+    )
+
+
+def pool_reads(answer: Any) -> CheckResult:
+    """Exercise: ``nn.MaxPool2d(3, stride=2, padding=1)`` on a ``(64, 112, 112)`` map (ResNet's stem):
+    window cells read per image (padding included), and the MACs the course counts: ``(reads, macs)``.
+
+    >>> pool_reads((1806336, 0))
+    ✅ Right: the output is 64 x 56 x 56 and every output reads a 3 x 3 window: 64 * 56 * 56 * 9 = 1806336 reads (about 8 comparisons per window); there is no multiplication, so 0 MACs, as in cl.layer_summary.
+    >>> pool_reads((64 * 112 * 112 * 9, 0))
+    ❌ Not yet: Hint: count windows, one per output value: the output is 56 x 56, not 112 x 112.
+    """
+    summary = layer_summary(nn.MaxPool2d(3, stride=2, padding=1), (64, 112, 112))
+    _, c, side, w_out = summary.output_shape  # (1, 64, 56, 56)
+    reads = c * side * w_out * 3 * 3  # C * h_o * w_o * p_h * p_w
+    macs = summary.total_macs  # pooling counts 0 MACs (chapter 6)
+    hint = "one window per output value, p_h * p_w cells per window, every channel on its own: C * h_o * w_o * p_h * p_w."
+    try:
+        got = torch.as_tensor(answer, dtype=torch.float64).flatten().tolist()
+    except (TypeError, ValueError, RuntimeError):
+        got = []
+    if len(got) == 2 and got[1] != macs:
+        hint = ("a max multiplies nothing: the course counts only multiply-adds (cl.layer_summary "
+                "gives pooling 0 MACs).")
+    elif len(got) == 2 and got[0] == 64 * 112 * 112 * 9:
+        hint = "count windows, one per output value: the output is 56 x 56, not 112 x 112."
+    elif len(got) == 2 and got[0] == side * side * 9:
+        hint = "each of the 64 channels is pooled on its own: multiply by 64."
+    elif len(got) == 2 and got[0] == 64 * side * side * 8:
+        hint = "that counts comparisons (8 per window); the question counts the 9 cells each window reads."
+    elif len(got) == 2 and got[0] == 64 * 28 * 28 * 9:
+        hint = "stride 2 with padding 1 halves 112 to 56: floor((112 + 2 - 3) / 2) + 1."
+    return verdict(
+        same_values(answer, (reads, macs)),
+        f"the output is 64 x {side} x {side} and every output reads a 3 x 3 window: 64 * {side} * {side} * 9 = "
+        f"{reads} reads (about 8 comparisons per window); there is no multiplication, so {macs} MACs, "
+        "as in cl.layer_summary.",
+        hint,
+    )
+
+
+def _names_used(fn: Callable[..., Any]) -> set[str]:
+    """Global and attribute names a function's code uses, nested lambdas and functions included."""
+    names: set[str] = set()
+    stack = [getattr(fn, "__code__", None)]
+    while stack:
+        code = stack.pop()
+        if isinstance(code, CodeType):
+            names.update(code.co_names)
+            stack.extend(c for c in code.co_consts if isinstance(c, CodeType))
+    return names
+
+
+def _test_inputs() -> list[torch.Tensor]:
+    """Random maps with negative values, and small integers with ties, both ``(N, C, H, W)``."""
+    g = torch.Generator().manual_seed(0)
+    return [torch.randn(2, 3, 6, 8, generator=g),
+            torch.randint(-3, 4, (1, 2, 4, 4), generator=g).float()]
+
+
+def _run(fn: Any, x: torch.Tensor) -> tuple[torch.Tensor | None, str]:
+    """``fn(x)`` as a float tensor, or ``None`` and what went wrong ("" when nothing was tried yet)."""
+    if fn is None:
+        return None, ""  # the stored answer: the exercise's own hint says where to start
+    if not callable(fn):
+        return None, "pass a function (its name, without parentheses) that takes x (N, C, H, W)."
+    try:
+        out = fn(x.clone())
+    except Exception as err:  # the learner's code: any error becomes a hint
+        return None, f"your function raised {type(err).__name__}: {err}"
+    if out is None:
+        return None, ""  # the stub as stored, or a function without a return: the exercise's hint
+    if not isinstance(out, torch.Tensor):
+        return None, f"your function returned {type(out).__name__}; return a tensor (N, C, H/2, W/2)."
+    return out.detach().to(x.dtype), ""
+
+
+def min_pool_from_max(fn: Any) -> CheckResult:
+    """Exercise: a function ``min_pool(x)``, 2x2 min pooling (stride 2) of ``x (N, C, H, W)``,
+    built from max pooling only.
+
+    >>> min_pool_from_max(lambda x: -pool2d(-x, 2))
+    ✅ Right: min(a, b, ...) = -max(-a, -b, ...): negate, max pool, negate back. No min pooling layer is needed.
+    >>> min_pool_from_max(lambda x: -pool2d(x, 2))
+    ❌ Not yet: Hint: that is minus the maximum; negate the input first, so the smallest value becomes the largest.
+    """
+    if callable(fn) and _names_used(fn) & {"min", "amin", "minimum", "fmin", "cummin", "sort", "topk"}:
+        return verdict(False, "", "use max pooling only (cl.pool2d or F.max_pool2d), with no min of any kind.")
+    hint = "max pool a changed copy of x: what turns the smallest value of a window into the largest?"
+    ok = True
+    for x in _test_inputs():
+        out, problem = _run(fn, x)
+        want = pool2d(x, 2, mode=lambda w: w.min(dim=-1).values)  # (N, C, H/2, W/2)
+        if out is None:
+            return verdict(False, "", problem or hint)
+        if out.shape != want.shape:
+            return verdict(False, "", f"expected shape {tuple(want.shape)} (2x2 windows, stride 2) for an input "
+                                      f"{tuple(x.shape)}, got {tuple(out.shape)}.")
+        if not torch.allclose(out, want, atol=1e-5):
+            ok = False
+            if torch.allclose(out, -pool2d(x, 2), atol=1e-5):
+                hint = "that is minus the maximum; negate the input first, so the smallest value becomes the largest."
+            elif torch.allclose(out, pool2d(-x, 2), atol=1e-5):
+                hint = "that is the maximum of -x, which is minus the minimum: negate the result back."
+            break
+    return verdict(
+        ok,
+        "min(a, b, ...) = -max(-a, -b, ...): negate, max pool, negate back. No min pooling layer is needed.",
+        hint,
+    )
+
+
+def relu_max_pool(fn: Any) -> CheckResult:
+    """Exercise: a function ``max_pool_2x2(x)``, 2x2 max pooling (stride 2) of ``x (N, C, H, W)``
+    built from linear maps (convolutions, slicing, sums) and ReLUs, with no max of any kind.
+
+    >>> import torch.nn.functional as F
+    >>> def pairs(x):  # max of the two columns of each pair, then of the two rows
+    ...     m = x[..., 0::2] + F.relu(x[..., 1::2] - x[..., 0::2])
+    ...     return m[..., 0::2, :] + F.relu(m[..., 1::2, :] - m[..., 0::2, :])
+    >>> relu_max_pool(pairs)
+    ✅ Right: max(a, b) = a + relu(b - a), first for neighbouring columns, then for neighbouring rows: two ReLU layers compute a 2x2 max pooling.
+    >>> relu_max_pool(lambda x: F.max_pool2d(x, 2))
+    ❌ Not yet: Hint: build it without any max (no max pooling, max, amax or where): only linear maps and F.relu.
+    """
+    forbidden = {"max_pool2d", "MaxPool2d", "pool2d", "max", "amax", "maximum", "fmax", "adaptive_max_pool2d",
+                 "max_pool1d", "where", "sort", "topk", "cummax"}
+    if callable(fn) and _names_used(fn) & forbidden:
+        return verdict(False, "", "build it without any max (no max pooling, max, amax or where): "
+                                  "only linear maps and F.relu.")
+    hint = "start from max(a, b) = a + relu(b - a), for the two columns of each pair, then for the two rows."
+    ok = True
+    for x in _test_inputs():
+        out, problem = _run(fn, x)
+        want = pool2d(x, 2)  # (N, C, H/2, W/2)
+        if out is None:
+            return verdict(False, "", problem or hint)
+        n, c, h, w = x.shape
+        if out.shape == (n, c, h, w // 2) and torch.allclose(out, pool2d(x, (1, 2)), atol=1e-5):
+            return verdict(False, "", "that is the first stage (pairs along each row); now take the max of "
+                                      "neighbouring rows the same way.")
+        if out.shape != want.shape:
+            return verdict(False, "", f"expected shape {tuple(want.shape)} (2x2 windows, stride 2) for an input "
+                                      f"{tuple(x.shape)}, got {tuple(out.shape)}.")
+        if not torch.allclose(out, want, atol=1e-5):
+            ok = False
+            if torch.allclose(out, pool2d(x, 2, mode="avg"), atol=1e-5):
+                hint = "that is average pooling, which is linear; the max needs the ReLU: a + relu(b - a)."
+            elif torch.allclose(out, -pool2d(-x, 2), atol=1e-5):
+                hint = "that is the minimum: a - relu(a - b) = min(a, b). Use a + relu(b - a)."
+            break
+    return verdict(
+        ok,
+        "max(a, b) = a + relu(b - a), first for neighbouring columns, then for neighbouring rows: "
+        "two ReLU layers compute a 2x2 max pooling.",
         hint,
     )
