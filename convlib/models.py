@@ -293,19 +293,35 @@ def vgg(
 
 
 def nin_block(in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int, *,
-              conv: ConvFactory = nn.Conv2d) -> nn.Sequential:
-    """One ordinary conv, then two 1x1 convs (a small dense layer at every pixel), each with ReLU.
+              num_1x1: int = 2, inner_kernel_size: int = 1, conv: ConvFactory = nn.Conv2d) -> nn.Sequential:
+    """One ordinary conv, then ``num_1x1`` 1x1 convs (a small dense layer at every pixel), each with ReLU.
 
-    ``(N, in_channels, H, W)`` -> ``(N, out_channels, H_out, W_out)``.
+    ``(N, in_channels, H, W)`` -> ``(N, out_channels, H_out, W_out)``. NiN uses
+    ``num_1x1=2``; ``0`` leaves a plain conv and its ReLU. ``inner_kernel_size``
+    is the kernel of those convs after the first: 1 in NiN; an odd size ``k`` is
+    padded by ``k // 2`` so the height and width stay (3 gives a block of
+    3x3 convs, to compare what the 1x1 convs save).
 
     >>> nin_block(1, 8, 5, 1, 2)(torch.zeros(1, 1, 28, 28)).shape
     torch.Size([1, 8, 28, 28])
+    >>> [sum(p.numel() for p in nin_block(8, 8, 3, 1, 1, num_1x1=n).parameters()) for n in (0, 1, 2)]
+    [584, 656, 728]
     """
-    return nn.Sequential(
+    for name, value, low in (("num_1x1", num_1x1, 0), ("inner_kernel_size", inner_kernel_size, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ConvlibInputError(f"{name}: expected an int >= {low}, got {value!r}. Fix: e.g. {name}={max(low, 1)}.")
+    if inner_kernel_size % 2 == 0:
+        raise ConvlibInputError(
+            f"inner_kernel_size: expected an odd size (1, 3, 5, ...) so the height and width stay, "
+            f"got {inner_kernel_size}. Fix: inner_kernel_size=1 (NiN) or 3."
+        )
+    layers: list[nn.Module] = [
         conv(in_channels, out_channels, kernel_size=kernel_size, stride=stride, padding=padding), nn.ReLU(),
-        conv(out_channels, out_channels, kernel_size=1), nn.ReLU(),
-        conv(out_channels, out_channels, kernel_size=1), nn.ReLU(),
-    )
+    ]
+    for _ in range(num_1x1):
+        layers += [conv(out_channels, out_channels, kernel_size=inner_kernel_size, padding=inner_kernel_size // 2),
+                   nn.ReLU()]
+    return nn.Sequential(*layers)
 
 
 def nin(
@@ -315,6 +331,7 @@ def nin(
     div: int = 1,
     stem: Stem = "imagenet",
     dropout: float = 0.5,
+    num_1x1: int = 2,
     conv: ConvFactory = nn.Conv2d,
 ) -> nn.Sequential:
     """Network in Network (Lin et al., 2013): NiN blocks, no dense layers, global average pooling.
@@ -324,6 +341,8 @@ def nin(
     the image's height and width, so the same network takes any size at least
     as large as its pooling needs (``stem="small"``: from 15x15, which its three
     3x3, stride-2 max pools take to 7x7, 3x3 and 1x1; 14x14 would end at 0x0).
+    ``num_1x1``: the 1x1 convs in every NiN block (2, as published; see
+    :func:`nin_block`).
 
     >>> net = nin(div=8, stem="small")
     >>> net(torch.zeros(2, 1, 28, 28)).shape, net(torch.zeros(2, 1, 15, 15)).shape
@@ -332,14 +351,14 @@ def nin(
     _check_common(in_channels, num_classes, div)
     _check_stem(stem)
     c1, c2, c3 = (_div(c, div) for c in (96, 256, 384))
-    first = (nin_block(in_channels, c1, 11, 4, 0, conv=conv) if stem == "imagenet"
-             else nin_block(in_channels, c1, 5, 1, 2, conv=conv))
+    block = lambda *args: nin_block(*args, num_1x1=num_1x1, conv=conv)  # noqa: E731
+    first = block(in_channels, c1, 11, 4, 0) if stem == "imagenet" else block(in_channels, c1, 5, 1, 2)
     return nn.Sequential(
         first, nn.MaxPool2d(3, 2),
-        nin_block(c1, c2, 5, 1, 2, conv=conv), nn.MaxPool2d(3, 2),
-        nin_block(c2, c3, 3, 1, 1, conv=conv), nn.MaxPool2d(3, 2),
+        block(c1, c2, 5, 1, 2), nn.MaxPool2d(3, 2),
+        block(c2, c3, 3, 1, 1), nn.MaxPool2d(3, 2),
         nn.Dropout(dropout),
-        nin_block(c3, num_classes, 3, 1, 1, conv=conv),    # (N, num_classes, h, w)
+        block(c3, num_classes, 3, 1, 1),                     # (N, num_classes, h, w)
         nn.AdaptiveAvgPool2d((1, 1)),                       # (N, num_classes, 1, 1)
         nn.Flatten(),                                       # (N, num_classes)
     )

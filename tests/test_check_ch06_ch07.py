@@ -3,12 +3,16 @@ and the expected answers recomputed with convlib."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import convlib as cl
 from convlib import models as M
+from tests.exercise_checks import assert_right_wrong_none
 
 
 @pytest.mark.parametrize(
@@ -51,3 +55,80 @@ def test_answers_agree_with_convlib() -> None:
     drop = nn.Dropout(0.5).train()
     out = drop(torch.ones(1000))
     assert cl.check.dropout_scale(out[out > 0].unique().item())
+
+
+@pytest.mark.parametrize(
+    ("check", "right", "wrongs"),
+    [
+        (cl.check.equal_scores_loss, 2.3026, [0.1, -2.3026, 1.0, 3.3219, 0.0, 2.0, "2.3"]),
+        (cl.check.vgg16_19_params, (138_357_544, 143_667_240),
+         [(143_667_240, 138_357_544), (134_300_362, 139_610_058), (132_863_336, 138_357_544), 138_357_544]),
+        (cl.check.nin_extra_1x1_params, 147_840, [147_456, 1_327_488, 384, (147_840,) * 2]),
+        (cl.check.smallest_inputs, (15, 1), [(14, 1), (15, 15), (28, 28), (1, 15), 15]),
+        (cl.check.alexnet_activation_mb, 683.1, [5.34, 170.8, 683.1e6, 286.6, 708.8, (683, 683), "683"]),
+    ],
+)
+def test_new_checks_right_wrong_none(check: object, right: object, wrongs: list) -> None:
+    assert_right_wrong_none(check, right, wrongs)  # type: ignore[arg-type]
+
+
+def test_new_check_hints_name_the_slip() -> None:
+    assert "-log p" in cl.check.equal_scores_loss(0.1).message
+    assert "natural" in cl.check.equal_scores_loss(1.0).message
+    assert "defaults" in cl.check.vgg16_19_params((134_300_362, 139_610_058)).message
+    assert "bias" in cl.check.nin_extra_1x1_params(147_456).message
+    assert "NiN" in cl.check.smallest_inputs((14, 1)).message
+    assert "GoogLeNet" in cl.check.smallest_inputs((15, 15)).message
+    assert "one image" in cl.check.alexnet_activation_mb(5.34).message
+    assert "inference" in cl.check.alexnet_activation_mb(286.6).message
+    assert cl.check.equal_scores_loss(2.30) and cl.check.alexnet_activation_mb(683)  # rounded answers pass
+
+
+def _plain_vgg(conv_arch: tuple[tuple[int, int], ...]) -> nn.Sequential:
+    """VGG written out with torch alone, as in the paper: 3 channels, 224x224, 4096-wide FC, 1,000 classes."""
+    layers: list[nn.Module] = []
+    c = 3
+    for num_convs, out in conv_arch:
+        for _ in range(num_convs):
+            layers += [nn.Conv2d(c, out, 3, padding=1), nn.ReLU()]
+            c = out
+        layers.append(nn.MaxPool2d(2))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * 7 * 7, 4096), nn.ReLU(),
+                         nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 1000))
+
+
+def test_new_answers_agree_with_torch() -> None:
+    # equal scores: any common value, any true class
+    scores = torch.full((3, 10), 7.5)
+    loss = F.cross_entropy(scores, torch.tensor([0, 4, 9]))
+    assert math.isclose(float(loss), math.log(10), rel_tol=1e-6) and cl.check.equal_scores_loss(float(loss))
+    # VGG-16 and VGG-19: torch alone, and the published counts (torchvision's vgg16/vgg19 have the same)
+    with torch.device("meta"):
+        counts = tuple(sum(p.numel() for p in _plain_vgg(arch).parameters()) for arch in (
+            ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512)), ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))))
+        net = _plain_vgg(((2, 64), (2, 128), (3, 256), (3, 512), (3, 512)))
+        assert net(torch.zeros(1, 3, 224, 224, device="meta")).shape == (1, 1000)
+    assert counts == (138_357_544, 143_667_240) and cl.check.vgg16_19_params(counts)
+    # one more 1x1 conv on 384 channels
+    assert cl.check.nin_extra_1x1_params(sum(p.numel() for p in nn.Conv2d(384, 384, 1).parameters()))
+    # smallest inputs: NiN's unpadded 3x3/2 pools need 2n + 1 for an output n; GoogLeNet's padded ones never hit 0
+    side = 1
+    for _ in range(3):
+        side = 2 * side + 1
+    nin, goog = M.nin(div=8, stem="small").eval(), M.googlenet(div=8, stem="small").eval()
+    with torch.no_grad():
+        assert nin(torch.zeros(1, 1, side, side)).shape == (1, 10)
+        with pytest.raises(RuntimeError):
+            nin(torch.zeros(1, 1, side - 1, side - 1))
+        assert goog(torch.zeros(1, 1, 1, 1)).shape == (1, 10)
+    assert cl.check.smallest_inputs((side, 1))
+    # AlexNet's activations: forward hooks on every leaf layer, independent of layer_summary
+    with torch.device("meta"):
+        alex = M.alexnet()
+        values: list[int] = []
+        hooks = [m.register_forward_hook(lambda m, i, o: values.append(o[0].numel()))
+                 for m in alex.modules() if not list(m.children()) and not isinstance(m, nn.Flatten)]
+        alex(torch.zeros(1, 1, 224, 224, device="meta"))
+    for h in hooks:
+        h.remove()
+    assert cl.check.alexnet_activation_mb(128 * 4 * sum(values) / 1e6)

@@ -103,6 +103,38 @@ def test_blocks_shapes() -> None:
     assert [m.kernel_size for m in block if isinstance(m, nn.Conv2d)] == [(11, 11), (1, 1), (1, 1)]
 
 
+def test_nin_block_num_1x1_and_inner_kernel_size() -> None:
+    x = torch.zeros(1, 4, 12, 12)
+    for n in (0, 1, 2, 3):
+        block = M.nin_block(4, 8, 3, 1, 1, num_1x1=n)
+        assert block(x).shape == (1, 8, 12, 12)
+        assert [m.kernel_size for m in block if isinstance(m, nn.Conv2d)] == [(3, 3)] + [(1, 1)] * n
+        assert sum(isinstance(m, nn.ReLU) for m in block) == n + 1
+        # each 1x1 conv adds C * C weights and C biases
+        assert sum(p.numel() for p in block.parameters()) == 4 * 8 * 9 + 8 + n * (8 * 8 + 8)
+    wide = M.nin_block(4, 8, 3, 1, 1, inner_kernel_size=3)
+    assert wide(x).shape == (1, 8, 12, 12)  # padded: the size stays
+    assert [m.kernel_size for m in wide if isinstance(m, nn.Conv2d)] == [(3, 3)] * 3
+    assert sum(p.numel() for p in wide.parameters()) == 4 * 8 * 9 + 8 + 2 * (8 * 8 * 9 + 8)
+
+
+def test_nin_default_is_unchanged_and_num_1x1_passes_through() -> None:
+    torch.manual_seed(0)
+    default = M.nin(div=8, stem="small")
+    torch.manual_seed(0)
+    explicit = M.nin(div=8, stem="small", num_1x1=2)
+    assert [n for n, _ in default.named_parameters()] == [n for n, _ in explicit.named_parameters()]
+    assert all(torch.equal(p, q) for p, q in zip(default.parameters(), explicit.parameters()))
+    counts = {}
+    for n in (1, 2, 3):
+        net = M.nin(div=8, stem="small", num_1x1=n).eval()
+        assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+        assert sum(isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) for m in net.modules()) == 4 * n
+        counts[n] = sum(p.numel() for p in net.parameters())
+    # the four blocks' widths (12, 32, 48, 10 at div=8): each extra 1x1 conv per block adds c * c + c
+    assert counts[3] - counts[2] == counts[2] - counts[1] == sum(c * c + c for c in (12, 32, 48, 10))
+
+
 @pytest.mark.parametrize(
     "build",
     [
@@ -149,6 +181,11 @@ def test_dropout_blocks_the_gradient_of_dropped_units() -> None:
         (lambda: M.vgg(()), "conv_arch"),
         (lambda: M.nin(div=0), "div"),
         (lambda: M.googlenet(in_channels=0), "in_channels"),
+        (lambda: M.nin_block(3, 8, 3, 1, 1, num_1x1=-1), "num_1x1"),
+        (lambda: M.nin_block(3, 8, 3, 1, 1, num_1x1=1.5), "num_1x1"),
+        (lambda: M.nin_block(3, 8, 3, 1, 1, inner_kernel_size=2), "inner_kernel_size"),
+        (lambda: M.nin_block(3, 8, 3, 1, 1, inner_kernel_size=0), "inner_kernel_size"),
+        (lambda: M.nin(num_1x1=-2), "num_1x1"),
     ],
 )
 def test_bad_arguments(call: object, match: str) -> None:

@@ -37,17 +37,22 @@ from convlib.check.fc_to_conv import (
     text_conv_params,
 )
 from convlib.check.lenet import (
+    equal_scores_loss,
     lenet_conv2_params,
     lenet_first_conv_macs,
     lenet_flatten_size,
     zero_grad_resets,
 )
 from convlib.check.modern_cnns import (
+    alexnet_activation_mb,
     alexnet_receptive_field,
     dropout_scale,
     inception_channels,
+    nin_extra_1x1_params,
     nin_switch_dataset,
+    smallest_inputs,
     two_3x3_params,
+    vgg16_19_params,
 )
 from convlib.check.pooling import (
     downsampling_params,
@@ -120,11 +125,16 @@ __all__ = [
     "lenet_first_conv_macs",
     "lenet_flatten_size",
     "zero_grad_resets",
+    "equal_scores_loss",
     "alexnet_receptive_field",
     "dropout_scale",
     "inception_channels",
     "nin_switch_dataset",
     "two_3x3_params",
+    "vgg16_19_params",
+    "nin_extra_1x1_params",
+    "smallest_inputs",
+    "alexnet_activation_mb",
     "distinct_views",
     "padded_dataset_mb",
     "smoothed_targets",

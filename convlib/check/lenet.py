@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import torch
+import torch.nn.functional as F
 
 from convlib.check._core import CheckResult, same_values, verdict
 
-__all__ = ["lenet_flatten_size", "lenet_conv2_params", "lenet_first_conv_macs", "zero_grad_resets"]
+__all__ = [
+    "lenet_flatten_size",
+    "lenet_conv2_params",
+    "lenet_first_conv_macs",
+    "zero_grad_resets",
+    "equal_scores_loss",
+]
 
 
 def lenet_flatten_size(answer: Any) -> CheckResult:
@@ -69,4 +79,34 @@ def zero_grad_resets(answer: Any) -> CheckResult:
         "only the .grad buffers: backward() adds into them, so each step must start from zero. "
         "The weights keep what they learned, which is why accuracy keeps rising.",
         "if the weights were reset every step, could the accuracy curve go up?",
+    )
+
+
+def equal_scores_loss(answer: Any) -> CheckResult:
+    """Exercise: the cross-entropy loss when a network gives all 10 classes the same score.
+
+    >>> bool(equal_scores_loss(2.303)), bool(equal_scores_loss(2.30))
+    (True, True)
+    >>> bool(equal_scores_loss(0.1))
+    False
+    """
+    # the same score for every class (any value: softmax only sees differences), true class 0
+    expected = float(F.cross_entropy(torch.zeros(1, 10), torch.tensor([0])))  # = log(10)
+    ok = answer is not None and same_values(answer, expected, atol=5e-3)
+    hint = ("equal scores give every class the same probability. Which one, and what is minus its "
+            "(natural) logarithm?")
+    if answer is not None and not ok:
+        if same_values(answer, 0.1, atol=1e-3):
+            hint = "0.1 is the true class's probability p; the loss is -log p."
+        elif same_values(answer, -expected, atol=5e-3):
+            hint = "log of a probability below 1 is negative; the loss is MINUS the log, so it is positive."
+        elif same_values(answer, math.log10(10), atol=1e-3) or same_values(answer, math.log2(10), atol=5e-3):
+            hint = "cross-entropy uses the natural logarithm (base e): torch.log, math.log."
+        elif same_values(answer, 0, atol=1e-3):
+            hint = "a loss of 0 needs p_true = 1; with equal scores the probability is shared by all 10 classes."
+    return verdict(
+        ok,
+        f"each class gets p = 1/10, so the loss is -log(1/10) = log 10 = {expected:.3f}, whatever the "
+        "true class. An untrained network starts near this value: the loss of a uniform guess.",
+        hint,
     )

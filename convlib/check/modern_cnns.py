@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from functools import lru_cache
+from typing import Any, Callable
+
+import torch
+from torch import nn
 
 from convlib.check._core import CheckResult, same_values, verdict
 
-__all__ = ["two_3x3_params", "inception_channels", "nin_switch_dataset", "alexnet_receptive_field", "dropout_scale"]
+__all__ = [
+    "two_3x3_params",
+    "inception_channels",
+    "nin_switch_dataset",
+    "alexnet_receptive_field",
+    "dropout_scale",
+    "vgg16_19_params",
+    "nin_extra_1x1_params",
+    "smallest_inputs",
+    "alexnet_activation_mb",
+]
+
+#: Table 1 of Simonyan & Zisserman (2014): configuration D (VGG-16) and E (VGG-19).
+_VGG16_ARCH = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
+_VGG19_ARCH = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
 
 
 def two_3x3_params(answer: Any) -> CheckResult:
@@ -89,4 +108,202 @@ def dropout_scale(answer: Any) -> CheckResult:
         "kept units are divided by 1 - p = 0.5, so each unit's expected value is unchanged and "
         "evaluation needs no rescaling.",
         "half the units are zeroed; what must the other half be multiplied by to keep the average?",
+    )
+
+
+def _params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@lru_cache(maxsize=None)
+def _vgg_counts(in_channels: int, num_classes: int) -> tuple[int, int, int]:
+    """Parameters of VGG-16, VGG-19 and VGG-11 as ``convlib.models.vgg`` builds them at 224x224."""
+    from convlib import models
+
+    with torch.device("meta"):  # shapes only: no memory for 140 million weights
+        return tuple(_params(models.vgg(arch, in_channels=in_channels, num_classes=num_classes))
+                     for arch in (_VGG16_ARCH, _VGG19_ARCH, models.VGG11_ARCH))  # type: ignore[return-value]
+
+
+def vgg16_19_params(answer: Any) -> CheckResult:
+    """Exercise: parameters of VGG-16 and VGG-19 as published (3 colour channels, 224x224, 1,000 classes).
+
+    Answer ``(vgg16, vgg19)``, counted from ``cl.models.vgg(conv_arch, in_channels=3, num_classes=1000)``.
+
+    >>> bool(vgg16_19_params((138_357_544, 143_667_240)))
+    True
+    >>> bool(vgg16_19_params((143_667_240, 138_357_544)))
+    False
+    """
+    v16, v19, v11 = _vgg_counts(3, 1000)
+    ok = same_values(answer, (v16, v19))
+    hint = ("write conv_arch for configurations D and E, build each with cl.models.vgg(conv_arch, "
+            "in_channels=3, num_classes=1000) inside `with torch.device('meta'):` and add up p.numel().")
+    if not ok and answer is not None:
+        if same_values(answer, _vgg_counts(1, 10)[:2]):
+            hint = ("those are the counts for the builder's defaults, 1 channel and 10 classes (Fashion-MNIST). "
+                    "The paper's networks read 3 colour channels and score 1,000 classes.")
+        elif same_values(answer, (v19, v16)):
+            hint = "the right numbers in the wrong order: VGG-16 first."
+        elif v11 in _numbers(answer):
+            hint = f"{v11:,} is VGG-11 (cl.models.VGG11_ARCH); D and E have more convolutions per block."
+    return verdict(
+        ok,
+        f"VGG-16 has {v16:,} parameters and VGG-19 {v19:,}; VGG-11 has {v11:,}. The five extra 3x3 "
+        f"convolutions of VGG-16 add {(v16 - v11) / 1e6:.1f} million and VGG-19's three more "
+        f"{(v19 - v16) / 1e6:.1f} million, while the first dense layer (7 x 7 x 512 -> 4096) alone holds "
+        f"{(7 * 7 * 512 + 1) * 4096 / 1e6:.1f} million.",
+        hint,
+    )
+
+
+def _numbers(answer: Any) -> list[float]:
+    try:
+        return [float(v) for v in torch.as_tensor(answer, dtype=torch.float64).flatten()]
+    except (TypeError, ValueError, RuntimeError):
+        return []
+
+
+@lru_cache(maxsize=None)
+def _extra_1x1() -> tuple[int, int]:
+    """Parameters that one more 1x1 conv (or 3x3 conv) adds to NiN's third block, 256 -> 384 channels."""
+    from convlib import models
+
+    with torch.device("meta"):
+        two, three = (_params(models.nin_block(256, 384, 3, 1, 1, num_1x1=n)) for n in (2, 3))
+        two3, three3 = (_params(models.nin_block(256, 384, 3, 1, 1, num_1x1=n, inner_kernel_size=3)) for n in (2, 3))
+    return three - two, three3 - two3
+
+
+def nin_extra_1x1_params(answer: Any) -> CheckResult:
+    """Exercise: parameters one more 1x1 conv adds to NiN's third block (384 channels, published width).
+
+    >>> bool(nin_extra_1x1_params(147_840))
+    True
+    >>> bool(nin_extra_1x1_params(147_456))
+    False
+    """
+    extra, extra3 = _extra_1x1()
+    ok = same_values(answer, extra)
+    hint = "a 1x1 conv from C to C channels has C * C weights (one per channel pair) plus C biases."
+    if not ok and answer is not None:
+        if same_values(answer, extra - 384):
+            hint = "that is the weights alone: every output channel has a bias too."
+        elif same_values(answer, extra3):
+            hint = "that would be a 3x3 conv; a 1x1 kernel has a single tap per channel pair."
+    return verdict(
+        ok,
+        f"384 x 384 weights + 384 biases = {extra:,}; a 3x3 conv in its place would add {extra3:,}. "
+        "Per pixel it is a dense layer 384 -> 384, so its cost grows with the channels squared, "
+        "not with the image.",
+        hint,
+    )
+
+
+def _smallest_side(build: Callable[[], nn.Module], largest: int = 64) -> int:
+    """The smallest square side in ``1..largest`` that ``build()`` accepts (a grayscale image)."""
+    net = build().eval()
+    with torch.no_grad():
+        for side in range(1, largest + 1):
+            try:
+                net(torch.zeros(1, 1, side, side))  # (1, 1, side, side)
+            except RuntimeError:  # a feature map reached 0 x 0 (or a pool found no input)
+                continue
+            return side
+    raise ValueError(f"no side up to {largest} fits")
+
+
+@lru_cache(maxsize=None)
+def _smallest_nin_googlenet() -> tuple[int, int]:
+    from convlib import models
+
+    return (_smallest_side(lambda: models.nin(div=8, stem="small")),
+            _smallest_side(lambda: models.googlenet(div=8, stem="small")))
+
+
+def smallest_inputs(answer: Any) -> CheckResult:
+    """Exercise: the smallest square input the course-scale NiN and GoogLeNet accept (``div=8, stem="small"``).
+
+    Answer ``(nin, googlenet)``, the side in pixels.
+
+    >>> bool(smallest_inputs((15, 1)))
+    True
+    >>> bool(smallest_inputs((14, 1)))
+    False
+    """
+    nin_side, goog_side = _smallest_nin_googlenet()
+    ok = same_values(answer, (nin_side, goog_side))
+    hint = ("try sizes with torch: net(torch.zeros(1, 1, s, s)) for s = 1, 2, 3, ... and note the first "
+            "that runs. Which pooling layers pad their input, and which do not?")
+    numbers = _numbers(answer)
+    if not ok and len(numbers) == 2:
+        if numbers[0] != nin_side:
+            hint = ("NiN: each of its three 3x3, stride-2 max pools has no padding and needs a side of at "
+                    "least 3; work backwards from 1 x 1 with n_in = 2 * n_out + 1.")
+        else:
+            hint = ("GoogLeNet: every one of its 3x3, stride-2 max pools pads by 1, so a side n becomes "
+                    "floor((n - 1) / 2) + 1. Can that ever reach 0?")
+    return verdict(
+        ok,
+        f"NiN needs {nin_side} x {nin_side}: its unpadded pools take 15 to 7, 3 and 1 (14 ends at 0). "
+        f"GoogLeNet takes even {goog_side} x {goog_side}: its convolutions keep the size and its pools pad "
+        "by 1, so a side n becomes ceil(n / 2), never 0, and global average pooling accepts any map. "
+        "Such a tiny input runs, but gives the network nothing to see.",
+        hint,
+    )
+
+
+@lru_cache(maxsize=None)
+def _alexnet_activation_values() -> tuple[tuple[int, ...], int, int]:
+    """Per image, the values of every layer's output (Flatten, a view, skipped); the input's; the parameters."""
+    from convlib import models
+    from convlib.summary import layer_summary
+
+    with torch.device("meta"):
+        rows = layer_summary(models.alexnet(), (1, 224, 224))
+    values = tuple(math.prod(r.output_shape[1:]) for r in rows if r.kind != "Flatten")
+    return values, 224 * 224, rows.total_params
+
+
+def alexnet_activation_mb(answer: Any) -> CheckResult:
+    """Exercise: MB of activations that training ``cl.models.alexnet()`` keeps for backward, batch 128.
+
+    Every layer's output (Flatten's is a view and is skipped) as float32, 1 MB = 10**6 bytes.
+
+    >>> bool(alexnet_activation_mb(683)), bool(alexnet_activation_mb(683.1))
+    (True, True)
+    >>> bool(alexnet_activation_mb(5.34))
+    False
+    """
+    values, image, params = _alexnet_activation_values()
+    batch, mb = 128, 1e6
+    train = 4 * batch * sum(values) / mb
+    inputs = (image, *values[:-1])
+    infer = 4 * batch * max(i + o for i, o in zip(inputs, values)) / mb
+    numbers = _numbers(answer)
+    value = numbers[0] if len(numbers) == 1 else None
+    ok = value is not None and abs(value - train) <= 0.01 * train
+    hint = ("sum the values of every layer's output in cl.layer_summary(cl.models.alexnet(), (1, 224, 224)) "
+            "(skip Flatten), multiply by 128 images and 4 bytes, divide by 10**6.")
+
+    def near(target: float) -> bool:
+        return value is not None and abs(value - target) <= 0.01 * target
+
+    if value is not None and not ok:
+        if near(train / batch):
+            hint = "that is one image; the batch holds 128."
+        elif near(train / 4):
+            hint = "that counts values; each float32 value takes 4 bytes."
+        elif near(train * mb):
+            hint = "that is in bytes; give megabytes (divide by 10**6)."
+        elif near(infer):
+            hint = "that is what inference needs, one layer's input and output; training keeps every output."
+        elif near(train + 4 * batch * image / mb):
+            hint = "leave the input batch out: count the layers' outputs only."
+    return verdict(
+        ok,
+        f"about {train:.0f} MB for 128 images ({train / batch:.2f} MB each), against {infer:.0f} MB "
+        "for inference, which needs only one layer's input and output at a time; the weights take "
+        f"{4 * params / mb:.0f} MB. The first convolution's 96 x 54 x 54 output and its ReLU are the largest.",
+        hint,
     )
