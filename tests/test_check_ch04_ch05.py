@@ -145,6 +145,16 @@ def _slices_max_pool(x):
     return m[..., 0::2, :] + F.relu(m[..., 1::2, :] - m[..., 0::2, :])
 
 
+def _hints(check, wrongs: dict) -> dict[str, str]:
+    """Each wrong answer fails with a hint; the hints by name."""
+    messages = {}
+    for name, wrong in wrongs.items():
+        result = check(wrong)
+        assert not result.ok and result.message.startswith("Hint:"), name
+        messages[name] = result.message
+    return messages
+
+
 def test_relu_max_pool_right_wrong_and_none():
     for right in (_max_pool_2x2, _slices_max_pool):
         result = cl.check.relu_max_pool(right)
@@ -161,11 +171,7 @@ def test_relu_max_pool_right_wrong_and_none():
         "not a tensor": lambda x: 3,
         "not a function": torch.zeros(1, 1, 2, 2),
     }
-    messages = {}
-    for name, wrong in wrongs.items():
-        result = cl.check.relu_max_pool(wrong)
-        assert not result.ok and result.message.startswith("Hint:"), name
-        messages[name] = result.message
+    messages = _hints(cl.check.relu_max_pool, wrongs)
     assert "without any max" in messages["max"] and "without any max" in messages["amax"]
     assert "without any max" in messages["pool2d"]
     assert "average" in messages["average"] and "first stage" in messages["first stage"]
@@ -208,11 +214,7 @@ def test_min_pool_from_max_right_wrong_and_none():
         "shape": lambda x: -cl.pool2d(-x, 2, stride=1),
         "not a function": 3,
     }
-    messages = {}
-    for name, wrong in wrongs.items():
-        result = cl.check.min_pool_from_max(wrong)
-        assert not result.ok and result.message.startswith("Hint:"), name
-        messages[name] = result.message
+    messages = _hints(cl.check.min_pool_from_max, wrongs)
     assert "minus the maximum" in messages["max"] and "negate the result" in messages["outer"]
     assert "max pooling only" in messages["min"] and "max pooling only" in messages["amin"]
     assert "expected shape" in messages["shape"]
