@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 WIDGET_PAGES = {
     "notebooks/01_from_fc_to_conv.html": 1,
     "notebooks/02_cross_correlation.html": 2,
-    "notebooks/03_padding_stride.html": 2,
+    "notebooks/03_padding_stride.html": 3,
     "notebooks/04_channels.html": 3,
     "notebooks/05_pooling.html": 3,
     "notebooks/06_lenet.html": 1,

@@ -95,3 +95,17 @@ def test_every_control_has_a_label(book_page):
               .filter(e => !e.getAttribute('aria-label')).length"""
     )
     assert unlabeled == 0
+
+
+def test_chapter3_slides_the_turned_kernel_over_the_spread_input(book_page):
+    """Chapter 3 reuses the slider for a transposed convolution computed as a stride-1 convolution."""
+    book_page.open("notebooks/03_padding_stride.html")
+    widget = book_page.widgets("KernelSlider").first
+    x = torch.arange(1.0, 10.0).reshape(1, 1, 3, 3)  # (N, C, H, W): the chapter's input
+    K3 = torch.arange(1.0, 10.0).reshape(3, 3)
+    spread = torch.tensor(read_grid(widget, "x"))  # (7, 7): zeros between and around the input
+    assert spread.shape == (7, 7) and torch.equal(spread[1:-1:2, 1:-1:2], x[0, 0])
+    assert torch.equal(torch.tensor(read_grid(widget, "k")), K3.flip(0, 1))
+    transposed = cl.conv_transpose2d(x, K3[None, None], stride=2, padding=1)[0, 0]  # (5, 5)
+    assert torch.allclose(torch.tensor(read_grid(widget, "y")), transposed)
+    book_page.assert_clean()
