@@ -4,7 +4,8 @@ axe-core is the engine behind most accessibility checkers (Lighthouse, the
 browsers' own audits); its script comes from the ``axe-playwright-python``
 wheel and is injected into each page, so nothing is fetched from a network.
 Only the widgets are checked (``.convlib-widget``): the book theme around them
-is not this project's code. Each widget is checked as the page opens and again
+is not this project's code. Pages are checked in the light and the dark colour
+scheme (a widget is a light card on a dark page). Each widget is checked as the page opens and again
 in the states that draw things the first state does not (padding cells, an
 opened kernel panel, a chosen output).
 """
@@ -12,10 +13,11 @@ opened kernel panel, a chosen output).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from tests.browser.conftest import set_range
+from tests.browser.conftest import BookPage, set_range
 
 pytestmark = pytest.mark.browser
 
@@ -53,9 +55,17 @@ def violations(book_page, selector: str = ".convlib-widget") -> list[str]:
     return book_page.page.evaluate(RUN_AXE, selector)
 
 
+@pytest.fixture(params=["light", "dark"])
+def themed_page(request, browser, book_url) -> Iterator[BookPage]:
+    """A page in the reader's light or dark colour scheme (the book theme follows the system's)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=request.param)
+    yield BookPage(context.new_page(), book_url)
+    context.close()
+
+
 @pytest.mark.parametrize("path", sorted(WIDGET_PAGES))
-def test_every_widget_passes_axe_as_the_page_opens(book_page, path):
-    book_page.open(path)
+def test_every_widget_passes_axe_as_the_page_opens(themed_page, path):
+    book_page = themed_page.open(path)
     assert book_page.page.locator(".convlib-widget").count() == WIDGET_PAGES[path]
     found = violations(book_page)
     assert not found, "\n".join(found)

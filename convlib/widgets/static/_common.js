@@ -5,7 +5,9 @@
 const CL_STYLE_ID = "convlib-widget-style";
 const CL_CSS = `
 .cl-root { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2933;
-  display: flex; flex-direction: column; gap: 10px; padding: 8px 4px; }
+  display: flex; flex-direction: column; gap: 10px; padding: 8px 6px;
+  background: #fff; border-radius: 6px; color-scheme: light; }  /* a light card, also on a dark page */
+.cl-root button, .cl-root select, .cl-root input { color: #1f2933; }
 .cl-title { font-weight: 600; }
 .cl-row { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
 .cl-figure { display: flex; flex-direction: column; gap: 4px; align-items: center; }
