@@ -83,7 +83,7 @@ def test_lenet_stages_and_state() -> None:
     assert [tuple(a.shape) for a in view.activations()] == [(6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5),
                                                             (120,), (84,), (10,)]
     state = view.static_state()
-    assert set(state) == {"classes", "image", "images", "labels", "layers", "stages", "title"}
+    assert set(state) == {"classes", "image", "images", "labels", "layers", "layer_stages", "stages", "title"}
     assert len(json.dumps(state)) < 400_000  # 61,706 float32 weights in base 64, and three images
     with pytest.raises(traitlets.TraitError, match="image: expected an int from 0 to 2.*Fix"):
         view.image = 3
@@ -197,3 +197,16 @@ def test_normalize_standardises_inside_the_page() -> None:
         view.kernels(1, 0)
     with pytest.raises(ConvlibInputError, match=r"normalize: expected \(mean, std\) with 3 numbers"):
         NetworkView(model, images, None, CLASSES, normalize=((0.5,), (0.2,)))
+
+
+def test_every_layer_rows_split_conv_batchnorm_and_activation() -> None:
+    model = trained_like(cl.models.lenet_modern(), torch.rand(8, 1, 28, 28))
+    view = NetworkView(model, torch.rand(2, 28, 28), None, CLASSES)
+    labels = [s["label"] for s in view.layer_stages]
+    assert labels[:5] == ["conv 5×5, padding 2", "BatchNorm", "ReLU", "max pool 2×2", "conv 5×5"]
+    assert "flatten · dense 400→120" in labels and labels[-1] == "dense 84→10"
+    rows = view.activations(every_layer=True)
+    assert len(rows) == len(view.layer_stages) == len(view.layers) - 1  # flatten joins the dense layer after it
+    assert bool((rows[0] < 0).any())  # a convolution's raw output has negative values ...
+    torch.testing.assert_close(rows[2], rows[1].clamp(min=0))  # ... which the ReLU row sets to 0
+    torch.testing.assert_close(rows[-1], view.activations()[-1])  # the same scores either way

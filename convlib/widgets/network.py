@@ -155,9 +155,10 @@ def _describe(layer: dict[str, Any]) -> str:
     return _NAMES[kind]
 
 
-def network_stages(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def network_stages(layers: list[dict[str, Any]], *, group: bool = True) -> list[dict[str, Any]]:
     """Groups the page draws as one row: a conv or dense layer with the BatchNorm and
     activation after it, a pooling layer, ...; flatten and input normalisation join the next group.
+    ``group=False``: one row per layer (flatten and normalisation still join the next).
     Each is ``{"main": index of its conv, pool or dense layer, "end": index of its last layer,
     "label": "conv 5×5, padding 2 · BatchNorm · ReLU"}``."""
     stages, names, main = [], [], None
@@ -168,7 +169,7 @@ def network_stages(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if main is None and not passing:
             main = i
         nxt = layers[i + 1]["kind"] if i + 1 < len(layers) else None
-        if not passing and nxt not in followers:
+        if not passing and (not group or nxt not in followers):
             stages.append({"main": main, "end": i, "label": " · ".join(names)})
             names, main = [], None
     return stages
@@ -201,6 +202,7 @@ class NetworkView(StaticWidget):
 
     layers = t.List(t.Dict()).tag(sync=True)
     stages = t.List(t.Dict()).tag(sync=True)
+    layer_stages = t.List(t.Dict()).tag(sync=True)
     images = t.List(t.Dict()).tag(sync=True)
     labels = t.List(t.Int()).tag(sync=True)
     classes = t.List(t.Unicode()).tag(sync=True)
@@ -226,7 +228,8 @@ class NetworkView(StaticWidget):
         labels = [-1] * n if labels is None else [int(v) for v in labels]
         if len(labels) != n:
             raise ConvlibInputError(f"labels: expected one per image ({n}), got {len(labels)}. Fix: labels=y[:{n}].")
-        super().__init__(layers=layers, stages=network_stages(layers), images=[pack(img) for img in x],
+        super().__init__(layers=layers, stages=network_stages(layers), layer_stages=network_stages(layers, group=False),
+                         images=[pack(img) for img in x],
                          labels=labels, classes=[str(c) for c in classes], title=title)
         self.image = image
         self._check_reproduces(model, x)
@@ -296,11 +299,14 @@ class NetworkView(StaticWidget):
         """Image ``index`` (default: the selected one) as stored for the page: ``(C, H, W)``."""
         return unpack(self.images[self.image if index is None else index])
 
-    def activations(self, index: int | None = None, *, pixels: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """Each stage's output for image ``index`` (or for ``pixels (C, H, W)``), as the page shows them."""
+    def activations(
+        self, index: int | None = None, *, pixels: torch.Tensor | None = None, every_layer: bool = False
+    ) -> list[torch.Tensor]:
+        """Each stage's output for image ``index`` (or for ``pixels (C, H, W)``), as the page shows them
+        (``every_layer``: each layer's, as with the page's "Every layer" button)."""
         with torch.no_grad():
             outs = run_layers(self.layers, self.pixels(index) if pixels is None else pixels)
-        return [outs[s["end"]] for s in self.stages]
+        return [outs[s["end"]] for s in (self.layer_stages if every_layer else self.stages)]
 
     def kernels(self, stage: int, channel: int) -> torch.Tensor:
         """The kernels ``(C_in, k_h, k_w)`` behind output ``channel`` of ``stage``, which must

@@ -86,8 +86,11 @@ def test_widgets_pass_axe_in_the_states_a_learner_reaches(book_page):
     book_page.open("notebooks/06_lenet.html")
     network = book_page.widgets("NetworkView").first
     network.scroll_into_view_if_needed()
+    network.locator('[data-testid="every-layer"]').click()  # one row per layer
     network.locator('[data-testid="map-0-2"]').click()  # the enlarged map and its kernels
     assert network.locator('[data-testid="detail-0"] canvas').count() > 0
+    network.locator('[data-testid="big-0"]').click()  # one output's sum
+    assert network.locator('[data-testid="neuron-0"]').count() == 1
     found = violations(book_page)
     assert not found, "\n".join(found)
     book_page.assert_clean()

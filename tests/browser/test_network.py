@@ -315,3 +315,31 @@ def test_an_output_pixel_shows_the_sum_that_makes_it(book_page):
     book_page.page.keyboard.press("ArrowRight")
     assert neuron(2)["pixel"] == [3, 5]
     book_page.assert_clean()
+
+
+def test_every_layer_shows_convolution_batchnorm_and_activation_apart(book_page):
+    book_page.open(PAGE)
+    widget = book_page.widgets("NetworkView").first
+    state = widget_state(widget)
+    button = widget.locator('[data-testid="every-layer"]')
+    button.click()
+    assert button.get_attribute("aria-pressed") == "true"
+    s = shown(widget)
+    outs = run_layers(state["layers"], torch.tensor(s["pixels"], dtype=torch.float32).reshape(state["images"][0]["shape"]))
+    rows = state["layer_stages"][:-1]  # the last layer's scores are the bars, not a row of maps
+    assert len(s["labels"]) == len(rows) and len(rows) > len(state["stages"]) - 1
+    for label, stage in zip(s["labels"], rows):
+        out = outs[stage["end"]]
+        lo, hi = label.rsplit(", from ", 1)[1].split(" to ")
+        assert label.startswith(stage["label"] + ": ")
+        assert float(lo) == pytest.approx(min(0.0, float(out.min())), abs=1e-3)
+        assert float(hi) == pytest.approx(float(out.max()), abs=1e-3)
+    assert float(s["labels"][0].rsplit(", from ", 1)[1].split(" to ")[0]) < 0  # raw convolution: negatives show
+    torch.testing.assert_close(torch.tensor(s["probs"], dtype=torch.float32), expected(state, s["pixels"], 0)[1],
+                               rtol=1e-4, atol=1e-5)
+    widget.locator('[data-testid="map-0-2"]').click()  # a convolution row still opens its kernels
+    kernels = widget.evaluate("""el => JSON.parse(el.querySelector('[data-testid="detail-0"]').dataset.kernels)""")
+    torch.testing.assert_close(torch.tensor(kernels), unpack(state["layers"][rows[0]["main"]]["weight"])[2].flatten())
+    button.click()  # back to the grouped rows
+    assert len(shown(widget)["labels"]) == len(state["stages"]) - 1
+    book_page.assert_clean()

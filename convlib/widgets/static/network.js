@@ -25,6 +25,7 @@ const NV_CSS = `
 .cl-nv-probs .cl-nv-top .cl-nv-bar > div, .cl-nv-bar.cl-nv-top > div { background: #2b8a3e; }
 .cl-nv-maps canvas[role="button"] { cursor: pointer; }
 .cl-nv-maps canvas.cl-nv-picked { outline: 3px solid #e8590c; outline-offset: 1px; }
+.cl-nv-rows { display: flex; flex-direction: column; gap: 10px; }
 .cl-nv-detail { display: flex; gap: 14px; align-items: flex-start; flex-wrap: wrap; }
 .cl-nv-detail:empty { display: none; }
 .cl-nv-kernels { display: flex; flex-direction: column; gap: 4px; }
@@ -216,7 +217,8 @@ function render({ model, el }) {
   const root = clEl("div", { class: "cl-root cl-nv" });
   el.append(root);
   const layers = nvDecodeLayers(model.get("layers"));
-  const stages = model.get("stages"), classes = model.get("classes"), labels = model.get("labels");
+  const classes = model.get("classes"), labels = model.get("labels");
+  let stages = model.get("stages");  // rows of maps: grouped (conv · BatchNorm · ReLU) or one per layer
   const images = model.get("images").map(nvUnpack);
   let pixels = null, brush = 1, painting = false, own = false;  // own: the learner's image, no true class
 
@@ -261,23 +263,37 @@ function render({ model, el }) {
   const probs = clEl("div", { class: "cl-nv-probs", "data-testid": "probs", role: "group", "aria-label": "class probabilities and scores" });
   const verdict = clEl("div", { class: "cl-math", "data-testid": "verdict", "aria-live": "polite" });
   let picked = null;  // { stage, channel } whose kernels are shown, or null
-  const stageViews = stages.slice(0, -1).map((stage, s) => {
+  const makeViews = () => stages.slice(0, -1).map((stage, s) => {
     const first = layers[stage.main];
     const maps = clEl("div", { class: "cl-nv-maps", "data-testid": `stage-${s}` });
     const detail = clEl("div", { class: "cl-nv-detail", "data-testid": `detail-${s}` });
     const label = clEl("div", { class: "cl-nv-stage-label", "data-testid": `stage-label-${s}` });
     return { maps, detail, conv: first.kind === "conv" ? first : null, el: clEl("div", { class: "cl-nv-stage" }, [label, maps, detail]) };
   });
+  let stageViews = makeViews();
+  const rows = clEl("div", { class: "cl-nv-rows" }, stageViews.map((v) => v.el));
+  const everyLayer = clEl("button", { type: "button", "data-testid": "every-layer", "aria-pressed": "false",
+    text: "Every layer", "aria-label": "show every layer as its own row: convolution, BatchNorm and activation apart",
+    onclick: () => {
+      const on = everyLayer.getAttribute("aria-pressed") !== "true";
+      everyLayer.setAttribute("aria-pressed", String(on));
+      stages = model.get(on ? "layer_stages" : "stages");
+      picked = null;
+      stageViews = makeViews();
+      rows.replaceChildren(...stageViews.map((v) => v.el));
+      update();
+    } });
   root.append(
     clEl("div", { class: "cl-nv-thumbs" }, thumbs),
     clEl("div", { class: "cl-row" }, [
       clEl("div", { class: "cl-figure cl-nv-input" }, [input,
         clEl("div", { class: "cl-nv-tools" }, [paintBtn, eraseBtn, reset]),
-        clEl("div", { class: "cl-nv-tools" }, [open, file, invert])]),
+        clEl("div", { class: "cl-nv-tools" }, [open, file, invert]),
+        clEl("div", { class: "cl-nv-tools" }, [everyLayer])]),
       clEl("div", { class: "cl-figure" }, [probs, verdict]),
     ]),
-    ...stageViews.map((v) => v.el),
-    clEl("div", { class: "cl-hint", text: "Click an image to load it; drag on the large copy to paint (or erase) pixels. Each row shows one stage's output, one small map per channel (darker = larger), on a shared scale; click a map of a convolution stage to see the kernels that make it. The last stage's scores become the probabilities. \"Your image…\" scales a photo's central square down to the input size"
+    rows,
+    clEl("div", { class: "cl-hint", text: "Click an image to load it; drag on the large copy to paint (or erase) pixels. Each row shows one stage's output, one small map per channel (darker = larger), on a shared scale; click a map of a convolution stage to see the kernels that make it; \"Every layer\" splits each row into its layers (a convolution's raw output, blue below zero, then BatchNorm, then the activation). The last stage's scores become the probabilities. \"Your image…\" scales a photo's central square down to the input size"
       + (images[0].shape[0] === 1 ? "; the training images are light objects on a dark background, so a photo on white wants Invert." : ".") }),
   );
 
