@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["CheckResult", "verdict", "same_values"]
+__all__ = ["CheckResult", "verdict", "same_values", "numbers"]
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,17 @@ def same_values(answer: Any, expected: Any, *, atol: float = 1e-4) -> bool:
     except (TypeError, ValueError, RuntimeError):
         return False
     return a.shape == e.shape and bool(torch.allclose(a, e, atol=atol, rtol=0))
+
+
+def numbers(answer: Any) -> list[float]:
+    """Every number in ``answer``, flattened; ``[]`` when it is not numeric (``None``, text).
+
+    Checks use it to recognise the shape of a common wrong answer before giving its hint.
+
+    >>> numbers([[1, 2], [3, 4]]), numbers((6, 13, 13)), numbers(None)
+    ([1.0, 2.0, 3.0, 4.0], [6.0, 13.0, 13.0], [])
+    """
+    try:
+        return [float(v) for v in torch.as_tensor(answer, dtype=torch.float64).flatten()]
+    except (TypeError, ValueError, RuntimeError):
+        return []

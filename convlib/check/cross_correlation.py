@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, same_values, verdict
+from convlib.check._core import CheckResult, numbers, same_values, verdict
 from convlib.corr import corr2d
 
 __all__ = [
@@ -107,10 +107,7 @@ def diagonal_edges(answer: Any) -> CheckResult:
     """
     expected = tuple(int((Y != 0).sum()) for Y in _diagonal_outputs())
     hint = "count each output's nonzero entries, e.g. int((Y != 0).sum()), and answer with three numbers."
-    try:
-        counts = [float(v) for v in torch.as_tensor(answer, dtype=torch.float64).flatten()]
-    except (TypeError, ValueError, RuntimeError):
-        counts = []
+    counts = numbers(answer)
     if len(counts) == 3 and 0 in counts[1:]:
         hint = ("unlike the band, the diagonal edge does not vanish: a staircase has a vertical step in its "
                 "rows and a horizontal step in its columns.")

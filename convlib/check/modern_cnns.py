@@ -9,7 +9,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from convlib.check._core import CheckResult, same_values, verdict
+from convlib.check._core import CheckResult, numbers, same_values, verdict
 
 __all__ = [
     "two_3x3_params",
@@ -145,7 +145,7 @@ def vgg16_19_params(answer: Any) -> CheckResult:
                     "The paper's networks read 3 colour channels and score 1,000 classes.")
         elif same_values(answer, (v19, v16)):
             hint = "the right numbers in the wrong order: VGG-16 first."
-        elif v11 in _numbers(answer):
+        elif v11 in numbers(answer):
             hint = f"{v11:,} is VGG-11 (cl.models.VGG11_ARCH); D and E have more convolutions per block."
     return verdict(
         ok,
@@ -155,13 +155,6 @@ def vgg16_19_params(answer: Any) -> CheckResult:
         f"{(7 * 7 * 512 + 1) * 4096 / 1e6:.1f} million.",
         hint,
     )
-
-
-def _numbers(answer: Any) -> list[float]:
-    try:
-        return [float(v) for v in torch.as_tensor(answer, dtype=torch.float64).flatten()]
-    except (TypeError, ValueError, RuntimeError):
-        return []
 
 
 @lru_cache(maxsize=None)
@@ -235,9 +228,9 @@ def smallest_inputs(answer: Any) -> CheckResult:
     ok = same_values(answer, (nin_side, goog_side))
     hint = ("try sizes with torch: net(torch.zeros(1, 1, s, s)) for s = 1, 2, 3, ... and note the first "
             "that runs. Which pooling layers pad their input, and which do not?")
-    numbers = _numbers(answer)
-    if not ok and len(numbers) == 2:
-        if numbers[0] != nin_side:
+    got = numbers(answer)
+    if not ok and len(got) == 2:
+        if got[0] != nin_side:
             hint = ("NiN: each of its three 3x3, stride-2 max pools has no padding and needs a side of at "
                     "least 3; work backwards from 1 x 1 with n_in = 2 * n_out + 1.")
         else:
@@ -280,8 +273,8 @@ def alexnet_activation_mb(answer: Any) -> CheckResult:
     train = 4 * batch * sum(values) / mb
     inputs = (image, *values[:-1])
     infer = 4 * batch * max(i + o for i, o in zip(inputs, values)) / mb
-    numbers = _numbers(answer)
-    value = numbers[0] if len(numbers) == 1 else None
+    got = numbers(answer)
+    value = got[0] if len(got) == 1 else None
     ok = value is not None and abs(value - train) <= 0.01 * train
     hint = ("sum the values of every layer's output in cl.layer_summary(cl.models.alexnet(), (1, 224, 224)) "
             "(skip Flatten), multiply by 128 images and 4 bytes, divide by 10**6.")

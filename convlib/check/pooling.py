@@ -8,7 +8,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from convlib.check._core import CheckResult, same_values, verdict
+from convlib.check._core import CheckResult, numbers, same_values, verdict
 from convlib.counts import conv_params
 from convlib.pool import pool2d
 from convlib.shapes import conv_output_size
@@ -60,10 +60,7 @@ def pooled_shape(answer: Any) -> CheckResult:
     """
     side = conv_output_size(28, 3, stride=2)
     hint = "channels stay; each side follows the convolution formula floor((n + 2p - k) / s) + 1."
-    try:
-        got = torch.as_tensor(answer).flatten().tolist()
-    except (TypeError, ValueError, RuntimeError):
-        got = []
+    got = numbers(answer)
     if len(got) == 3 and got[0] != 6:
         hint = "pooling works on each channel separately, so the channel count does not change."
     elif same_values(answer, (6, 14, 14)):
@@ -127,10 +124,7 @@ def pool_reads(answer: Any) -> CheckResult:
     reads = c * side * w_out * 3 * 3  # C * h_o * w_o * p_h * p_w
     macs = summary.total_macs  # pooling counts 0 MACs (chapter 6)
     hint = "one window per output value, p_h * p_w cells per window, every channel on its own: C * h_o * w_o * p_h * p_w."
-    try:
-        got = torch.as_tensor(answer, dtype=torch.float64).flatten().tolist()
-    except (TypeError, ValueError, RuntimeError):
-        got = []
+    got = numbers(answer)
     if len(got) == 2 and got[1] != macs:
         hint = ("a max multiplies nothing: the course counts only multiply-adds (cl.layer_summary "
                 "gives pooling 0 MACs).")
