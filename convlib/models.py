@@ -48,10 +48,15 @@ def _div(channels: int, div: int) -> int:
     return max(1, channels // div)
 
 
+def _check_ints(**values: tuple[object, int]) -> None:
+    """Each ``name=(value, lowest allowed)`` must be an int (not a bool) at least that low."""
+    for name, (value, low) in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ConvlibInputError(f"{name}: expected an int >= {low}, got {value!r}. Fix: e.g. {name}={max(low, 1)}.")
+
+
 def _check_common(in_channels: int, num_classes: int, div: int = 1) -> None:
-    for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("div", div)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConvlibInputError(f"{name}: expected an int >= 1, got {value!r}. Fix: e.g. {name}=1.")
+    _check_ints(in_channels=(in_channels, 1), num_classes=(num_classes, 1), div=(div, 1))
 
 
 def _check_stem(stem: str) -> None:
@@ -307,9 +312,7 @@ def nin_block(in_channels: int, out_channels: int, kernel_size: int, stride: int
     >>> [sum(p.numel() for p in nin_block(8, 8, 3, 1, 1, num_1x1=n).parameters()) for n in (0, 1, 2)]
     [584, 656, 728]
     """
-    for name, value, low in (("num_1x1", num_1x1, 0), ("inner_kernel_size", inner_kernel_size, 1)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ConvlibInputError(f"{name}: expected an int >= {low}, got {value!r}. Fix: e.g. {name}={max(low, 1)}.")
+    _check_ints(num_1x1=(num_1x1, 0), inner_kernel_size=(inner_kernel_size, 1))
     if inner_kernel_size % 2 == 0:
         raise ConvlibInputError(
             f"inner_kernel_size: expected an odd size (1, 3, 5, ...) so the height and width stay, "
