@@ -556,8 +556,8 @@ class Conv2D(nn.Module):
                 raise ValueError(f"{name}: expected an int >= 1, got {value!r}.")
         self.stride = as_pair(stride, "stride")
         self.dilation = as_pair(dilation, "dilation")
-        resolve_padding(padding, (kh, kw), stride=self.stride, dilation=self.dilation)  # fail here, not at the first call
-        self.padding: IntPair | str = padding if isinstance(padding, str) else as_pair(padding, "padding", minimum=0)
+        pair, _ = resolve_padding(padding, (kh, kw), stride=self.stride, dilation=self.dilation)  # fails here, not at the first call
+        self.padding: IntPair | str = padding if isinstance(padding, str) else pair
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kh, kw))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()

@@ -160,7 +160,7 @@ function nvPaint(canvas, t, { channel = null, lo = 0, hi = 1, scale = 2 } = {}) 
 // each input channel's window (zeros where it hangs over the padding) and its sum against the kernel,
 // the bias, z = their total, then each following per-channel layer (BatchNorm, activation) applied to z.
 function nvNeuron(conv, x, o, [i, j], after) {
-  const [, I, kh, kw] = conv.weight.shape, [C, H, W] = x.shape, w = conv.weight.data;
+  const [, I, kh, kw] = conv.weight.shape, [, H, W] = x.shape, w = conv.weight.data;
   const [sh, sw] = conv.stride, [ph, pw] = conv.padding;
   const windows = [], partials = [];
   for (let c = 0; c < I; c++) {
