@@ -7,6 +7,7 @@ so does any console error except the two the book theme always prints.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -102,12 +103,20 @@ class BookPage:
         return path
 
 
+@contextlib.contextmanager
+def book_context(browser, book_url: str, **options: object) -> Iterator[BookPage]:
+    """A fresh browser context at desktop size (``options`` go to ``new_context``, e.g. ``color_scheme``)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+    try:
+        yield BookPage(context.new_page(), book_url)
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def book_page(browser, book_url) -> Iterator[BookPage]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    yield BookPage(page, book_url)
-    context.close()
+    with book_context(browser, book_url) as page:
+        yield page
 
 
 def read_grid(widget, testid: str) -> list[list[float]]:

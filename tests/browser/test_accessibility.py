@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.browser.conftest import BookPage, set_range
+from tests.browser.conftest import BookPage, book_context, set_range
 
 pytestmark = pytest.mark.browser
 
@@ -58,9 +58,8 @@ def violations(book_page, selector: str = ".convlib-widget") -> list[str]:
 @pytest.fixture(params=["light", "dark"])
 def themed_page(request, browser, book_url) -> Iterator[BookPage]:
     """A page in the reader's light or dark colour scheme (the book theme follows the system's)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=request.param)
-    yield BookPage(context.new_page(), book_url)
-    context.close()
+    with book_context(browser, book_url, color_scheme=request.param) as page:
+        yield page
 
 
 @pytest.mark.parametrize("path", sorted(WIDGET_PAGES))
