@@ -41,6 +41,7 @@ from convlib.validate import (
     check_batch,
     check_fits,
     check_float,
+    check_groups,
     check_weight_and_bias,
     resolve_padding,
     symmetric_padding,
@@ -96,6 +97,7 @@ def _checked(
     stride: int | tuple[int, int],
     padding: Padding,
     dilation: int | tuple[int, int],
+    groups: int = 1,
 ) -> tuple[torch.Tensor, IntPair, IntPair, IntPair, IntPair]:
     """Validate the arguments; return ``x, stride, padding, dilation, (H_out, W_out)``.
 
@@ -114,8 +116,10 @@ def _checked(
             f"weight: expected every size >= 1 in (C_out, C_in, k_h, k_w), got shape "
             f"{tuple(weight.shape)}. Fix: kernel_size, in_channels and out_channels must be >= 1."
         )
-    c_out, c_in, kh, kw = weight.shape
-    check_batch(x, "x", channels=c_in)
+    c_out, c_in, kh, kw = weight.shape  # c_in: channels each kernel reads, C_in/groups
+    g = check_groups(groups, c_out)
+    check_batch(x, "x", channels=c_in * g,
+                channels_from="the weight's C_in" if g == 1 else f"groups={g} times the weight's C_in/groups = {c_in}")
     check_weight_and_bias(x, weight, bias, c_out)
     s = as_pair(stride, "stride")
     d = as_pair(dilation, "dilation")
@@ -138,21 +142,27 @@ def conv2d_unfold(
     stride: int | tuple[int, int] = 1,
     padding: Padding = 0,
     dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
 ) -> torch.Tensor:
     """The short version of :func:`conv2d`: ``F.unfold`` + one batched matmul.
 
     Shapes as in :func:`conv2d`. Autograd derives the backward pass (so second
-    derivatives work too); it is correct and simple, not fast.
+    derivatives work too); it is correct and simple, not fast. With ``groups``,
+    the unfolded rows split into one block per group and each group's kernels
+    multiply only their own block (a batched matmul over groups).
 
     >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
     >>> conv2d_unfold(x, torch.tensor([[[[0., 1], [2, 3]]]]))
     tensor([[[[19., 25.],
               [37., 43.]]]])
     """
-    x, s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, dilation)
+    x, s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, dilation, groups)
     c_out, _, kh, kw = weight.shape
-    cols = F.unfold(x, (kh, kw), dilation=d, padding=p, stride=s)  # (N, C_in*k_h*k_w, L)
-    out = weight.reshape(c_out, -1) @ cols  # (N, C_out, L)
+    n = x.shape[0]
+    cols = F.unfold(x, (kh, kw), dilation=d, padding=p, stride=s)  # (N, C_in*k_h*k_w, L), rows ordered by channel
+    cols = cols.reshape(n, groups, cols.shape[1] // groups, cols.shape[2])  # (N, g, C_in/g*k_h*k_w, L): one block per group
+    out = weight.reshape(groups, c_out // groups, -1) @ cols  # (g, C_out/g, K) @ (N, g, K, L) -> (N, g, C_out/g, L)
+    out = out.reshape(n, c_out, cols.shape[-1])  # (N, C_out, L)
     if bias is not None:
         out = out + bias.reshape(1, c_out, 1)
     return out.reshape(x.shape[0], c_out, h_out, w_out)  # (N, C_out, H_out, W_out)
@@ -165,12 +175,15 @@ def conv2d_loop(
     *,
     stride: int | tuple[int, int] = 1,
     padding: Padding = 0,
+    groups: int = 1,
 ) -> torch.Tensor:
     """The for-loop layer: every image, every output channel, every input channel.
 
     Shapes as in :func:`conv2d` (no dilation). Each ``(image, C_out, C_in)``
     triple runs :func:`convlib.corr2d_naive`, itself a double loop over output
-    cells; a stride keeps every ``s``-th output of the stride-1 result.
+    cells; a stride keeps every ``s``-th output of the stride-1 result. With
+    ``groups``, output channel ``o`` belongs to group ``o // (C_out/groups)`` and
+    sums over that group's ``C_in/groups`` input channels only.
     Differentiable through autograd, so it can train, very slowly.
 
     >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
@@ -180,16 +193,17 @@ def conv2d_loop(
     """
     from convlib.corr import corr2d_naive
 
-    x, s, p, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1)
+    x, s, p, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1, groups)
     if x.shape[0] == 0:  # no images: nothing to loop over, but the result still has a shape
-        return conv2d_unfold(x, weight, bias, stride=s, padding=p)
-    c_out, c_in = weight.shape[:2]
+        return conv2d_unfold(x, weight, bias, stride=s, padding=p, groups=groups)
+    c_out, c_group = weight.shape[:2]  # c_group = C_in/groups: the channels each kernel reads
     xp = F.pad(x, (p[1], p[1], p[0], p[0]))  # (N, C_in, H + 2p_h, W + 2p_w)
     images = []
     for n in range(x.shape[0]):
         maps = []
         for o in range(c_out):
-            acc = sum(corr2d_naive(xp[n, c], weight[o, c]) for c in range(c_in))  # (H_p - k_h + 1, W_p - k_w + 1)
+            first = o // (c_out // groups) * c_group  # the group's first input channel
+            acc = sum(corr2d_naive(xp[n, first + c], weight[o, c]) for c in range(c_group))  # (H_p - k_h + 1, W_p - k_w + 1)
             maps.append(acc if bias is None else acc + bias[o])
         images.append(torch.stack(maps))  # (C_out, H_p - k_h + 1, W_p - k_w + 1)
     out = torch.stack(images)[:, :, :: s[0], :: s[1]]  # (N, C_out, H_out, W_out)
@@ -497,15 +511,20 @@ def conv2d(
     stride: int | tuple[int, int] = 1,
     padding: Padding = 0,
     dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
 ) -> torch.Tensor:
     """2-D convolution (cross-correlation) of a batch.
 
-    Shapes: ``x (N, C_in, H, W)``, ``weight (C_out, C_in, k_h, k_w)``,
+    Shapes: ``x (N, C_in, H, W)``, ``weight (C_out, C_in/groups, k_h, k_w)``,
     ``bias (C_out,)`` -> ``(N, C_out, H_out, W_out)`` with
     ``H_out = conv_output_size(H, k_h, padding=p, stride=s, dilation=d)``.
     ``padding`` is the zeros on each side (an int or ``(p_h, p_w)``), or, as in
     PyTorch, ``"valid"`` (none) or ``"same"`` (stride 1 only: ``H_out = H``; an
     even window puts its extra zero at the bottom and right).
+    ``groups`` (as in PyTorch) splits the input channels and the kernels into
+    that many groups; each group of ``C_out/groups`` kernels reads only its own
+    ``C_in/groups`` channels (``groups=C_in``: a depthwise convolution). It is
+    computed as one convolution per group, side by side.
     Differentiable in ``x``, ``weight`` and ``bias``; second derivatives
     (``create_graph=True``) go through :func:`conv2d_unfold`. The result is stored
     channels-last in memory (as ``torch.channels_last``); use ``.reshape``
@@ -520,13 +539,21 @@ def conv2d(
     torch.Size([1, 1, 2, 2])
     >>> conv2d(x, w, padding="same").shape
     torch.Size([1, 1, 3, 3])
+    >>> conv2d(torch.ones(1, 4, 3, 3), torch.ones(2, 2, 1, 1), groups=2).shape  # 2 groups of 2 channels
+    torch.Size([1, 2, 3, 3])
     """
-    x, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, dilation)
-    return _Im2colConv.apply(x, weight, bias, s, p, d, out_hw)
+    x, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, dilation, groups)
+    if groups == 1:
+        return _Im2colConv.apply(x, weight, bias, s, p, d, out_hw)
+    parts = zip(x.chunk(groups, dim=1), weight.chunk(groups, dim=0),
+                bias.chunk(groups) if bias is not None else [None] * groups)
+    # one convolution per group: (N, C_in/g, H, W) with (C_out/g, C_in/g, k_h, k_w) -> (N, C_out/g, H_out, W_out)
+    outs = [_Im2colConv.apply(xg, wg, bg, s, p, d, out_hw) for xg, wg, bg in parts]
+    return torch.cat(outs, dim=1)  # (N, C_out, H_out, W_out), channels-last like each part
 
 
 class Conv2D(nn.Module):
-    """A convolution layer: learnable kernels ``(C_out, C_in, k_h, k_w)`` and biases.
+    """A convolution layer: learnable kernels ``(C_out, C_in/groups, k_h, k_w)`` and biases.
 
     Same constructor and initialisation as ``torch.nn.Conv2d`` for the
     arguments it shares, computed by :func:`conv2d`.
@@ -547,18 +574,24 @@ class Conv2D(nn.Module):
         stride: int | tuple[int, int] = 1,
         padding: Padding = 0,
         dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
         bias: bool = True,
     ) -> None:
         super().__init__()
         kh, kw = as_pair(kernel_size, "kernel_size")
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, int) or value < 1:
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected an int >= 1, got {value!r}.")
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if value % groups:
+                raise ValueError(f"{name}: expected a multiple of groups={groups}, got {value}. "
+                                 f"Fix: every group gets {name}/groups channels; change {name} or groups.")
+        self.groups = groups
         self.stride = as_pair(stride, "stride")
         self.dilation = as_pair(dilation, "dilation")
         pair, _ = resolve_padding(padding, (kh, kw), stride=self.stride, dilation=self.dilation)  # fails here, not at the first call
         self.padding: IntPair | str = padding if isinstance(padding, str) else pair
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kh, kw))
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, kh, kw))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
 
@@ -574,13 +607,14 @@ class Conv2D(nn.Module):
         """``(N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``."""
         return conv2d(
             x, self.weight, self.bias,
-            stride=self.stride, padding=self.padding, dilation=self.dilation,
+            stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
         )
 
     def extra_repr(self) -> str:
-        c_out, c_in, kh, kw = self.weight.shape
-        return (f"{c_in}, {c_out}, kernel_size=({kh}, {kw}), stride={self.stride}, "
-                f"padding={self.padding}, dilation={self.dilation}, bias={self.bias is not None}")
+        c_out, c_group, kh, kw = self.weight.shape
+        groups = f", groups={self.groups}" if self.groups != 1 else ""  # shown only when set, as nn.Conv2d does
+        return (f"{c_group * self.groups}, {c_out}, kernel_size=({kh}, {kw}), stride={self.stride}, "
+                f"padding={self.padding}, dilation={self.dilation}{groups}, bias={self.bias is not None}")
 
 
 def layer_padding(layer: nn.Module) -> IntPair:

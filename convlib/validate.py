@@ -20,6 +20,7 @@ __all__ = [
     "check_fits",
     "check_weight_and_bias",
     "check_bias",
+    "check_groups",
     "resolve_padding",
     "symmetric_padding",
 ]
@@ -159,10 +160,13 @@ def check_float(t: torch.Tensor, name: str) -> None:
         )
 
 
-def check_batch(x: torch.Tensor, name: str = "x", *, channels: int | None = None) -> None:
+def check_batch(
+    x: torch.Tensor, name: str = "x", *, channels: int | None = None, channels_from: str = "the weight's C_in"
+) -> None:
     """Require a float batch ``(N, C, H, W)``; spot channels-last images.
 
-    ``channels`` (if given) is the channel count the op expects.
+    ``channels`` (if given) is the channel count the op expects, and
+    ``channels_from`` says where that number comes from (for the message).
     """
     check_float(x, name)
     if x.ndim != 4:
@@ -188,10 +192,30 @@ def check_batch(x: torch.Tensor, name: str = "x", *, channels: int | None = None
             )
         raise _fail(
             name,
-            f"{channels} input channels (the weight's C_in)",
+            f"{channels} input channels ({channels_from})",
             f"{c} channels in shape {tuple(x.shape)}",
             "make the layer's in_channels match the data, or check the previous layer's out_channels",
         )
+
+
+def check_groups(groups: object, c_out: int, name: str = "groups") -> int:
+    """Require ``groups``, an int >= 1 that divides ``C_out``; return it.
+
+    (That it also divides ``C_in`` is the weight's shape: ``(C_out, C_in/groups, k_h, k_w)``.)
+
+    >>> check_groups(2, 8)
+    2
+    """
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise _fail(name, "an int >= 1", repr(groups), "groups=1 is an ordinary convolution")
+    if c_out % groups:
+        raise _fail(
+            name,
+            f"a divisor of the weight's C_out = {c_out} (each group makes C_out/groups channels)",
+            str(groups),
+            f"pick groups from {[g for g in range(1, c_out + 1) if c_out % g == 0]}",
+        )
+    return groups
 
 
 def check_fits(

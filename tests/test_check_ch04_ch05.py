@@ -25,6 +25,8 @@ CASES = [
     (cl.check.stacked_linear_kernel, (7, 49), [(8, 64), (15, 225), (7, 34), (5, 25), 7]),
     (cl.check.grouped_params, (73856, 18560),
      [(73856, 18464), (73856, 4640), (73856, 4736), (73728, 18432), (73856, 73856), 18560]),
+    (cl.check.separable_params, (8768, 73728),
+     [(576, 73728), (36864 + 8192, 73728), (576 + 73728, 73728), (8960, 73856), (8768, 73856), 8768]),
     (cl.check.pool_reads, (1806336, 0),
      [(64 * 112 * 112 * 9, 0), (56 * 56 * 9, 0), (64 * 56 * 56 * 8, 0), (64 * 28 * 28 * 9, 0),
       (1806336, 1806336), 1806336]),
@@ -54,6 +56,16 @@ def test_stored_answers_agree_with_torch():
     assert corner == pytest.approx(4 / 9)
     assert sum(p.numel() for p in nn.MaxPool2d(2).parameters()) == 0
     assert sum(p.numel() for p in nn.Conv2d(16, 16, 3, stride=2, padding=1).parameters()) == 2320
+
+
+def test_separable_block_counts_from_real_layers():
+    block = nn.Sequential(nn.Conv2d(64, 64, 3, groups=64, bias=False), nn.Conv2d(64, 128, 1, bias=False))
+    assert sum(p.numel() for p in block.parameters()) == 8768
+    assert sum(p.numel() for p in nn.Conv2d(64, 128, 3, bias=False).parameters()) == 73728
+    assert "two layers" in cl.check.separable_params((576, 73728)).message
+    assert "one channel" in cl.check.separable_params((36864 + 8192, 73728)).message
+    assert "1x1" in cl.check.separable_params((576 + 73728, 73728)).message
+    assert "weights only" in cl.check.separable_params((8960, 73856)).message
 
 
 def test_specific_hints_for_common_slips():

@@ -167,3 +167,22 @@ def test_layer_padding_resolves_strings() -> None:
     with pytest.raises(ValueError, match=r"^Conv2d\.padding: expected the same padding on both sides, got "
                                          r"padding='same' with a 2x2 kernel: \(0, 0\) before, \(1, 1\) after"):
         cl.conv.layer_padding(nn.Conv2d(1, 1, 2, padding="same"))
+
+
+def test_conv2d_module_groups_like_nn_conv2d() -> None:
+    torch.manual_seed(0)
+    ours = Conv2D(4, 6, kernel_size=3, padding=1, groups=2).double()
+    ref = nn.Conv2d(4, 6, kernel_size=3, padding=1, groups=2).double()
+    assert ours.weight.shape == ref.weight.shape == (6, 2, 3, 3)  # (C_out, C_in/groups, k_h, k_w)
+    bound = 1 / math.sqrt(2 * 3 * 3)  # fan_in is one kernel's size, as in nn.Conv2d
+    assert ours.bias.abs().max() <= bound
+    with torch.no_grad():
+        ref.weight.copy_(ours.weight)
+        ref.bias.copy_(ours.bias)
+    x = torch.randn(2, 4, 7, 7, dtype=torch.float64)
+    torch.testing.assert_close(ours(x), ref(x), rtol=1e-12, atol=1e-12)
+    assert "groups=2" in repr(ours) and "groups" not in repr(Conv2D(4, 6, 3))  # printed when set, as nn.Conv2d
+    with pytest.raises(ValueError, match=r"^in_channels: expected a multiple of groups=2, got 3"):
+        Conv2D(3, 6, kernel_size=3, groups=2)
+    with pytest.raises(ValueError, match=r"^out_channels: expected a multiple of groups=4, got 6"):
+        Conv2D(4, 6, kernel_size=3, groups=4)

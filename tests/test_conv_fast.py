@@ -348,3 +348,66 @@ def test_empty_batch_like_torch(fn, kw: dict) -> None:
     for a, e in zip(ours, ref):
         assert a.shape == e.shape
         torch.testing.assert_close(a, e)
+
+
+@st.composite
+def group_case(draw: st.DrawFn) -> dict:
+    """Grouped convolutions: ``groups`` divides both channel counts (depthwise when C_in/groups is 1)."""
+    groups = draw(st.integers(1, 4))
+    c_group, out_per_group = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    (ph, pw), (sh, sw) = draw(st.tuples(st.integers(0, 1), st.integers(0, 1))), draw(st.tuples(st.integers(1, 2), st.integers(1, 2)))
+    dilation = draw(st.tuples(st.integers(1, 2), st.integers(1, 2)))
+    span = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    h = draw(st.integers(max(1, span[0] - 2 * ph), span[0] - 2 * ph + 4))
+    w = draw(st.integers(max(1, span[1] - 2 * pw), span[1] - 2 * pw + 4))
+    return dict(x=(draw(st.integers(1, 2)), groups * c_group, h, w), w=(groups * out_per_group, c_group, kh, kw),
+                groups=groups, padding=(ph, pw), stride=(sh, sw), dilation=dilation,
+                bias=draw(st.booleans()), seed=draw(st.integers(0, 2**31 - 1)))
+
+
+@FAST
+@given(group_case())
+def test_groups_match_torch(case: dict) -> None:
+    """Every implementation, values and all three gradients, against ``F.conv2d(groups=...)``."""
+    x, w, b = _case(case["seed"], case["x"], case["w"], case["bias"])
+    kw = dict(padding=case["padding"], stride=case["stride"], groups=case["groups"])
+    ref = _grads(F.conv2d, x, w, b, dilation=case["dilation"], **kw)
+    for fn in (conv2d, conv2d_unfold):
+        _assert_match(_grads(fn, x, w, b, dilation=case["dilation"], **kw), ref)
+    _assert_match(_grads(conv2d_loop, x, w, b, **kw), _grads(F.conv2d, x, w, b, **kw))  # no dilation in the loop
+
+
+def test_groups_gradcheck_and_second_derivatives() -> None:
+    x, w, b = _case(3, (2, 4, 5, 6), (6, 2, 3, 3))
+    for t in (x, w, b):
+        t.requires_grad_()
+    assert torch.autograd.gradcheck(lambda x, w, b: conv2d(x, w, b, padding=1, groups=2), (x, w, b))
+    assert torch.autograd.gradgradcheck(lambda x, w, b: conv2d(x, w, b, padding=1, groups=2), (x, w, b))
+
+
+def test_groups_are_blocks_of_one_convolution() -> None:
+    """Two groups = the ordinary convolution whose weight is block-diagonal over channels."""
+    x, w, b = _case(4, (2, 4, 6, 6), (6, 2, 3, 3))
+    full = torch.zeros(6, 4, 3, 3, dtype=w.dtype)  # (C_out, C_in, k, k): group 0 reads channels 0-1, group 1 channels 2-3
+    full[:3, :2], full[3:, 2:] = w[:3], w[3:]
+    torch.testing.assert_close(conv2d(x, w, b, groups=2), conv2d(x, full, b), rtol=1e-12, atol=1e-12)
+
+
+def test_depthwise_output_is_channels_last_and_float32_matches() -> None:
+    x, w, b = _case(5, (3, 8, 9, 9), (8, 1, 3, 3), dtype=torch.float32)
+    y = conv2d(x, w, b, padding=1, groups=8)  # depthwise: one 3x3 kernel per channel
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y, F.conv2d(x, w, b, padding=1, groups=8), rtol=1e-5, atol=1e-5)
+
+
+def test_group_errors_say_what_to_do() -> None:
+    with pytest.raises(ValueError, match=r"^groups: expected a divisor of the weight's C_out = 6 .* got 4\. "
+                                         r"Fix: pick groups from \[1, 2, 3, 6\]"):
+        conv2d(torch.randn(1, 4, 5, 5), torch.randn(6, 1, 3, 3), groups=4)
+    with pytest.raises(ValueError, match=r"^x: expected 4 input channels \(groups=2 times the weight's "
+                                         r"C_in/groups = 2\), got 3 channels"):
+        conv2d_unfold(torch.randn(1, 3, 5, 5), torch.randn(6, 2, 3, 3), groups=2)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match=r"^groups: expected an int >= 1"):
+            conv2d_loop(torch.randn(1, 2, 5, 5), torch.randn(2, 2, 3, 3), groups=bad)

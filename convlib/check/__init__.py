@@ -19,6 +19,7 @@ from convlib.check.channels import (
     kernel_tensor_shape,
     params_for_sizes,
     second_layer_costs,
+    separable_params,
     stacked_linear_kernel,
 )
 from convlib.check.cross_correlation import (
@@ -94,6 +95,7 @@ __all__ = [
     "doubling_factors",
     "stacked_linear_kernel",
     "grouped_params",
+    "separable_params",
     "downsampling_params",
     "max_pool_by_hand",
     "padded_avg_corner",

@@ -19,6 +19,7 @@ __all__ = [
     "doubling_factors",
     "stacked_linear_kernel",
     "grouped_params",
+    "separable_params",
 ]
 
 
@@ -206,5 +207,36 @@ def grouped_params(answer: Any) -> CheckResult:
         same_values(answer, (dense, grouped)),
         f"128 * 64 * 3 * 3 + 128 = {dense}; with 4 groups each of the 128 filters reads 64 / 4 = 16 channels: "
         f"128 * 16 * 3 * 3 + 128 = {grouped}.",
+        hint,
+    )
+
+
+def separable_params(answer: Any) -> CheckResult:
+    """Exercise: weights (no biases) of a depthwise separable block, a depthwise 3x3 convolution on 64
+    channels followed by a 1x1 convolution 64 -> 128, and of one dense 3x3 convolution 64 -> 128:
+    ``(separable, dense)``.
+
+    >>> separable_params((8768, 73728))
+    ✅ Right: depthwise: 64 filters of 1 x 3 x 3 = 576; pointwise: 128 x 64 = 8192; together 8768, against 128 x 64 x 3 x 3 = 73728 for the dense layer (8.4 times more).
+    >>> separable_params((576, 73728))
+    ❌ Not yet: Hint: the block has two layers: add the 1x1 convolution's 128 x 64 weights.
+    """
+    depthwise = torch.nn.Conv2d(64, 64, 3, groups=64, bias=False).weight.numel()  # (64, 1, 3, 3)
+    pointwise = torch.nn.Conv2d(64, 128, 1, bias=False).weight.numel()  # (128, 64, 1, 1)
+    dense = torch.nn.Conv2d(64, 128, 3, bias=False).weight.numel()  # (128, 64, 3, 3)
+    separable = depthwise + pointwise
+    hint = "depthwise: groups = 64, so each of the 64 filters is 1 channel deep; then the 1x1 layer mixes the channels."
+    if same_values(answer, (depthwise, dense)):
+        hint = "the block has two layers: add the 1x1 convolution's 128 x 64 weights."
+    elif same_values(answer, (64 * 64 * 9 + pointwise, dense)):
+        hint = "a depthwise filter reads one channel, not 64: its weight is (64, 1, 3, 3)."
+    elif same_values(answer, (depthwise + 128 * 64 * 9, dense)):
+        hint = "the second layer is 1x1: 128 x 64 weights, no 3 x 3."
+    elif same_values(answer, (separable + 64 + 128, dense + 128)):
+        hint = "count weights only (bias=False in every layer)."
+    return verdict(
+        same_values(answer, (separable, dense)),
+        f"depthwise: 64 filters of 1 x 3 x 3 = {depthwise}; pointwise: 128 x 64 = {pointwise}; together {separable}, "
+        f"against 128 x 64 x 3 x 3 = {dense} for the dense layer ({dense / separable:.1f} times more).",
         hint,
     )

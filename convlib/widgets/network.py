@@ -69,7 +69,7 @@ def _pair(v: int | Sequence[int]) -> list[int]:
 def _layer(m: nn.Module) -> dict[str, Any] | None:
     """One module as page data; ``None`` for layers that do nothing in evaluation mode."""
     if isinstance(m, (nn.Conv2d, Conv2D)):
-        if isinstance(m, nn.Conv2d) and (m.groups != 1 or m.padding_mode != "zeros"):
+        if m.groups != 1 or getattr(m, "padding_mode", "zeros") != "zeros":
             raise _unsupported(m, "groups or a padding mode")
         if _pair(m.dilation) != [1, 1]:
             raise _unsupported(m, "dilation")
