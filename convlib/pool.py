@@ -13,6 +13,71 @@ __all__ = ["pool2d", "windows2d"]
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
 Mode = Union[Literal["max", "avg"], Reduce]
+IntPair = tuple[int, int]
+
+
+def _geometry(
+    size: tuple[int, ...], k: IntPair, s: IntPair, p: IntPair, d: IntPair, ceil_mode: bool
+) -> tuple[IntPair, IntPair]:
+    """Output size and the extra cells a ``ceil_mode`` window hangs past the bottom/right padding.
+
+    PyTorch's rule: in ceil mode a last, partial window is kept when it starts
+    inside the input or its left padding.
+
+    >>> _geometry((5, 5), (2, 2), (2, 2), (0, 0), (1, 1), True)  # 5 cells, windows of 2: the last one holds 1 cell
+    ((3, 3), (1, 1))
+    """
+    out, extra = [], []
+    for n, kk, ss, pp, dd in zip(size, k, s, p, d):
+        room = n + 2 * pp - (dd * (kk - 1) + 1)  # how far the window can travel
+        o = (-(-room // ss) if ceil_mode else room // ss) + 1
+        if ceil_mode and (o - 1) * ss >= n + pp:  # the last window would start in the right padding
+            o -= 1
+        out.append(o)
+        extra.append(max(0, (o - 1) * ss + dd * (kk - 1) + 1 - (n + 2 * pp)))
+    return (out[0], out[1]), (extra[0], extra[1])
+
+
+def _parse(
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None,
+    padding: int | tuple[int, int],
+    dilation: int | tuple[int, int],
+) -> tuple[IntPair, IntPair, IntPair, IntPair]:
+    """``(kernel, stride, padding, dilation)`` as pairs; ``stride=None`` is the window; padding at most half the window."""
+    k = as_pair(kernel_size, "kernel_size")
+    s = as_pair(stride if stride is not None else k, "stride")
+    p = as_pair(padding, "padding", minimum=0)
+    d = as_pair(dilation, "dilation")
+    half = ((d[0] * (k[0] - 1) + 1) // 2, (d[1] * (k[1] - 1) + 1) // 2)
+    if p[0] > half[0] or p[1] > half[1]:
+        raise ConvlibInputError(
+            f"padding: expected at most half the window {half} so every window holds a real value, "
+            f"got {p}. Fix: use padding <= kernel_size // 2"
+            + (" (of the dilated window)." if d != (1, 1) else ".")
+        )
+    return k, s, p, d
+
+
+def _check_every_window_reads_input(
+    size: tuple[int, ...], k: IntPair, s: IntPair, p: IntPair, d: IntPair, out: IntPair
+) -> None:
+    """Refuse a geometry in which some window holds padding only (its max would be -inf).
+
+    With ``padding <= kernel_size // 2`` that happens only when dilation spreads
+    the window's cells over a small input.
+    """
+    if d == (1, 1):  # padding <= kernel_size // 2 already leaves a real cell in every window
+        return
+    for axis, name in enumerate(("row", "column")):
+        for o in range(out[axis]):
+            cells = [o * s[axis] - p[axis] + j * d[axis] for j in range(k[axis])]
+            if not any(0 <= c < size[axis] for c in cells):
+                raise ConvlibInputError(
+                    f"kernel_size: expected every window to hold at least one input cell, got output {name} {o} "
+                    f"reading only padding (input {size[0]}x{size[1]}, window {k}, stride {s}, padding {p}, "
+                    f"dilation {d}). Fix: less padding or dilation, or a larger input."
+                )
 
 
 def windows2d(
@@ -21,27 +86,29 @@ def windows2d(
     *,
     stride: int | tuple[int, int] | None = None,
     padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    ceil_mode: bool = False,
     pad_value: float = 0.0,
 ) -> torch.Tensor:
     """Every pooling window of ``x (N, C, H, W)`` as ``(N, C, H_out, W_out, k_h*k_w)``.
 
-    ``stride`` defaults to the window size, as in ``nn.MaxPool2d``.
+    ``stride`` defaults to the window size, as in ``nn.MaxPool2d``. ``dilation``
+    spaces the window's cells; ``ceil_mode`` keeps a last, partial window
+    (``H_out`` rounded up, PyTorch's rule), whose missing cells hold ``pad_value``
+    like the padding.
 
     >>> windows2d(torch.arange(9.).reshape(1, 1, 3, 3), 2, stride=1)[0, 0, 0, 0]
     tensor([0., 1., 3., 4.])
     """
-    k = as_pair(kernel_size, "kernel_size")
-    s = as_pair(stride if stride is not None else k, "stride")
-    p = as_pair(padding, "padding", minimum=0)
-    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
-        raise ConvlibInputError(
-            f"padding: expected at most half the window ({k[0] // 2}, {k[1] // 2}) so every "
-            f"window holds a real value, got {p}. Fix: use padding <= kernel_size // 2."
-        )
-    check_fits(tuple(x.shape[2:]), k, p, name="kernel_size")
-    if p != (0, 0):
-        x = F.pad(x, (p[1], p[1], p[0], p[0]), value=pad_value)
-    win = x.unfold(2, k[0], s[0]).unfold(3, k[1], s[1])  # (N, C, H_out, W_out, k_h, k_w)
+    k, s, p, d = _parse(kernel_size, stride, padding, dilation)
+    span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)  # the dilated window
+    check_fits(tuple(x.shape[2:]), span, p, name="kernel_size")
+    out, extra = _geometry(tuple(x.shape[2:]), k, s, p, d, ceil_mode)
+    _check_every_window_reads_input(tuple(x.shape[2:]), k, s, p, d, out)
+    if p != (0, 0) or extra != (0, 0):
+        x = F.pad(x, (p[1], p[1] + extra[1], p[0], p[0] + extra[0]), value=pad_value)
+    win = x.unfold(2, span[0], s[0]).unfold(3, span[1], s[1])  # (N, C, H_out, W_out, span_h, span_w)
+    win = win[..., :: d[0], :: d[1]]  # (N, C, H_out, W_out, k_h, k_w): every d-th cell of the span
     return win.flatten(-2)  # (N, C, H_out, W_out, k_h*k_w)
 
 
@@ -52,14 +119,21 @@ def pool2d(
     stride: int | tuple[int, int] | None = None,
     padding: int | tuple[int, int] = 0,
     mode: Mode = "max",
+    dilation: int | tuple[int, int] = 1,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
 ) -> torch.Tensor:
     """Max, average or custom pooling of each channel separately.
 
     ``x`` is ``(N, C, H, W)``, ``(C, H, W)`` or ``(H, W)``; the result has the
     same rank, the same ``N`` and ``C``, and ``H_out x W_out`` spatial size.
-    ``mode`` is ``"max"``, ``"avg"`` (padding counts as zeros, like
-    ``F.avg_pool2d``'s default) or any function reducing the last axis of a
-    ``(..., k_h*k_w)`` tensor, e.g. ``lambda w: w.norm(dim=-1)``.
+    ``mode`` is ``"max"``, ``"avg"`` or any function reducing the last axis of a
+    ``(..., k_h*k_w)`` tensor, e.g. ``lambda w: w.norm(dim=-1)`` (it sees padding as zeros).
+    The other arguments mean what they mean in ``F.max_pool2d`` / ``F.avg_pool2d``:
+    ``dilation`` spaces the window's cells; ``ceil_mode`` rounds ``H_out`` up,
+    keeping a last, partial window; ``count_include_pad`` (average only) says
+    whether padded zeros count in the mean (cells of a partial ``ceil_mode``
+    window past the padding never do).
 
     >>> X = torch.arange(9.).reshape(3, 3)
     >>> pool2d(X, 2, stride=1)
@@ -77,16 +151,36 @@ def pool2d(
         )
     rank = x.ndim
     x4 = x.reshape((1,) * (4 - rank) + tuple(x.shape))  # (N, C, H, W)
+    geometry = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
     if mode == "max":
-        win = windows2d(x4, kernel_size, stride=stride, padding=padding, pad_value=float("-inf"))
-        out = win.max(dim=-1).values
+        out = windows2d(x4, kernel_size, pad_value=float("-inf"), **geometry).max(dim=-1).values
     elif mode == "avg":
-        out = windows2d(x4, kernel_size, stride=stride, padding=padding).mean(dim=-1)
+        total = windows2d(x4, kernel_size, **geometry).sum(dim=-1)  # (N, C, H_out, W_out)
+        out = total / _counts(x4, kernel_size, count_include_pad, **geometry)
     elif callable(mode):
-        out = mode(windows2d(x4, kernel_size, stride=stride, padding=padding))
+        out = mode(windows2d(x4, kernel_size, **geometry))
     else:
         raise ConvlibInputError(
             f"mode: expected 'max', 'avg' or a function of the windows, got {mode!r}. "
             "Fix: mode='max' or mode=lambda w: w.median(dim=-1).values."
         )
     return out.reshape(tuple(x.shape[:-2]) + tuple(out.shape[-2:]))  # same rank as x
+
+
+
+def _counts(
+    x: torch.Tensor, kernel_size: int | tuple[int, int], count_include_pad: bool, *,
+    stride: int | tuple[int, int] | None, padding: int | tuple[int, int], dilation: int | tuple[int, int], ceil_mode: bool,
+) -> torch.Tensor:
+    """How many cells each average-pooling window divides by, ``(H_out, W_out)``.
+
+    Real cells always count, padded zeros when ``count_include_pad``, the cells a
+    ``ceil_mode`` window hangs past the padding never (PyTorch's divisor).
+    """
+    k, s, p, d = _parse(kernel_size, stride, padding, dilation)
+    h, w = x.shape[-2:]
+    _, extra = _geometry((h, w), k, s, p, d, ceil_mode)
+    counted = torch.ones(1, 1, h, w, dtype=x.dtype, device=x.device)  # (1, 1, H, W): real cells
+    counted = F.pad(counted, (p[1], p[1], p[0], p[0]), value=float(count_include_pad))  # the padding
+    counted = F.pad(counted, (0, extra[1], 0, extra[0]))  # a partial window's overhang: never counted
+    return windows2d(counted, k, stride=s, dilation=d).sum(dim=-1)[0, 0]  # (H_out, W_out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import convlib as cl
 from convlib.pool import pool2d, windows2d
@@ -116,3 +116,73 @@ def test_bad_mode() -> None:
 def test_padding_more_than_half_window() -> None:
     with pytest.raises(ConvlibInputError, match=r"padding: expected at most half the window \(1, 1\).*got \(2, 2\)\. Fix: use padding <= kernel_size // 2"):
         pool2d(torch.ones(1, 1, 4, 4), 2, padding=2)
+
+
+@st.composite
+def torch_option_case(draw: st.DrawFn) -> dict:
+    """``ceil_mode``, ``dilation`` (max only, as in torch) and ``count_include_pad`` (avg only)."""
+    mode = draw(st.sampled_from(["max", "avg"]))
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    d = (draw(st.integers(1, 3)), draw(st.integers(1, 3))) if mode == "max" else (1, 1)
+    span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
+    p = (draw(st.integers(0, span[0] // 2)), draw(st.integers(0, span[1] // 2)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    size = [draw(st.integers(max(1, span[i] - 2 * p[i]), span[i] + 7)) for i in range(2)]
+    return dict(shape=(draw(st.integers(1, 2)), 2, *size), mode=mode, kernel=k, stride=s, padding=p, dilation=d,
+                ceil_mode=draw(st.booleans()), count_include_pad=draw(st.booleans()),
+                seed=draw(st.integers(0, 2**31 - 1)))
+
+
+@FAST
+@given(torch_option_case())
+def test_torch_options_match(case: dict) -> None:
+    x0 = torch.randn(case["shape"], generator=torch.Generator().manual_seed(case["seed"]), dtype=torch.float64)
+    kw = dict(stride=case["stride"], padding=case["padding"], ceil_mode=case["ceil_mode"])
+    # torch allows padding <= kernel_size // 2 only (undilated), and lets dilated windows fall on padding alone
+    # (-inf, with gradients sent to arbitrary cells); convlib refuses those, tested below.
+    assume(all(p <= k // 2 for p, k in zip(case["padding"], case["kernel"])))
+    try:
+        cl.pool.windows2d(x0, case["kernel"], dilation=case["dilation"], **kw)
+    except ConvlibInputError:
+        assume(False)
+    if case["mode"] == "max":
+        ref = lambda x: F.max_pool2d(x, case["kernel"], dilation=case["dilation"], **kw)  # noqa: E731
+        ours = lambda x: pool2d(x, case["kernel"], dilation=case["dilation"], **kw)  # noqa: E731
+    else:
+        ref = lambda x: F.avg_pool2d(x, case["kernel"], count_include_pad=case["count_include_pad"], **kw)  # noqa: E731
+        ours = lambda x: pool2d(x, case["kernel"], mode="avg", count_include_pad=case["count_include_pad"], **kw)  # noqa: E731
+    y, gx = _values_and_grads(ours, x0)
+    y_ref, gx_ref = _values_and_grads(ref, x0)
+    assert y.shape == y_ref.shape
+    torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_ceil_mode_keeps_the_partial_window() -> None:
+    x = torch.arange(25.).reshape(5, 5)
+    assert pool2d(x, 2).shape == (2, 2)  # floor: the last row and column are never read
+    kept = pool2d(x, 2, ceil_mode=True)  # (3, 3): the last window holds the leftover cells
+    assert kept.shape == (3, 3) and kept[2, 2] == 24 and kept[0, 2] == 9
+    assert pool2d(x, 2, mode="avg", ceil_mode=True)[2, 2] == 24  # averaged over the one real cell
+    assert windows2d(x[None, None], 2, ceil_mode=True, pad_value=-1.0)[0, 0, 2, 2].tolist() == [24, -1, -1, -1]
+
+
+def test_avg_count_include_pad() -> None:
+    x = torch.ones(1, 1, 3, 3)
+    assert pool2d(x, 3, stride=1, padding=1, mode="avg")[0, 0, 0, 0] == pytest.approx(4 / 9)  # zeros count
+    assert pool2d(x, 3, stride=1, padding=1, mode="avg", count_include_pad=False)[0, 0, 0, 0] == 1.0
+
+
+def test_dilated_window() -> None:
+    x = torch.arange(16.).reshape(1, 1, 4, 4)
+    assert windows2d(x, 2, stride=1, dilation=2)[0, 0, 0, 0].tolist() == [0, 2, 8, 10]  # every other cell
+    with pytest.raises(ConvlibInputError, match=r"padding: expected at most half the window \(1, 1\).*"
+                                                r"\(of the dilated window\)"):
+        pool2d(x, 2, dilation=2, padding=2)
+
+
+def test_window_of_padding_only_is_refused() -> None:
+    x = torch.ones(1, 1, 1, 1)
+    with pytest.raises(ConvlibInputError, match=r"^kernel_size: expected every window to hold at least one input cell, "
+                                                r"got output column 0 reading only padding .*Fix: less padding or dilation"):
+        pool2d(x, (1, 2), stride=1, padding=(0, 1), dilation=(1, 2))  # cells -1 and 1 of a 1-wide input
