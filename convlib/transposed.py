@@ -30,7 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from convlib.shapes import conv_transpose_output_size
-from convlib.validate import ConvlibInputError, as_pair, as_tensor_2d, check_batch, check_float, check_weight_and_bias
+from convlib.validate import (
+    ConvlibInputError, as_pair, as_tensor_2d, check_batch, check_float, check_groups, check_weight_and_bias,
+)
 
 __all__ = ["trans_conv_naive", "conv_transpose2d", "insert_zeros"]
 
@@ -70,6 +72,7 @@ def _checked(
     padding: int | tuple[int, int],
     output_padding: int | tuple[int, int],
     dilation: int | tuple[int, int],
+    groups: int = 1,
 ) -> tuple[IntPair, IntPair, IntPair, IntPair, IntPair]:
     """Validate; return ``stride, padding, output_padding, dilation, (H_out, W_out)``."""
     check_float(weight, "weight")
@@ -79,9 +82,10 @@ def _checked(
             f"{tuple(weight.shape)}. Fix: a single 2-D kernel K becomes K[None, None]; note that a "
             "transposed convolution's weight lists C_in first, the reverse of conv2d's."
         )
-    c_in, c_out = weight.shape[:2]
+    c_in, c_group = weight.shape[:2]  # c_group = C_out/groups: the channels each group makes
+    check_groups(groups, c_in, of="C_in")
     check_batch(x, "x", channels=c_in)
-    check_weight_and_bias(x, weight, bias, c_out)
+    check_weight_and_bias(x, weight, bias, c_group * groups)
     s = as_pair(stride, "stride")
     p = as_pair(padding, "padding", minimum=0)
     op = as_pair(output_padding, "output_padding", minimum=0)
@@ -109,16 +113,19 @@ def conv_transpose2d(
     padding: int | tuple[int, int] = 0,
     output_padding: int | tuple[int, int] = 0,
     dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
 ) -> torch.Tensor:
     """2-D transposed convolution of a batch, as ``torch.nn.functional.conv_transpose2d``.
 
-    Shapes: ``x (N, C_in, H, W)``, ``weight (C_in, C_out, k_h, k_w)`` (C_in first,
+    Shapes: ``x (N, C_in, H, W)``, ``weight (C_in, C_out/groups, k_h, k_w)`` (C_in first,
     as in torch), ``bias (C_out,)`` -> ``(N, C_out, H_out, W_out)`` with
     ``H_out = (H - 1)*s - 2p + d*(k_h - 1) + 1 + output_padding``
     (:func:`convlib.conv_transpose_output_size`). ``padding`` removes ``p`` cells
     from each side of the full result (so it undoes a convolution's padding
     ``p``); ``output_padding`` adds cells on the bottom and right, to pick among
-    the input sizes a strided convolution maps to the same output. Differentiable
+    the input sizes a strided convolution maps to the same output. ``groups``
+    splits the channels as in :func:`convlib.conv2d`: group ``i``'s input channels
+    spread into group ``i``'s output channels only. Differentiable
     in ``x``, ``weight`` and ``bias`` (autograd through the matmul and ``F.fold``).
 
     >>> x = torch.tensor([[[[0., 1], [2, 3]]]])
@@ -129,11 +136,13 @@ def conv_transpose2d(
     >>> conv_transpose2d(torch.zeros(1, 8, 4, 4), torch.zeros(8, 3, 3, 3), stride=2, padding=1, output_padding=1).shape
     torch.Size([1, 3, 8, 8])
     """
-    s, p, op, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, output_padding, dilation)
+    s, p, op, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, output_padding, dilation, groups)
     n, c_in, h, w = x.shape
     kh, kw = weight.shape[2:]
-    # Every input cell times every kernel: (C_out*k_h*k_w, C_in) @ (N, C_in, H*W)
-    patches = weight.reshape(c_in, -1).t() @ x.reshape(n, c_in, h * w)  # (N, C_out*k_h*k_w, H*W)
+    # Every input cell times every kernel of its group: (g, C_out/g*k_h*k_w, C_in/g) @ (N, g, C_in/g, H*W)
+    kernels = weight.reshape(groups, c_in // groups, -1).transpose(1, 2)  # (g, C_out/g*k_h*k_w, C_in/g)
+    patches = kernels @ x.reshape(n, groups, c_in // groups, h * w)  # (N, g, C_out/g*k_h*k_w, H*W)
+    patches = patches.reshape(n, weight.shape[1] * groups * kh * kw, h * w)  # (N, C_out*k_h*k_w, H*W), output channels in order
     full = ((h - 1) * s[0] + d[0] * (kh - 1) + 1, (w - 1) * s[1] + d[1] * (kw - 1) + 1)
     y = F.fold(patches, full, (kh, kw), dilation=d, stride=s)  # (N, C_out, *full): overlapping patches added
     y = F.pad(y, (0, op[1], 0, op[0]))  # output_padding: extra rows/columns at the bottom/right

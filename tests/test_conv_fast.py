@@ -402,7 +402,7 @@ def test_depthwise_output_is_channels_last_and_float32_matches() -> None:
 
 
 def test_group_errors_say_what_to_do() -> None:
-    with pytest.raises(ValueError, match=r"^groups: expected a divisor of the weight's C_out = 6 .* got 4\. "
+    with pytest.raises(ValueError, match=r"^groups: expected a divisor of the weight's C_out = 6 \(each group has C_out/groups channels\), got 4\. "
                                          r"Fix: pick groups from \[1, 2, 3, 6\]"):
         conv2d(torch.randn(1, 4, 5, 5), torch.randn(6, 1, 3, 3), groups=4)
     with pytest.raises(ValueError, match=r"^x: expected 4 input channels \(groups=2 times the weight's "

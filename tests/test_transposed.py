@@ -148,3 +148,27 @@ def test_errors_say_what_to_do() -> None:
         conv_transpose2d(x, w.double())
     with pytest.raises(TypeError, match="floating-point"):
         conv_transpose2d(x.long(), w)
+
+
+@settings(max_examples=60, deadline=None)
+@given(transposed_case(), st.integers(1, 3), st.integers(1, 2), st.integers(1, 2))
+def test_groups_match_torch(case: dict, groups: int, in_per_group: int, out_per_group: int) -> None:
+    """Weight ``(C_in, C_out/groups, k_h, k_w)``: each group spreads into its own output channels."""
+    n, _, h, w = case["x"]
+    case = {**case, "x": (n, groups * in_per_group, h, w), "w": (groups * in_per_group, out_per_group, *case["w"][2:])}
+    x, w, b = _tensors(case)
+    b = None if b is None else torch.randn(groups * out_per_group, dtype=torch.float64)  # (C_out,)
+    kw = dict(case["kw"], groups=groups)
+    ours = _value_and_grads(lambda x, w, b: conv_transpose2d(x, w, b, **kw), x, w, b)
+    ref = _value_and_grads(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), x, w, b)
+    assert ours[0].shape == ref[0].shape
+    for got, want in zip(ours, ref):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_groups_errors() -> None:
+    with pytest.raises(ConvlibInputError, match=r"^groups: expected a divisor of the weight's C_in = 3 .*got 2\. "
+                                                r"Fix: pick groups from \[1, 3\]"):
+        conv_transpose2d(torch.randn(1, 3, 4, 4), torch.randn(3, 2, 3, 3), groups=2)
+    with pytest.raises(ConvlibInputError, match=r"bias: expected shape \(4,\)"):  # C_out = groups * 2
+        conv_transpose2d(torch.randn(1, 4, 4, 4), torch.randn(4, 2, 3, 3), torch.zeros(2), groups=2)
