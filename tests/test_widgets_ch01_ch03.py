@@ -194,12 +194,18 @@ def test_transposed_view_matches_f_conv_transpose2d(X, K):
         full = F.conv_transpose2d(x[None, None], k[None, None], stride=s)[0, 0]
         assert w.full_shape == tuple(full.shape)
         for p in range(w.max_padding + 1):
-            w.padding = p
-            want = F.conv_transpose2d(x[None, None], k[None, None], stride=s, padding=p)[0, 0]
-            assert w.out_shape == tuple(want.shape)
-            assert w.out_shape[0] == cl.conv_transpose_output_size(x.shape[0], k.shape[0], padding=p, stride=s)
-            torch.testing.assert_close(w.output(), want)
-            assert w.formula.endswith(f"= {w.out_shape[1]}")
+            for op in range(s):  # output padding: below the stride
+                w.padding, w.output_padding = p, op
+                want = F.conv_transpose2d(x[None, None], k[None, None], stride=s, padding=p, output_padding=op)[0, 0]
+                assert w.out_shape == tuple(want.shape)
+                assert w.out_shape[0] == cl.conv_transpose_output_size(x.shape[0], k.shape[0], padding=p, stride=s,
+                                                                       output_padding=op)
+                torch.testing.assert_close(w.output(), want)
+                assert w.formula.endswith(f"= {w.out_shape[1]}") and (f" + {op} = " in w.formula) == (op > 0)
+                grid = torch.tensor(w.partial(x.numel() - 1), dtype=torch.float64)  # the page's grid: the cut leaves the output
+                assert grid.shape == w.grid_shape
+                torch.testing.assert_close(grid[p : grid.shape[0] - p, p : grid.shape[1] - p], want)
+        w.output_padding = 0
         # The running sums end at the full result, and each step adds exactly one patch.
         before = torch.zeros_like(full)
         for q in range(x.numel()):
@@ -222,6 +228,12 @@ def test_transposed_view_validation_and_clamping():
         w.padding = 3
     with pytest.raises(traitlets.TraitError, match="stride: expected an int from 1 to 3"):
         w.stride = 4
+    with pytest.raises(traitlets.TraitError, match=r"output_padding: expected an int from 0 to 0 .*smaller than the stride \(1\).*Fix"):
+        w.output_padding = 1
+    w.stride, w.output_padding = 3, 2
+    w.stride = 2  # the output padding follows the stride down, as on the page
+    assert w.output_padding == 1
+    w.stride = 1
     with pytest.raises(traitlets.TraitError, match="position: expected 0 <= position < 9.*Fix"):
         w.position = 9
     w.position = 8
@@ -234,14 +246,17 @@ def test_transposed_view_validation_and_clamping():
 
 @needs_node
 def test_transposed_page_geometry_matches_convlib(tmp_path):
-    grid = [(X, K, s, p, q) for X, K in TC_CASES for s in (1, 2, 3) for p in (0, 1) for q in (0, len(X) * len(X[0]) - 1)]
-    harness = ("const cases = " + json.dumps(grid) + ";\nconsole.log(JSON.stringify(cases.map(([X, K, s, p, q]) => {"
-               "const g = tcGeometry(X, K, s, p, q);"
-               "return { full: g.full, out: g.out, maxPad: g.maxPad, patch: g.patch, sums: g.sums, formula: g.formula }; })));\n")
+    grid = [(X, K, s, p, op, q) for X, K in TC_CASES for s in (1, 2, 3) for p in (0, 1) for op in range(s)
+            for q in (0, len(X) * len(X[0]) - 1)]
+    harness = ("const cases = " + json.dumps(grid) + ";\nconsole.log(JSON.stringify(cases.map(([X, K, s, p, op, q]) => {"
+               "const g = tcGeometry(X, K, s, p, op, q);"
+               "return { full: g.full, grid: g.grid, out: g.out, maxPad: g.maxPad, patch: g.patch, sums: g.sums,"
+               " formula: g.formula }; })));\n")
     shown = run_esm("transposed", harness, tmp_path)
-    for (X, K, s, p, q), page in zip(grid, shown):
-        w = TransposedConvView(X, K, stride=s)
+    for (X, K, s, p, op, q), page in zip(grid, shown):
+        w = TransposedConvView(X, K, stride=s, output_padding=op)
         assert page["maxPad"] == w.max_padding and tuple(page["full"]) == w.full_shape
+        assert tuple(page["grid"]) == w.grid_shape
         if p > w.max_padding:
             continue
         w.padding, w.position = p, q

@@ -4,12 +4,14 @@ Each input cell scales the kernel by its value and adds it into the output,
 ``s`` cells further along per input step. The page steps through the input
 cells in reading order: the current cell and its patch are highlighted, the
 output grid shows the running sums, and the border that ``padding`` removes
-is drawn dashed. Stride and padding are sliders.
+is drawn dashed. Stride, padding and output padding are sliders; output
+padding adds rows and columns at the bottom and right (drawn dotted).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 import traitlets as t
 
 from convlib.shapes import conv_transpose_output_size
@@ -28,8 +30,10 @@ class TransposedConvView(StaticWidget):
     """Step through ``trans_conv_naive(X, K, stride)`` one input cell at a time.
 
     ``position`` counts input cells of ``X (H, W)`` in reading order; the
-    output grid is the full ``((H-1)*s + k_h, (W-1)*s + k_w)`` result, whose
-    outer ``padding`` rows and columns are cut off at the end.
+    output grid is the full ``((H-1)*s + k_h, (W-1)*s + k_w)`` result plus
+    ``output_padding`` rows and columns of zeros at the bottom and right; its
+    outer ``padding`` rows and columns are cut off at the end (as in
+    :func:`convlib.conv_transpose2d`).
 
     >>> w = TransposedConvView([[0, 1], [2, 3]], [[0, 1], [2, 3]])
     >>> w.full_shape, w.out_shape, w.formula
@@ -42,6 +46,9 @@ class TransposedConvView(StaticWidget):
     >>> w.stride, w.padding = 2, 1                  # full 4x4, the outer ring cut off
     >>> w.out_shape, w.output().tolist()
     ((2, 2), [[0.0, 2.0], [2.0, 0.0]])
+    >>> w.output_padding = 1                        # the bottom/right cut is one smaller: a row and column come back
+    >>> w.out_shape, w.output().tolist(), w.formula
+    ((3, 3), [[0.0, 2.0, 3.0], [2.0, 0.0, 3.0], [6.0, 6.0, 9.0]], '(2 − 1)·2 − 2·1 + 2 + 1 = 3')
     """
 
     _esm = esm_source("transposed")
@@ -50,15 +57,18 @@ class TransposedConvView(StaticWidget):
     k = t.List(t.List(t.Float())).tag(sync=True)
     stride = t.Int(1).tag(sync=True)
     padding = t.Int(0).tag(sync=True)
+    output_padding = t.Int(0).tag(sync=True)
     position = t.Int(0).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
     def __init__(
-        self, X: object, K: object, *, stride: int = 1, padding: int = 0, position: int = 0, title: str = ""
+        self, X: object, K: object, *, stride: int = 1, padding: int = 0, output_padding: int = 0,
+        position: int = 0, title: str = "",
     ) -> None:
         super().__init__(x=matrix_state(X, "X"), k=matrix_state(K, "K"), title=title)
         self.stride = stride
         self.padding = padding
+        self.output_padding = output_padding
         self.position = position
 
     # --- validation -------------------------------------------------------
@@ -77,6 +87,14 @@ class TransposedConvView(StaticWidget):
             fix="use less padding, or a larger stride or kernel.",
         )
 
+    @t.validate("output_padding")
+    def _valid_output_padding(self, proposal: t.Bunch) -> int:
+        return int_in_range(
+            "output_padding", proposal["value"], 0, self.stride - 1,
+            why=f"output padding must be smaller than the stride ({self.stride})",
+            fix="use a larger stride first; at stride 1 there is nothing to choose between.",
+        )
+
     @t.validate("position")
     def _valid_position(self, proposal: t.Bunch) -> int:
         q, h, w = proposal["value"], len(self.x), len(self.x[0])
@@ -89,9 +107,12 @@ class TransposedConvView(StaticWidget):
 
     @t.observe("stride", "x", "k")
     def _keep_padding(self, change: t.Bunch) -> None:
-        """A smaller full result may not leave room for the padding: shrink it, as the page does."""
+        """A smaller full result may not leave room for the padding, a smaller stride for the
+        output padding: shrink them, as the page does."""
         if self.padding > self.max_padding:
             self.padding = self.max_padding
+        if self.output_padding >= self.stride:
+            self.output_padding = self.stride - 1
 
     @t.observe("x")
     def _keep_position(self, change: t.Bunch) -> None:
@@ -100,15 +121,22 @@ class TransposedConvView(StaticWidget):
 
     # --- what the page shows ------------------------------------------------
 
-    def _sizes(self, padding: int) -> tuple[int, int]:
-        """Output ``(height, width)`` at this stride with ``padding``, by :func:`convlib.conv_transpose_output_size`."""
-        return (conv_transpose_output_size(len(self.x), len(self.k), padding=padding, stride=self.stride),
-                conv_transpose_output_size(len(self.x[0]), len(self.k[0]), padding=padding, stride=self.stride))
+    def _sizes(self, padding: int, output_padding: int) -> tuple[int, int]:
+        """Output ``(height, width)`` at this stride, by :func:`convlib.conv_transpose_output_size`."""
+        return tuple(  # type: ignore[return-value]
+            conv_transpose_output_size(n, k, padding=padding, stride=self.stride, output_padding=output_padding)
+            for n, k in ((len(self.x), len(self.k)), (len(self.x[0]), len(self.k[0])))
+        )
 
     @property
     def full_shape(self) -> tuple[int, int]:
         """``((H - 1)*s + k_h, (W - 1)*s + k_w)``: every patch, before padding cuts the border."""
-        return self._sizes(0)
+        return self._sizes(0, 0)
+
+    @property
+    def grid_shape(self) -> tuple[int, int]:
+        """The page's output grid: ``full_shape`` plus ``output_padding`` rows and columns."""
+        return self._sizes(0, self.output_padding)
 
     @property
     def max_padding(self) -> int:
@@ -117,8 +145,8 @@ class TransposedConvView(StaticWidget):
 
     @property
     def out_shape(self) -> tuple[int, int]:
-        """``full_shape`` minus ``2 * padding`` per axis."""
-        return self._sizes(self.padding)
+        """``grid_shape`` minus ``2 * padding`` per axis."""
+        return self._sizes(self.padding, self.output_padding)
 
     @property
     def cell(self) -> tuple[int, int]:
@@ -128,8 +156,9 @@ class TransposedConvView(StaticWidget):
     @property
     def formula(self) -> str:
         """The page's size line for the height (and the width when it differs)."""
-        s, p = self.stride, self.padding
-        parts = [f"({n} − 1)·{s} − 2·{p} + {k} = {o}"
+        s, p, op = self.stride, self.padding, self.output_padding
+        extra = f" + {op}" if op else ""
+        parts = [f"({n} − 1)·{s} − 2·{p} + {k}{extra} = {o}"
                  for n, k, o in ((len(self.x), len(self.k), self.out_shape[0]),
                                  (len(self.x[0]), len(self.k[0]), self.out_shape[1]))]
         return parts[0] if parts[0] == parts[1] else f"height {parts[0]}; width {parts[1]}"
@@ -142,14 +171,17 @@ class TransposedConvView(StaticWidget):
         return [(i * s + a, j * s + b) for a in range(len(self.k)) for b in range(len(self.k[0]))]
 
     def partial(self, position: int | None = None) -> list[list[float]]:
-        """The full grid after input cells ``0 .. position`` have written their patches."""
+        """The page's grid (``grid_shape``) after input cells ``0 .. position`` have written their patches."""
         q = self.position if position is None else position
         X = torch.tensor(self.x, dtype=torch.float64)
         written = (torch.arange(X.numel()) <= q).reshape(X.shape)  # (H, W): cells done so far
-        return trans_conv_naive(X * written, torch.tensor(self.k, dtype=torch.float64), stride=self.stride).tolist()
+        full = trans_conv_naive(X * written, torch.tensor(self.k, dtype=torch.float64), stride=self.stride)
+        op = self.output_padding
+        return F.pad(full, (0, op, 0, op)).tolist()  # output padding: zero rows/columns at the bottom/right
 
     def output(self) -> torch.Tensor:
         """The finished, cropped output ``(H_out, W_out)``, via :func:`convlib.conv_transpose2d`."""
         X = torch.tensor(self.x, dtype=torch.float64)[None, None]  # (1, 1, H, W)
         K = torch.tensor(self.k, dtype=torch.float64)[None, None]  # (C_in, C_out, k_h, k_w) = (1, 1, k_h, k_w)
-        return conv_transpose2d(X, K, stride=self.stride, padding=self.padding)[0, 0]
+        return conv_transpose2d(X, K, stride=self.stride, padding=self.padding,
+                                output_padding=self.output_padding)[0, 0]

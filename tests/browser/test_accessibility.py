@@ -78,7 +78,8 @@ def test_widgets_pass_axe_in_the_states_a_learner_reaches(book_page):
         set_range(explorer, name, value)
     transposed = book_page.widgets("TransposedConvView").first
     set_range(transposed, "stride", 2)  # outputs that add up to zero
-    assert explorer.locator(".cl-pad").count() > 0
+    set_range(transposed, "output_padding", 1)  # dotted cells
+    assert explorer.locator(".cl-pad").count() > 0 and transposed.locator(".cl-tc-extra").count() > 0
     found = violations(book_page)
     assert not found, "\n".join(found)
 

@@ -1,4 +1,4 @@
-"""TransposedConvView in the built book: stride, padding and every input cell, compared with convlib."""
+"""TransposedConvView in the built book: stride, padding, output padding and every input cell, compared with convlib."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ READ = """el => {
   const pick = (list, cls) => list.filter((c) => c.cls.includes(cls)).map((c) => c.ij);
   const x = cells("x"), y = cells("y");
   const values = {};
-  for (const id of ["stride", "padding", "position"]) values[id] = Number(q(id).value);
+  for (const id of ["stride", "padding", "output_padding", "position"]) values[id] = Number(q(id).value);
   return {
-    values, paddingMax: Number(q("padding").max), current: pick(x, "cl-current"), done: pick(x, "cl-done"),
-    patch: pick(y, "cl-win"), cut: pick(y, "cl-pad"), shape: q("out-shape").textContent,
+    values, paddingMax: Number(q("padding").max), outPadMax: Number(q("output_padding").max),
+    current: pick(x, "cl-current"), done: pick(x, "cl-done"),
+    patch: pick(y, "cl-win"), cut: pick(y, "cl-pad"), extra: pick(y, "cl-tc-extra"), shape: q("out-shape").textContent,
     formula: q("formula").dataset.formula, where: q("where").textContent,
   };
 }"""
@@ -40,18 +41,21 @@ def state(widget) -> dict:
 
 def python_side(s: dict) -> TransposedConvView:
     v = s["values"]
-    return TransposedConvView(X3, BILINEAR, stride=v["stride"], padding=v["padding"], position=v["position"])
+    return TransposedConvView(X3, BILINEAR, stride=v["stride"], padding=v["padding"],
+                              output_padding=v["output_padding"], position=v["position"])
 
 
 def assert_matches(s: dict, w: TransposedConvView) -> None:
-    (fh, fw), p = w.full_shape, w.padding
+    (gh, gw), (fh, fw), p = w.grid_shape, w.full_shape, w.padding
     assert s["sums"] == w.partial()
     assert sorted(tuple(c) for c in s["patch"]) == sorted(w.patch())
     assert s["current"] == [list(w.cell)] and len(s["done"]) == w.position
     assert sorted(tuple(c) for c in s["cut"]) == sorted(
-        (r, c) for r in range(fh) for c in range(fw) if not (p <= r < fh - p and p <= c < fw - p))
+        (r, c) for r in range(gh) for c in range(gw) if not (p <= r < gh - p and p <= c < gw - p))
+    assert sorted(tuple(c) for c in s["extra"]) == sorted(
+        (r, c) for r in range(gh) for c in range(gw) if r >= fh or c >= fw)  # output padding, drawn dotted
     assert s["shape"] == f"output {w.out_shape[0]}×{w.out_shape[1]}" and s["formula"] == w.formula
-    assert s["paddingMax"] == w.max_padding
+    assert s["paddingMax"] == w.max_padding and s["outPadMax"] == w.stride - 1
     assert s["where"].startswith(f"cell ({w.cell[0]}, {w.cell[1]})")
 
 
@@ -60,7 +64,7 @@ def test_initial_state_is_the_python_state(book_page):
     assert book_page.widgets("TransposedConvView").count() == 1
     widget = book_page.widgets("TransposedConvView").first
     s = state(widget)
-    assert s["values"] == {"stride": 2, "padding": 1, "position": 0}
+    assert s["values"] == {"stride": 2, "padding": 1, "output_padding": 0, "position": 0}
     assert read_grid(widget, "x") == X3 and read_grid(widget, "k") == BILINEAR
     assert_matches(s, TransposedConvView(X3, BILINEAR, stride=2, padding=1))
     book_page.assert_clean()
@@ -75,16 +79,20 @@ def test_every_stride_padding_and_cell_matches_convlib(book_page):
         w = TransposedConvView(X3, BILINEAR, stride=stride)
         for padding in range(w.max_padding + 1):
             set_range(widget, "padding", padding)
-            for q in range(9):
-                set_range(widget, "position", q)
-                s = state(widget)
-                assert s["values"] == {"stride": stride, "padding": padding, "position": q}
-                assert_matches(s, python_side(s))
-            # After the last cell, the solid cells are F.conv_transpose2d's output.
-            sums = torch.tensor(s["sums"])
-            fh, fw = sums.shape
-            inner = sums[padding : fh - padding, padding : fw - padding]
-            torch.testing.assert_close(inner, F.conv_transpose2d(x, k, stride=stride, padding=padding)[0, 0])
+            for op in range(stride):
+                set_range(widget, "output_padding", op)
+                for q in range(9) if op == 0 else (0, 8):  # every cell once per padding; ends for the rest
+                    set_range(widget, "position", q)
+                    s = state(widget)
+                    assert s["values"] == {"stride": stride, "padding": padding, "output_padding": op, "position": q}
+                    assert_matches(s, python_side(s))
+                # After the last cell, the solid cells are F.conv_transpose2d's output.
+                sums = torch.tensor(s["sums"])
+                gh, gw = sums.shape
+                inner = sums[padding : gh - padding, padding : gw - padding]
+                want = F.conv_transpose2d(x, k, stride=stride, padding=padding, output_padding=op)[0, 0]
+                torch.testing.assert_close(inner, want)
+            set_range(widget, "output_padding", 0)
     widget.scroll_into_view_if_needed()
     book_page.screenshot("transposed.png")
     book_page.assert_clean()
@@ -100,6 +108,20 @@ def test_stride_change_clamps_padding_as_python_does(book_page):
     w = TransposedConvView(X3, BILINEAR, stride=3, padding=3)
     w.stride = 1
     assert s["values"]["padding"] == w.padding == 2
+    assert_matches(s, python_side(s))
+    book_page.assert_clean()
+
+
+def test_stride_change_clamps_output_padding_as_python_does(book_page):
+    book_page.open(PAGE)
+    widget = book_page.widgets("TransposedConvView").first
+    set_range(widget, "stride", 3)
+    set_range(widget, "output_padding", 2)
+    set_range(widget, "stride", 2)  # output padding must stay below the stride: 1
+    s = state(widget)
+    w = TransposedConvView(X3, BILINEAR, stride=3, output_padding=2, padding=1)
+    w.stride = 2
+    assert s["values"]["output_padding"] == w.output_padding == 1
     assert_matches(s, python_side(s))
     book_page.assert_clean()
 
@@ -123,5 +145,5 @@ def test_clicks_and_arrow_keys_pick_the_input_cell(book_page):
     stage.press("End")
     assert state(widget)["values"]["position"] == 8
     labels = widget.evaluate("el => [...el.querySelectorAll('input')].map((e) => e.getAttribute('aria-label'))")
-    assert labels == ["Stride s", "Padding p", "Input cell"]
+    assert labels == ["Stride s", "Padding p", "Output padding", "Input cell"]
     book_page.assert_clean()
