@@ -53,6 +53,9 @@ IntPair = tuple[int, int]
 #: ``padding`` as the ops take it: zeros per side (an int or ``(p_h, p_w)``), ``"same"`` or ``"valid"``.
 Padding = int | tuple[int, int] | str
 
+#: ``Conv2D``'s ``padding_mode`` values, as ``nn.Conv2d`` names them.
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
 #: Largest im2col matrix built at once (bytes); a bigger batch is processed in slices.
 CHUNK_BYTES = 4 << 20
 
@@ -555,14 +558,18 @@ def conv2d(
 class Conv2D(nn.Module):
     """A convolution layer: learnable kernels ``(C_out, C_in/groups, k_h, k_w)`` and biases.
 
-    Same constructor and initialisation as ``torch.nn.Conv2d`` for the
-    arguments it shares, computed by :func:`conv2d`.
+    The constructor of ``torch.nn.Conv2d`` (same arguments, order and
+    initialisation), computed by :func:`conv2d`. ``padding_mode`` other than
+    ``"zeros"`` (``"reflect"``, ``"replicate"``, ``"circular"``) pads with
+    ``F.pad`` first and convolves without padding, as ``nn.Conv2d`` does.
 
     >>> layer = Conv2D(3, 8, kernel_size=3, padding=1)
     >>> layer(torch.zeros(2, 3, 32, 32)).shape
     torch.Size([2, 8, 32, 32])
     >>> Conv2D(3, 8, kernel_size=4, padding="same")(torch.zeros(2, 3, 32, 32)).shape
     torch.Size([2, 8, 32, 32])
+    >>> Conv2D(3, 8, 3, 1, 1, padding_mode="reflect")  # positional, as nn.Conv2d(3, 8, 3, 1, 1)
+    Conv2D(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), bias=True, padding_mode=reflect)
     """
 
     def __init__(
@@ -570,14 +577,20 @@ class Conv2D(nn.Module):
         in_channels: int,
         out_channels: int,
         kernel_size: int | tuple[int, int],
-        *,
         stride: int | tuple[int, int] = 1,
         padding: Padding = 0,
         dilation: int | tuple[int, int] = 1,
         groups: int = 1,
         bias: bool = True,
+        padding_mode: str = "zeros",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"padding_mode: expected one of {list(PADDING_MODES)}, got {padding_mode!r}. "
+                             "Fix: 'zeros' pads with zeros; the others copy or wrap the border (chapter 3).")
+        self.padding_mode = padding_mode
         kh, kw = as_pair(kernel_size, "kernel_size")
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -591,8 +604,9 @@ class Conv2D(nn.Module):
         self.dilation = as_pair(dilation, "dilation")
         pair, _ = resolve_padding(padding, (kh, kw), stride=self.stride, dilation=self.dilation)  # fails here, not at the first call
         self.padding: IntPair | str = padding if isinstance(padding, str) else pair
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, kh, kw))
-        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        make = dict(device=device, dtype=dtype)
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, kh, kw, **make))
+        self.bias = nn.Parameter(torch.empty(out_channels, **make)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -605,16 +619,24 @@ class Conv2D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``."""
+        padding = self.padding
+        if self.padding_mode != "zeros":  # the border comes from x itself: pad first, then no zeros
+            check_batch(x, "x")
+            before, after = resolve_padding(padding, tuple(self.weight.shape[2:]), stride=self.stride,
+                                            dilation=self.dilation)
+            x = F.pad(x, (before[1], after[1], before[0], after[0]), mode=self.padding_mode)  # (N, C_in, H + p, W + p)
+            padding = 0
         return conv2d(
             x, self.weight, self.bias,
-            stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups,
+            stride=self.stride, padding=padding, dilation=self.dilation, groups=self.groups,
         )
 
     def extra_repr(self) -> str:
         c_out, c_group, kh, kw = self.weight.shape
         groups = f", groups={self.groups}" if self.groups != 1 else ""  # shown only when set, as nn.Conv2d does
+        mode = f", padding_mode={self.padding_mode}" if self.padding_mode != "zeros" else ""  # likewise
         return (f"{c_group * self.groups}, {c_out}, kernel_size=({kh}, {kw}), stride={self.stride}, "
-                f"padding={self.padding}, dilation={self.dilation}{groups}, bias={self.bias is not None}")
+                f"padding={self.padding}, dilation={self.dilation}{groups}, bias={self.bias is not None}{mode}")
 
 
 def layer_padding(layer: nn.Module) -> IntPair:

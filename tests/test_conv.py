@@ -186,3 +186,32 @@ def test_conv2d_module_groups_like_nn_conv2d() -> None:
         Conv2D(3, 6, kernel_size=3, groups=2)
     with pytest.raises(ValueError, match=r"^out_channels: expected a multiple of groups=4, got 6"):
         Conv2D(4, 6, kernel_size=3, groups=4)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding", [1, (2, 1), "same"])
+def test_conv2d_module_padding_modes_like_nn_conv2d(mode: str, padding) -> None:
+    torch.manual_seed(0)
+    ours = Conv2D(2, 3, 4 if padding == "same" else 3, 1, padding, padding_mode=mode).double()  # positional, as torch
+    ref = nn.Conv2d(2, 3, 4 if padding == "same" else 3, 1, padding, padding_mode=mode).double()
+    with torch.no_grad():
+        ref.weight.copy_(ours.weight)
+        ref.bias.copy_(ours.bias)
+    x0 = torch.randn(2, 2, 6, 7, dtype=torch.float64)
+    grads = []
+    for layer in (ours, ref):
+        x = x0.clone().requires_grad_()
+        y = layer(x)
+        y.sum().backward()
+        grads.append((y, x.grad, layer.weight.grad))
+    for a, e in zip(*grads):
+        torch.testing.assert_close(a, e, rtol=1e-12, atol=1e-12)
+    assert repr(ours).endswith(f"padding_mode={mode})")
+
+
+def test_conv2d_module_factory_kwargs_and_bad_mode() -> None:
+    layer = Conv2D(3, 4, 3, dtype=torch.float64, device="cpu")
+    assert layer.weight.dtype == layer.bias.dtype == torch.float64 and layer.weight.device.type == "cpu"
+    with pytest.raises(ValueError, match=r"^padding_mode: expected one of \['zeros', 'reflect', 'replicate', "
+                                         r"'circular'\], got 'mirror'"):
+        Conv2D(3, 4, 3, padding_mode="mirror")

@@ -104,6 +104,7 @@ def test_pack_round_trip_is_exact() -> None:
     (nn.Conv2d(1, 2, 3, groups=1, dilation=2), "dilation"),
     (nn.Conv2d(2, 2, 3, groups=2), "groups"),
     (cl.Conv2D(2, 2, 3, groups=2), "groups"),
+    (cl.Conv2D(2, 2, 3, padding=1, padding_mode="reflect"), "padding mode"),
     (nn.AdaptiveAvgPool2d(1), "AdaptiveAvgPool2d"),
     (nn.MaxPool2d(2, ceil_mode=True), "ceil_mode"),
     (nn.AvgPool2d(2, count_include_pad=False), "padded zeros"),
