@@ -13,6 +13,7 @@ from hypothesis import given, settings, strategies as st
 import convlib as cl
 from convlib.validate import ConvlibInputError
 from convlib.widgets import ChannelsView, PoolingView
+from tests.test_widgets_ch01_ch03 import needs_node, run_esm
 
 FAST = settings(max_examples=25, deadline=None)
 
@@ -124,6 +125,33 @@ def test_pooling_view_matches_torch(kernel, stride, padding, mode):
             assert values.sum().item() / len(values) == pytest.approx(want[r, c].item())
 
 
+@pytest.mark.parametrize("ceil_mode", [False, True])
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (3, 2, 1), ((2, 3), (3, 2), (1, 0)), (3, 3, 1)])
+def test_pooling_view_ceil_mode_and_count_include_pad_match_torch(kernel, stride, padding, ceil_mode, count_include_pad):
+    X = torch.arange(25.0, dtype=torch.float64).reshape(5, 5)
+    for mode in ("max", "avg"):
+        w = PoolingView(X, kernel, stride=stride, padding=padding, mode=mode, ceil_mode=ceil_mode,
+                        count_include_pad=count_include_pad)
+        kw = dict(stride=stride, padding=padding, ceil_mode=ceil_mode)
+        want = (F.max_pool2d(X[None, None], kernel, **kw) if mode == "max" else
+                F.avg_pool2d(X[None, None], kernel, count_include_pad=count_include_pad, **kw))[0, 0]
+        torch.testing.assert_close(w.output(), want)
+        assert w.out_shape == tuple(want.shape)
+        for p in range(want.numel()):
+            r, c = divmod(p, want.shape[1])
+            assert w.value_at(p) == pytest.approx(want[r, c].item())
+            if mode == "avg":  # the page's sum / count
+                assert sum(w.window_values(p)) / w.count_at(p) == pytest.approx(want[r, c].item())
+
+
+def test_pooling_view_ceil_mode_changes_the_output_and_keeps_the_position():
+    w = PoolingView(torch.arange(25.0).reshape(5, 5), 2, ceil_mode=True, position=8)
+    assert w.out_shape == (3, 3) and w.window_cells() == [(4, 4), (4, 5), (5, 4), (5, 5)]  # past the input
+    w.ceil_mode = False
+    assert w.out_shape == (2, 2) and w.position == 3
+
+
 def test_pooling_view_argmax_takes_the_first_of_ties():
     w = PoolingView(torch.ones(4, 4), 2)
     assert w.argmax == (0, 0)
@@ -171,3 +199,18 @@ def test_pooling_view_state_is_plain_json():
     assert state["kernel_size"] == [2, 3] and state["stride"] == [2, 3] and state["padding"] == [0, 1]
     assert state["mode"] == "avg" and len(state["x"]) == 4
     assert 'data-widget="PoolingView"' in w.static_html()
+
+
+@needs_node
+def test_pooling_page_sizes_follow_pytorchs_ceil_rule(tmp_path):
+    """The page's per-axis output size and overhang equal convlib.pool's (and so torch's)."""
+    from convlib.pool import _geometry
+
+    cases = [(n, k, s, p, ceil) for n in range(1, 8) for k in range(1, 5) for s in range(1, 4)
+             for p in range(0, k // 2 + 1) for ceil in (False, True) if n + 2 * p >= k]
+    harness = ("const cases = " + json.dumps(cases) + ";\nconsole.log(JSON.stringify(cases.map("
+               "([n, k, s, p, ceil]) => pvAxis(n, k, s, p, ceil))));\n")
+    for (n, k, s, p, ceil), page in zip(cases, run_esm("pooling", harness, tmp_path)):
+        (out, _), (extra, _) = _geometry((n, n), (k, k), (s, s), (p, p), (1, 1), ceil)
+        assert (page["out"], page["extra"]) == (out, extra), (n, k, s, p, ceil)
+        assert out == F.max_pool2d(torch.zeros(1, 1, n, n), k, stride=s, padding=p, ceil_mode=ceil).shape[-1]

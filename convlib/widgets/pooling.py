@@ -1,4 +1,4 @@
-"""PoolingView: slide a pooling window (max or average) with padding and stride."""
+"""PoolingView: slide a pooling window (max or average) with padding, stride, ceil_mode and count_include_pad."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ class PoolingView(WindowWidget):
     """Max or average pooling of ``X (H, W)``, one window at a time.
 
     ``kernel_size``, ``stride`` (default: the window size, as ``nn.MaxPool2d``)
-    and ``padding`` take an int or a pair; ``mode`` is ``"max"`` or ``"avg"``.
+    and ``padding`` take an int or a pair; ``mode`` is ``"max"`` or ``"avg"``;
+    ``ceil_mode`` and ``count_include_pad`` mean what they mean in
+    :func:`convlib.pool2d` (and ``F.avg_pool2d``).
     ``position`` counts output cells in reading order. The page lets the
     reader change every one of these; the numbers it shows are available here,
     computed with :func:`convlib.pool2d` and :func:`convlib.pool.windows2d`:
@@ -29,10 +31,15 @@ class PoolingView(WindowWidget):
     >>> w.mode = "avg"; w.position = 3
     >>> w.window_values(), w.value
     ([4.0, 5.0, 7.0, 8.0], 6.0)
+    >>> w = PoolingView(torch.arange(9.).reshape(3, 3), 2, mode="avg", ceil_mode=True)
+    >>> w.position = 3                            # 2x2 windows on 3x3: the last one holds one real cell
+    >>> w.out_shape, w.window_values(), w.count, w.value
+    ((2, 2), [8.0, 0.0, 0.0, 0.0], 1, 8.0)
 
     Max pooling pads with ``-inf`` (a padded cell never wins); average pooling
-    pads with zeros and counts them, like ``F.avg_pool2d``'s default
-    ``count_include_pad=True``.
+    pads with zeros and, with ``count_include_pad=True`` (``F.avg_pool2d``'s
+    default), counts them. Cells a ``ceil_mode`` window hangs past the padding
+    hold the same value and are never counted.
     """
 
     _esm = esm_source("pooling")
@@ -42,6 +49,8 @@ class PoolingView(WindowWidget):
     stride = t.List(t.Int(), minlen=2, maxlen=2).tag(sync=True)
     padding = t.List(t.Int(), minlen=2, maxlen=2).tag(sync=True)
     mode = t.Unicode("max").tag(sync=True)
+    ceil_mode = t.Bool(False).tag(sync=True)
+    count_include_pad = t.Bool(True).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
     def __init__(
@@ -52,6 +61,8 @@ class PoolingView(WindowWidget):
         stride: int | tuple[int, int] | None = None,
         padding: int | tuple[int, int] = 0,
         mode: str = "max",
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
         position: int = 0,
         title: str = "",
     ) -> None:
@@ -61,8 +72,8 @@ class PoolingView(WindowWidget):
         p = as_pair(padding, "padding", minimum=0)
         windows2d(x[None, None], k, stride=s, padding=p)  # raises a clear error if they do not fit
         super().__init__(
-            x=x.tolist(), kernel_size=list(k), stride=list(s), padding=list(p),
-            mode=mode, position=position, title=title,
+            x=x.tolist(), kernel_size=list(k), stride=list(s), padding=list(p), mode=mode,
+            ceil_mode=ceil_mode, count_include_pad=count_include_pad, position=position, title=title,
         )
 
     # --- validation -------------------------------------------------------
@@ -89,7 +100,7 @@ class PoolingView(WindowWidget):
         return pair
 
 
-    @t.observe("x", "kernel_size", "stride", "padding")
+    @t.observe("x", "kernel_size", "stride", "padding", "ceil_mode")
     def _keep_position_inside(self, change: t.Bunch) -> None:
         if not self.x or not all(len(v) == 2 for v in (self.kernel_size, self.stride, self.padding)):
             return
@@ -104,13 +115,14 @@ class PoolingView(WindowWidget):
         """``(H_out, W_out, k_h*k_w)``: padded with -inf for max, 0 for avg, as pool2d pads."""
         pad_value = float("-inf") if self.mode == "max" else 0.0
         win = windows2d(self._x4(), tuple(self.kernel_size), stride=tuple(self.stride),
-                        padding=tuple(self.padding), pad_value=pad_value)
+                        padding=tuple(self.padding), ceil_mode=self.ceil_mode, pad_value=pad_value)
         return win[0, 0]
 
     def output(self) -> torch.Tensor:
         """The pooled output ``(H_out, W_out)``, via :func:`convlib.pool2d`."""
         return pool2d(torch.tensor(self.x, dtype=torch.float64), tuple(self.kernel_size),
-                      stride=tuple(self.stride), padding=tuple(self.padding), mode=self.mode)
+                      stride=tuple(self.stride), padding=tuple(self.padding), mode=self.mode,
+                      ceil_mode=self.ceil_mode, count_include_pad=self.count_include_pad)
 
     @property
     def out_shape(self) -> tuple[int, int]:
@@ -127,6 +139,22 @@ class PoolingView(WindowWidget):
         i, j = self.cell(position)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         return [(i * sh - ph + a, j * sw - pw + b) for a in range(kh) for b in range(kw)]
+
+    def count_at(self, position: int | None = None) -> int:
+        """Average pooling's divisor at ``position``: the window's real cells, plus its padding
+        cells when ``count_include_pad``; cells past the padding (``ceil_mode``) never count."""
+        (h, w), (ph, pw) = (len(self.x), len(self.x[0])), self.padding
+        count = 0
+        for r, c in self.window_cells(position):
+            real = 0 <= r < h and 0 <= c < w
+            padded = -ph <= r < h + ph and -pw <= c < w + pw
+            count += real or (padded and self.count_include_pad)
+        return count
+
+    @property
+    def count(self) -> int:
+        """:meth:`count_at` the current position."""
+        return self.count_at()
 
     def argmax_at(self, position: int | None = None) -> tuple[int, int]:
         """Input ``(row, col)`` of the window's largest value (the first one in reading order on ties)."""

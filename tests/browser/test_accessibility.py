@@ -83,6 +83,17 @@ def test_widgets_pass_axe_in_the_states_a_learner_reaches(book_page):
     found = violations(book_page)
     assert not found, "\n".join(found)
 
+    book_page.open("notebooks/05_pooling.html")
+    pooling = book_page.widgets("PoolingView").nth(1)
+    pooling.locator('[data-testid="mode"]').select_option("avg")
+    for name, value in (("kernel-h", 3), ("stride-h", 2)):
+        set_range(pooling, name, value)
+    pooling.locator('[data-testid="ceil-mode"]').set_checked(True)  # dotted overhang cells
+    pooling.locator('[data-testid="count-include-pad"]').set_checked(False)
+    assert pooling.locator(".cl-over").count() > 0
+    found = violations(book_page)
+    assert not found, "\n".join(found)
+
     book_page.open("notebooks/06_lenet.html")
     network = book_page.widgets("NetworkView").first
     network.scroll_into_view_if_needed()

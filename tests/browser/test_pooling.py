@@ -31,8 +31,11 @@ def read_input(widget) -> torch.Tensor:
 def state(widget) -> dict:
     """What the controls say now."""
     get = lambda testid: int(widget.locator(f'[data-testid="{testid}"]').input_value())
+    checked = lambda testid: widget.locator(f'[data-testid="{testid}"]').is_checked()
     return {
         "mode": widget.locator('[data-testid="mode"]').input_value(),
+        "ceil_mode": checked("ceil-mode"),
+        "count_include_pad": checked("count-include-pad"),
         "kernel_size": (get("kernel-h"), get("kernel-w")),
         "stride": (get("stride-h"), get("stride-w")),
         "padding": (get("padding-h"), get("padding-w")),
@@ -40,8 +43,13 @@ def state(widget) -> dict:
     }
 
 
+def options(s: dict) -> dict:
+    """The controls as keyword arguments of convlib.pool2d and PoolingView."""
+    return {key: s[key] for key in ("stride", "padding", "mode", "ceil_mode", "count_include_pad")}
+
+
 def expected(X: torch.Tensor, s: dict) -> torch.Tensor:
-    return cl.pool2d(X, s["kernel_size"], stride=s["stride"], padding=s["padding"], mode=s["mode"])
+    return cl.pool2d(X, s["kernel_size"], **options(s))
 
 
 def assert_output(widget, X: torch.Tensor) -> dict:
@@ -51,8 +59,10 @@ def assert_output(widget, X: torch.Tensor) -> dict:
     assert torch.allclose(torch.tensor(read_grid(widget, "y"), dtype=torch.float64), Y, atol=1e-3), s
     assert widget.locator('[data-testid="out-shape"]').inner_text().startswith(f"output shape {Y.shape[0]}×{Y.shape[1]}")
     (ph, pw), (h, w) = s["padding"], X.shape
+    (eh, ew) = cl.pool._geometry((h, w), s["kernel_size"], s["stride"], s["padding"], (1, 1), s["ceil_mode"])[1]
     pads = widget.locator('[data-testid="x"] .cl-pad')
-    assert pads.count() == (h + 2 * ph) * (w + 2 * pw) - h * w
+    assert pads.count() == (h + 2 * ph + eh) * (w + 2 * pw + ew) - h * w  # padding and a ceil_mode overhang
+    assert widget.locator('[data-testid="x"] .cl-over').count() == (h + 2 * ph + eh) * (w + 2 * pw + ew) - (h + 2 * ph) * (w + 2 * pw)
     if pads.count():
         assert set(pads.all_inner_texts()) == {MINUS_INF if s["mode"] == "max" else "0"}
     return s
@@ -61,7 +71,7 @@ def assert_output(widget, X: torch.Tensor) -> dict:
 def assert_window(widget, X: torch.Tensor) -> None:
     """Current value, window, argmax (max) or sum and count (avg) match the Python side."""
     s = state(widget)
-    view = PoolingView(X, s["kernel_size"], stride=s["stride"], padding=s["padding"], mode=s["mode"])
+    view = PoolingView(X, s["kernel_size"], **options(s))
     p = s["position"]
     Y = expected(X, s)
     r, c = divmod(p, Y.shape[1])
@@ -84,7 +94,7 @@ def assert_window(widget, X: torch.Tensor) -> None:
         assert widget.locator('[data-testid="x"] .cl-pick').count() == 0
         values = view.window_values(p)
         assert float(widget.locator('[data-testid="sum"]').inner_text()) == pytest.approx(sum(values), abs=1e-3)
-        assert int(widget.locator('[data-testid="count"]').inner_text()) == len(values)
+        assert int(widget.locator('[data-testid="count"]').inner_text()) == view.count_at(p)
 
 
 def n_out(widget) -> int:
@@ -202,6 +212,33 @@ def test_clicking_an_output_cell_moves_the_window(book_page):
     widget.locator('[data-testid="y-3-4"]').click()
     assert state(widget)["position"] == 3 * 6 + 4
     assert_window(widget, X)
+
+
+def test_ceil_mode_and_count_include_pad_through_several_geometries(book_page):
+    book_page.open(PAGE)
+    widget = book_page.widgets(NAME).nth(1)  # 4x4 input
+    X = read_input(widget)
+    count_pad = widget.locator('[data-testid="count-include-pad"]')
+    assert count_pad.is_disabled()  # max mode: nothing to count
+    for geometry in ([("kernel-h", 3), ("kernel-w", 3), ("stride-h", 2), ("stride-w", 2), ("padding-h", 0), ("padding-w", 0)],
+                     [("kernel-h", 3), ("kernel-w", 2), ("stride-h", 2), ("stride-w", 3), ("padding-h", 1), ("padding-w", 1)]):
+        for testid, v in geometry:
+            set_range(widget, testid, v)
+        for mode in ("max", "avg"):
+            widget.locator('[data-testid="mode"]').select_option(mode)
+            for ceil in (True, False):
+                widget.locator('[data-testid="ceil-mode"]').set_checked(ceil)
+                for counted in ((True, False) if mode == "avg" else (None,)):  # disabled in max mode
+                    if counted is not None:
+                        count_pad.set_checked(counted)
+                    s = assert_output(widget, X)
+                    assert s["ceil_mode"] == ceil and counted in (None, s["count_include_pad"])
+                    for p in range(n_out(widget)):
+                        set_range(widget, "position", p)
+                        assert_window(widget, X)
+    widget.locator('[data-testid="ceil-mode"]').set_checked(True)
+    assert "⌈" in widget.locator('[data-testid="out-shape"]').inner_text()
+    book_page.assert_clean()
 
 
 def test_every_control_has_a_label(book_page):

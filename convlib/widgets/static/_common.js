@@ -106,26 +106,29 @@ function clSlider({ label, min, max, value, testid, onInput }) {
 
 // Sliding windows: zero padding, stride, dilation. Returns the padded matrix,
 // the output size and a function giving window taps for output (r, c).
-function clWindows(X, kh, kw, { padding = [0, 0], stride = [1, 1], dilation = [1, 1] } = {}) {
+// `extra` adds cells past the bottom/right padding (a ceil_mode window's
+// overhang): taps there have `pad` and `over` set.
+function clWindows(X, kh, kw, { padding = [0, 0], stride = [1, 1], dilation = [1, 1], extra = [0, 0] } = {}) {
   const H = X.length, W = X[0].length;
-  const [ph, pw] = padding, [sh, sw] = stride, [dh, dw] = dilation;
+  const [ph, pw] = padding, [sh, sw] = stride, [dh, dw] = dilation, [eh, ew] = extra;
   const P = [];
-  for (let i = 0; i < H + 2 * ph; i++) {
+  for (let i = 0; i < H + 2 * ph + eh; i++) {
     const row = [];
-    for (let j = 0; j < W + 2 * pw; j++) {
+    for (let j = 0; j < W + 2 * pw + ew; j++) {
       const inside = i >= ph && i < H + ph && j >= pw && j < W + pw;
       row.push(inside ? X[i - ph][j - pw] : 0);
     }
     P.push(row);
   }
   const spanH = dh * (kh - 1) + 1, spanW = dw * (kw - 1) + 1;
-  const outH = Math.floor((H + 2 * ph - spanH) / sh) + 1;
-  const outW = Math.floor((W + 2 * pw - spanW) / sw) + 1;
+  const outH = Math.floor((H + 2 * ph + eh - spanH) / sh) + 1;
+  const outW = Math.floor((W + 2 * pw + ew - spanW) / sw) + 1;
   const taps = (r, c) => {
     const list = [];
     for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) {
       const i = r * sh + a * dh, j = c * sw + b * dw;
-      list.push({ a, b, i, j, x: P[i][j], pad: i < ph || i >= H + ph || j < pw || j >= W + pw });
+      list.push({ a, b, i, j, x: P[i][j], pad: i < ph || i >= H + ph || j < pw || j >= W + pw,
+                  over: i >= H + 2 * ph || j >= W + 2 * pw });
     }
     return list;
   };

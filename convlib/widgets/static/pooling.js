@@ -1,11 +1,29 @@
-// PoolingView: max or average pooling of X (H, W) with a window, stride and
-// padding the reader can change. The window slides over the (padded) input;
-// the winning cell (max) or the sum and count (average) are shown.
+// PoolingView: max or average pooling of X (H, W) with a window, stride,
+// padding, ceil_mode and count_include_pad the reader can change. The window
+// slides over the (padded) input; the winning cell (max) or the sum and count
+// (average) are shown.
 
 const CL_MINUS_INF = "−∞";
+const PV_STYLE_ID = "convlib-pooling-style";
+const PV_CSS = `
+.cl-root .cl-cell.cl-over { border-style: dotted; border-width: 2px; }
+.cl-check { display: inline-flex; align-items: center; gap: 4px; }
+`;
+
+// Output size along one axis, PyTorch's rule: floor, or with ceil_mode round up and
+// keep a last window only if it starts inside the input or the left padding. `extra`
+// is how far that window hangs past the padding (convlib.pool._geometry).
+function pvAxis(n, k, s, p, ceil) {
+  const room = n + 2 * p - k;
+  let out = (ceil ? Math.ceil(room / s) : Math.floor(room / s)) + 1;
+  const dropped = ceil && (out - 1) * s >= n + p;
+  if (dropped) out -= 1;
+  return { out, extra: Math.max(0, (out - 1) * s + k - (n + 2 * p)), dropped };
+}
 
 function render({ model, el }) {
   clStyle();
+  clStyle(PV_STYLE_ID, PV_CSS);
   const root = clEl("div", { class: "cl-root" });
   el.append(root);
   let ui = null, geo = null, busy = false;
@@ -29,19 +47,30 @@ function render({ model, el }) {
       const lo = Math.max(0, Math.ceil((k[d] - size[d]) / 2)), hi = Math.floor(k[d] / 2);
       p[d] = Math.min(hi, Math.max(lo, p[d]));
     }
-    const outH = Math.floor((H + 2 * p[0] - k[0]) / s[0]) + 1;
-    const outW = Math.floor((W + 2 * p[1] - k[1]) / s[1]) + 1;
+    const outH = pvAxis(H, k[0], s[0], p[0], want.ceil_mode).out;
+    const outW = pvAxis(W, k[1], s[1], p[1], want.ceil_mode).out;
     const position = Math.min(outH * outW - 1, Math.max(0, want.position));
-    return { kernel_size: k, stride: s, padding: p, position };
+    return { kernel_size: k, stride: s, padding: p, ceil_mode: want.ceil_mode, position };
+  }
+
+  function current() {
+    return {
+      kernel_size: model.get("kernel_size").slice(), stride: model.get("stride").slice(),
+      padding: model.get("padding").slice(), ceil_mode: model.get("ceil_mode"), position: model.get("position"),
+    };
   }
 
   function change(key, d, v) {
-    const want = {
-      kernel_size: model.get("kernel_size").slice(), stride: model.get("stride").slice(),
-      padding: model.get("padding").slice(), position: model.get("position"),
-    };
+    const want = current();
     want[key][d] = v;
     update(settle(want));
+  }
+
+  // A labelled checkbox for a boolean trait.
+  function checkbox(label, key, testid, onChange) {
+    const input = clEl("input", { type: "checkbox", "aria-label": label, "data-testid": testid });
+    input.addEventListener("change", () => onChange(input.checked));
+    return { input, el: clEl("label", { class: "cl-check" }, [input, clEl("span", { text: label })]) };
   }
 
   function build() {
@@ -54,6 +83,10 @@ function render({ model, el }) {
       clEl("option", { value: "avg", text: "average pooling" }),
     ]);
     mode.addEventListener("change", () => update({ mode: mode.value }));
+    const ceil = checkbox("ceil_mode (keep a last, partial window)", "ceil_mode", "ceil-mode",
+      (on) => update(settle({ ...current(), ceil_mode: on })));
+    const countPad = checkbox("count_include_pad (average: padded zeros count)", "count_include_pad",
+      "count-include-pad", (on) => update({ count_include_pad: on }));
     const mk = (label, testid, key, d, max) => narrow(clSlider({
       label, min: key === "padding" ? 0 : 1, max, value: model.get(key)[d], testid,
       onInput: (v) => change(key, d, v),
@@ -83,6 +116,7 @@ function render({ model, el }) {
     root.append(
       clEl("div", { class: "cl-controls" }, [clEl("label", {}, [clEl("span", { text: "Mode" }), mode]), ...sliders.kernel_size.map((s) => s.el)]),
       clEl("div", { class: "cl-controls" }, [...sliders.stride, ...sliders.padding].map((s) => s.el)),
+      clEl("div", { class: "cl-controls" }, [ceil.el, countPad.el]),
       stage,
       shape,
       clEl("div", { class: "cl-controls" }, [position.el, clEl("span", {}, [where, " = ", value])]),
@@ -90,7 +124,7 @@ function render({ model, el }) {
       note,
       clEl("div", { class: "cl-hint", text: "Drag the sliders, click an output cell, or focus the grids and use the arrow keys." }),
     );
-    ui = { X, H, W, mode, sliders, position, stage, where, value, math, shape, note };
+    ui = { X, H, W, mode, ceil, countPad, sliders, position, stage, where, value, math, shape, note };
     layout();
   }
 
@@ -98,8 +132,13 @@ function render({ model, el }) {
   function layout() {
     const { X, H, W, sliders, stage } = ui;
     const k = model.get("kernel_size"), s = model.get("stride"), p = model.get("padding"), mode = model.get("mode");
-    const win = clWindows(X, k[0], k[1], { padding: p, stride: s });
+    const ceilMode = model.get("ceil_mode"), countPad = model.get("count_include_pad");
+    const axes = [pvAxis(H, k[0], s[0], p[0], ceilMode), pvAxis(W, k[1], s[1], p[1], ceilMode)];
+    const extra = axes.map((a) => a.extra);
+    const win = clWindows(X, k[0], k[1], { padding: p, stride: s, extra });
     const { outH, outW } = win;
+    // The average divides by the real cells, plus the padding when count_include_pad; never the overhang.
+    const counted = (taps) => taps.filter((t) => !t.pad || (countPad && !t.over)).length;
     const Y = [];
     for (let r = 0; r < outH; r++) {
       const row = [];
@@ -107,18 +146,22 @@ function render({ model, el }) {
         const taps = win.taps(r, c);
         row.push(mode === "max"
           ? Math.max(...taps.map((t) => (t.pad ? -Infinity : t.x)))
-          : taps.reduce((acc, t) => acc + (t.pad ? 0 : t.x), 0) / taps.length);
+          : taps.reduce((acc, t) => acc + (t.pad ? 0 : t.x), 0) / counted(taps));
       }
       Y.push(row);
     }
-    const input = clGrid(H + 2 * p[0], W + 2 * p[1], { caption: `input X (${H}×${W}), padding (${p[0]}, ${p[1]})`, testid: "x" });
+    const caption = `input X (${H}×${W}), padding (${p[0]}, ${p[1]})` + (extra[0] || extra[1] ? ", dotted: past the padding" : "");
+    const input = clGrid(H + 2 * p[0] + extra[0], W + 2 * p[1] + extra[1], { caption, testid: "x" });
     input.cells.forEach((row, i) => row.forEach((cell, j) => {
       const r = i - p[0], c = j - p[1];
       cell.dataset.r = String(r); cell.dataset.c = String(c);
       if (r < 0 || r >= H || c < 0 || c >= W) {
+        const over = r >= H + p[0] || c >= W + p[1];
         cell.classList.add("cl-pad");
+        cell.classList.toggle("cl-over", over);
         cell.textContent = mode === "max" ? CL_MINUS_INF : "0";
-        cell.title = mode === "max" ? "padding: −∞, never the maximum" : "padding: counts as 0";
+        cell.title = (over ? "past the padding (ceil_mode)" : "padding") + (mode === "max"
+          ? ": −∞, never the maximum" : (countPad && !over ? ": counts as 0" : ": adds 0, not counted"));
       } else cell.textContent = clFmt(X[r][c]);
     }));
     const output = clGrid(outH, outW, { caption: `output (${outH}×${outW})`, testid: "y", values: Y });
@@ -135,14 +178,21 @@ function render({ model, el }) {
       sliders.padding[d].set(p[d], Math.max(0, Math.ceil((k[d] - size[d]) / 2)), Math.floor(k[d] / 2));
     }
     ui.mode.value = mode;
-    ui.shape.textContent =
-      `output shape ${outH}×${outW}: ⌊(${H} + 2·${p[0]} − ${k[0]}) / ${s[0]}⌋ + 1 = ${outH} rows, ` +
-      `⌊(${W} + 2·${p[1]} − ${k[1]}) / ${s[1]}⌋ + 1 = ${outW} columns`;
+    ui.ceil.input.checked = ceilMode;
+    ui.countPad.input.checked = countPad;
+    ui.countPad.input.disabled = mode === "max";  // max pooling never counts
+    const [open, close] = ceilMode ? ["⌈", "⌉"] : ["⌊", "⌋"];
+    const side = (n, d, what) => `${open}(${n} + 2·${p[d]} − ${k[d]}) / ${s[d]}${close} + 1`
+      + (axes[d].dropped ? " − 1 (that window would start in the padding)" : "") + ` = ${axes[d].out} ${what}`;
+    ui.shape.textContent = `output shape ${outH}×${outW}: ${side(H, 0, "rows")}, ${side(W, 1, "columns")}`;
     ui.note.textContent = mode === "max"
       ? "Max pooling pads with −∞: a padded cell can never be the maximum, so padding is ignored."
-      : "Average pooling pads with 0 and counts the padded cells: the divisor is always k_h·k_w " +
-        "(F.avg_pool2d's default, count_include_pad=True).";
-    geo = { win, Y, outH, outW, input, output, mode, pad: p };
+      : countPad
+        ? "Average pooling pads with 0 and counts the padded cells (count_include_pad=True, F.avg_pool2d's " +
+          "default): the divisor is k_h·k_w, less any cells a ceil_mode window hangs past the padding."
+        : "Average pooling with count_include_pad=False: the padded zeros add nothing and do not count; " +
+          "the divisor is the number of real cells in the window.";
+    geo = { win, Y, outH, outW, input, output, mode, pad: p, counted };
     draw();
   }
 
@@ -152,7 +202,7 @@ function render({ model, el }) {
   }
 
   function draw() {
-    const { win, Y, outW, input, output, mode, pad } = geo;
+    const { win, Y, outW, input, output, mode, pad, counted } = geo;
     const p = model.get("position");
     const r = Math.floor(p / outW), c = p % outW;
     input.cells.flat().forEach((cell) => cell.classList.remove("cl-win", "cl-pick"));
@@ -171,12 +221,14 @@ function render({ model, el }) {
       );
     } else {
       const sum = taps.reduce((acc, t) => acc + (t.pad ? 0 : t.x), 0);
+      const count = counted(taps);
       ui.math.replaceChildren(
-        `(${taps.map(shown).join(" + ")}) / ${taps.length} = `,
+        `(${taps.map(shown).join(" + ")}) / ${count} = `,
         clEl("span", { "data-testid": "sum", text: clFmt(sum) }),
         " / ",
-        clEl("span", { "data-testid": "count", text: String(taps.length) }),
+        clEl("span", { "data-testid": "count", text: String(count) }),
         ` = ${clFmt(Y[r][c])}`,
+        count < taps.length ? ` (${taps.length - count} of the ${taps.length} cells not counted)` : "",
       );
     }
     ui.position.set(p, 0, geo.outH * geo.outW - 1);
@@ -188,7 +240,9 @@ function render({ model, el }) {
   const onPosition = () => { if (!busy && geo) draw(); };
   const onData = () => { if (!busy) build(); };
   const events = [["change:position", onPosition], ["change:x", onData], ["change:title", onData]];
-  for (const key of ["kernel_size", "stride", "padding", "mode"]) events.push([`change:${key}`, onGeometry]);
+  for (const key of ["kernel_size", "stride", "padding", "mode", "ceil_mode", "count_include_pad"]) {
+    events.push([`change:${key}`, onGeometry]);
+  }
   events.forEach(([name, cb]) => model.on(name, cb));
   build();
   return () => events.forEach(([name, cb]) => model.off(name, cb));
