@@ -418,7 +418,7 @@ def run(
 def run_processes(count: int, argv: Sequence[str] = ()) -> list[dict]:
     """Run ``python -m convlib.bench --json *argv`` in ``count`` fresh processes, one after another.
 
-    Returns their reports (as :meth:`BenchReport.to_dict` gives them), in order.
+    Returns their reports (as :meth:`~convlib.bench.BenchReport.to_dict` gives them), in order.
     """
     if not isinstance(count, int) or count < 1:
         raise ValueError(f"count: expected an int >= 1, got {count!r}.")

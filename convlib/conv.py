@@ -10,9 +10,9 @@ Three versions, same numbers:
 * :func:`conv2d_loop`, the layer written with Python loops over images,
   output channels and input channels, each step a :func:`corr2d_naive`
   double loop: the definition, and hopelessly slow on real data.
-* :func:`conv2d_unfold`, five lines: ``F.unfold`` + ``@``, with autograd
+* :func:`~convlib.conv.conv2d_unfold`, five lines: ``F.unfold`` + ``@``, with autograd
   deriving the backward pass. Readable, and several times slower than PyTorch.
-* :func:`conv2d` (used by :class:`Conv2D`), the same idea arranged for speed:
+* :func:`~convlib.conv2d` (used by :class:`Conv2D`), the same idea arranged for speed:
   the receptive fields are gathered channels-last (``(N*H_out*W_out,
   k_h*k_w*C_in)``), so the forward pass is one matrix product per slice of
   the batch and the result needs no reshuffling; the backward pass is written
@@ -89,7 +89,7 @@ _SCRATCH = _Scratch()
 
 
 def free_scratch() -> None:
-    """Release the scratch matrices :func:`conv2d` keeps for this thread."""
+    """Release the scratch matrices :func:`~convlib.conv2d` keeps for this thread."""
     _SCRATCH.buffers.clear()
 
 
@@ -147,9 +147,9 @@ def conv2d_unfold(
     dilation: int | tuple[int, int] = 1,
     groups: int = 1,
 ) -> torch.Tensor:
-    """The short version of :func:`conv2d`: ``F.unfold`` + one batched matmul.
+    """The short version of :func:`~convlib.conv2d`: ``F.unfold`` + one batched matmul.
 
-    Shapes as in :func:`conv2d`. Autograd derives the backward pass (so second
+    Shapes as in :func:`~convlib.conv2d`. Autograd derives the backward pass (so second
     derivatives work too); it is correct and simple, not fast. With ``groups``,
     the unfolded rows split into one block per group and each group's kernels
     multiply only their own block (a batched matmul over groups).
@@ -182,7 +182,7 @@ def conv2d_loop(
 ) -> torch.Tensor:
     """The for-loop layer: every image, every output channel, every input channel.
 
-    Shapes as in :func:`conv2d` (no dilation). Each ``(image, C_out, C_in)``
+    Shapes as in :func:`~convlib.conv2d` (no dilation). Each ``(image, C_out, C_in)``
     triple runs :func:`convlib.corr2d_naive`, itself a double loop over output
     cells; a stride keeps every ``s``-th output of the stride-1 result. With
     ``groups``, output channel ``o`` belongs to group ``o // (C_out/groups)`` and
@@ -529,7 +529,7 @@ def conv2d(
     ``C_in/groups`` channels (``groups=C_in``: a depthwise convolution). It is
     computed as one convolution per group, side by side.
     Differentiable in ``x``, ``weight`` and ``bias``; second derivatives
-    (``create_graph=True``) go through :func:`conv2d_unfold`. The result is stored
+    (``create_graph=True``) go through :func:`~convlib.conv.conv2d_unfold`. The result is stored
     channels-last in memory (as ``torch.channels_last``); use ``.reshape``
     rather than ``.view`` on it.
 
@@ -559,7 +559,7 @@ class Conv2D(nn.Module):
     """A convolution layer: learnable kernels ``(C_out, C_in/groups, k_h, k_w)`` and biases.
 
     The constructor of ``torch.nn.Conv2d`` (same arguments, order and
-    initialisation), computed by :func:`conv2d`. ``padding_mode`` other than
+    initialisation), computed by :func:`~convlib.conv2d`. ``padding_mode`` other than
     ``"zeros"`` (``"reflect"``, ``"replicate"``, ``"circular"``) pads with
     ``F.pad`` first and convolves without padding, as ``nn.Conv2d`` does.
 

@@ -365,7 +365,7 @@ def fit(
       0.95 down to 0.85 at the peak and back, overriding ``momentum``).
     * ``loss_fn``: default cross-entropy with ``label_smoothing``; a custom one
       must return the batch's mean loss (give ``label_smoothing`` to it, not here).
-    * ``device``: default :func:`select_device` (CUDA, then MPS, then CPU);
+    * ``device``: default :func:`~convlib.train.select_device` (CUDA, then MPS, then CPU);
       ``verbose`` prints it once and a line per epoch.
     * ``max_batches``: stop each training epoch (and each test pass) after
       this many batches: for quick runs.

@@ -176,7 +176,7 @@ def network_stages(layers: list[dict[str, Any]], *, group: bool = True) -> list[
 
 
 class NetworkView(StaticWidget):
-    """A trained ``nn.Sequential`` on up to :data:`MAX_IMAGES` images: every stage's
+    """A trained ``nn.Sequential`` on up to ``MAX_IMAGES`` (12) images: every stage's
     feature maps and the class probabilities, recomputed in the page as you paint.
 
     ``images``: ``(N, C, H, W)`` or ``(N, H, W)`` (C = 1 or 3) with values in
