@@ -21,7 +21,8 @@ and LeNet layer shapes of the course:
 * ``torch``: ``torch.nn.functional.conv2d`` (oneDNN / MKL kernels).
 
 All run in one process, interleaved (each repeat times every implementation
-once, in turn, right after an untimed warm-up call of the same one), so a busy
+once, in turn, right after an untimed warm-up call of the same one; ``loop``
+is timed in the first ``loop_repeats`` repeats only, without that call), so a busy
 machine slows them alike; the table shows medians. Some costs are fixed for
 the life of a process (where its buffers landed in memory, the allocator's
 state): ``--processes N`` repeats the whole measurement in N fresh processes

@@ -251,7 +251,7 @@ def epoch_seconds(report: Any, images: int = 50_000, kind: str = "forward_backwa
 
 
 def conv_cases(model: nn.Module, batch_size: int, image_shape: tuple[int, int, int] = (3, 32, 32)) -> list[BenchCase]:
-    """The convolutions of ``model`` (square kernels, stride 1) as :class:`convlib.bench.BenchCase` s.
+    """The convolutions of ``model`` (square kernels, stride 1) as a list of :class:`~convlib.bench.BenchCase`.
 
     A forward pass on zeros ``(1, *image_shape)`` records each convolution's input.
 
@@ -381,8 +381,9 @@ def batch_throughput(
 ) -> list[dict[str, float]]:
     """Training speed and activation memory of :func:`cifar_net` at each batch size, measured here.
 
-    ``data``: a :class:`convlib.data.ImageData` of CIFAR-10 images (normalized like
-    the training batches), with at least ``batch_sizes[k] * (steps + 1)`` images.
+    ``data``: a :class:`convlib.data.ImageData` of CIFAR-10 images (uint8, as
+    loaded; each batch is normalised here like the training batches), with at
+    least ``batch_sizes[k] * (steps + 1)`` images.
     For each batch size a fresh network takes one untimed warm-up step, then
     ``steps`` timed SGD steps (forward, loss, backward, update), each on its own
     batch of real images. One row per batch size:
@@ -451,7 +452,9 @@ def train(
 
     SGD with Nesterov momentum and weight decay, a one-cycle learning rate
     peaking at ``lr`` (``scheduler=None``: constant), per-image random crops and
-    flips when ``augment``. ``sets``: the ``(train, test)`` splits already loaded
+    flips when ``augment``. The one-cycle schedule also cycles the momentum
+    (0.95 -> 0.85 -> 0.95), so ``momentum`` then only switches Nesterov on; with
+    ``scheduler=None`` it is used as given. ``sets``: the ``(train, test)`` splits already loaded
     (default: ``cl.data.cifar10`` loads them); ``limit`` trains and tests on that
     many images of each. Extra keyword arguments go to :func:`convlib.fit`
     (``progress``, ``verbose``, ``loss_fn``, ``max_batches`` ...).

@@ -241,9 +241,11 @@ def cifar10(train: bool = True) -> ImageData:
 class Batches:
     """Mini-batches of an :class:`ImageData`, made from tensors in memory.
 
-    Yields ``(X, y)`` with ``X`` float32 ``(B, C, H, W)`` in ``[0, 1]`` (then
-    ``normalize``-d and ``transform``-ed if given) and ``y`` int64 ``(B,)``.
-    Shuffling uses its own generator, so a seeded run repeats.
+    Yields ``(X, y)`` with ``X`` float32 ``(B, C, H, W)``: the images scaled to
+    ``[0, 1]``, then resized to ``resize x resize`` (if ``resize``), standardised
+    per channel as ``(X - mean) / std`` (if ``mean`` and ``std``) and passed
+    through ``transform`` (if given); ``y`` int64 ``(B,)``. Shuffling uses the
+    object's own generator, seeded by ``seed``, so a new ``Batches`` repeats its order.
 
     >>> data = ImageData(torch.zeros(10, 1, 4, 4, dtype=torch.uint8), torch.arange(10), ("a",), "demo")
     >>> [tuple(X.shape) for X, y in Batches(data, 4)]

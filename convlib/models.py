@@ -193,9 +193,9 @@ def alexnet(
 
     Channels 96, 256, 384, 384, 256 and dense width 4096, each divided by ``div``.
     ``stem="imagenet"``: 11x11 conv with stride 4, then 3x3/2 max pooling, for
-    224x224 inputs. ``stem="small"``: 5x5 conv with stride 1 and padding 2, for
-    28x28 to 64x64 inputs. The rest is the same: 5x5 conv, pool, three 3x3
-    convs, pool, flatten, dense, dropout, dense, dropout, dense.
+    224x224 inputs. ``stem="small"``: 5x5 conv with stride 1 and padding 2, then
+    the same pooling, for 28x28 to 64x64 inputs. The rest is the same: 5x5 conv,
+    pool, three 3x3 convs, pool, flatten, dense, dropout, dense, dropout, dense.
 
     >>> net = alexnet(image_size=28, div=8, stem="small")
     >>> net(torch.zeros(2, 1, 28, 28)).shape
@@ -343,7 +343,8 @@ def nin(
     global average pooling turns each map into one score. Nothing depends on
     the image's height and width, so the same network takes any size at least
     as large as its pooling needs (``stem="small"``: from 15x15, which its three
-    3x3, stride-2 max pools take to 7x7, 3x3 and 1x1; 14x14 would end at 0x0).
+    3x3, stride-2 max pools take to 7x7, 3x3 and 1x1; a 14x14 input fails, as the
+    last pool would leave 0x0).
     ``num_1x1``: the 1x1 convs in every NiN block (2, as published; see
     :func:`nin_block`).
 

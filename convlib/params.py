@@ -44,12 +44,18 @@ def human_bytes(n: int) -> str:
     '3.04 kB'
     >>> human_bytes(12)
     '12 B'
+    >>> human_bytes(999_999)  # rounds up into the next unit
+    '1 MB'
     """
     n = _count(n, "n")
-    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n} B"
+    if n < 1000:
+        return f"{n} B"
+    for unit, size in (("kB", 10**3), ("MB", 10**6), ("GB", 10**9)):
+        shown = float(f"{n / size:.3g}")  # rounded to 3 digits first: 999_999 B is 1 MB, not "1e+03 kB"
+        if shown < 1000:
+            return f"{shown:g} {unit}"
+    tera = float(f"{n / 10**12:.3g}")
+    return f"{tera:g} TB" if tera < 1000 else f"{round(n / 10**12):,} TB"
 
 
 def locally_connected_params(

@@ -47,6 +47,10 @@ MACS_NOTE = (
 CONV_TYPES = (nn.Conv2d, Conv2D)
 POOL_TYPES = (nn.MaxPool2d, nn.AvgPool2d)
 GLOBAL_POOL_TYPES = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+#: Layers that move or resample windows in ways receptive_field does not follow.
+RESAMPLING_TYPES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Conv1d, nn.Conv3d, nn.Upsample,
+                    nn.PixelShuffle, nn.PixelUnshuffle, nn.Fold, nn.Unfold, nn.MaxPool1d, nn.MaxPool3d,
+                    nn.AvgPool1d, nn.AvgPool3d, nn.LPPool2d, nn.FractionalMaxPool2d)
 
 
 # ------------------------------------------------------------ layer summary
@@ -282,6 +286,23 @@ def _geometry(module: nn.Module, name: str) -> tuple[int, int, int, int] | None:
     return None
 
 
+def _ends_chain(module: nn.Module, name: str) -> bool:
+    """Whether ``module`` makes every output see the whole input (flatten, linear, global pooling).
+
+    An adaptive pooling to more than 1x1 is not global, and its windows depend on
+    the input size: refused.
+    """
+    if isinstance(module, GLOBAL_POOL_TYPES):
+        size = module.output_size
+        if size not in (1, (1, 1), [1, 1]):
+            raise ConvlibInputError(
+                f"layers[{name}]: expected adaptive pooling to 1x1 (global), got output_size={size!r}, whose "
+                "windows depend on the input size. Fix: pass the chain up to that layer."
+            )
+        return True
+    return isinstance(module, (nn.Flatten, nn.Linear))
+
+
 def _chain(layers: nn.Module | Sequence[object]) -> list[tuple[str, object]]:
     if isinstance(layers, nn.Module):
         out = []
@@ -302,10 +323,13 @@ def receptive_field(layers: nn.Module | Sequence[object], *, input_size: int | N
 
     ``layers``: a model (its layers in registration order, which for
     ``nn.Sequential`` is the order they run), or a list of layers and
-    ``(kernel, stride)`` / ``(kernel, stride, padding)`` tuples. Layers that
-    do not move windows (ReLU, BatchNorm, dropout) are skipped; the walk stops
-    at the first flatten/linear/global pooling layer, after which every
-    output sees the whole input. ``input_size`` (a side length) adds each
+    ``(kernel, stride)`` / ``(kernel, stride, padding)`` tuples. It follows
+    ``nn.Conv2d`` / :class:`~convlib.Conv2D` and ``nn.MaxPool2d`` / ``nn.AvgPool2d``;
+    other layers are skipped as keeping the field (right for ReLU, BatchNorm,
+    dropout), except those known to resample it (transposed convolutions,
+    upsampling, 1-D/3-D layers...), which raise :class:`~convlib.ConvlibInputError`.
+    The walk stops at the first flatten, linear or global pooling layer (an
+    adaptive pooling to 1x1), after which every output sees the whole input. ``input_size`` (a side length) adds each
     feature map's side, ``(n + 2p - d(k-1) - 1) // s + 1``.
 
     >>> receptive_field([(3, 1), (3, 1)]).sizes          # two 3x3 convs see 5x5
@@ -327,8 +351,14 @@ def receptive_field(layers: nn.Module | Sequence[object], *, input_size: int | N
             if k < 1 or s < 1 or p < 0:
                 raise ConvlibInputError(f"layers[{name}]: expected kernel, stride >= 1 and padding >= 0, got {item!r}.")
         elif isinstance(item, nn.Module):
-            if isinstance(item, (nn.Flatten, nn.Linear, *GLOBAL_POOL_TYPES)):
+            if _ends_chain(item, name):
                 break
+            if isinstance(item, RESAMPLING_TYPES):
+                raise ConvlibInputError(
+                    f"layers[{name}]: expected conv and pooling layers (and layers that keep the field, such as "
+                    f"ReLU or BatchNorm), got {type(item).__name__}, which resamples the map in a way "
+                    "receptive_field does not follow. Fix: pass the chain up to that layer."
+                )
             geometry = _geometry(item, name)
             if geometry is None:
                 continue
@@ -368,7 +398,7 @@ def measure_receptive_field(
     """
     chain = []
     for name, m in _chain(layers if isinstance(layers, nn.Module) else nn.Sequential(*layers)):
-        if isinstance(m, (nn.Flatten, nn.Linear, *GLOBAL_POOL_TYPES)):
+        if _ends_chain(m, name):
             break
         m = copy.deepcopy(m).double()
         if isinstance(m, CONV_TYPES):

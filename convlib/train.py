@@ -62,9 +62,10 @@ def select_device(prefer: str | torch.device | None = None) -> torch.device:
 def seed(n: int) -> None:
     """Seed Python's ``random``, NumPy and torch so a CPU run repeats its numbers exactly.
 
-    Also asks cuDNN for deterministic kernels (cheap). Data iterators with their
-    own generator (``convlib.data.Batches``) are seeded when they are made:
-    make them again, after ``seed``, to repeat their shuffling too.
+    Also asks cuDNN for deterministic kernels (cheap). :class:`convlib.data.Batches`
+    does not read this seed: it shuffles with its own generator, seeded by its
+    ``seed=`` argument (default 0), so a newly made ``Batches`` repeats its order;
+    pass another ``seed=`` to change it.
 
     >>> seed(0); a = torch.rand(2)
     >>> seed(0); torch.equal(a, torch.rand(2))

@@ -156,7 +156,8 @@ def insert_zeros(x: torch.Tensor, stride: int | tuple[int, int]) -> torch.Tensor
     """Spread ``x (..., H, W)`` out with ``s - 1`` zeros between neighbouring cells.
 
     Returns ``(..., (H - 1)*s_h + 1, (W - 1)*s_w + 1)``. A transposed convolution
-    with stride ``s`` is an ordinary stride-1 convolution, with the kernel flipped,
+    with stride ``s`` (padding ``p``, dilation ``d``) is a stride-1 convolution with
+    dilation ``d`` and the kernel flipped (its ``C_in`` and ``C_out`` axes swapped)
     over this spread-out input padded by ``d*(k - 1) - p`` cells on each side.
 
     >>> insert_zeros(torch.tensor([[1., 2], [3, 4]]), 2)

@@ -72,3 +72,9 @@ def test_locally_connected_course_numbers_and_errors():
     assert conv_params(3, 10, 5, bias=False) == 750
     with pytest.raises(ConvlibInputError, match="expected .*got .*Fix"):
         locally_connected_params(0, 10, 5, 32)
+
+
+def test_human_bytes_rounds_into_the_next_unit() -> None:
+    assert [human_bytes(n) for n in (999, 1000, 999_499, 999_500, 999_999, 999_600_000)] == [
+        "999 B", "1 kB", "999 kB", "1 MB", "1 MB", "1 GB"]
+    assert human_bytes(10**15) == "1,000 TB" and human_bytes(123_456_789_000_000) == "123 TB"

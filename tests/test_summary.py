@@ -10,6 +10,7 @@ from torch import nn
 import convlib as cl
 from convlib import models as M
 from convlib.summary import measure_receptive_field
+from convlib.validate import ConvlibInputError
 
 
 def brute_force_conv_macs(c_in: int, c_out: int, k: int, n: int, stride: int, padding: int, groups: int) -> int:
@@ -212,3 +213,15 @@ def test_receptive_field_reads_padding_strings() -> None:
     assert [r.padding for r in rf] == [2, 1] and rf.sizes == [5, 7] and rf[-1].out_size == 12
     with pytest.raises(cl.ConvlibInputError, match="same padding on both sides"):
         cl.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 4, padding="same")))
+
+
+def test_receptive_field_refuses_layers_it_cannot_follow() -> None:
+    resampling = nn.Sequential(nn.Conv2d(1, 1, 3), nn.ConvTranspose2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3))
+    with pytest.raises(ConvlibInputError, match=r"^layers\[1\]: expected conv and pooling layers .* got ConvTranspose2d"
+                                                r".*Fix: pass the chain up to that layer"):
+        cl.receptive_field(resampling)
+    assert cl.receptive_field(resampling[:1]).sizes == [3]
+    not_global = nn.Sequential(nn.Conv2d(1, 1, 3), nn.AdaptiveAvgPool2d((7, 7)))
+    with pytest.raises(ConvlibInputError, match=r"expected adaptive pooling to 1x1 \(global\), got output_size=\(7, 7\)"):
+        cl.receptive_field(not_global)
+    assert cl.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.AdaptiveMaxPool2d(1), nn.Conv2d(1, 1, 3))).sizes == [3]

@@ -27,7 +27,7 @@ MAX_PADDING = 3
 
 
 class TransposedConvView(StaticWidget):
-    """Step through ``trans_conv_naive(X, K, stride)`` one input cell at a time.
+    """Step through ``trans_conv_naive(X, K, stride=s)`` one input cell at a time.
 
     ``position`` counts input cells of ``X (H, W)`` in reading order; the
     output grid is the full ``((H-1)*s + k_h, (W-1)*s + k_w)`` result plus
