@@ -185,7 +185,10 @@ class NetworkView(StaticWidget):
     number per channel) when the model was trained on standardised images: the
     page then shows and paints the plain image and standardises it as its first step.
     In the page a reader can also open an image file of their own ("Your image…":
-    its central square, scaled to ``H x W``, grey for ``C = 1``) and invert it.
+    its central square, scaled to ``H x W``, grey for ``C = 1``) and invert it, and
+    click a map of a convolution or pooling stage, then a pixel of its enlarged
+    copy, to see how that output is computed (windows times kernels plus bias,
+    then BatchNorm and activation; or the pooling window and its max or mean).
 
     >>> _ = torch.manual_seed(0)
     >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))

@@ -104,4 +104,11 @@ def test_widgets_pass_axe_in_the_states_a_learner_reaches(book_page):
     assert network.locator('[data-testid="neuron-0"]').count() == 1
     found = violations(book_page)
     assert not found, "\n".join(found)
+    pool = network.evaluate(  # the first pooling row (rows are one per layer here)
+        "el => [...el.querySelectorAll('[data-testid^=stage-label-]')].findIndex((l) => l.textContent.includes('pool'))")
+    network.locator(f'[data-testid="map-{pool}-0"]').click()  # a pooling map: one output's window
+    network.locator(f'[data-testid="big-{pool}"]').click()
+    assert network.locator(f'[data-testid="neuron-{pool}"]').count() == 1
+    found = violations(book_page)
+    assert not found, "\n".join(found)
     book_page.assert_clean()

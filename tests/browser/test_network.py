@@ -190,7 +190,8 @@ def test_clicking_a_map_shows_its_kernels(book_page):
     assert detail(2)["kernels"] == d["kernels"]
     widget.locator('[data-testid="map-2-5"]').click()  # a second click closes it
     assert detail(2) == {"kernels": None, "canvases": 0}
-    assert widget.locator('[data-testid^="map-1-"]').count() == 0  # pooling maps have no kernels
+    widget.locator('[data-testid="map-1-0"]').click()  # a pooling map enlarges, with no kernels
+    assert detail(1) == {"kernels": None, "canvases": 1}
     book_page.assert_clean()
 
 
@@ -200,9 +201,9 @@ def test_the_maps_are_one_tab_stop_per_stage(book_page):
     widget = book_page.widgets("NetworkView").first
     stops = widget.evaluate("el => [...el.querySelectorAll('canvas[role=button]')].filter((c) => c.tabIndex >= 0)"
                             ".map((c) => c.dataset.testid)")
-    conv_stages = widget.evaluate("el => new Set([...el.querySelectorAll('canvas[role=button]')]"
-                                  ".map((c) => c.dataset.testid.split('-')[1])).size")
-    assert len(stops) == conv_stages and all(t.endswith("-0") for t in stops)
+    clickable_stages = widget.evaluate("el => new Set([...el.querySelectorAll('canvas[role=button]')]"
+                                       ".map((c) => c.dataset.testid.split('-')[1])).size")
+    assert len(stops) == clickable_stages and all(t.endswith("-0") for t in stops)
     first = widget.locator(f'[data-testid="{stops[0]}"]')
     widget.scroll_into_view_if_needed()
     first.focus()
@@ -277,23 +278,33 @@ def test_your_own_image_is_cropped_to_its_centre_and_classified(book_page, tmp_p
     book_page.assert_clean()
 
 
-def test_an_output_pixel_shows_the_sum_that_makes_it(book_page):
-    """Click a pixel of an enlarged map: each input channel's window times its kernel, the bias, BatchNorm, activation."""
-    book_page.open(PAGE)
+def opened_with_outputs(book_page, page: str):
+    """The page's first NetworkView, its state, the shown image ``(C, H, W)`` and every layer's output for it."""
+    book_page.open(page)
     widget = book_page.widgets("NetworkView").first
     state = widget_state(widget)
     widget.scroll_into_view_if_needed()
     pixels = torch.tensor(shown(widget)["pixels"], dtype=torch.float32).reshape(state["images"][0]["shape"])
-    outs = run_layers(state["layers"], pixels)
+    return widget, state, pixels, run_layers(state["layers"], pixels)
+
+
+def pick_output(book_page, widget, s: int, pixel: tuple[int, int], size: tuple[int, int]) -> dict:
+    """Click output ``pixel`` of stage ``s``'s enlarged map (``size`` = its H, W); return the page's account of it."""
+    box = widget.locator(f'[data-testid="big-{s}"]').bounding_box()
+    (i, j), (h, w) = pixel, size
+    book_page.page.mouse.click(box["x"] + (j + 0.5) * box["width"] / w, box["y"] + (i + 0.5) * box["height"] / h)
+    return json.loads(widget.evaluate(f"el => el.querySelector('[data-testid=\"detail-{s}\"]').dataset.neuron"))
+
+
+def test_an_output_pixel_shows_the_sum_that_makes_it(book_page):
+    """Click a pixel of an enlarged map: each input channel's window times its kernel, the bias, BatchNorm, activation."""
+    widget, state, pixels, outs = opened_with_outputs(book_page, PAGE)
     neuron = lambda s: json.loads(widget.evaluate(f"el => el.querySelector('[data-testid=\"detail-{s}\"]').dataset.neuron"))  # noqa: E731
     for s, c, (i, j) in ((0, 2, (0, 0)), (2, 5, (3, 4))):  # the first reads padding at (0, 0)
         widget.locator(f'[data-testid="map-{s}-{c}"]').click()
         big = widget.locator(f'[data-testid="big-{s}"]')
         assert big.count() == 1 and widget.locator(f'[data-testid="neuron-{s}"]').count() == 0  # nothing picked yet
-        h, w = outs[state["stages"][s]["end"]].shape[1:]
-        box = big.bounding_box()
-        book_page.page.mouse.click(box["x"] + (j + 0.5) * box["width"] / w, box["y"] + (i + 0.5) * box["height"] / h)
-        got = neuron(s)
+        got = pick_output(book_page, widget, s, (i, j), outs[state["stages"][s]["end"]].shape[1:])
         main = state["stages"][s]["main"]
         conv = state["layers"][main]
         weight, bias = unpack(conv["weight"]), unpack(conv["bias"])  # (C_out, C_in, k, k), (C_out,)
@@ -314,6 +325,36 @@ def test_an_output_pixel_shows_the_sum_that_makes_it(book_page):
     big.focus()  # the arrow keys move the picked output
     book_page.page.keyboard.press("ArrowRight")
     assert neuron(2)["pixel"] == [3, 5]
+    book_page.assert_clean()
+
+
+@pytest.mark.parametrize("page", [PAGE, "notebooks/08_cifar10.html"])
+def test_a_pooled_pixel_shows_its_window_and_the_max_or_mean(book_page, page):
+    """Click a pixel of an enlarged pooling map: the window it reads and the max (with its cell) or the mean."""
+    widget, state, _, outs = opened_with_outputs(book_page, page)
+    pools = [s for s, st in enumerate(state["stages"][:-1]) if state["layers"][st["main"]]["kind"] in ("maxpool", "avgpool")]
+    assert pools
+    for s in pools:
+        main = state["stages"][s]["main"]
+        pool, x = state["layers"][main], outs[main - 1]  # (C, H, W): what the pooling reads
+        c, (h, w) = x.shape[0] - 1, outs[main].shape[1:]
+        widget.locator(f'[data-testid="map-{s}-{c}"]').click()
+        for i, j in ((0, 0), (h - 1, w // 2)):
+            got = pick_output(book_page, widget, s, (i, j), (h, w))
+            (kh, kw), (sh, sw), (ph, pw) = pool["kernel"], pool["stride"], pool["padding"]
+            cells = [(i * sh + a - ph, j * sw + e - pw) for a in range(kh) for e in range(kw)]
+            want = [float(x[c, r, q]) if 0 <= r < x.shape[1] and 0 <= q < x.shape[2] else None for r, q in cells]
+            assert got["pixel"] == [i, j]
+            assert got["window"] == pytest.approx(want, abs=1e-5)
+            assert got["z"] == pytest.approx(float(outs[main][c, i, j]), abs=1e-5)
+            assert got["value"] == pytest.approx(float(outs[state["stages"][s]["end"]][c, i, j]), abs=1e-5)
+            text = widget.locator(f'[data-testid="neuron-{s}"]').text_content()
+            if pool["kind"] == "maxpool":
+                assert want[got["pick"]] == max(v for v in want if v is not None) and text.startswith(f"output ({i}, {j}): max(")
+                picked = widget.locator(f'[data-testid="pool-window-{s}"] .cl-pick')
+                assert picked.count() == 1
+            else:
+                assert got["pick"] is None and f") / {kh * kw} = " in text
     book_page.assert_clean()
 
 

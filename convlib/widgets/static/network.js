@@ -185,6 +185,30 @@ function nvNeuron(conv, x, o, [i, j], after) {
   return { windows, partials, bias, z, steps, value };
 }
 
+// How output (i, j) of channel c of a pooling layer comes about: its window of channel c of the
+// input x (null where it hangs over the padding), the max (and which cell gave it) or the
+// average (padding counted as 0, as nvApply and F.avg_pool2d do), then any per-channel layers after.
+function nvPoolNeuron(pool, x, c, [i, j], after) {
+  const [, H, W] = x.shape, [kh, kw] = pool.kernel, [sh, sw] = pool.stride, [ph, pw] = pool.padding;
+  const isMax = pool.kind === "maxpool", window = [];
+  for (let a = 0; a < kh; a++) for (let e = 0; e < kw; e++) {
+    const r = i * sh + a - ph, q = j * sw + e - pw;
+    window.push(r >= 0 && r < H && q >= 0 && q < W ? x.data[(c * H + r) * W + q] : null);
+  }
+  let pick = null, z = 0;
+  if (isMax) {
+    window.forEach((v, k) => { if (v !== null && (pick === null || v > window[pick])) pick = k; });
+    z = window[pick];
+  } else z = window.reduce((acc, v) => acc + (v ?? 0), 0) / window.length;
+  let value = z;
+  const steps = after.map((layer) => {
+    value = layer.kind === "affine" ? value * layer.scale.data[c] + layer.shift.data[c]
+      : nvApply(layer, { shape: [1], data: Float64Array.of(value) }).data[0];
+    return { name: nvStepName(layer, c), value };
+  });
+  return { window, pick, z, steps, value };
+}
+
 function nvStepName(layer, o) {
   if (layer.kind === "affine") return `BatchNorm: × ${clFmt(layer.scale.data[o])} + ${clFmt(layer.shift.data[o])}`;
   return { relu: "ReLU: max(0, ·)", sigmoid: "sigmoid", tanh: "tanh" }[layer.kind] ?? layer.kind;
@@ -268,7 +292,9 @@ function render({ model, el }) {
     const maps = clEl("div", { class: "cl-nv-maps", "data-testid": `stage-${s}` });
     const detail = clEl("div", { class: "cl-nv-detail", "data-testid": `detail-${s}` });
     const label = clEl("div", { class: "cl-nv-stage-label", "data-testid": `stage-label-${s}` });
-    return { maps, detail, conv: first.kind === "conv" ? first : null, el: clEl("div", { class: "cl-nv-stage" }, [label, maps, detail]) };
+    return { maps, detail, conv: first.kind === "conv" ? first : null,
+      pool: first.kind === "maxpool" || first.kind === "avgpool" ? first : null,
+      el: clEl("div", { class: "cl-nv-stage" }, [label, maps, detail]) };
   });
   let stageViews = makeViews();
   const rows = clEl("div", { class: "cl-nv-rows" }, stageViews.map((v) => v.el));
@@ -293,7 +319,7 @@ function render({ model, el }) {
       clEl("div", { class: "cl-figure" }, [probs, verdict]),
     ]),
     rows,
-    clEl("div", { class: "cl-hint", text: "Click an image to load it; drag on the large copy to paint (or erase) pixels. Each row shows one stage's output, one small map per channel (darker = larger), on a shared scale; click a map of a convolution stage to see the kernels that make it; \"Every layer\" splits each row into its layers (a convolution's raw output, blue below zero, then BatchNorm, then the activation). The last stage's scores become the probabilities. \"Your image…\" scales a photo's central square down to the input size"
+    clEl("div", { class: "cl-hint", text: "Click an image to load it; drag on the large copy to paint (or erase) pixels. Each row shows one stage's output, one small map per channel (darker = larger), on a shared scale; click a map of a convolution stage to see the kernels that make it, or of a pooling stage to see its windows; \"Every layer\" splits each row into its layers (a convolution's raw output, blue below zero, then BatchNorm, then the activation). The last stage's scores become the probabilities. \"Your image…\" scales a photo's central square down to the input size"
       + (images[0].shape[0] === 1 ? "; the training images are light objects on a dark background, so a photo on white wants Invert." : ".") }),
   );
 
@@ -316,10 +342,11 @@ function render({ model, el }) {
         + `, from ${clFmt(lo)} to ${clFmt(hi)}`;
       if (view.maps.children.length !== per) {
         // One Tab stop per stage (a CIFAR stage has up to 128 maps): arrow keys move between its maps.
-        view.maps.replaceChildren(...Array.from({ length: per }, (_, c) => (view.conv
+        view.maps.replaceChildren(...Array.from({ length: per }, (_, c) => (view.conv || view.pool
           ? clEl("canvas", { title: `channel ${c}`, role: "button", tabindex: c === 0 ? "0" : "-1",
             "aria-pressed": "false", "data-testid": `map-${s}-${c}`,
-            "aria-label": `channel ${c}: show the kernels that make it (arrow keys: other channels)`,
+            "aria-label": view.conv ? `channel ${c}: show the kernels that make it (arrow keys: other channels)`
+              : `channel ${c}: enlarge it to see its pooling windows (arrow keys: other channels)`,
             onclick: () => pick(s, c), onkeydown: (e) => mapKey(e, view, s, c) })
           : clEl("canvas", { title: `channel ${c}` }))));
       }
@@ -364,27 +391,25 @@ function render({ model, el }) {
     update();
   }
 
-  // Under a conv stage: the picked channel enlarged, and its kernels (one per input channel).
-  // Click (or arrow keys on) the enlarged map to pick one output: each input channel's window,
-  // the window times the kernel summed, the bias, then the stage's BatchNorm and activation.
+  // Under a conv or pooling stage: the picked channel enlarged. Click (or arrow keys on) the enlarged
+  // map to pick one output. A convolution shows its kernels (one per input channel) and, for the picked
+  // output, each input channel's window, the window times the kernel summed, the bias, then the stage's
+  // BatchNorm and activation; a pooling layer shows the output's window and its max or average.
   function drawDetail(view, s, out, lo, hi, scale, outs) {
     [...view.maps.children].forEach((canvas, c) => {
       const on = !!picked && picked.stage === s && picked.channel === c;
       canvas.classList.toggle("cl-nv-picked", on);
-      if (view.conv) canvas.setAttribute("aria-pressed", String(on));
+      if (view.conv || view.pool) canvas.setAttribute("aria-pressed", String(on));
     });
-    if (!picked || picked.stage !== s || !view.conv) {
+    if (!picked || picked.stage !== s || !(view.conv || view.pool)) {
       view.detail.replaceChildren();
       delete view.detail.dataset.kernels;
       delete view.detail.dataset.neuron;
       return;
     }
-    const c = picked.channel, [, I, kh, kw] = view.conv.weight.shape, size = I * kh * kw;
-    const k = { shape: [I, kh, kw], data: view.conv.weight.data.subarray(c * size, (c + 1) * size) };
-    const m = Math.max(...Array.from(k.data, Math.abs), 1e-12);
-    const [, Ho, Wo] = out.shape, big = clEl("canvas", { tabindex: "0", "data-testid": `big-${s}`,
+    const c = picked.channel, [, Ho, Wo] = out.shape, zoom = scale * 2;
+    const big = clEl("canvas", { tabindex: "0", "data-testid": `big-${s}`,
       "aria-label": `channel ${c} enlarged: click a pixel, or use the arrow keys, to see how that output is computed` });
-    const zoom = scale * 2;
     nvPaint(big, out, { channel: c, lo, hi, scale: zoom });
     const choose = (i, j) => { picked.pixel = [Math.min(Ho - 1, Math.max(0, i)), Math.min(Wo - 1, Math.max(0, j))]; update(); };
     big.addEventListener("click", (e) => {
@@ -400,14 +425,19 @@ function render({ model, el }) {
       view.detail.querySelector(`[data-testid="big-${s}"]`)?.focus();
     });
     const figure = clEl("div", { class: "cl-figure cl-nv-big" }, [big, clEl("div", { class: "cl-caption", text: `channel ${c}` })]);
-    const main = stages[s].main, input = main === 0 ? pixels : outs[main - 1];  // what the convolution reads
-    const neuron = picked.pixel ? nvNeuron(view.conv, input, c, picked.pixel, layers.slice(main + 1, stages[s].end + 1)) : null;
-    if (neuron) {
+    if (picked.pixel) {
       const [i, j] = picked.pixel;
       const mark = clEl("div", { class: "cl-nv-mark" });
       Object.assign(mark.style, { left: `${j * zoom}px`, top: `${i * zoom}px`, width: `${zoom}px`, height: `${zoom}px` });
       figure.append(mark);
     }
+    const main = stages[s].main, input = main === 0 ? pixels : outs[main - 1];  // what the layer reads
+    const after = layers.slice(main + 1, stages[s].end + 1);
+    if (view.pool) { drawPoolDetail(view, s, figure, input, c, after); return; }
+    const [, I, kh, kw] = view.conv.weight.shape, size = I * kh * kw;
+    const k = { shape: [I, kh, kw], data: view.conv.weight.data.subarray(c * size, (c + 1) * size) };
+    const m = Math.max(...Array.from(k.data, Math.abs), 1e-12);
+    const neuron = picked.pixel ? nvNeuron(view.conv, input, c, picked.pixel, after) : null;
     const iMax = neuron ? Math.max(...neuron.windows.flatMap((w) => Array.from(w.data, Math.abs)), 1e-12) : 0;
     const kernels = Array.from({ length: I }, (_, i) => {
       const canvas = clEl("canvas", { title: `input channel ${i}` });
@@ -439,6 +469,38 @@ function render({ model, el }) {
     if (neuron) view.detail.dataset.neuron = JSON.stringify({ pixel: picked.pixel, partials: neuron.partials, bias: neuron.bias,
       z: neuron.z, steps: neuron.steps, value: neuron.value, windows: neuron.windows.map((w) => Array.from(w.data)) });
     else delete view.detail.dataset.neuron;
+  }
+
+  // A pooling stage's picked output: its window (a grid of numbers, the winning cell marked for max
+  // pooling) and the max or average, then any layers after the pooling.
+  function drawPoolDetail(view, s, figure, input, c, after) {
+    delete view.detail.dataset.kernels;
+    view.detail.dataset.channel = String(c);
+    const pool = view.pool, isMax = pool.kind === "maxpool", [kh, kw] = pool.kernel;
+    const neuron = picked.pixel ? nvPoolNeuron(pool, input, c, picked.pixel, after) : null;
+    if (!neuron) {
+      view.detail.replaceChildren(figure, clEl("div", { class: "cl-hint",
+        text: `Click a pixel of the enlarged map to see the ${kh}×${kw} window of channel ${c} it ${isMax ? "takes the largest value of" : "averages"}.` }));
+      delete view.detail.dataset.neuron;
+      return;
+    }
+    const shown = (v) => (v === null ? (isMax ? "−∞" : "0") : clFmt(v));
+    const grid = clGrid(kh, kw, { caption: `window of channel ${c} (previous stage)`, testid: `pool-window-${s}` });
+    grid.cells.flat().forEach((cell, k) => {
+      cell.textContent = shown(neuron.window[k]);
+      cell.classList.toggle("cl-pad", neuron.window[k] === null);
+      cell.classList.toggle("cl-pick", k === neuron.pick);
+    });
+    const terms = neuron.window.map(shown);
+    const formula = isMax ? `max(${terms.join(", ")}) = ${clFmt(neuron.z)}`
+      : `(${terms.join(" + ")}) / ${terms.length} = ${clFmt(neuron.z)}`;
+    view.detail.replaceChildren(figure, clEl("div", { class: "cl-nv-kernels" }, [
+      grid.figure,
+      clEl("div", { class: "cl-math", "data-testid": `neuron-${s}`, "aria-live": "polite",
+        text: `output (${picked.pixel.join(", ")}): ${formula}` + neuron.steps.map((step) => `\n${step.name} → ${clFmt(step.value)}`).join("") }),
+    ]));
+    view.detail.dataset.neuron = JSON.stringify({ pixel: picked.pixel, window: neuron.window, pick: neuron.pick,
+      z: neuron.z, steps: neuron.steps, value: neuron.value });
   }
 
   // One dab of the brush, centred on pixel (i, j).
