@@ -120,9 +120,12 @@ def _checked(
             f"{tuple(weight.shape)}. Fix: kernel_size, in_channels and out_channels must be >= 1."
         )
     c_out, c_in, kh, kw = weight.shape  # c_in: channels each kernel reads, C_in/groups
-    g = check_groups(groups, c_out)
+    g = check_groups(groups)
     check_batch(x, "x", channels=c_in * g,
                 channels_from="the weight's C_in" if g == 1 else f"groups={g} times the weight's C_in/groups = {c_in}")
+    # x's channels and the weight's depth leave one choice of groups: C_out must suit it
+    check_groups(g, c_out, fix=f"x's {c_in * g} channels in kernels {c_in} deep make {g} groups, so the weight needs a "
+                               f"C_out that {g} divides, e.g. shape ({g * -(-c_out // g)}, {c_in}, {kh}, {kw})")
     check_weight_and_bias(x, weight, bias, c_out)
     s = as_pair(stride, "stride")
     d = as_pair(dilation, "dilation")
@@ -643,7 +646,7 @@ def layer_padding(layer: nn.Module) -> IntPair:
     """The zeros on each side of a :class:`Conv2D` or ``nn.Conv2d`` layer, ``(p_h, p_w)``.
 
     ``"valid"`` and ``"same"`` are turned into numbers; an even-sized ``"same"``
-    window, which pads one side more than the other, raises :class:`ConvlibInputError`.
+    window, which pads one side more than the other, raises :class:`~convlib.ConvlibInputError`.
 
     >>> layer_padding(nn.Conv2d(3, 8, kernel_size=5, padding="same"))
     (2, 2)

@@ -9,22 +9,25 @@ import torch.nn.functional as F
 
 from convlib.validate import as_pair, check_fits, check_float, ConvlibInputError
 
-__all__ = ["pool2d", "windows2d"]
+__all__ = ["pool2d", "pool_geometry", "windows2d"]
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
 Mode = Union[Literal["max", "avg"], Reduce]
 IntPair = tuple[int, int]
 
 
-def _geometry(
+def pool_geometry(
     size: tuple[int, ...], k: IntPair, s: IntPair, p: IntPair, d: IntPair, ceil_mode: bool
 ) -> tuple[IntPair, IntPair]:
-    """Output size and the extra cells a ``ceil_mode`` window hangs past the bottom/right padding.
+    """``(H_out, W_out)`` of a pooling layer, and the cells its last ``ceil_mode`` window hangs past the padding.
 
-    PyTorch's rule: in ceil mode a last, partial window is kept when it starts
-    inside the input or its left padding.
+    ``size`` is the input's ``(H, W)``; ``k, s, p, d`` the window, stride, padding
+    and dilation, as pairs. Floor mode: ``(n + 2p - d(k-1) - 1) // s + 1``. Ceil mode
+    rounds up, and keeps the last window only when it starts inside the input or
+    its left padding (PyTorch's rule); the second pair says how many cells that
+    window reaches beyond the bottom/right padding (0 in floor mode).
 
-    >>> _geometry((5, 5), (2, 2), (2, 2), (0, 0), (1, 1), True)  # 5 cells, windows of 2: the last one holds 1 cell
+    >>> pool_geometry((5, 5), (2, 2), (2, 2), (0, 0), (1, 1), True)  # 5 cells, windows of 2: the last one holds 1 cell
     ((3, 3), (1, 1))
     """
     out, extra = [], []
@@ -44,17 +47,19 @@ def _parse(
     padding: int | tuple[int, int],
     dilation: int | tuple[int, int],
 ) -> tuple[IntPair, IntPair, IntPair, IntPair]:
-    """``(kernel, stride, padding, dilation)`` as pairs; ``stride=None`` is the window; padding at most half the window."""
+    """``(kernel, stride, padding, dilation)`` as pairs; ``stride=None`` is the window.
+
+    Padding is at most half the window, ``kernel_size // 2`` (PyTorch's rule, dilation or not).
+    """
     k = as_pair(kernel_size, "kernel_size")
     s = as_pair(stride if stride is not None else k, "stride")
     p = as_pair(padding, "padding", minimum=0)
     d = as_pair(dilation, "dilation")
-    half = ((d[0] * (k[0] - 1) + 1) // 2, (d[1] * (k[1] - 1) + 1) // 2)
+    half = (k[0] // 2, k[1] // 2)
     if p[0] > half[0] or p[1] > half[1]:
         raise ConvlibInputError(
             f"padding: expected at most half the window {half} so every window holds a real value, "
-            f"got {p}. Fix: use padding <= kernel_size // 2"
-            + (" (of the dilated window)." if d != (1, 1) else ".")
+            f"got {p}. Fix: use padding <= kernel_size // 2."
         )
     return k, s, p, d
 
@@ -102,8 +107,9 @@ def windows2d(
     """
     k, s, p, d = _parse(kernel_size, stride, padding, dilation)
     span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)  # the dilated window
-    check_fits(tuple(x.shape[2:]), span, p, name="kernel_size")
-    out, extra = _geometry(tuple(x.shape[2:]), k, s, p, d, ceil_mode)
+    out, extra = pool_geometry(tuple(x.shape[2:]), k, s, p, d, ceil_mode)
+    if not ceil_mode or min(out) < 1:  # ceil_mode keeps a window that hangs past the padding, as torch does
+        check_fits(tuple(x.shape[2:]), span, p, name="kernel_size")
     _check_every_window_reads_input(tuple(x.shape[2:]), k, s, p, d, out)
     if p != (0, 0) or extra != (0, 0):
         x = F.pad(x, (p[1], p[1] + extra[1], p[0], p[0] + extra[0]), value=pad_value)
@@ -179,7 +185,7 @@ def _counts(
     """
     k, s, p, d = _parse(kernel_size, stride, padding, dilation)
     h, w = x.shape[-2:]
-    _, extra = _geometry((h, w), k, s, p, d, ceil_mode)
+    _, extra = pool_geometry((h, w), k, s, p, d, ceil_mode)
     counted = torch.ones(1, 1, h, w, dtype=x.dtype, device=x.device)  # (1, 1, H, W): real cells
     counted = F.pad(counted, (p[1], p[1], p[0], p[0]), value=float(count_include_pad))  # the padding
     counted = F.pad(counted, (0, extra[1], 0, extra[0]))  # a partial window's overhang: never counted

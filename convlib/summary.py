@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from convlib.conv import Conv2D, layer_padding
+from convlib.pool import pool_geometry
 from convlib.validate import ConvlibInputError, as_pair
 
 __all__ = [
@@ -273,16 +274,16 @@ def _square(value: int | Sequence[int], what: str, name: str, minimum: int = 1) 
     return a
 
 
-def _geometry(module: nn.Module, name: str) -> tuple[int, int, int, int] | None:
-    """``(kernel, stride, padding, dilation)`` of a conv/pool layer, None for a layer that keeps the field."""
+def _geometry(module: nn.Module, name: str) -> tuple[int, int, int, int, bool] | None:
+    """``(kernel, stride, padding, dilation, ceil_mode)`` of a conv/pool layer, None for a layer that keeps the field."""
     if isinstance(module, (nn.Conv2d, Conv2D)):
         return (_square(tuple(module.weight.shape[2:]), "kernel_size", name), _square(module.stride, "stride", name),
-                _square(layer_padding(module), "padding", name, 0), _square(module.dilation, "dilation", name))
+                _square(layer_padding(module), "padding", name, 0), _square(module.dilation, "dilation", name), False)
     if isinstance(module, POOL_TYPES):
         k = _square(module.kernel_size, "kernel_size", name)
         s = _square(module.stride if module.stride is not None else k, "stride", name)
         d = _square(getattr(module, "dilation", 1), "dilation", name)
-        return k, s, _square(module.padding, "padding", name, 0), d
+        return k, s, _square(module.padding, "padding", name, 0), d, bool(module.ceil_mode)
     return None
 
 
@@ -329,8 +330,10 @@ def receptive_field(layers: nn.Module | Sequence[object], *, input_size: int | N
     dropout), except those known to resample it (transposed convolutions,
     upsampling, 1-D/3-D layers...), which raise :class:`~convlib.ConvlibInputError`.
     The walk stops at the first flatten, linear or global pooling layer (an
-    adaptive pooling to 1x1), after which every output sees the whole input. ``input_size`` (a side length) adds each
-    feature map's side, ``(n + 2p - d(k-1) - 1) // s + 1``.
+    adaptive pooling to 1x1), after which every output sees the whole input.
+    ``input_size`` (a side length) adds each feature map's side,
+    ``(n + 2p - d(k-1) - 1) // s + 1`` (rounded up instead for a pooling layer
+    with ``ceil_mode=True``, as PyTorch does).
 
     >>> receptive_field([(3, 1), (3, 1)]).sizes          # two 3x3 convs see 5x5
     [3, 5]
@@ -346,7 +349,7 @@ def receptive_field(layers: nn.Module | Sequence[object], *, input_size: int | N
                 raise ConvlibInputError(
                     f"layers[{name}]: expected (kernel, stride) or (kernel, stride, padding) ints, got {item!r}."
                 )
-            k, s, p, d = item[0], item[1], (item[2] if len(item) == 3 else 0), 1
+            k, s, p, d, ceil = item[0], item[1], (item[2] if len(item) == 3 else 0), 1, False
             kind = "window"
             if k < 1 or s < 1 or p < 0:
                 raise ConvlibInputError(f"layers[{name}]: expected kernel, stride >= 1 and padding >= 0, got {item!r}.")
@@ -362,14 +365,14 @@ def receptive_field(layers: nn.Module | Sequence[object], *, input_size: int | N
             geometry = _geometry(item, name)
             if geometry is None:
                 continue
-            k, s, p, d = geometry
+            k, s, p, d, ceil = geometry
             kind = type(item).__name__
         else:
             raise TypeError(f"layers[{name}]: expected an nn.Module or a (kernel, stride) tuple, got {type(item).__name__}.")
         r = r + (k - 1) * d * j  # each new window adds (k - 1) steps of the current jump
         j = j * s
-        if n is not None:
-            n = (n + 2 * p - d * (k - 1) - 1) // s + 1
+        if n is not None:  # the feature map's side: floor, or PyTorch's ceil_mode rule for a pooling layer
+            n = pool_geometry((n, n), (k, k), (s, s), (p, p), (d, d), ceil)[0][0]
             if n < 1:
                 raise ConvlibInputError(
                     f"layers[{name}]: the feature map vanished (side {n}) for input_size={input_size}. "

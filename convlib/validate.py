@@ -198,24 +198,27 @@ def check_batch(
         )
 
 
-def check_groups(groups: object, count: int, name: str = "groups", *, of: str = "C_out") -> int:
-    """Require ``groups``, an int >= 1 that divides the weight's first size ``count``; return it.
+def check_groups(
+    groups: object, count: int | None = None, name: str = "groups", *, of: str = "C_out", fix: str | None = None
+) -> int:
+    """Require ``groups``, an int >= 1 that divides the weight's first size ``count`` (if given); return it.
 
     That is ``C_out`` for a convolution's weight ``(C_out, C_in/groups, k_h, k_w)``
     and ``C_in`` for a transposed convolution's ``(C_in, C_out/groups, k_h, k_w)``
     (``of`` names it); the other channel count is then a multiple by construction.
+    ``fix`` replaces the default advice (pick a divisor) when the shapes already fix ``groups``.
 
     >>> check_groups(2, 8)
     2
     """
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise _fail(name, "an int >= 1", repr(groups), "groups=1 is an ordinary convolution")
-    if count % groups:
+    if count is not None and count % groups:
         raise _fail(
             name,
             f"a divisor of the weight's {of} = {count} (each group has {of}/groups channels)",
             str(groups),
-            f"pick groups from {[g for g in range(1, count + 1) if count % g == 0]}",
+            fix or f"pick groups from {[g for g in range(1, count + 1) if count % g == 0]}",
         )
     return groups
 

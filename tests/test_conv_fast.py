@@ -403,7 +403,8 @@ def test_depthwise_output_is_channels_last_and_float32_matches() -> None:
 
 def test_group_errors_say_what_to_do() -> None:
     with pytest.raises(ValueError, match=r"^groups: expected a divisor of the weight's C_out = 6 \(each group has C_out/groups channels\), got 4\. "
-                                         r"Fix: pick groups from \[1, 2, 3, 6\]"):
+                                         r"Fix: x's 4 channels in kernels 1 deep make 4 groups, so the weight needs a "
+                                         r"C_out that 4 divides, e.g. shape \(8, 1, 3, 3\)"):
         conv2d(torch.randn(1, 4, 5, 5), torch.randn(6, 1, 3, 3), groups=4)
     with pytest.raises(ValueError, match=r"^x: expected 4 input channels \(groups=2 times the weight's "
                                          r"C_in/groups = 2\), got 3 channels"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -177,8 +179,8 @@ def test_dilated_window() -> None:
     x = torch.arange(16.).reshape(1, 1, 4, 4)
     assert windows2d(x, 2, stride=1, dilation=2)[0, 0, 0, 0].tolist() == [0, 2, 8, 10]  # every other cell
     with pytest.raises(ConvlibInputError, match=r"padding: expected at most half the window \(1, 1\).*"
-                                                r"\(of the dilated window\)"):
-        pool2d(x, 2, dilation=2, padding=2)
+                                                r"Fix: use padding <= kernel_size // 2"):
+        pool2d(x, 2, dilation=2, padding=2)  # torch's rule: half the window, however dilated
 
 
 def test_window_of_padding_only_is_refused() -> None:
@@ -186,3 +188,27 @@ def test_window_of_padding_only_is_refused() -> None:
     with pytest.raises(ConvlibInputError, match=r"^kernel_size: expected every window to hold at least one input cell, "
                                                 r"got output column 0 reading only padding .*Fix: less padding or dilation"):
         pool2d(x, (1, 2), stride=1, padding=(0, 1), dilation=(1, 2))  # cells -1 and 1 of a 1-wide input
+
+
+def test_every_small_geometry_agrees_with_torch() -> None:
+    """Sizes 1-7, windows 1-3, strides 1-3, every padding torch allows, dilation 1-2 (max), floor and ceil:
+    the same output as torch, or both refuse. Ceil mode keeps a window larger than the input, as torch does.
+    The one difference: where torch returns -inf (a dilated window on padding alone), convlib refuses."""
+    for size, k, s, d, mode in itertools.product(range(1, 8), range(1, 4), range(1, 4), (1, 2), ("max", "avg")):
+        if mode == "avg" and d != 1:
+            continue  # F.avg_pool2d has no dilation
+        for p, ceil in itertools.product(range(k // 2 + 1), (False, True)):
+            x = torch.randn(1, 1, size, size, dtype=torch.float64)
+            try:
+                ref = (F.max_pool2d(x, k, s, p, d, ceil_mode=ceil) if mode == "max"
+                       else F.avg_pool2d(x, k, s, p, ceil_mode=ceil))
+            except RuntimeError:
+                ref = None
+            try:
+                ours = pool2d(x, k, stride=s, padding=p, dilation=d, ceil_mode=ceil, mode=mode)
+            except ConvlibInputError:
+                assert ref is None or torch.isinf(ref).any(), (size, k, s, p, d, ceil, mode)
+                continue
+            assert ref is not None, (size, k, s, p, d, ceil, mode)
+            torch.testing.assert_close(ours, ref)
+    assert pool2d(torch.ones(2, 2), 3, stride=2, ceil_mode=True).tolist() == [[1.0]]  # the window outgrows the input

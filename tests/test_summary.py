@@ -225,3 +225,10 @@ def test_receptive_field_refuses_layers_it_cannot_follow() -> None:
     with pytest.raises(ConvlibInputError, match=r"expected adaptive pooling to 1x1 \(global\), got output_size=\(7, 7\)"):
         cl.receptive_field(not_global)
     assert cl.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.AdaptiveMaxPool2d(1), nn.Conv2d(1, 1, 3))).sizes == [3]
+
+
+def test_receptive_field_sizes_follow_ceil_mode() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 1, 3), nn.MaxPool2d(2, ceil_mode=True), nn.Conv2d(1, 1, 3))
+    rf = cl.receptive_field(net, input_size=7)
+    assert [r.out_size for r in rf] == [5, 3, 1] == [net[: i + 1](torch.zeros(1, 1, 7, 7)).shape[-1] for i in range(3)]
+    assert cl.receptive_field(nn.Sequential(nn.MaxPool2d(2, ceil_mode=True)), input_size=5)[-1].out_size == 3

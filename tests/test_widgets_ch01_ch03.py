@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
-import subprocess
 
 import pytest
 import torch
@@ -15,19 +13,9 @@ import traitlets
 
 import convlib as cl
 from convlib.widgets import LocalityView, PaddingStrideExplorer, TransposedConvView
-from convlib.widgets._base import esm_source
 from convlib.widgets.padding_stride import LIMITS
+from tests.node_pages import needs_node, run_esm
 
-needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's code")
-
-
-def run_esm(name: str, harness: str, tmp_path) -> object:
-    """Run widget ``name``'s ESM plus ``harness`` (which prints JSON) in Node; return the JSON."""
-    path = tmp_path / f"{name}.mjs"
-    path.write_text(esm_source(name) + "\n" + harness, encoding="utf-8")
-    result = subprocess.run(["node", str(path)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 # --- LocalityView -------------------------------------------------------------

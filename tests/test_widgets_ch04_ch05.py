@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 import convlib as cl
 from convlib.validate import ConvlibInputError
 from convlib.widgets import ChannelsView, PoolingView
-from tests.test_widgets_ch01_ch03 import needs_node, run_esm
+from tests.node_pages import needs_node, run_esm
 
 FAST = settings(max_examples=25, deadline=None)
 
@@ -204,13 +204,13 @@ def test_pooling_view_state_is_plain_json():
 @needs_node
 def test_pooling_page_sizes_follow_pytorchs_ceil_rule(tmp_path):
     """The page's per-axis output size and overhang equal convlib.pool's (and so torch's)."""
-    from convlib.pool import _geometry
+    from convlib.pool import pool_geometry
 
     cases = [(n, k, s, p, ceil) for n in range(1, 8) for k in range(1, 5) for s in range(1, 4)
              for p in range(0, k // 2 + 1) for ceil in (False, True) if n + 2 * p >= k]
     harness = ("const cases = " + json.dumps(cases) + ";\nconsole.log(JSON.stringify(cases.map("
                "([n, k, s, p, ceil]) => pvAxis(n, k, s, p, ceil))));\n")
     for (n, k, s, p, ceil), page in zip(cases, run_esm("pooling", harness, tmp_path)):
-        (out, _), (extra, _) = _geometry((n, n), (k, k), (s, s), (p, p), (1, 1), ceil)
+        (out, _), (extra, _) = pool_geometry((n, n), (k, k), (s, s), (p, p), (1, 1), ceil)
         assert (page["out"], page["extra"]) == (out, extra), (n, k, s, p, ceil)
         assert out == F.max_pool2d(torch.zeros(1, 1, n, n), k, stride=s, padding=p, ceil_mode=ceil).shape[-1]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
 import pytest
 import torch
@@ -14,11 +12,10 @@ from torch import nn
 import convlib as cl
 from convlib.validate import ConvlibInputError
 from convlib.widgets import NetworkView
-from convlib.widgets._base import esm_source
 from convlib.widgets.network import network_layers, pack, unpack
+from tests.node_pages import needs_node, run_esm
 
 CLASSES = [f"class {i}" for i in range(10)]
-needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's code")
 
 
 def trained_like(model: nn.Sequential, images: torch.Tensor) -> nn.Sequential:
@@ -168,11 +165,7 @@ def test_page_forward_pass_matches_torch(tmp_path) -> None:
                "    return { stages: c.stages.map((s) => Array.from(outs[s.end].data)),\n"
                "             probs: nvSoftmax(outs[c.stages[c.stages.length - 1].end].data) }; });\n"
                "}\nconsole.log(JSON.stringify(out));\n")
-    path = tmp_path / "network.mjs"
-    path.write_text(esm_source("network") + "\n" + harness, encoding="utf-8")
-    result = subprocess.run(["node", str(path)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    shown = json.loads(result.stdout)
+    shown = run_esm("network", harness, tmp_path)
     for name, view in cases.items():
         for k, page in enumerate(shown[name]):
             for got, want in zip(page["stages"], view.activations(k)):
@@ -212,3 +205,31 @@ def test_every_layer_rows_split_conv_batchnorm_and_activation() -> None:
     assert bool((rows[0] < 0).any())  # a convolution's raw output has negative values ...
     torch.testing.assert_close(rows[2], rows[1].clamp(min=0))  # ... which the ReLU row sets to 0
     torch.testing.assert_close(rows[-1], view.activations()[-1])  # the same scores either way
+
+
+@needs_node
+def test_page_explains_a_pooled_output_as_torch_computes_it(tmp_path) -> None:
+    """nvPoolNeuron, behind a clicked pixel of a pooling map: window (None on padding), max or mean, layers after."""
+    x = torch.randn(2, 5, 6, dtype=torch.float64)  # (C, H, W): what the pooling reads
+    pools = {"maxpool": nn.MaxPool2d(3, stride=2, padding=1), "avgpool": nn.AvgPool2d(3, stride=2, padding=1)}
+    picks = [(c, i, j) for c in range(2) for i in range(3) for j in range(3)]
+    harness = ("const x = { shape: [2, 5, 6], data: Float64Array.from(" + json.dumps(x.flatten().tolist()) + ") };\n"
+               "const relu = { kind: 'relu' };\n"
+               "const out = {};\n"
+               "for (const kind of ['maxpool', 'avgpool']) {\n"
+               "  const pool = { kind, kernel: [3, 3], stride: [2, 2], padding: [1, 1] };\n"
+               "  out[kind] = " + json.dumps(picks) + ".map(([c, i, j]) => nvPoolNeuron(pool, x, c, [i, j], [relu]));\n"
+               "}\nconsole.log(JSON.stringify(out));\n")
+    shown = run_esm("network", harness, tmp_path)
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), value=float("nan"))  # NaN marks padding
+    for kind, pool in pools.items():
+        y = pool(x[None])[0]  # (C, 3, 3)
+        for (c, i, j), got in zip(picks, shown[kind]):
+            window = padded[c, 2 * i : 2 * i + 3, 2 * j : 2 * j + 3].flatten().tolist()
+            assert got["window"] == pytest.approx([None if v != v else v for v in window])
+            assert got["z"] == pytest.approx(float(y[c, i, j])) and got["value"] == pytest.approx(max(0.0, float(y[c, i, j])))
+            assert got["steps"][0]["name"].startswith("ReLU")
+            if kind == "maxpool":
+                assert got["window"][got["pick"]] == pytest.approx(float(y[c, i, j]))
+            else:
+                assert got["pick"] is None

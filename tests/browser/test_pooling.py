@@ -59,7 +59,7 @@ def assert_output(widget, X: torch.Tensor) -> dict:
     assert torch.allclose(torch.tensor(read_grid(widget, "y"), dtype=torch.float64), Y, atol=1e-3), s
     assert widget.locator('[data-testid="out-shape"]').inner_text().startswith(f"output shape {Y.shape[0]}×{Y.shape[1]}")
     (ph, pw), (h, w) = s["padding"], X.shape
-    (eh, ew) = cl.pool._geometry((h, w), s["kernel_size"], s["stride"], s["padding"], (1, 1), s["ceil_mode"])[1]
+    (eh, ew) = cl.pool.pool_geometry((h, w), s["kernel_size"], s["stride"], s["padding"], (1, 1), s["ceil_mode"])[1]
     pads = widget.locator('[data-testid="x"] .cl-pad')
     assert pads.count() == (h + 2 * ph + eh) * (w + 2 * pw + ew) - h * w  # padding and a ceil_mode overhang
     assert widget.locator('[data-testid="x"] .cl-over').count() == (h + 2 * ph + eh) * (w + 2 * pw + ew) - (h + 2 * ph) * (w + 2 * pw)

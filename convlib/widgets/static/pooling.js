@@ -12,7 +12,7 @@ const PV_CSS = `
 
 // Output size along one axis, PyTorch's rule: floor, or with ceil_mode round up and
 // keep a last window only if it starts inside the input or the left padding. `extra`
-// is how far that window hangs past the padding (convlib.pool._geometry).
+// is how far that window hangs past the padding (convlib.pool.pool_geometry).
 function pvAxis(n, k, s, p, ceil) {
   const room = n + 2 * p - k;
   let out = (ceil ? Math.ceil(room / s) : Math.floor(room / s)) + 1;
