@@ -176,13 +176,7 @@ function nvNeuron(conv, x, o, [i, j], after) {
     partials.push(acc);
   }
   const bias = conv.bias.data[o], z = partials.reduce((a, b) => a + b, bias);
-  let value = z;
-  const steps = after.map((layer) => {
-    value = layer.kind === "affine" ? value * layer.scale.data[o] + layer.shift.data[o]
-      : nvApply(layer, { shape: [1], data: Float64Array.of(value) }).data[0];
-    return { name: nvStepName(layer, o), value };
-  });
-  return { windows, partials, bias, z, steps, value };
+  return { windows, partials, bias, z, ...nvSteps(after, o, z) };
 }
 
 // How output (i, j) of channel c of a pooling layer comes about: its window of channel c of the
@@ -200,13 +194,19 @@ function nvPoolNeuron(pool, x, c, [i, j], after) {
     window.forEach((v, k) => { if (v !== null && (pick === null || v > window[pick])) pick = k; });
     z = window[pick];
   } else z = window.reduce((acc, v) => acc + (v ?? 0), 0) / window.length;
+  return { window, pick, z, ...nvSteps(after, c, z) };
+}
+
+// The per-channel layers after a stage's first layer (BatchNorm, activation) applied to one
+// value z of channel o: each step's name and result, and the final value.
+function nvSteps(after, o, z) {
   let value = z;
   const steps = after.map((layer) => {
-    value = layer.kind === "affine" ? value * layer.scale.data[c] + layer.shift.data[c]
+    value = layer.kind === "affine" ? value * layer.scale.data[o] + layer.shift.data[o]
       : nvApply(layer, { shape: [1], data: Float64Array.of(value) }).data[0];
-    return { name: nvStepName(layer, c), value };
+    return { name: nvStepName(layer, o), value };
   });
-  return { window, pick, z, steps, value };
+  return { steps, value };
 }
 
 function nvStepName(layer, o) {
