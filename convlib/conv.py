@@ -171,7 +171,7 @@ def conv2d_unfold(
     out = out.reshape(n, c_out, cols.shape[-1])  # (N, C_out, L)
     if bias is not None:
         out = out + bias.reshape(1, c_out, 1)
-    return out.reshape(x.shape[0], c_out, h_out, w_out)  # (N, C_out, H_out, W_out)
+    return out.reshape(n, c_out, h_out, w_out)  # (N, C_out, H_out, W_out)
 
 
 def conv2d_loop(

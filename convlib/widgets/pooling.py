@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import traitlets as t
 
-from convlib.pool import pool2d, windows2d
+from convlib.pool import _counts, pool2d, windows2d
 from convlib.validate import as_pair, as_tensor_2d
 from convlib.widgets._base import WindowWidget, esm_source
 
@@ -142,14 +142,12 @@ class PoolingView(WindowWidget):
 
     def count_at(self, position: int | None = None) -> int:
         """Average pooling's divisor at ``position``: the window's real cells, plus its padding
-        cells when ``count_include_pad``; cells past the padding (``ceil_mode``) never count."""
-        (h, w), (ph, pw) = (len(self.x), len(self.x[0])), self.padding
-        count = 0
-        for r, c in self.window_cells(position):
-            real = 0 <= r < h and 0 <= c < w
-            padded = -ph <= r < h + ph and -pw <= c < w + pw
-            count += real or (padded and self.count_include_pad)
-        return count
+        cells when ``count_include_pad``; cells past the padding (``ceil_mode``) never count
+        (the divisor :func:`convlib.pool2d` uses)."""
+        i, j = self.cell(position)
+        counts = _counts(self._x4(), tuple(self.kernel_size), self.count_include_pad, stride=tuple(self.stride),
+                         padding=tuple(self.padding), dilation=1, ceil_mode=self.ceil_mode)  # (H_out, W_out)
+        return int(counts[i, j])
 
     @property
     def count(self) -> int:
