@@ -11,14 +11,18 @@ and LeNet layer shapes of the course:
   pairs): the numbers are **extrapolated**, and labelled so.
 * ``unfold``: :func:`convlib.conv.conv2d_unfold`, ``F.unfold`` + matmul with
   autograd's backward.
-* ``convlib``: :func:`convlib.conv2d`, im2col + matmul with a hand-written backward.
+* ``convlib``: :func:`convlib.conv2d`, im2col + matmul with a hand-written
+  backward, its products on the faster library (oneDNN where it works, see
+  :mod:`convlib.gemm`).
+* ``convlib-mm``: the same layer with every product on ``torch.mm``
+  (:func:`conv2d_torch_mm`): the difference to ``convlib`` is the library.
 * ``matmuls``: :func:`matmuls_only`, the three matrix products an im2col
   convolution needs (forward, weight gradient, input gradient), on the same
-  slices of the batch as ``convlib``, and nothing else: no gathering, no
-  scattering. An im2col implementation that calls ``torch.mm`` on these
-  slices cannot be faster than this row, so it shows how much of the gap to
-  ``torch`` is the matrix-product library and how much is everything around it.
-* ``torch``: ``torch.nn.functional.conv2d`` (oneDNN / MKL kernels).
+  slices of the batch and the same library as ``convlib``, and nothing else:
+  no gathering, no scattering. An im2col implementation built on these
+  products cannot be faster than this row, so it shows how much of the gap to
+  ``torch`` is the matrix products and how much is everything around them.
+* ``torch``: ``torch.nn.functional.conv2d`` (oneDNN's direct convolution kernels).
 
 All run in one process, interleaved (each repeat times every implementation
 once, in turn, right after an untimed warm-up call of the same one; ``loop``
@@ -55,14 +59,14 @@ try:
 except ImportError:  # pragma: no cover - Windows
     resource = None  # type: ignore[assignment]
 
+from convlib import gemm
 from convlib.conv import (
     _backward_products,
     _batch_step,
     _checked,
     _forward_product,
-    _weight_grad_as_kernels,
-    _weight_grad_zeros,
     _weight_matrix,
+    _WeightGrad,
     conv2d,
     conv2d_loop,
     conv2d_unfold,
@@ -74,6 +78,7 @@ __all__ = [
     "BenchReport",
     "Timing",
     "cases",
+    "conv2d_torch_mm",
     "cpu_name",
     "matmuls_only",
     "run",
@@ -104,20 +109,26 @@ class _Matmuls(torch.autograd.Function):
             _forward_product(cols[: o.shape[0]], w_t, bias, o)
         ctx.save_for_backward(weight, cols, gcols)
         ctx.has_bias = bias is not None
+        ctx.library = gemm.current()
         return out.view(n, *out_hw, c_out).permute(0, 3, 1, 2)  # (N, C_out, H_out, W_out), channels-last
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        with gemm.use(ctx.library):
+            return _Matmuls._backward(ctx, grad)
+
+    @staticmethod
+    def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         weight, cols, gcols = ctx.saved_tensors
         c_out = weight.shape[0]
         w2 = _weight_matrix(weight)  # (C_out, K)
         g = grad.permute(0, 2, 3, 1).reshape(-1, c_out)  # (N*L, C_out)
-        gw = _weight_grad_zeros(weight)
+        gw = _WeightGrad(weight)
         gb = g.new_zeros(c_out) if ctx.has_bias else None
         for a in range(0, g.shape[0], cols.shape[0]):
             ga = g[a : a + cols.shape[0]]  # (B*L, C_out)
             _backward_products(ga, cols[: ga.shape[0]], w2, gw, gb, gcols[: ga.shape[0]])
-        return None, _weight_grad_as_kernels(gw, weight), gb, None, None, None
+        return None, gw.as_kernels(weight), gb, None, None, None
 
 
 def matmuls_only(
@@ -151,10 +162,31 @@ def matmuls_only(
     return _Matmuls.apply(x, weight, bias, cols, gcols, (h_out, w_out))
 
 
+def conv2d_torch_mm(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    **kwargs: Any,
+) -> torch.Tensor:
+    """:func:`convlib.conv2d` with every matrix product on ``torch.mm``, forward and backward.
+
+    The same gathering, slicing and scattering as ``conv2d``; only the library
+    that multiplies differs (see :mod:`convlib.gemm`), so the two rows side by
+    side show what the library is worth.
+
+    >>> x, w = torch.randn(2, 3, 5, 5), torch.randn(4, 3, 3, 3)
+    >>> torch.allclose(conv2d_torch_mm(x, w, padding=1), conv2d(x, w, padding=1), atol=1e-4)
+    True
+    """
+    with gemm.use("torch"):
+        return conv2d(x, weight, bias, **kwargs)
+
+
 IMPLEMENTATIONS: dict[str, ConvFn] = {
     "loop": conv2d_loop,
     "unfold": conv2d_unfold,
     "convlib": conv2d,
+    "convlib-mm": conv2d_torch_mm,
     "matmuls": matmuls_only,
     "torch": F.conv2d,
 }
@@ -257,7 +289,7 @@ class BenchReport:
         if self.load_before is not None:
             after = "" if self.load_after is None else f", after {self.load_after[0]:.2f}"
             lines.append(f"load average (1 min) before {self.load_before[0]:.2f}{after}")
-        head = (f"{'case':<13} {'layer':<28} {'impl':<9} {'forward ms':>12} {'fwd+bwd ms':>12} "
+        head = (f"{'case':<13} {'layer':<28} {'impl':<10} {'forward ms':>12} {'fwd+bwd ms':>12} "
                 f"{'fwd x torch':>12} {'f+b x torch':>12} {'faults/pass':>12}")
         lines += ["", head, "-" * len(head)]
         notes = []
@@ -267,7 +299,7 @@ class BenchReport:
                 ratios = [f"{r:.2f}" if r is not None else "" for r in (t.forward_ratio, t.forward_backward_ratio)]
                 faults = "" if t.faults_per_pass is None else f"{t.faults_per_pass:,.0f}"
                 lines.append(
-                    f"{entry['case']:<13} {entry['label']:<28} {t.impl + star:<9} "
+                    f"{entry['case']:<13} {entry['label']:<28} {t.impl + star:<10} "
                     f"{t.forward_ms:>12.2f} {t.forward_backward_ms:>12.2f} {ratios[0]:>12} {ratios[1]:>12} {faults:>12}"
                 )
                 if t.extrapolated:
@@ -451,7 +483,7 @@ def spread_table(reports: Sequence[dict]) -> str:
     ...         {"impl": "convlib", "forward_ratio": x, "forward_backward_ratio": 2 * x, "extrapolated": False},
     ...         {"impl": "torch", "forward_ratio": 1.0, "forward_backward_ratio": 1.0, "extrapolated": False}]}]}
     >>> print(spread_table([r(1.0), r(1.5), r(1.25)]).splitlines()[-1])
-    a             1x1x5x5 -> 1, 3x3            convlib   1.25 (1.00-1.50)  2.50 (2.00-3.00)
+    a             1x1x5x5 -> 1, 3x3            convlib    1.25 (1.00-1.50)  2.50 (2.00-3.00)
     """
     first = reports[0]
     lines = [
@@ -469,9 +501,9 @@ def spread_table(reports: Sequence[dict]) -> str:
             cells = [_spread([run[key] for run in runs]) for key in ("forward_ratio", "forward_backward_ratio")]
             rows.append((entry["case"], entry["label"], t["impl"] + ("*" if t["extrapolated"] else ""), *cells))
     width = max([len("fwd x torch")] + [len(row[3]) for row in rows])
-    head = f"{'case':<13} {'layer':<28} {'impl':<9} {'fwd x torch':<{width}}  f+b x torch"
+    head = f"{'case':<13} {'layer':<28} {'impl':<10} {'fwd x torch':<{width}}  f+b x torch"
     lines += ["", head, "-" * (len(head) + 10)]
-    lines += [f"{c:<13} {label:<28} {impl:<9} {fwd:<{width}}  {fb}" for c, label, impl, fwd, fb in rows]
+    lines += [f"{c:<13} {label:<28} {impl:<10} {fwd:<{width}}  {fb}" for c, label, impl, fwd, fb in rows]
     if any(t["extrapolated"] for entry in first["results"] for t in entry["timings"]):
         lines += ["", "* extrapolated from a smaller case (see one process's table for how)"]
     return "\n".join(lines)

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from convlib import gemm
 from convlib.shapes import conv_output_size
 from convlib.validate import (
     ConvlibInputError,
@@ -381,58 +382,66 @@ def _weight_matrix(weight: torch.Tensor) -> torch.Tensor:
 
 def _forward_product(cols: torch.Tensor, w_t: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor) -> None:
     """``out = cols @ w_t (+ bias)`` for one slice: ``cols (M, K)``, ``w_t (K, C_out)``, ``out (M, C_out)``."""
-    if bias is None:
-        torch.mm(cols, w_t, out=out)
-    else:
-        torch.addmm(bias, cols, w_t, out=out)
+    gemm.matmul(cols, w_t, bias, out=out)
 
 
-def _wide(c_out: int) -> bool:
-    """Whether the weight gradient is formed as ``(K, C_out)`` rather than ``(C_out, K)``.
+#: Weight gradients with fewer entries than this (``C_out * K``) are summed on ``torch.mm`` even where
+#: oneDNN runs the other products: on the course's CPU MKL's in-place ``addmm_`` won for them
+#: (the first CIFAR-10 layer's ``32 x 27``, LeNet's ``6 x 25`` and ``16 x 150``).
+ONEDNN_MIN_WEIGHT_GRAD = 8192
 
-    Both orientations give the same numbers. On the course's CPU, MKL ran the
-    ``(K, C_out)`` product faster, except when ``C_out`` is narrower than one
-    16-float vector register (LeNet's 6 channels), where ``(C_out, K)`` won.
+
+class _WeightGrad:
+    """A layer's weight gradient, summed over the slices of a batch as one matrix.
+
+    Both orientations, ``(C_out, K)`` and ``(K, C_out)``, give the same numbers;
+    the faster one depends on the library. oneDNN is given ``(C_out, K)``. For
+    ``torch.mm``, MKL ran the ``(K, C_out)`` product faster on the course's CPU,
+    except when ``C_out`` is narrower than one 16-float vector register (LeNet's
+    6 channels), where ``(C_out, K)`` won.
     """
-    return c_out >= 16
 
+    def __init__(self, weight: torch.Tensor) -> None:
+        c_out, width = weight.shape[0], weight[0].numel()
+        small = c_out * width < ONEDNN_MIN_WEIGHT_GRAD
+        self.library = "torch" if small or gemm.library_for(weight.detach()) == "torch" else "onednn"
+        self.wide = self.library == "torch" and c_out >= 16  # (K, C_out) rather than (C_out, K)
+        self.matrix = weight.new_zeros((width, c_out) if self.wide else (c_out, width))
 
-def _weight_grad_zeros(weight: torch.Tensor) -> torch.Tensor:
-    """A zero weight-gradient matrix, oriented as :func:`_wide` says."""
-    c_out, width = weight.shape[0], weight[0].numel()
-    return weight.new_zeros((width, c_out) if _wide(c_out) else (c_out, width))
+    def add(self, g: torch.Tensor, cols: torch.Tensor) -> None:
+        """Add one slice's share: ``g (M, C_out)`` output gradients of the receptive fields ``cols (M, K)``."""
+        if self.wide:
+            gemm.add_matmul(self.matrix, cols.t(), g, library=self.library)  # (K, M) @ (M, C_out)
+        else:
+            gemm.add_matmul(self.matrix, g.t(), cols, library=self.library)  # (C_out, M) @ (M, K)
+
+    def as_kernels(self, weight: torch.Tensor) -> torch.Tensor:
+        """The finished sum, shaped like ``weight (C_out, C_in, k_h, k_w)``."""
+        c_out, c_in, kh, kw = weight.shape
+        gw = self.matrix.t() if self.wide else self.matrix  # (C_out, K)
+        return gw.reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2)
 
 
 def _backward_products(
     g: torch.Tensor,
     cols: torch.Tensor | None,
     w2: torch.Tensor,
-    gw: torch.Tensor | None,
+    gw: _WeightGrad | None,
     gb: torch.Tensor | None,
     gc: torch.Tensor | None,
 ) -> None:
     """One slice's share of the backward pass, in place; ``None`` skips a gradient.
 
     ``g (M, C_out)`` holds the output gradients of M receptive fields ``cols (M, K)``;
-    ``w2 (C_out, K)``. Adds to ``gw`` (from :func:`_weight_grad_zeros`) and ``gb (C_out,)``,
-    writes each tap's share of the input gradient into ``gc (M, K)``.
+    ``w2 (C_out, K)``. Adds to ``gw`` and ``gb (C_out,)``, writes each tap's share
+    of the input gradient into ``gc (M, K)``.
     """
     if gw is not None:
-        if _wide(g.shape[1]):
-            gw.addmm_(cols.t(), g)  # (K, M) @ (M, C_out)
-        else:
-            gw.addmm_(g.t(), cols)  # (C_out, M) @ (M, K)
+        gw.add(g, cols)
     if gc is not None:
-        torch.mm(g, w2, out=gc)  # (M, K)
+        gemm.matmul(g, w2, out=gc)  # (M, C_out) @ (C_out, K)
     if gb is not None:
         gb += g.sum(0)  # last: the products have brought this slice of g into cache
-
-
-def _weight_grad_as_kernels(gw: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """The finished :func:`_weight_grad_zeros` matrix, shaped like ``weight (C_out, C_in, k_h, k_w)``."""
-    c_out, c_in, kh, kw = weight.shape
-    gw = gw.t() if _wide(c_out) else gw  # (C_out, K)
-    return gw.reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2)
 
 
 class _Im2colConv(torch.autograd.Function):
@@ -465,11 +474,17 @@ class _Im2colConv(torch.autograd.Function):
             _forward_product(block.view(-1, width), w_t, bias, out[a * rows : b * rows])  # (B*L, C_out)
         ctx.save_for_backward(xp, x, weight, bias)
         ctx.geometry = (tuple(x.shape), s, p, d, out_hw, step)
+        ctx.library = gemm.current()  # the backward's products run on the same library
         # (N*L, C_out) -> (N, H_out, W_out, C_out) -> (N, C_out, H_out, W_out): a view, channels-last in memory
         return out.view(n, out_hw[0], out_hw[1], c_out).permute(0, 3, 1, 2)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        with gemm.use(ctx.library):
+            return _Im2colConv._backward(ctx, grad)
+
+    @staticmethod
+    def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         xp, x, weight, bias = ctx.saved_tensors
         (n, c_in, h, w), s, p, d, (h_out, w_out), step = ctx.geometry
         if torch.is_grad_enabled():  # create_graph=True: a second derivative will follow
@@ -484,7 +499,7 @@ class _Im2colConv(torch.autograd.Function):
         if need_w:
             win = _windows(xp, (kh, kw), s, d, (h_out, w_out))  # (N, H_out, W_out, k_h, k_w, C_in)
             cols = _SCRATCH.get("cols", (step, *win.shape[1:]), xp)
-            gw = _weight_grad_zeros(weight)
+            gw = _WeightGrad(weight)
         if need_b:
             gb = g.new_zeros(c_out)  # (C_out,): the bias touches every output position
         if need_x:
@@ -504,9 +519,7 @@ class _Im2colConv(torch.autograd.Function):
             if v.gx is not None:  # every tap's share back where it came from
                 _col2im(v.gx, v.pairs, covers)  # (B, H, W, C_in)
                 gx[a:b] = v.gx.permute(0, 3, 1, 2)  # copied out while it is in cache
-        if need_w:
-            gw = _weight_grad_as_kernels(gw, weight)  # (C_out, C_in, k_h, k_w)
-        return gx, gw, gb, None, None, None, None
+        return gx, None if gw is None else gw.as_kernels(weight), gb, None, None, None, None
 
 
 def conv2d(

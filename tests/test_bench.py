@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from convlib import bench
 
-IMPLS = ["loop", "unfold", "convlib", "matmuls", "torch"]
+IMPLS = ["loop", "unfold", "convlib", "convlib-mm", "matmuls", "torch"]
 
 
 def test_cases_cover_cifar_and_lenet() -> None:
@@ -54,7 +54,7 @@ def test_run_structure_and_ratios() -> None:
 
 
 def test_run_rejects_unknown_impl() -> None:
-    with pytest.raises(ValueError, match=r"impls: expected names from \['loop', 'unfold', 'convlib', 'matmuls', 'torch'\], got \['fast'\]"):
+    with pytest.raises(ValueError, match=r"impls: expected names from \['loop', 'unfold', 'convlib', 'convlib-mm', 'matmuls', 'torch'\], got \['fast'\]"):
         bench.run(bench.cases(quick=True)[:1], impls=["fast"])
 
 

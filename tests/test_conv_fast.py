@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
 import convlib.conv as conv_module
+from convlib import gemm
 from convlib.conv import conv2d, conv2d_loop, conv2d_unfold
 
 FAST = settings(max_examples=30, deadline=None)
@@ -31,7 +32,8 @@ def _grads(fn, x, w, b, upstream_seed: int = 1, **kw):
     x, w = x.clone().requires_grad_(), w.clone().requires_grad_()
     b = None if b is None else b.clone().requires_grad_()
     y = fn(x, w, b, **kw)  # (N, C_out, H_out, W_out)
-    up = torch.randn(y.shape, generator=torch.Generator().manual_seed(upstream_seed), dtype=y.dtype)
+    # drawn in float32 whatever y's dtype, so a float32 run and its float64 reference get the same upstream
+    up = torch.randn(y.shape, generator=torch.Generator().manual_seed(upstream_seed)).to(y.dtype)
     (y * up).sum().backward()
     return y, x.grad, w.grad, None if b is None else b.grad
 
@@ -269,12 +271,50 @@ def test_float32_large_batch_matches_torch() -> None:
 
 @pytest.mark.parametrize("c_out", [3, 16, 20], ids=lambda c: f"c_out={c}")
 def test_weight_gradient_both_orientations(c_out: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    # conv2d forms the weight gradient as (C_out, K) or as (K, C_out), chosen by C_out.
+    # On torch.mm, conv2d forms the weight gradient as (C_out, K) or as (K, C_out), chosen by C_out.
     monkeypatch.setattr(conv_module, "CHUNK_BYTES", 20_000)  # and accumulates it over slices
     x, w, b = _case(2, (4, 3, 6, 7), (c_out, 3, 3, 2))
     ref = _grads(F.conv2d, x, w, b, padding=(1, 0), stride=(1, 2))
     for a, e in zip(_grads(conv2d, x, w, b, padding=(1, 0), stride=(1, 2)), ref):
         torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+
+
+LIBRARIES = ["torch", pytest.param("onednn", marks=pytest.mark.skipif(
+    not gemm.onednn_available(), reason="oneDNN's product operator is not usable here"))]
+
+
+@st.composite
+def float32_case(draw: st.DrawFn) -> dict:
+    """A float32 layer of any geometry, its batch cut into slices of one or a few images."""
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    p = (draw(st.integers(0, k[0] // 2 + 1)), draw(st.integers(0, k[1] // 2 + 1)))
+    size = [draw(st.integers(max(1, d[i] * (k[i] - 1) + 1 - 2 * p[i]), 9)) for i in range(2)]
+    shape = (draw(st.integers(1, 5)), draw(st.integers(1, 6)), *size)
+    return dict(seed=draw(st.integers(0, 2**16)), x_shape=shape, w_shape=(draw(st.integers(1, 40)), shape[1], *k),
+                bias=draw(st.booleans()), stride=(draw(st.integers(1, 3)), draw(st.integers(1, 3))), padding=p,
+                dilation=d, chunk=draw(st.sampled_from([1, 3_000, 1 << 30])))
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@pytest.mark.parametrize("threshold", [0, 1 << 30], ids=["gw-onednn", "gw-torch"])
+@FAST
+@given(case=float32_case())
+def test_float32_matches_torch_on_each_library(library: str, threshold: int, case: dict) -> None:
+    """Output and all gradients in float32 on each product library, slices refilling the same scratch."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(conv_module, "CHUNK_BYTES", case.pop("chunk"))
+        mp.setattr(conv_module, "ONEDNN_MIN_WEIGHT_GRAD", threshold)  # weight gradient on oneDNN, or never
+        x, w, b = _case(case.pop("seed"), case.pop("x_shape"), case.pop("w_shape"), case.pop("bias"), torch.float32)
+        ref = _grads(F.conv2d, x.double(), w.double(), None if b is None else b.double(), **case)
+        with gemm.use(library):
+            ours = _grads(conv2d, x, w, b, **case)
+    for a, e in zip(ours, ref):
+        if e is None:
+            assert a is None
+        else:
+            assert a.dtype == torch.float32
+            torch.testing.assert_close(a.double(), e, rtol=1e-4, atol=1e-4)
 
 
 @st.composite
@@ -412,3 +452,28 @@ def test_group_errors_say_what_to_do() -> None:
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match=r"^groups: expected an int >= 1"):
             conv2d_loop(torch.randn(1, 2, 5, 5), torch.randn(2, 2, 3, 3), groups=bad)
+
+
+@pytest.mark.skipif(not gemm.onednn_available(), reason="oneDNN's product operator is not usable here")
+def test_backward_runs_on_the_library_of_its_forward(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forward inside ``gemm.use("torch")`` keeps its backward on torch.mm, though that runs after the block."""
+    calls: list[tuple] = []
+    real = torch.ops.mkldnn._linear_pointwise
+
+    class Spy:  # stands in for torch.ops.mkldnn, counting the product calls
+        def __getattr__(self, name: str):
+            assert name == "_linear_pointwise"
+            return lambda *args: calls.append(args) or real(*args)
+
+    monkeypatch.setattr(torch.ops, "mkldnn", Spy(), raising=False)
+    x = torch.randn(2, 3, 6, 6, requires_grad=True)
+    w = torch.randn(40, 3, 3, 3, requires_grad=True)  # C_out * K = 1080
+    monkeypatch.setattr(conv_module, "ONEDNN_MIN_WEIGHT_GRAD", 0)  # every product may use oneDNN
+    with gemm.use("torch"):
+        y = conv2d(x, w, padding=1)
+    y.sum().backward()
+    assert calls == []
+    y = conv2d(x, w, padding=1)
+    assert len(calls) == 1  # the forward product (one slice)
+    y.sum().backward()
+    assert len(calls) == 3  # weight gradient and input-gradient products

@@ -60,7 +60,7 @@ def test_api_page_documents_every_public_name() -> None:
     short = {name.rsplit(".", 1)[1] for name in documented}
     public = {name for name in cl.__all__ if name not in cl._LAZY_MODULES}
     for module in ("widgets", "data", "models", "train", "conv", "pool", "transposed", "summary", "params", "shapes",
-                   "counts", "corr", "dense", "coverage", "pointwise"):
+                   "counts", "corr", "dense", "coverage", "pointwise", "gemm"):
         public |= {name for name in importlib.import_module(f"convlib.{module}").__all__
                    if not name.isupper() and not name.endswith("_CLASSES")}  # constants are not entries
     missing = sorted(public - short)

@@ -1,0 +1,144 @@
+"""Matrix products on the faster of the two libraries PyTorch ships for them.
+
+An im2col convolution (:func:`convlib.conv2d`) is three matrix products plus
+data movement, so its speed is mostly the speed of the matrix-product library.
+PyTorch's x86-64 builds carry two:
+
+* **MKL** (Intel's BLAS), behind ``torch.mm`` and ``@``;
+* **oneDNN**, behind PyTorch's own convolution. It computes a plain product
+  too: ``torch.compile`` sends ``nn.Linear`` layers to the operator
+  ``torch.ops.mkldnn._linear_pointwise(x, w, b, ...)``, which returns
+  ``x @ w.T + b``.
+
+They give the same numbers up to float32 rounding, not the same speed. On the
+course's AMD EPYC (2026-12-01, AVX-512), oneDNN ran the convolution products of
+chapter 8 about twice as fast as ``torch.mm`` (MKL takes slower code paths on
+processors that are not Intel's); on an Intel CPU the two are closer.
+
+:func:`matmul` and :func:`add_matmul` use oneDNN where :func:`onednn_available`
+says it works (an x86-64 CPU, float32, ``torch.backends.mkldnn`` enabled, no
+autograd graph to record) and ``torch.mm`` otherwise. :func:`use` picks one
+for a block of code; the benchmark (``python -m convlib.bench``) times both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import platform
+from collections.abc import Iterator
+
+import torch
+
+__all__ = ["LIBRARIES", "add_matmul", "current", "library_for", "matmul", "onednn_available", "use"]
+
+#: What :func:`use` accepts: ``"auto"`` (oneDNN where it works, else torch.mm), ``"torch"``, ``"onednn"``.
+LIBRARIES = ("auto", "torch", "onednn")
+
+_choice = "auto"
+
+
+@functools.cache
+def onednn_available() -> bool:
+    """Whether oneDNN's product operator exists here and computes ``x @ w.T`` exactly on a small case.
+
+    False off x86-64 (on ARM, torch.mm reaches a tuned BLAS and oneDNN adds
+    nothing), in builds without oneDNN, and if a later PyTorch renames the
+    operator: every product then runs on ``torch.mm``. Checked once per process.
+    """
+    if platform.machine().lower() not in ("x86_64", "amd64") or not torch.backends.mkldnn.is_available():
+        return False
+    x = torch.arange(6.0).reshape(2, 3)
+    w = torch.arange(12.0).reshape(4, 3)
+    try:
+        got = torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
+    except (AttributeError, RuntimeError, TypeError):  # no such operator, or another signature
+        return False
+    return isinstance(got, torch.Tensor) and torch.equal(got, x @ w.T)
+
+
+@contextlib.contextmanager
+def use(library: str) -> Iterator[None]:
+    """Compute the products inside the ``with`` block on ``library`` (one of :data:`LIBRARIES`).
+
+    >>> with use("torch"):
+    ...     library_for(torch.ones(2, 2))
+    'torch'
+    """
+    global _choice
+    if library not in LIBRARIES:
+        raise ValueError(f"library: expected one of {list(LIBRARIES)}, got {library!r}.")
+    if library == "onednn" and not onednn_available():
+        raise RuntimeError(
+            f"library: 'onednn' was asked for, but oneDNN's product operator does not work here "
+            f"(machine {platform.machine()}, torch {torch.__version__}, "
+            f"torch.backends.mkldnn.is_available() = {torch.backends.mkldnn.is_available()}). "
+            "Fix: use 'auto', which falls back to torch.mm."
+        )
+    before, _choice = _choice, library
+    try:
+        yield
+    finally:
+        _choice = before
+
+
+def current() -> str:
+    """The library chosen now, one of :data:`LIBRARIES` (``"auto"`` unless inside :func:`use`).
+
+    An autograd function that multiplies in its backward pass records this in
+    its forward pass and runs the backward under ``use(recorded)``: the backward
+    runs after the ``with`` block has closed.
+    """
+    return _choice
+
+
+def library_for(*tensors: torch.Tensor) -> str:
+    """``"onednn"`` or ``"torch"``: the library a product of these tensors runs on now.
+
+    oneDNN needs float32 tensors on the CPU, ``torch.backends.mkldnn.enabled``
+    (so ``torch.backends.mkldnn.flags(enabled=False)`` turns it off here too),
+    and no autograd graph to record: its operator has no derivative, so a product
+    that autograd must differentiate runs on ``torch.mm``.
+    """
+    if _choice == "torch" or not torch.backends.mkldnn.enabled or not onednn_available():
+        return "torch"
+    if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
+        return "torch"
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return "torch"
+    return "onednn"
+
+
+def matmul(
+    a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None, *, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``a (M, K) @ b (K, N) (+ bias (N,))`` -> ``(M, N)``, written into ``out`` when given.
+
+    >>> matmul(torch.ones(2, 3), torch.ones(3, 4), torch.arange(4.))
+    tensor([[3., 4., 5., 6.],
+            [3., 4., 5., 6.]])
+    """
+    tensors = (a, b) if bias is None else (a, b, bias)
+    if library_for(*tensors) == "onednn":
+        result = torch.ops.mkldnn._linear_pointwise(a, b.t(), bias, "none", [], "")  # a @ (b.t()).T + bias
+        return result if out is None else out.copy_(result)
+    if bias is None:
+        return torch.mm(a, b) if out is None else torch.mm(a, b, out=out)
+    return torch.addmm(bias, a, b) if out is None else torch.addmm(bias, a, b, out=out)
+
+
+def add_matmul(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *, library: str | None = None) -> torch.Tensor:
+    """``c += a (M, K) @ b (K, N)`` in place; returns ``c (M, N)``.
+
+    ``library="torch"`` keeps this product on ``torch.mm`` (the convolution
+    does that for small weight gradients, where MKL's in-place ``addmm_`` wins).
+
+    >>> add_matmul(torch.ones(2, 2), torch.ones(2, 3), torch.ones(3, 2))
+    tensor([[4., 4.],
+            [4., 4.]])
+    """
+    if library not in (None, "torch", "onednn"):
+        raise ValueError(f"library: expected None, 'torch' or 'onednn', got {library!r}.")
+    if library != "torch" and library_for(c, a, b) == "onednn":
+        return c.add_(torch.ops.mkldnn._linear_pointwise(a, b.t(), None, "none", [], ""))
+    return c.addmm_(a, b)

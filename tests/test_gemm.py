@@ -1,0 +1,124 @@
+"""convlib.gemm: every product against torch.mm, on both libraries; which library runs when."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from convlib import gemm
+
+needs_onednn = pytest.mark.skipif(not gemm.onednn_available(), reason="oneDNN's product operator is not usable here")
+LIBRARIES = ["torch", pytest.param("onednn", marks=needs_onednn)]
+
+
+def _operand(g: torch.Generator, rows: int, cols: int, transposed: bool) -> torch.Tensor:
+    """A ``(rows, cols)`` float32 matrix, stored either way round (a transposed view when asked)."""
+    if transposed:
+        return torch.randn(cols, rows, generator=g).t()
+    return torch.randn(rows, cols, generator=g)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 70), k=st.integers(1, 70), n=st.integers(1, 70), seed=st.integers(0, 2**16),
+       a_t=st.booleans(), b_t=st.booleans(), bias=st.booleans(), into=st.booleans())
+def test_matmul_matches_torch(library: str, m: int, k: int, n: int, seed: int, a_t: bool, b_t: bool,
+                              bias: bool, into: bool) -> None:
+    g = torch.Generator().manual_seed(seed)
+    a, b = _operand(g, m, k, a_t), _operand(g, k, n, b_t)  # (M, K), (K, N), either memory order
+    c = torch.randn(n, generator=g) if bias else None  # (N,)
+    expected = a.double() @ b.double() + (0 if c is None else c.double())
+    out = torch.full((m, n), float("nan")) if into else None
+    with gemm.use(library):
+        got = gemm.matmul(a, b, c, out=out)  # (M, N)
+    if into:
+        assert got is out
+    torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 70), k=st.integers(1, 70), n=st.integers(1, 70), seed=st.integers(0, 2**16),
+       a_t=st.booleans(), b_t=st.booleans())
+def test_add_matmul_accumulates(library: str, m: int, k: int, n: int, seed: int, a_t: bool, b_t: bool) -> None:
+    g = torch.Generator().manual_seed(seed)
+    a, b = _operand(g, m, k, a_t), _operand(g, k, n, b_t)
+    c = torch.randn(m, n, generator=g)
+    expected = c.double() + a.double() @ b.double()
+    with gemm.use(library):
+        got = gemm.add_matmul(c, a, b)
+    assert got is c
+    torch.testing.assert_close(c.double(), expected, rtol=1e-5, atol=1e-4)
+
+
+@needs_onednn
+def test_a_reused_buffer_is_read_afresh() -> None:
+    """oneDNN must not cache a matrix by its address: the convolution refills one scratch buffer per slice."""
+    buf = torch.empty(50, 30)
+    w = torch.randn(30, 8)
+    with gemm.use("onednn"):
+        for seed in range(4):
+            buf.copy_(torch.randn(50, 30, generator=torch.Generator().manual_seed(seed)))
+            torch.testing.assert_close(gemm.matmul(buf, w), buf @ w, rtol=1e-5, atol=1e-4)  # as the input
+            torch.testing.assert_close(gemm.matmul(w.t(), buf.t()), w.t() @ buf.t(), rtol=1e-5, atol=1e-4)  # as the weight
+
+
+@needs_onednn
+@pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")  # torch's note when the flags are set
+def test_library_for_follows_the_rules() -> None:
+    x = torch.ones(3, 3)
+    assert gemm.library_for(x) == "onednn"
+    assert gemm.library_for(x.double()) == "torch"  # oneDNN's operator is used for float32 only
+    assert gemm.library_for(x, x.requires_grad_()) == "torch"  # no derivative: autograd needs torch.mm
+    with torch.no_grad():
+        assert gemm.library_for(x) == "onednn"  # no graph to record
+    with torch.backends.mkldnn.flags(enabled=False):
+        assert gemm.library_for(torch.ones(2, 2)) == "torch"
+    with gemm.use("torch"):
+        assert gemm.library_for(torch.ones(2, 2)) == "torch"
+        with gemm.use("auto"):
+            assert gemm.library_for(torch.ones(2, 2)) == "onednn"
+        assert gemm.library_for(torch.ones(2, 2)) == "torch"  # restored on leaving the inner block
+    assert gemm.library_for(torch.ones(2, 2)) == "onednn"
+
+
+def test_products_that_need_a_gradient_still_get_one() -> None:
+    a = torch.randn(4, 3, requires_grad=True)
+    b = torch.randn(3, 2)
+    gemm.matmul(a, b).sum().backward()
+    torch.testing.assert_close(a.grad, b.sum(1).expand(4, 3))
+
+
+def test_use_rejects_unknown_libraries() -> None:
+    with pytest.raises(ValueError, match=r"library: expected one of \['auto', 'torch', 'onednn'\], got 'mkl'"):
+        with gemm.use("mkl"):
+            pass
+    with pytest.raises(ValueError, match="library: expected None, 'torch' or 'onednn', got 'blas'"):
+        gemm.add_matmul(torch.zeros(1, 1), torch.ones(1, 1), torch.ones(1, 1), library="blas")
+
+
+def test_use_onednn_where_it_is_missing_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gemm, "onednn_available", lambda: False)
+    with pytest.raises(RuntimeError, match="Fix: use 'auto', which falls back to torch.mm"):
+        with gemm.use("onednn"):
+            pass
+    assert gemm.library_for(torch.ones(2, 2)) == "torch"  # "auto" falls back
+
+
+def test_onednn_probe_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing operator, or one that computes something else, leaves every product on torch.mm."""
+    class Broken:
+        def __getattr__(self, name: str):
+            raise AttributeError(name)
+
+    gemm.onednn_available.cache_clear()
+    try:
+        monkeypatch.setattr(torch.ops, "mkldnn", Broken(), raising=False)
+        assert gemm.onednn_available() is False
+        gemm.onednn_available.cache_clear()
+        monkeypatch.setattr(gemm.platform, "machine", lambda: "arm64")
+        assert gemm.onednn_available() is False
+    finally:
+        monkeypatch.undo()
+        gemm.onednn_available.cache_clear()
