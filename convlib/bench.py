@@ -61,10 +61,10 @@ except ImportError:  # pragma: no cover - Windows
 
 from convlib import gemm
 from convlib.conv import (
-    _backward_products,
     _batch_step,
     _checked,
     _forward_product,
+    _input_grad_product,
     _weight_matrix,
     _WeightGrad,
     conv2d,
@@ -89,26 +89,35 @@ __all__ = [
 
 ConvFn = Callable[..., torch.Tensor]
 
-#: Placeholder im2col slices for :func:`matmuls_only`, by shape, dtype and device.
-_PLACEHOLDERS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+#: Placeholder matrices for :func:`matmuls_only` (flat; a slice views a dense prefix), by name, size, dtype and device.
+_PLACEHOLDERS: dict[tuple, torch.Tensor] = {}
+
+
+def _placeholder(name: str, numel: int, like: torch.Tensor) -> torch.Tensor:
+    """A flat zero buffer of ``numel`` entries, made once per name, size, dtype and device."""
+    key = (name, numel, like.dtype, like.device)
+    if key not in _PLACEHOLDERS:
+        _PLACEHOLDERS[key] = like.new_zeros(numel)
+    return _PLACEHOLDERS[key]
 
 
 class _Matmuls(torch.autograd.Function):
-    """:func:`convlib.conv2d`'s matrix products, slice by slice, on a placeholder im2col slice."""
+    """:func:`convlib.conv2d`'s matrix products, slice by slice, on placeholder matrices."""
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-        cols: torch.Tensor, gcols: torch.Tensor, out_hw: tuple[int, int],
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, step: int, out_hw: tuple[int, int],
     ) -> torch.Tensor:
-        n, c_out = x.shape[0], weight.shape[0]
+        n, c_out, width = x.shape[0], weight.shape[0], weight[0].numel()
+        rows = out_hw[0] * out_hw[1]
         w_t = _weight_matrix(weight).t()  # (K, C_out)
-        out = x.new_empty(n * out_hw[0] * out_hw[1], c_out)  # (N*L, C_out)
-        for a in range(0, out.shape[0], cols.shape[0]):
-            o = out[a : a + cols.shape[0]]  # one slice of images: (B*L, C_out)
-            _forward_product(cols[: o.shape[0]], w_t, bias, o)
-        ctx.save_for_backward(weight, cols, gcols)
-        ctx.has_bias = bias is not None
+        out = x.new_empty(n * rows, c_out)  # (N*L, C_out)
+        cols = _placeholder("cols", step * rows * width, x)
+        for a in range(0, n, step):
+            m = (min(n, a + step) - a) * rows
+            _forward_product(cols[: m * width].view(m, width), w_t, bias, out[a * rows : a * rows + m])  # (M, C_out)
+        ctx.save_for_backward(weight)
+        ctx.shape = (n, step, rows, bias is not None)
         ctx.library = gemm.current()
         return out.view(n, *out_hw, c_out).permute(0, 3, 1, 2)  # (N, C_out, H_out, W_out), channels-last
 
@@ -119,16 +128,20 @@ class _Matmuls(torch.autograd.Function):
 
     @staticmethod
     def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        weight, cols, gcols = ctx.saved_tensors
-        c_out = weight.shape[0]
-        w2 = _weight_matrix(weight)  # (C_out, K)
-        g = grad.permute(0, 2, 3, 1).reshape(-1, c_out)  # (N*L, C_out)
+        (weight,) = ctx.saved_tensors
+        n, step, rows, has_bias = ctx.shape
+        c_out, width = weight.shape[0], weight[0].numel()
+        w2_t = _weight_matrix(weight).t().contiguous()  # (K, C_out)
         gw = _WeightGrad(weight)
-        gb = g.new_zeros(c_out) if ctx.has_bias else None
-        for a in range(0, g.shape[0], cols.shape[0]):
-            ga = g[a : a + cols.shape[0]]  # (B*L, C_out)
-            _backward_products(ga, cols[: ga.shape[0]], w2, gw, gb, gcols[: ga.shape[0]])
-        return None, gw.as_kernels(weight), gb, None, None, None
+        size = step * rows
+        cols_t, g_t, gcols = (_placeholder(name, size * k, grad) for name, k in
+                              (("cols_t", width), ("grad", c_out), ("gcols", width)))
+        for a in range(0, n, step):
+            m = (min(n, a + step) - a) * rows
+            gs = g_t[: c_out * m].view(c_out, m)  # (C_out, M): the slice's output gradients, transposed
+            gw.add(gs, cols_t[: width * m].view(width, m))
+            _input_grad_product(w2_t, gs, gcols[: width * m].view(width, m))  # (K, M)
+        return None, gw.as_kernels(weight), grad.sum((0, 2, 3)) if has_bias else None, None, None
 
 
 def matmuls_only(
@@ -143,9 +156,10 @@ def matmuls_only(
 
     Shapes as in :func:`convlib.conv2d`: ``x (N, C_in, H, W)``, ``weight (C_out,
     C_in, k_h, k_w)`` -> ``(N, C_out, H_out, W_out)``. It runs the same products,
-    on the same slices of the batch, but multiplies a placeholder im2col slice
-    (zeros, made once per shape) instead of gathering the receptive fields, and
-    never scatters the input-gradient product back (``x`` gets no gradient). The
+    on the same slices of the batch, but multiplies placeholder matrices (zeros,
+    made once per shape) instead of gathering the receptive fields and the
+    output gradients, and never scatters the input-gradient product back (``x``
+    gets no gradient; the bias gets its true one). The
     output has the right shape and **meaningless values**: this is a stopwatch,
     not a convolution.
 
@@ -155,11 +169,7 @@ def matmuls_only(
     _, _, _, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1)
     rows, width = h_out * w_out, weight[0].numel()  # per image: L rows of K numbers
     step = _batch_step(x.shape[0], rows * width * x.element_size())  # images per slice, as conv2d
-    key = (step * rows, width, x.dtype, x.device)
-    if key not in _PLACEHOLDERS:
-        _PLACEHOLDERS[key] = (x.new_zeros(step * rows, width), x.new_zeros(step * rows, width))
-    cols, gcols = _PLACEHOLDERS[key]  # (B*L, K) each
-    return _Matmuls.apply(x, weight, bias, cols, gcols, (h_out, w_out))
+    return _Matmuls.apply(x, weight, bias, step, (h_out, w_out))
 
 
 def conv2d_torch_mm(

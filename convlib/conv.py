@@ -15,20 +15,24 @@ Three versions, same numbers:
 * :func:`~convlib.conv2d` (used by :class:`Conv2D`), the same idea arranged for speed:
   the receptive fields are gathered channels-last (``(N*H_out*W_out,
   k_h*k_w*C_in)``), so the forward pass is one matrix product per slice of
-  the batch and the result needs no reshuffling; the backward pass is written
-  by hand as two more matrix products (weight gradient and input gradient)
-  plus a "col2im" step that adds each kernel tap's share back onto the input
-  (shares that fall on padding are dropped), and the input gradient comes
-  back in the input's own memory layout, as torch's convolution returns it.
-  A large batch is processed in slices of even size (at most ``CHUNK_BYTES``
-  of im2col matrix each), and the scratch matrices are kept between calls.
+  the batch and the result needs no reshuffling. The backward pass is written
+  by hand in the transposed layout (one row per kernel tap and channel, one
+  column per output position, gathered from the input's rows, which stays fast
+  when ``C_in`` is 1 or 3): two more matrix products (weight gradient and input
+  gradient) plus a "col2im" step that adds each kernel tap's share back onto
+  the input (shares that fall on padding are dropped), and the input gradient
+  comes back in the input's own memory layout, as torch's convolution returns
+  it. The products run on the faster library at hand (oneDNN or ``torch.mm``,
+  see :mod:`convlib.gemm`). A large batch is processed in slices of even size
+  (at most ``CHUNK_BYTES`` of im2col matrix each), and the scratch matrices are
+  kept between calls.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from torch import nn
@@ -67,10 +71,11 @@ class _Scratch(threading.local):
     Allocating a fresh multi-megabyte buffer on every call costs a page fault
     per 4 KiB the first time it is written (the allocator hands large blocks
     back to the operating system when they are freed); reusing the buffers
-    avoids that. They hold a little over ``2 * CHUNK_BYTES`` per dtype and
-    device (the im2col matrix, its gradient and one slice's input gradient;
-    more when a single image's im2col matrix is larger); :func:`free_scratch`
-    releases them.
+    avoids that. They hold about ``CHUNK_BYTES`` per dtype and device for the
+    im2col matrix (more when a single image's is larger), as much again for the
+    input-gradient product where ``torch.mm`` computes it, and one slice's
+    output gradient (and input gradient, for an input that is not contiguous);
+    :func:`free_scratch` releases them.
     """
 
     def __init__(self) -> None:
@@ -269,7 +274,7 @@ def _differentiable_backward(
     ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 ) -> tuple[torch.Tensor | None, ...]:
     """The backward pass as a graph autograd can differentiate again (slow, rarely needed)."""
-    (_, _, _, _), s, p, d, _, _ = ctx.geometry
+    s, p, d, _, _ = ctx.geometry
     inputs = [t for t, need in zip((x, weight, bias), ctx.needs_input_grad[:3]) if need]
     y = conv2d_unfold(x, weight, bias, stride=s, padding=p, dilation=d)  # (N, C_out, H_out, W_out)
     found = iter(torch.autograd.grad(y, inputs, grad, create_graph=True))
@@ -318,22 +323,23 @@ def _col2im_plan(in_hw: IntPair, out_hw: IntPair, k: IntPair, s: IntPair, p: Int
 
 
 def _col2im_pairs(gx: torch.Tensor, gc: torch.Tensor, plan: list[Tap]) -> Pairs:
-    """For each tap of ``plan``: ``(input cells of gx (B, H, W, C), its share of gc (B, H_out, W_out, k_h, k_w, C))``.
+    """For each tap of ``plan``: ``(input cells of gx (B, C, H, W), its share of gc (k_h, k_w, C, B, H_out, W_out))``.
 
-    Both are views; making them once per backward pass and reusing them for every
-    slice of the batch saves two indexing calls per tap and slice.
+    Both are views; a pass makes them once per buffer and reuses them for every slice
+    that buffer serves.
     """
-    return [(gx[:, in_rows, in_cols], gc[:, out_rows, out_cols, i, j]) for i, j, out_rows, out_cols, in_rows, in_cols in plan]
+    return [(gx[:, :, in_rows, in_cols], gc[i, j].transpose(0, 1)[:, :, out_rows, out_cols])
+            for i, j, out_rows, out_cols, in_rows, in_cols in plan]
 
 
 def _col2im(gx: torch.Tensor, pairs: Pairs, covers: bool) -> None:
-    """col2im: ``gx (B, H, W, C)`` = every tap's share of the input gradient, summed.
+    """col2im: ``gx (B, C, H, W)`` = every tap's share of the input gradient, summed.
 
-    Entry ``(y, x, i, j)`` of the tap matrix belongs to input cell ``(y*s_h + i*d_h - p_h,
-    x*s_w + j*d_w - p_w)``; overlapping windows add up, shares that fall on padding
-    are dropped (``plan`` leaves them out). One strided addition per tap of
-    :func:`_col2im_pairs`; when the first tap ``covers`` ``gx``, it writes and
-    nothing is zeroed.
+    Entry ``(i, j, c, b, y, x)`` of the tap matrix belongs to input cell ``(y*s_h + i*d_h - p_h,
+    x*s_w + j*d_w - p_w)`` of channel ``c`` of image ``b``; overlapping windows add up, shares
+    that fall on padding are dropped (``plan`` leaves them out). One strided addition per tap
+    of :func:`_col2im_pairs`, each running along rows of ``W`` cells; when the first tap
+    ``covers`` ``gx``, it writes and nothing is zeroed.
     """
     if not covers:
         gx.zero_()
@@ -342,37 +348,6 @@ def _col2im(gx: torch.Tensor, pairs: Pairs, covers: bool) -> None:
             target.copy_(share)
         else:
             target += share
-
-
-class _SliceViews(NamedTuple):
-    """Views of the backward pass's scratch matrices for one slice of ``B`` images (``None``: not needed)."""
-
-    cols: torch.Tensor | None  # (B, H_out, W_out, k_h, k_w, C_in): im2col of the slice
-    cols2d: torch.Tensor | None  # the same as (B*L, K)
-    gc2d: torch.Tensor | None  # (B*L, K): each tap's share of the input gradient
-    gx: torch.Tensor | None  # (B, H, W, C_in): the slice's input gradient
-    pairs: Pairs | None  # col2im's (target, share) views
-
-    @classmethod
-    def of(
-        cls,
-        size: int,
-        cols: torch.Tensor | None,
-        gcols: torch.Tensor | None,
-        gxs: torch.Tensor | None,
-        plan: list[Tap] | None,
-    ) -> _SliceViews:
-        """Views of the first ``size`` images of each buffer; made once per size and pass."""
-        block = None if cols is None else cols[:size]
-        gc = None if gcols is None else gcols[:size]
-        gx = None if gxs is None else gxs[:size]
-        return cls(
-            block,
-            None if block is None else block.view(-1, math.prod(block.shape[3:])),
-            None if gc is None else gc.view(-1, math.prod(gc.shape[3:])),
-            gx,
-            None if gc is None or plan is None else _col2im_pairs(gx, gc, plan),
-        )
 
 
 def _weight_matrix(weight: torch.Tensor) -> torch.Tensor:
@@ -385,63 +360,56 @@ def _forward_product(cols: torch.Tensor, w_t: torch.Tensor, bias: torch.Tensor |
     gemm.matmul(cols, w_t, bias, out=out)
 
 
-#: Weight gradients with fewer entries than this (``C_out * K``) are summed on ``torch.mm`` even where
-#: oneDNN runs the other products: on the course's CPU MKL's in-place ``addmm_`` won for them
-#: (the first CIFAR-10 layer's ``32 x 27``, LeNet's ``6 x 25`` and ``16 x 150``).
-ONEDNN_MIN_WEIGHT_GRAD = 8192
+def _padded_nchw(x: torch.Tensor, p: IntPair) -> torch.Tensor:
+    """``x (N, C, H, W)`` -> zero-padded and contiguous, ``(N, C, H+2p_h, W+2p_w)``; ``x`` itself if it already is."""
+    n, c, h, w = x.shape
+    if p == (0, 0) and x.is_contiguous():
+        return x
+    xp = x.new_zeros(n, c, h + 2 * p[0], w + 2 * p[1])  # (N, C, H_p, W_p)
+    xp[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = x
+    return xp
+
+
+def _windows_kernel_first(xp: torch.Tensor, k: IntPair, s: IntPair, d: IntPair, out: IntPair) -> torch.Tensor:
+    """Every receptive field of ``xp (N, C, H_p, W_p)`` as a view ``(k_h, k_w, C, N, H_out, W_out)``.
+
+    The transposed im2col matrix of the backward pass: one row per kernel tap and
+    channel, one column per output position. Copying it reads whole rows of the
+    input (``W_out`` cells a step ``s_w`` apart) even when ``C`` is small.
+    """
+    sn, sc, sh, sw = xp.stride()
+    return xp.as_strided(
+        (k[0], k[1], xp.shape[1], xp.shape[0], out[0], out[1]),
+        (d[0] * sh, d[1] * sw, sc, sn, s[0] * sh, s[1] * sw),
+        xp.storage_offset(),
+    )
 
 
 class _WeightGrad:
-    """A layer's weight gradient, summed over the slices of a batch as one matrix.
-
-    Both orientations, ``(C_out, K)`` and ``(K, C_out)``, give the same numbers;
-    the faster one depends on the library. oneDNN is given ``(C_out, K)``. For
-    ``torch.mm``, MKL ran the ``(K, C_out)`` product faster on the course's CPU,
-    except when ``C_out`` is narrower than one 16-float vector register (LeNet's
-    6 channels), where ``(C_out, K)`` won.
-    """
+    """A layer's weight gradient ``(K, C_out)``, summed over the slices of a batch."""
 
     def __init__(self, weight: torch.Tensor) -> None:
-        c_out, width = weight.shape[0], weight[0].numel()
-        small = c_out * width < ONEDNN_MIN_WEIGHT_GRAD
-        self.library = "torch" if small or gemm.library_for(weight.detach()) == "torch" else "onednn"
-        self.wide = self.library == "torch" and c_out >= 16  # (K, C_out) rather than (C_out, K)
-        self.matrix = weight.new_zeros((width, c_out) if self.wide else (c_out, width))
+        self.matrix = weight.new_zeros(weight[0].numel(), weight.shape[0])  # (K, C_out)
 
-    def add(self, g: torch.Tensor, cols: torch.Tensor) -> None:
-        """Add one slice's share: ``g (M, C_out)`` output gradients of the receptive fields ``cols (M, K)``."""
-        if self.wide:
-            gemm.add_matmul(self.matrix, cols.t(), g, library=self.library)  # (K, M) @ (M, C_out)
-        else:
-            gemm.add_matmul(self.matrix, g.t(), cols, library=self.library)  # (C_out, M) @ (M, K)
+    def add(self, g_t: torch.Tensor, cols_t: torch.Tensor) -> None:
+        """Add one slice: ``cols_t (K, M) @ g_t.T``, ``g_t (C_out, M)`` the output gradients of the M columns."""
+        gemm.add_matmul(self.matrix, cols_t, g_t.t())  # (K, M) @ (M, C_out)
 
     def as_kernels(self, weight: torch.Tensor) -> torch.Tensor:
         """The finished sum, shaped like ``weight (C_out, C_in, k_h, k_w)``."""
         c_out, c_in, kh, kw = weight.shape
-        gw = self.matrix.t() if self.wide else self.matrix  # (C_out, K)
-        return gw.reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2)
+        return self.matrix.t().reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2)
 
 
-def _backward_products(
-    g: torch.Tensor,
-    cols: torch.Tensor | None,
-    w2: torch.Tensor,
-    gw: _WeightGrad | None,
-    gb: torch.Tensor | None,
-    gc: torch.Tensor | None,
-) -> None:
-    """One slice's share of the backward pass, in place; ``None`` skips a gradient.
+def _input_grad_product(w2_t: torch.Tensor, g_t: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+    """Each tap's share of the input gradient, ``w2_t (K, C_out) @ g_t (C_out, M)`` -> ``(K, M)``.
 
-    ``g (M, C_out)`` holds the output gradients of M receptive fields ``cols (M, K)``;
-    ``w2 (C_out, K)``. Adds to ``gw`` and ``gb (C_out,)``, writes each tap's share
-    of the input gradient into ``gc (M, K)``.
+    ``torch.mm`` writes it into ``scratch``; oneDNN returns a matrix of its own,
+    which is used as it is (copying it into ``scratch`` would cost a pass over it).
     """
-    if gw is not None:
-        gw.add(g, cols)
-    if gc is not None:
-        gemm.matmul(g, w2, out=gc)  # (M, C_out) @ (C_out, K)
-    if gb is not None:
-        gb += g.sum(0)  # last: the products have brought this slice of g into cache
+    if gemm.library_for(w2_t, g_t) == "onednn":
+        return gemm.matmul(w2_t, g_t)
+    return gemm.matmul(w2_t, g_t, out=scratch)
 
 
 class _Im2colConv(torch.autograd.Function):
@@ -466,14 +434,13 @@ class _Im2colConv(torch.autograd.Function):
         w_t = _weight_matrix(weight).t()  # (K, C_out), K = k_h*k_w*C_in
         out = x.new_empty(n * rows, c_out)  # (N*L, C_out): channels-last output
         step = _batch_step(n, rows * width * x.element_size())
-        cols = _SCRATCH.get("cols", (step, *win.shape[1:]), x)  # one slice's im2col matrix
         for a in range(0, n, step):
             b = min(n, a + step)
-            block = cols[: b - a]
+            block = _SCRATCH.get("cols", (b - a, *win.shape[1:]), x)  # one slice's im2col matrix, dense
             block.copy_(win[a:b])  # im2col: (B, H_out, W_out, k_h, k_w, C_in)
             _forward_product(block.view(-1, width), w_t, bias, out[a * rows : b * rows])  # (B*L, C_out)
-        ctx.save_for_backward(xp, x, weight, bias)
-        ctx.geometry = (tuple(x.shape), s, p, d, out_hw, step)
+        ctx.save_for_backward(x, weight, bias)
+        ctx.geometry = (s, p, d, out_hw, step)
         ctx.library = gemm.current()  # the backward's products run on the same library
         # (N*L, C_out) -> (N, H_out, W_out, C_out) -> (N, C_out, H_out, W_out): a view, channels-last in memory
         return out.view(n, out_hw[0], out_hw[1], c_out).permute(0, 3, 1, 2)
@@ -485,40 +452,43 @@ class _Im2colConv(torch.autograd.Function):
 
     @staticmethod
     def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        xp, x, weight, bias = ctx.saved_tensors
-        (n, c_in, h, w), s, p, d, (h_out, w_out), step = ctx.geometry
+        """The backward pass in the transposed layout: ``(K, M)`` im2col columns, ``(C_out, M)`` gradients."""
+        x, weight, bias = ctx.saved_tensors
+        s, p, d, (h_out, w_out), step = ctx.geometry
         if torch.is_grad_enabled():  # create_graph=True: a second derivative will follow
             return _differentiable_backward(ctx, grad, x, weight, bias)
+        n, c_in, h, w = x.shape
         c_out, _, kh, kw = weight.shape
-        rows = h_out * w_out  # output positions per image
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = grad.permute(0, 2, 3, 1).reshape(n * rows, c_out)  # (N*L, C_out)
-        w2 = _weight_matrix(weight)  # (C_out, K)
-        gx = gw = gb = cols = gcols = gxs = plan = None
+        width = kh * kw * c_in  # K
+        gw = _WeightGrad(weight) if need_w else None
+        gb = grad.new_zeros(c_out) if need_b else None  # (C_out,): the bias touches every output position
+        win = _windows_kernel_first(_padded_nchw(x, p), (kh, kw), s, d, (h_out, w_out)) if need_w else None
+        gx = plan = None
         covers = False
-        if need_w:
-            win = _windows(xp, (kh, kw), s, d, (h_out, w_out))  # (N, H_out, W_out, k_h, k_w, C_in)
-            cols = _SCRATCH.get("cols", (step, *win.shape[1:]), xp)
-            gw = _WeightGrad(weight)
-        if need_b:
-            gb = g.new_zeros(c_out)  # (C_out,): the bias touches every output position
         if need_x:
             plan, covers = _col2im_plan((h, w), (h_out, w_out), (kh, kw), s, p, d)
-            gcols = _SCRATCH.get("gcols", (step, h_out, w_out, kh, kw, c_in), g)
-            gxs = _SCRATCH.get("gx", (step, h, w, c_in), g)  # one slice's input gradient, channels-last
+            w2_t = _weight_matrix(weight).t().contiguous()  # (K, C_out)
             gx = torch.empty_like(x)  # (N, C_in, H, W) in the input's memory layout, as torch's conv does
-        views: dict[int, _SliceViews] = {}  # by slice size: every slice but the last has the same
         for a in range(0, n, step):
             b = min(n, a + step)
-            if b - a not in views:
-                views[b - a] = _SliceViews.of(b - a, cols, gcols, gxs, plan)
-            v = views[b - a]
-            if v.cols is not None:
-                v.cols.copy_(win[a:b])  # im2col again: cheaper than keeping it
-            _backward_products(g[a * rows : b * rows], v.cols2d, w2, gw, gb, v.gc2d)  # g: (B*L, C_out)
-            if v.gx is not None:  # every tap's share back where it came from
-                _col2im(v.gx, v.pairs, covers)  # (B, H, W, C_in)
-                gx[a:b] = v.gx.permute(0, 3, 1, 2)  # copied out while it is in cache
+            m = (b - a) * h_out * w_out  # output positions in the slice
+            g_t = _SCRATCH.get("grad", (c_out, b - a, h_out, w_out), grad)  # dense: (C_out, B, H_out, W_out)
+            g_t.copy_(grad[a:b].transpose(0, 1))
+            g_t = g_t.view(c_out, m)  # (C_out, M)
+            if gb is not None:
+                gb += g_t.sum(1)
+            if gw is not None:
+                cols_t = _SCRATCH.get("cols", (kh, kw, c_in, b - a, h_out, w_out), x)
+                cols_t.copy_(win[:, :, :, a:b])  # im2col again, transposed: cheaper than keeping the forward's
+                gw.add(g_t, cols_t.view(width, m))
+            if gx is not None:
+                gc = _input_grad_product(w2_t, g_t, _SCRATCH.get("gcols", (width, m), grad))
+                direct = gx.is_contiguous()  # else the slice is summed in a dense buffer, then copied
+                target = gx[a:b] if direct else _SCRATCH.get("gx", (b - a, c_in, h, w), grad)  # (B, C_in, H, W)
+                _col2im(target, _col2im_pairs(target, gc.view(kh, kw, c_in, b - a, h_out, w_out), plan), covers)
+                if not direct:
+                    gx[a:b] = target
         return gx, None if gw is None else gw.as_kernels(weight), gb, None, None, None, None
 
 

@@ -16,8 +16,9 @@ chapter 8 about twice as fast as ``torch.mm`` (MKL takes slower code paths on
 processors that are not Intel's); on an Intel CPU the two are closer.
 
 :func:`matmul` and :func:`add_matmul` use oneDNN where :func:`onednn_available`
-says it works (an x86-64 CPU, float32, ``torch.backends.mkldnn`` enabled, no
-autograd graph to record) and ``torch.mm`` otherwise. :func:`use` picks one
+says it works and :func:`library_for` lets it (float32 on the CPU, matrices
+without gaps, ``torch.backends.mkldnn`` enabled, no autograd graph to record),
+and ``torch.mm`` otherwise. :func:`use` picks one
 for a block of code; the benchmark (``python -m convlib.bench``) times both.
 """
 
@@ -82,6 +83,15 @@ def use(library: str) -> Iterator[None]:
         _choice = before
 
 
+def _dense(m: torch.Tensor) -> bool:
+    """Whether a matrix is stored row after row or column after column with no gaps.
+
+    oneDNN takes other strides too, but a matrix with gaps between its rows (a
+    slice of a wider one) sent it down a path hundreds of times slower.
+    """
+    return m.is_contiguous() or m.t().is_contiguous()
+
+
 def current() -> str:
     """The library chosen now, one of :data:`LIBRARIES` (``"auto"`` unless inside :func:`use`).
 
@@ -97,12 +107,15 @@ def library_for(*tensors: torch.Tensor) -> str:
 
     oneDNN needs float32 tensors on the CPU, ``torch.backends.mkldnn.enabled``
     (so ``torch.backends.mkldnn.flags(enabled=False)`` turns it off here too),
-    and no autograd graph to record: its operator has no derivative, so a product
-    that autograd must differentiate runs on ``torch.mm``.
+    matrices stored without gaps between their rows or columns, and no autograd
+    graph to record: its operator has no derivative, so a product that autograd
+    must differentiate runs on ``torch.mm``.
     """
     if _choice == "torch" or not torch.backends.mkldnn.enabled or not onednn_available():
         return "torch"
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
+        return "torch"
+    if not all(_dense(t) for t in tensors if t.ndim == 2):
         return "torch"
     if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
         return "torch"
@@ -118,8 +131,7 @@ def matmul(
     tensor([[3., 4., 5., 6.],
             [3., 4., 5., 6.]])
     """
-    tensors = (a, b) if bias is None else (a, b, bias)
-    if library_for(*tensors) == "onednn":
+    if library_for(*((a, b) if bias is None else (a, b, bias))) == "onednn":
         result = torch.ops.mkldnn._linear_pointwise(a, b.t(), bias, "none", [], "")  # a @ (b.t()).T + bias
         return result if out is None else out.copy_(result)
     if bias is None:
@@ -127,18 +139,13 @@ def matmul(
     return torch.addmm(bias, a, b) if out is None else torch.addmm(bias, a, b, out=out)
 
 
-def add_matmul(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, *, library: str | None = None) -> torch.Tensor:
+def add_matmul(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``c += a (M, K) @ b (K, N)`` in place; returns ``c (M, N)``.
-
-    ``library="torch"`` keeps this product on ``torch.mm`` (the convolution
-    does that for small weight gradients, where MKL's in-place ``addmm_`` wins).
 
     >>> add_matmul(torch.ones(2, 2), torch.ones(2, 3), torch.ones(3, 2))
     tensor([[4., 4.],
             [4., 4.]])
     """
-    if library not in (None, "torch", "onednn"):
-        raise ValueError(f"library: expected None, 'torch' or 'onednn', got {library!r}.")
-    if library != "torch" and library_for(c, a, b) == "onednn":
+    if library_for(c, a, b) == "onednn":
         return c.add_(torch.ops.mkldnn._linear_pointwise(a, b.t(), None, "none", [], ""))
     return c.addmm_(a, b)
