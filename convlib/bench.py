@@ -64,7 +64,7 @@ from convlib.conv import (
     _batch_step,
     _checked,
     _forward_product,
-    _input_grad_product,
+    _product,
     _weight_matrix,
     _WeightGrad,
     conv2d,
@@ -110,16 +110,16 @@ class _Matmuls(torch.autograd.Function):
     ) -> torch.Tensor:
         n, c_out, width = x.shape[0], weight.shape[0], weight[0].numel()
         rows = out_hw[0] * out_hw[1]
-        w_t = _weight_matrix(weight).t()  # (K, C_out)
-        out = x.new_empty(n * rows, c_out)  # (N*L, C_out)
+        w2 = _weight_matrix(weight)  # (C_out, K)
+        out = x.new_empty(n, c_out, *out_hw)  # (N, C_out, H_out, W_out)
         cols = _placeholder("cols", step * rows * width, x)
         for a in range(0, n, step):
             m = (min(n, a + step) - a) * rows
-            _forward_product(cols[: m * width].view(m, width), w_t, bias, out[a * rows : a * rows + m])  # (M, C_out)
+            _forward_product(w2, cols[: m * width].view(m, width), bias, out[a : a + step])  # (B, C_out, H_out, W_out)
         ctx.save_for_backward(weight)
         ctx.shape = (n, step, rows, bias is not None)
         ctx.library = gemm.current()
-        return out.view(n, *out_hw, c_out).permute(0, 3, 1, 2)  # (N, C_out, H_out, W_out), channels-last
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
@@ -140,7 +140,7 @@ class _Matmuls(torch.autograd.Function):
             m = (min(n, a + step) - a) * rows
             gs = g_t[: c_out * m].view(c_out, m)  # (C_out, M): the slice's output gradients, transposed
             gw.add(gs, cols_t[: width * m].view(width, m))
-            _input_grad_product(w2_t, gs, gcols[: width * m].view(width, m))  # (K, M)
+            _product(w2_t, gs, gcols[: width * m].view(width, m))  # (K, M)
         return None, gw.as_kernels(weight), grad.sum((0, 2, 3)) if has_bias else None, None, None
 
 

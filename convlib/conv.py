@@ -14,8 +14,8 @@ Three versions, same numbers:
   deriving the backward pass. Readable, and several times slower than PyTorch.
 * :func:`~convlib.conv2d` (used by :class:`Conv2D`), the same idea arranged for speed:
   the receptive fields are gathered channels-last (``(N*H_out*W_out,
-  k_h*k_w*C_in)``), so the forward pass is one matrix product per slice of
-  the batch and the result needs no reshuffling. The backward pass is written
+  k_h*k_w*C_in)``, each row one contiguous run per kernel row), and one matrix
+  product per slice of the batch computes that slice of the output. The backward pass is written
   by hand in the transposed layout (one row per kernel tap and channel, one
   column per output position, gathered from the input's rows, which stays fast
   when ``C_in`` is 1 or 3): two more matrix products (weight gradient and input
@@ -355,9 +355,31 @@ def _weight_matrix(weight: torch.Tensor) -> torch.Tensor:
     return weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
 
 
-def _forward_product(cols: torch.Tensor, w_t: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor) -> None:
-    """``out = cols @ w_t (+ bias)`` for one slice: ``cols (M, K)``, ``w_t (K, C_out)``, ``out (M, C_out)``."""
-    gemm.matmul(cols, w_t, bias, out=out)
+def _product(a: torch.Tensor, b: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+    """``a @ b``: in ``scratch`` where the library writes into given memory (``torch.mm``).
+
+    oneDNN returns a matrix of its own, used as it is: copying it into
+    ``scratch`` would cost one more pass over it.
+    """
+    if gemm.library_for(a, b) == "onednn":
+        return gemm.matmul(a, b)
+    return gemm.matmul(a, b, out=scratch)
+
+
+def _forward_product(w2: torch.Tensor, cols: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor) -> None:
+    """One slice of the output: ``w2 (C_out, K) @ cols (M, K).T (+ bias)`` into ``out (B, C_out, H_out, W_out)``.
+
+    The product comes out as ``(C_out, B*H_out*W_out)``, one row per output
+    channel; moving it into the ``(N, C_out, H_out, W_out)`` output (where the bias
+    is added on the way) copies rows of ``H_out*W_out`` numbers.
+    """
+    b, c_out = out.shape[:2]
+    y = _product(w2, cols.t(), _SCRATCH.get("out", (c_out, cols.shape[0]), cols))  # (C_out, M)
+    y = y.view(c_out, b, *out.shape[2:]).transpose(0, 1)  # (B, C_out, H_out, W_out), a view
+    if bias is None:
+        out.copy_(y)
+    else:
+        torch.add(y, bias.view(1, c_out, 1, 1), out=out)
 
 
 def _padded_nchw(x: torch.Tensor, p: IntPair) -> torch.Tensor:
@@ -401,17 +423,6 @@ class _WeightGrad:
         return self.matrix.t().reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2)
 
 
-def _input_grad_product(w2_t: torch.Tensor, g_t: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
-    """Each tap's share of the input gradient, ``w2_t (K, C_out) @ g_t (C_out, M)`` -> ``(K, M)``.
-
-    ``torch.mm`` writes it into ``scratch``; oneDNN returns a matrix of its own,
-    which is used as it is (copying it into ``scratch`` would cost a pass over it).
-    """
-    if gemm.library_for(w2_t, g_t) == "onednn":
-        return gemm.matmul(w2_t, g_t)
-    return gemm.matmul(w2_t, g_t, out=scratch)
-
-
 class _Im2colConv(torch.autograd.Function):
     """im2col convolution with a hand-written backward pass (see the module docstring)."""
 
@@ -431,19 +442,18 @@ class _Im2colConv(torch.autograd.Function):
         rows, width = out_hw[0] * out_hw[1], kh * kw * c_in  # per image: L rows of K numbers
         xp = _padded_nhwc(x, p)  # (N, H_p, W_p, C_in)
         win = _windows(xp, (kh, kw), s, d, out_hw)  # (N, H_out, W_out, k_h, k_w, C_in), a view
-        w_t = _weight_matrix(weight).t()  # (K, C_out), K = k_h*k_w*C_in
-        out = x.new_empty(n * rows, c_out)  # (N*L, C_out): channels-last output
+        w2 = _weight_matrix(weight)  # (C_out, K), K = k_h*k_w*C_in
+        out = x.new_empty(n, c_out, *out_hw)  # (N, C_out, H_out, W_out)
         step = _batch_step(n, rows * width * x.element_size())
         for a in range(0, n, step):
             b = min(n, a + step)
             block = _SCRATCH.get("cols", (b - a, *win.shape[1:]), x)  # one slice's im2col matrix, dense
             block.copy_(win[a:b])  # im2col: (B, H_out, W_out, k_h, k_w, C_in)
-            _forward_product(block.view(-1, width), w_t, bias, out[a * rows : b * rows])  # (B*L, C_out)
+            _forward_product(w2, block.view(-1, width), bias, out[a:b])  # (B, C_out, H_out, W_out)
         ctx.save_for_backward(x, weight, bias)
         ctx.geometry = (s, p, d, out_hw, step)
         ctx.library = gemm.current()  # the backward's products run on the same library
-        # (N*L, C_out) -> (N, H_out, W_out, C_out) -> (N, C_out, H_out, W_out): a view, channels-last in memory
-        return out.view(n, out_hw[0], out_hw[1], c_out).permute(0, 3, 1, 2)
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
@@ -483,7 +493,7 @@ class _Im2colConv(torch.autograd.Function):
                 cols_t.copy_(win[:, :, :, a:b])  # im2col again, transposed: cheaper than keeping the forward's
                 gw.add(g_t, cols_t.view(width, m))
             if gx is not None:
-                gc = _input_grad_product(w2_t, g_t, _SCRATCH.get("gcols", (width, m), grad))
+                gc = _product(w2_t, g_t, _SCRATCH.get("gcols", (width, m), grad))  # (K, M): each tap's share
                 direct = gx.is_contiguous()  # else the slice is summed in a dense buffer, then copied
                 target = gx[a:b] if direct else _SCRATCH.get("gx", (b - a, c_in, h, w), grad)  # (B, C_in, H, W)
                 _col2im(target, _col2im_pairs(target, gc.view(kh, kw, c_in, b - a, h_out, w_out), plan), covers)
@@ -515,9 +525,7 @@ def conv2d(
     ``C_in/groups`` channels (``groups=C_in``: a depthwise convolution). It is
     computed as one convolution per group, side by side.
     Differentiable in ``x``, ``weight`` and ``bias``; second derivatives
-    (``create_graph=True``) go through :func:`~convlib.conv.conv2d_unfold`. The result is stored
-    channels-last in memory (as ``torch.channels_last``); use ``.reshape``
-    rather than ``.view`` on it.
+    (``create_graph=True``) go through :func:`~convlib.conv.conv2d_unfold`.
 
     >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
     >>> w = torch.tensor([[[[0., 1], [2, 3]]]])
@@ -538,7 +546,7 @@ def conv2d(
                 bias.chunk(groups) if bias is not None else [None] * groups)
     # one convolution per group: (N, C_in/g, H, W) with (C_out/g, C_in/g, k_h, k_w) -> (N, C_out/g, H_out, W_out)
     outs = [_Im2colConv.apply(xg, wg, bg, s, p, d, out_hw) for xg, wg, bg in parts]
-    return torch.cat(outs, dim=1)  # (N, C_out, H_out, W_out), channels-last like each part
+    return torch.cat(outs, dim=1)  # (N, C_out, H_out, W_out)
 
 
 class Conv2D(nn.Module):

@@ -165,7 +165,7 @@ def test_scratch_is_reused_and_freed() -> None:
         t.requires_grad_()
     conv2d(x, w, b, padding=1).sum().backward()
     buffers = dict(conv_module._SCRATCH.buffers)
-    assert {name for name, _, _ in buffers} == {"cols", "grad", "gcols"}  # float64: products on torch.mm
+    assert {name for name, _, _ in buffers} == {"cols", "out", "grad", "gcols"}  # float64: products on torch.mm
     first = [x.grad.clone(), w.grad.clone()]
     x.grad = w.grad = None
     conv2d(x, w, b, padding=1).sum().backward()  # same sizes: the same buffers, same results
@@ -229,12 +229,13 @@ def test_input_memory_layouts(layout: str) -> None:
             assert gx.is_contiguous()
 
 
-def test_output_is_channels_last_and_chains() -> None:
-    """The output is a channels-last view; a second layer reads it without trouble."""
+def test_output_is_contiguous_and_chains() -> None:
+    """The output is laid out as torch's (N, C, H, W) output is; a second layer reads it without trouble."""
     x, w1, b1 = _case(6, (2, 3, 8, 8), (4, 3, 3, 3), dtype=torch.float32)
     w2 = torch.randn(5, 4, 3, 3)
     y = conv2d(x, w1, b1, padding=1)
-    assert y.is_contiguous(memory_format=torch.channels_last)
+    assert y.is_contiguous()
+    assert y.view(2, -1).shape == (2, 256)  # so .view works on it, as on F.conv2d's output
     z = conv2d(torch.relu(y), w2)
     torch.testing.assert_close(z, F.conv2d(torch.relu(F.conv2d(x, w1, b1, padding=1)), w2), rtol=1e-4, atol=1e-4)
 
@@ -422,10 +423,10 @@ def test_groups_are_blocks_of_one_convolution() -> None:
     torch.testing.assert_close(conv2d(x, w, b, groups=2), conv2d(x, full, b), rtol=1e-12, atol=1e-12)
 
 
-def test_depthwise_output_is_channels_last_and_float32_matches() -> None:
+def test_depthwise_output_is_contiguous_and_float32_matches() -> None:
     x, w, b = _case(5, (3, 8, 9, 9), (8, 1, 3, 3), dtype=torch.float32)
     y = conv2d(x, w, b, padding=1, groups=8)  # depthwise: one 3x3 kernel per channel
-    assert y.is_contiguous(memory_format=torch.channels_last)
+    assert y.is_contiguous()
     torch.testing.assert_close(y, F.conv2d(x, w, b, padding=1, groups=8), rtol=1e-5, atol=1e-5)
 
 
