@@ -73,9 +73,9 @@ class _Scratch(threading.local):
     back to the operating system when they are freed); reusing the buffers
     avoids that. They hold about ``CHUNK_BYTES`` per dtype and device for the
     im2col matrix (more when a single image's is larger), as much again for the
-    input-gradient product where ``torch.mm`` computes it, and one slice's
-    output gradient (and input gradient, for an input that is not contiguous);
-    :func:`free_scratch` releases them.
+    input-gradient product where ``torch.mm`` computes it, one slice's output
+    gradient (and, on ``torch.mm``, output), and one slice's input gradient when
+    the input is stored channels-last; :func:`free_scratch` releases them.
     """
 
     def __init__(self) -> None:
@@ -226,6 +226,11 @@ def conv2d_loop(
 # ------------------------------------------------------------ the fast path
 
 
+def _channels_last(x: torch.Tensor) -> bool:
+    """Whether ``x (N, C, H, W)`` is stored channels-last (and not also plainly contiguous, as 1x1 maps are)."""
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
 def _padded_nhwc(x: torch.Tensor, p: IntPair) -> torch.Tensor:
     """``x (N, C, H, W)`` -> zero-padded, channels-last ``(N, H+2p_h, W+2p_w, C)``.
 
@@ -325,8 +330,7 @@ def _col2im_plan(in_hw: IntPair, out_hw: IntPair, k: IntPair, s: IntPair, p: Int
 def _col2im_pairs(gx: torch.Tensor, gc: torch.Tensor, plan: list[Tap]) -> Pairs:
     """For each tap of ``plan``: ``(input cells of gx (B, C, H, W), its share of gc (k_h, k_w, C, B, H_out, W_out))``.
 
-    Both are views; a pass makes them once per buffer and reuses them for every slice
-    that buffer serves.
+    Both are views (no copies); the backward pass makes them for each slice.
     """
     return [(gx[:, :, in_rows, in_cols], gc[i, j].transpose(0, 1)[:, :, out_rows, out_cols])
             for i, j, out_rows, out_cols, in_rows, in_cols in plan]
@@ -369,11 +373,15 @@ def _product(a: torch.Tensor, b: torch.Tensor, scratch: torch.Tensor) -> torch.T
 def _forward_product(w2: torch.Tensor, cols: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor) -> None:
     """One slice of the output: ``w2 (C_out, K) @ cols (M, K).T (+ bias)`` into ``out (B, C_out, H_out, W_out)``.
 
-    The product comes out as ``(C_out, B*H_out*W_out)``, one row per output
-    channel; moving it into the ``(N, C_out, H_out, W_out)`` output (where the bias
-    is added on the way) copies rows of ``H_out*W_out`` numbers.
+    For an NCHW ``out`` the product comes out as ``(C_out, B*H_out*W_out)``, one
+    row per output channel, and moving it into place (adding the bias on the way)
+    copies rows of ``H_out*W_out`` numbers. A channels-last ``out`` is ``(M, C_out)``
+    in memory: the product ``cols @ w2.T`` is written there directly.
     """
     b, c_out = out.shape[:2]
+    if not out.is_contiguous():  # channels-last: memory order (B, H_out, W_out, C_out)
+        gemm.matmul(cols, w2.t(), bias, out=out.permute(0, 2, 3, 1).view(-1, c_out))  # (M, C_out)
+        return
     y = _product(w2, cols.t(), _SCRATCH.get("out", (c_out, cols.shape[0]), cols))  # (C_out, M)
     y = y.view(c_out, b, *out.shape[2:]).transpose(0, 1)  # (B, C_out, H_out, W_out), a view
     if bias is None:
@@ -420,7 +428,7 @@ class _WeightGrad:
     def as_kernels(self, weight: torch.Tensor) -> torch.Tensor:
         """The finished sum, shaped like ``weight (C_out, C_in, k_h, k_w)``."""
         c_out, c_in, kh, kw = weight.shape
-        return self.matrix.t().reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2)
+        return self.matrix.t().reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2).contiguous()  # as torch returns it
 
 
 class _Im2colConv(torch.autograd.Function):
@@ -443,7 +451,8 @@ class _Im2colConv(torch.autograd.Function):
         xp = _padded_nhwc(x, p)  # (N, H_p, W_p, C_in)
         win = _windows(xp, (kh, kw), s, d, out_hw)  # (N, H_out, W_out, k_h, k_w, C_in), a view
         w2 = _weight_matrix(weight)  # (C_out, K), K = k_h*k_w*C_in
-        out = x.new_empty(n, c_out, *out_hw)  # (N, C_out, H_out, W_out)
+        layout = torch.channels_last if _channels_last(x) else torch.contiguous_format  # as F.conv2d chooses
+        out = torch.empty(n, c_out, *out_hw, dtype=x.dtype, device=x.device, memory_format=layout)  # (N, C_out, H_out, W_out)
         step = _batch_step(n, rows * width * x.element_size())
         for a in range(0, n, step):
             b = min(n, a + step)
@@ -526,6 +535,8 @@ def conv2d(
     computed as one convolution per group, side by side.
     Differentiable in ``x``, ``weight`` and ``bias``; second derivatives
     (``create_graph=True``) go through :func:`~convlib.conv.conv2d_unfold`.
+    The output is stored as ``F.conv2d`` stores it for such an input:
+    channels-last (``torch.channels_last``) when ``x`` is, else contiguous NCHW.
 
     >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
     >>> w = torch.tensor([[[[0., 1], [2, 3]]]])

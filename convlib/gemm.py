@@ -17,26 +17,29 @@ processors that are not Intel's); on an Intel CPU the two are closer.
 
 :func:`matmul` and :func:`add_matmul` use oneDNN where :func:`onednn_available`
 says it works and :func:`library_for` lets it (float32 on the CPU, matrices
-without gaps, ``torch.backends.mkldnn`` enabled, no autograd graph to record),
-and ``torch.mm`` otherwise. :func:`use` picks one
-for a block of code; the benchmark (``python -m convlib.bench``) times both.
+without gaps, ``torch.backends.mkldnn`` enabled, nothing for autograd to
+record), and ``torch.mm`` otherwise. :func:`use` picks one for a block of code
+in one thread; the benchmark (``python -m convlib.bench``) times both.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import platform
 from collections.abc import Iterator
 
 import torch
+from torch.autograd import forward_ad
 
 __all__ = ["LIBRARIES", "add_matmul", "current", "library_for", "matmul", "onednn_available", "use"]
 
 #: What :func:`use` accepts: ``"auto"`` (oneDNN where it works, else torch.mm), ``"torch"``, ``"onednn"``.
 LIBRARIES = ("auto", "torch", "onednn")
 
-_choice = "auto"
+#: The choice :func:`use` made, per thread (and per asyncio task): one thread's block never changes another's products.
+_choice: contextvars.ContextVar[str] = contextvars.ContextVar("convlib_gemm_library", default="auto")
 
 
 @functools.cache
@@ -62,11 +65,15 @@ def onednn_available() -> bool:
 def use(library: str) -> Iterator[None]:
     """Compute the products inside the ``with`` block on ``library`` (one of :data:`LIBRARIES`).
 
+    ``"torch"`` keeps every product on ``torch.mm``. ``"onednn"`` is ``"auto"``
+    that refuses to start where oneDNN's operator does not work; in both, a
+    product that oneDNN cannot take (see :func:`library_for`) runs on ``torch.mm``.
+    The choice holds for the calling thread only.
+
     >>> with use("torch"):
     ...     library_for(torch.ones(2, 2))
     'torch'
     """
-    global _choice
     if library not in LIBRARIES:
         raise ValueError(f"library: expected one of {list(LIBRARIES)}, got {library!r}.")
     if library == "onednn" and not onednn_available():
@@ -76,11 +83,11 @@ def use(library: str) -> Iterator[None]:
             f"torch.backends.mkldnn.is_available() = {torch.backends.mkldnn.is_available()}). "
             "Fix: use 'auto', which falls back to torch.mm."
         )
-    before, _choice = _choice, library
+    token = _choice.set(library)
     try:
         yield
     finally:
-        _choice = before
+        _choice.reset(token)
 
 
 def _dense(m: torch.Tensor) -> bool:
@@ -92,14 +99,25 @@ def _dense(m: torch.Tensor) -> bool:
     return m.is_contiguous() or m.t().is_contiguous()
 
 
+def _traced(t: torch.Tensor) -> bool:
+    """Whether autograd would record a product of ``t``: a graph to build, a forward-mode tangent, a ``torch.func`` wrapper."""
+    if torch.is_grad_enabled() and t.requires_grad:
+        return True
+    if forward_ad.unpack_dual(t).tangent is not None:
+        return True
+    wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    return bool(wrapped and wrapped(t))
+
+
 def current() -> str:
-    """The library chosen now, one of :data:`LIBRARIES` (``"auto"`` unless inside :func:`use`).
+    """The library chosen now, one of :data:`LIBRARIES`: ``"auto"`` unless inside :func:`use`,
+    and ``"torch"`` while ``torch.backends.mkldnn`` is disabled.
 
     An autograd function that multiplies in its backward pass records this in
     its forward pass and runs the backward under ``use(recorded)``: the backward
     runs after the ``with`` block has closed.
     """
-    return _choice
+    return "torch" if not torch.backends.mkldnn.enabled else _choice.get()
 
 
 def library_for(*tensors: torch.Tensor) -> str:
@@ -107,19 +125,35 @@ def library_for(*tensors: torch.Tensor) -> str:
 
     oneDNN needs float32 tensors on the CPU, ``torch.backends.mkldnn.enabled``
     (so ``torch.backends.mkldnn.flags(enabled=False)`` turns it off here too),
-    matrices stored without gaps between their rows or columns, and no autograd
-    graph to record: its operator has no derivative, so a product that autograd
-    must differentiate runs on ``torch.mm``.
+    matrices stored without gaps between their rows or columns, and nothing for
+    autograd to record (a graph, a forward-mode tangent, a ``torch.func``
+    transform): its operator has no derivative, so such a product runs on
+    ``torch.mm``. :func:`matmul` and :func:`add_matmul` also send it products of
+    shapes it does not take (an empty inner dimension, a bias that is not one
+    contiguous row).
     """
-    if _choice == "torch" or not torch.backends.mkldnn.enabled or not onednn_available():
+    if current() == "torch" or not onednn_available():
         return "torch"
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
         return "torch"
     if not all(_dense(t) for t in tensors if t.ndim == 2):
         return "torch"
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+    if any(_traced(t) for t in tensors):
         return "torch"
     return "onednn"
+
+
+def _onednn_takes(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None,
+                  result: torch.Tensor | None = None) -> bool:
+    """Whether ``a @ b (+ bias)`` into ``result`` goes to oneDNN: :func:`library_for`, plus shapes its operator takes."""
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0] or a.shape[1] == 0:
+        return False  # let torch.mm say what is wrong, or return zeros for an empty inner dimension
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != b.shape[1] or not bias.is_contiguous()):
+        return False
+    if result is not None and (result.shape != (a.shape[0], b.shape[1]) or result.dtype != a.dtype):
+        return False
+    extra = [t for t in (bias, result) if t is not None]
+    return library_for(a, b, *extra) == "onednn"
 
 
 def matmul(
@@ -131,7 +165,7 @@ def matmul(
     tensor([[3., 4., 5., 6.],
             [3., 4., 5., 6.]])
     """
-    if library_for(*((a, b) if bias is None else (a, b, bias))) == "onednn":
+    if _onednn_takes(a, b, bias, out):
         result = torch.ops.mkldnn._linear_pointwise(a, b.t(), bias, "none", [], "")  # a @ (b.t()).T + bias
         return result if out is None else out.copy_(result)
     if bias is None:
@@ -146,6 +180,6 @@ def add_matmul(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tenso
     tensor([[4., 4.],
             [4., 4.]])
     """
-    if library_for(c, a, b) == "onednn":
+    if _onednn_takes(a, b, None, c):
         return c.add_(torch.ops.mkldnn._linear_pointwise(a, b.t(), None, "none", [], ""))
     return c.addmm_(a, b)

@@ -18,6 +18,8 @@ from convlib import gemm
 from convlib.conv import conv2d, conv2d_loop, conv2d_unfold
 
 FAST = settings(max_examples=30, deadline=None)
+LIBRARIES = ["torch", pytest.param("onednn", marks=pytest.mark.skipif(
+    not gemm.onednn_available(), reason="oneDNN's product operator is not usable here"))]
 
 
 def _case(seed: int, x_shape, w_shape, bias: bool = True, dtype=torch.float64):
@@ -240,6 +242,25 @@ def test_output_is_contiguous_and_chains() -> None:
     torch.testing.assert_close(z, F.conv2d(torch.relu(F.conv2d(x, w1, b1, padding=1)), w2), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_channels_last_input_gives_channels_last_output(library: str) -> None:
+    """As F.conv2d: the output follows a channels-last input; gradients come back contiguous like torch's."""
+    x, w, b = _case(11, (3, 4, 7, 6), (5, 4, 3, 3), dtype=torch.float32)
+    x = x.contiguous(memory_format=torch.channels_last).requires_grad_()
+    w.requires_grad_()
+    with gemm.use(library):
+        y = conv2d(x, w, b, padding=1, stride=(1, 2))
+    ref = F.conv2d(x, w, b, padding=1, stride=(1, 2))
+    assert y.is_contiguous(memory_format=torch.channels_last) and ref.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-5)
+    up = torch.randn_like(y)
+    gx, gw = torch.autograd.grad(y, (x, w), up)
+    rx, rw = torch.autograd.grad(ref, (x, w), up)
+    torch.testing.assert_close(gx, rx, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(gw, rw, rtol=1e-4, atol=1e-4)
+    assert gx.is_contiguous(memory_format=torch.channels_last) and gw.is_contiguous()
+
+
 def test_second_derivatives() -> None:
     """create_graph=True routes the backward through conv2d_unfold, so it differentiates again."""
     x, w, b = _case(7, (2, 2, 5, 5), (3, 2, 2, 2))
@@ -268,10 +289,6 @@ def test_float32_large_batch_matches_torch() -> None:
     torch.testing.assert_close(y, y2, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(x.grad, x2.grad, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(w.grad, w2.grad, rtol=1e-4, atol=1e-3)
-
-
-LIBRARIES = ["torch", pytest.param("onednn", marks=pytest.mark.skipif(
-    not gemm.onednn_available(), reason="oneDNN's product operator is not usable here"))]
 
 
 @st.composite

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
+
+from torch.autograd import forward_ad
 
 from convlib import gemm
 
@@ -124,3 +128,56 @@ def test_onednn_probe_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         monkeypatch.undo()
         gemm.onednn_available.cache_clear()
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_shapes_onednn_does_not_take_still_work(library: str) -> None:
+    """Biases that are not one contiguous row, an empty inner dimension, an ``out`` of another dtype."""
+    a, b = torch.randn(2, 3), torch.randn(3, 4)
+    with gemm.use(library):
+        for bias in (torch.arange(8.0)[::2], torch.tensor(5.0).expand(4), torch.tensor(5.0), torch.ones(1, 4)):
+            torch.testing.assert_close(gemm.matmul(a, b, bias), torch.addmm(bias, a, b))
+        assert torch.equal(gemm.matmul(torch.ones(2, 0), torch.ones(0, 3)), torch.zeros(2, 3))
+        c = torch.ones(2, 3)
+        assert torch.equal(gemm.add_matmul(c, torch.ones(2, 0), torch.ones(0, 3)), torch.ones(2, 3))
+        with pytest.raises(RuntimeError):  # as torch.mm does: it will not write float32 into float64
+            gemm.matmul(a, b, out=torch.empty(2, 4, dtype=torch.float64))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")  # torch.func's own import
+def test_forward_mode_derivatives_survive() -> None:
+    """A product with a forward-mode tangent (or inside torch.func.jvp) must carry its derivative."""
+    a, b, ta = torch.randn(3, 4), torch.randn(4, 2), torch.randn(3, 4)
+    with forward_ad.dual_level():
+        tangent = forward_ad.unpack_dual(gemm.matmul(forward_ad.make_dual(a, ta), b)).tangent
+    torch.testing.assert_close(tangent, ta @ b)
+    _, jvp = torch.func.jvp(lambda x: gemm.matmul(x, b), (a,), (ta,))
+    torch.testing.assert_close(jvp, ta @ b)
+
+
+@needs_onednn
+def test_use_holds_for_its_own_thread_only() -> None:
+    """A ``with use(...)`` block in one thread (an autograd backward, say) leaves another thread's products alone."""
+    inside, release, seen = threading.Event(), threading.Event(), {}
+
+    def other() -> None:
+        with gemm.use("torch"):
+            inside.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    inside.wait(5)
+    seen["main, while the other thread is inside"] = gemm.library_for(torch.ones(2, 2))
+    release.set()
+    worker.join()
+    assert seen == {"main, while the other thread is inside": "onednn"}
+    assert gemm.current() == "auto"
+
+
+@needs_onednn
+@pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")
+def test_current_reports_torch_while_mkldnn_is_disabled() -> None:
+    with torch.backends.mkldnn.flags(enabled=False):
+        assert gemm.current() == "torch"  # so a forward recorded here keeps its backward off oneDNN too
+    assert gemm.current() == "auto"
