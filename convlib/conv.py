@@ -86,7 +86,10 @@ class _Scratch(threading.local):
         key = (name, like.dtype, like.device)
         buf = self.buffers.get(key)
         if buf is None or buf.numel() < numel:
-            buf = like.new_empty(numel)
+            # a normal tensor even inside torch.inference_mode(): an inference tensor kept
+            # here could not be written to by a later call outside it
+            with torch.inference_mode(False):
+                buf = torch.empty(numel, dtype=like.dtype, device=like.device)
             self.buffers[key] = buf
         return buf[:numel].view(shape)
 
@@ -426,9 +429,10 @@ class _WeightGrad:
         gemm.add_matmul(self.matrix, cols_t, g_t.t())  # (K, M) @ (M, C_out)
 
     def as_kernels(self, weight: torch.Tensor) -> torch.Tensor:
-        """The finished sum, shaped like ``weight (C_out, C_in, k_h, k_w)``."""
+        """The finished sum, shaped like ``weight (C_out, C_in, k_h, k_w)`` and stored like it (as torch returns it)."""
         c_out, c_in, kh, kw = weight.shape
-        return self.matrix.t().reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2).contiguous()  # as torch returns it
+        layout = torch.channels_last if _channels_last(weight) else torch.contiguous_format
+        return self.matrix.t().reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2).contiguous(memory_format=layout)
 
 
 class _Im2colConv(torch.autograd.Function):
@@ -451,7 +455,8 @@ class _Im2colConv(torch.autograd.Function):
         xp = _padded_nhwc(x, p)  # (N, H_p, W_p, C_in)
         win = _windows(xp, (kh, kw), s, d, out_hw)  # (N, H_out, W_out, k_h, k_w, C_in), a view
         w2 = _weight_matrix(weight)  # (C_out, K), K = k_h*k_w*C_in
-        layout = torch.channels_last if _channels_last(x) else torch.contiguous_format  # as F.conv2d chooses
+        # as F.conv2d chooses: channels-last when the input or the weight is stored so
+        layout = torch.channels_last if _channels_last(x) or _channels_last(weight) else torch.contiguous_format
         out = torch.empty(n, c_out, *out_hw, dtype=x.dtype, device=x.device, memory_format=layout)  # (N, C_out, H_out, W_out)
         step = _batch_step(n, rows * width * x.element_size())
         for a in range(0, n, step):
@@ -535,8 +540,9 @@ def conv2d(
     computed as one convolution per group, side by side.
     Differentiable in ``x``, ``weight`` and ``bias``; second derivatives
     (``create_graph=True``) go through :func:`~convlib.conv.conv2d_unfold`.
-    The output is stored as ``F.conv2d`` stores it for such an input:
-    channels-last (``torch.channels_last``) when ``x`` is, else contiguous NCHW.
+    The output is stored as ``F.conv2d`` stores it: channels-last
+    (``torch.channels_last``) when ``x`` or ``weight`` is, else contiguous NCHW;
+    each gradient is stored like the tensor it belongs to.
 
     >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
     >>> w = torch.tensor([[[[0., 1], [2, 3]]]])
