@@ -128,7 +128,8 @@ def _checked(
             f"weight: expected every size >= 1 in (C_out, C_in, k_h, k_w), got shape "
             f"{tuple(weight.shape)}. Fix: kernel_size, in_channels and out_channels must be >= 1."
         )
-    c_out, c_in, kh, kw = weight.shape  # c_in: channels each kernel reads, C_in/groups
+    # plain ints even where torch.jit.trace hands out sizes as 0-d tensors
+    c_out, c_in, kh, kw = (int(v) for v in weight.shape)  # c_in: channels each kernel reads, C_in/groups
     g = check_groups(groups)
     check_batch(x, "x", channels=c_in * g,
                 channels_from="the weight's C_in" if g == 1 else f"groups={g} times the weight's C_in/groups = {c_in}")
@@ -143,10 +144,30 @@ def _checked(
         x = F.pad(x, (0, after[1] - p[1], 0, after[0] - p[0]))  # (N, C_in, H + 1?, W + 1?)
     span = (d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1)
     check_fits(tuple(x.shape[2:]), span, p, name="weight")
-    h, w = x.shape[2:]
+    h, w = (int(v) for v in x.shape[2:])
     out = (conv_output_size(h, kh, padding=p[0], stride=s[0], dilation=d[0]),
            conv_output_size(w, kw, padding=p[1], stride=s[1], dilation=d[1]))
     return x, s, p, d, out
+
+
+def _autocast(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The three tensors in ``torch.autocast``'s dtype for ``x``'s device inside an autocast block
+    (as ``F.conv2d`` computes there, e.g. in bfloat16 on the CPU), else unchanged."""
+    kind = x.device.type
+    if not torch.is_autocast_enabled(kind):
+        return x, weight, bias
+    dtype = torch.get_autocast_dtype(kind)
+    return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
+
+
+def _plain_ops_only(*tensors: torch.Tensor | None) -> bool:
+    """Whether a transform watches this call that a hand-written backward pass cannot serve:
+    ``torch.compile``, ``torch.jit.trace``, ``torch.func`` (``grad``, ``vmap``, ...) or forward-mode AD."""
+    if gemm.compiling() or torch.jit.is_tracing():
+        return True
+    return any(gemm.transformed(t) for t in tensors if t is not None)
 
 
 def conv2d_unfold(
@@ -172,6 +193,7 @@ def conv2d_unfold(
               [37., 43.]]]])
     """
     x, s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, dilation, groups)
+    x, weight, bias = _autocast(x, weight, bias)
     c_out, _, kh, kw = weight.shape
     n = x.shape[0]
     cols = F.unfold(x, (kh, kw), dilation=d, padding=p, stride=s)  # (N, C_in*k_h*k_w, L), rows ordered by channel
@@ -539,7 +561,11 @@ def conv2d(
     ``C_in/groups`` channels (``groups=C_in``: a depthwise convolution). It is
     computed as one convolution per group, side by side.
     Differentiable in ``x``, ``weight`` and ``bias``; second derivatives
-    (``create_graph=True``) go through :func:`~convlib.conv.conv2d_unfold`.
+    (``create_graph=True``) go through :func:`~convlib.conv.conv2d_unfold`, as
+    does the whole call where a transform watches it that the hand-written
+    backward pass cannot serve (``torch.compile``, ``torch.jit.trace``,
+    ``torch.func.grad`` / ``vmap`` / ``jacrev``, forward-mode AD). Inside
+    ``torch.autocast`` it computes in the autocast dtype, as ``F.conv2d`` does.
     The output is stored as ``F.conv2d`` stores it: channels-last
     (``torch.channels_last``) when ``x`` or ``weight`` is, else contiguous NCHW;
     each gradient is stored like the tensor it belongs to.
@@ -557,13 +583,17 @@ def conv2d(
     torch.Size([1, 2, 3, 3])
     """
     x, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, dilation, groups)
+    x, weight, bias = _autocast(x, weight, bias)
+    if _plain_ops_only(x, weight, bias):
+        return conv2d_unfold(x, weight, bias, stride=s, padding=p, dilation=d, groups=groups)
     if groups == 1:
         return _Im2colConv.apply(x, weight, bias, s, p, d, out_hw)
+    layout = torch.channels_last if _channels_last(x) or _channels_last(weight) else torch.contiguous_format
     parts = zip(x.chunk(groups, dim=1), weight.chunk(groups, dim=0),
                 bias.chunk(groups) if bias is not None else [None] * groups)
     # one convolution per group: (N, C_in/g, H, W) with (C_out/g, C_in/g, k_h, k_w) -> (N, C_out/g, H_out, W_out)
     outs = [_Im2colConv.apply(xg, wg, bg, s, p, d, out_hw) for xg, wg, bg in parts]
-    return torch.cat(outs, dim=1)  # (N, C_out, H_out, W_out)
+    return torch.cat(outs, dim=1).contiguous(memory_format=layout)  # (N, C_out, H_out, W_out)
 
 
 class Conv2D(nn.Module):
@@ -610,6 +640,8 @@ class Conv2D(nn.Module):
             if value % groups:
                 raise ValueError(f"{name}: expected a multiple of groups={groups}, got {value}. "
                                  f"Fix: every group gets {name}/groups channels; change {name} or groups.")
+        # nn.Conv2d's attributes, so code written for it (summaries, exporters) reads this layer too
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.groups = groups
         self.stride = as_pair(stride, "stride")
         self.dilation = as_pair(dilation, "dilation")

@@ -33,7 +33,8 @@ from collections.abc import Iterator
 import torch
 from torch.autograd import forward_ad
 
-__all__ = ["LIBRARIES", "add_matmul", "current", "library_for", "matmul", "onednn_available", "use"]
+__all__ = ["LIBRARIES", "add_matmul", "compiling", "current", "library_for", "matmul", "onednn_available", "transformed",
+           "use"]
 
 #: What :func:`use` accepts: ``"auto"`` (oneDNN where it works, else torch.mm), ``"torch"``, ``"onednn"``.
 LIBRARIES = ("auto", "torch", "onednn")
@@ -52,8 +53,10 @@ def onednn_available() -> bool:
     """
     if platform.machine().lower() not in ("x86_64", "amd64") or not torch.backends.mkldnn.is_available():
         return False
-    x = torch.arange(6.0).reshape(2, 3)
-    w = torch.arange(12.0).reshape(4, 3)
+    # float32 on the CPU whatever torch.set_default_dtype or a `with torch.device(...)` block says:
+    # the answer is cached for the whole process
+    x = torch.arange(6.0, dtype=torch.float32, device="cpu").reshape(2, 3)
+    w = torch.arange(12.0, dtype=torch.float32, device="cpu").reshape(4, 3)
     try:
         got = torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
     except (AttributeError, RuntimeError, TypeError):  # no such operator, or another signature
@@ -99,14 +102,32 @@ def _dense(m: torch.Tensor) -> bool:
     return m.is_contiguous() or m.t().is_contiguous()
 
 
-def _traced(t: torch.Tensor) -> bool:
-    """Whether autograd would record a product of ``t``: a graph to build, a forward-mode tangent, a ``torch.func`` wrapper."""
-    if torch.is_grad_enabled() and t.requires_grad:
-        return True
+def compiling() -> bool:
+    """Whether ``torch.compile`` is tracing the code that runs now.
+
+    Its compiler cannot take oneDNN's product operator with a weight that is
+    not a constant of the graph, so traced products stay on ``torch.mm``.
+    """
+    check = getattr(torch.compiler, "is_compiling", None)
+    return bool(check and check())
+
+
+def transformed(t: torch.Tensor) -> bool:
+    """Whether a transform other than plain backpropagation watches ``t``: a forward-mode
+    tangent (``torch.autograd.forward_ad``) or a ``torch.func`` wrapper (``grad``, ``vmap``, ``jacrev``, ...).
+
+    >>> transformed(torch.ones(2))
+    False
+    """
     if forward_ad.unpack_dual(t).tangent is not None:
         return True
     wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
     return bool(wrapped and wrapped(t))
+
+
+def _traced(t: torch.Tensor) -> bool:
+    """Whether autograd would record a product of ``t``: a graph to build, or a :func:`transformed` tensor."""
+    return (torch.is_grad_enabled() and t.requires_grad) or transformed(t)
 
 
 def current() -> str:
@@ -128,11 +149,12 @@ def library_for(*tensors: torch.Tensor) -> str:
     matrices stored without gaps between their rows or columns, and nothing for
     autograd to record (a graph, a forward-mode tangent, a ``torch.func``
     transform): its operator has no derivative, so such a product runs on
-    ``torch.mm``. :func:`matmul` and :func:`add_matmul` also send it products of
+    ``torch.mm``, as does one that ``torch.compile`` traces (:func:`compiling`).
+    :func:`matmul` and :func:`add_matmul` also send it products of
     shapes it does not take (an empty inner dimension, a bias that is not one
     contiguous row).
     """
-    if current() == "torch" or not onednn_available():
+    if compiling() or current() == "torch" or not onednn_available():
         return "torch"
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
         return "torch"

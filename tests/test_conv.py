@@ -99,6 +99,14 @@ def test_conv2d_module_parameter_shapes() -> None:
     assert layer(torch.zeros(2, 3, 16, 16)).shape == (2, 8, 16, 16)
 
 
+def test_conv2d_module_attributes_like_nn_conv2d() -> None:
+    """Code written for nn.Conv2d (summaries, exporters) reads the same attributes here."""
+    kw = dict(kernel_size=(3, 5), stride=2, padding=1, dilation=(1, 2), groups=2)
+    ours, ref = Conv2D(4, 6, **kw), nn.Conv2d(4, 6, **kw)
+    for name in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "padding_mode"):
+        assert getattr(ours, name) == getattr(ref, name), name
+
+
 def test_conv2d_module_init_bounds_like_nn_conv2d() -> None:
     torch.manual_seed(0)
     layer = Conv2D(16, 32, kernel_size=3)

@@ -506,3 +506,103 @@ def test_backward_runs_on_the_library_of_its_forward(monkeypatch: pytest.MonkeyP
     assert len(calls) == 1  # the forward product (one slice)
     y.sum().backward()
     assert len(calls) == 3  # weight gradient and input-gradient products
+
+
+# ------------------------------------------- transforms the hand-written backward cannot serve
+
+
+def _reference_pair(seed: int = 6):
+    """A float32 case with padding and stride, and the function pair to compare."""
+    x, w, b = _case(seed, (2, 3, 7, 6), (4, 3, 3, 3), dtype=torch.float32)
+    return x, w, b, dict(padding=1, stride=(1, 2))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")  # torch.func's own import
+@pytest.mark.parametrize("transform", ["grad", "vmap", "jacrev", "jvp"])
+def test_torch_func_transforms_match_torch(transform: str) -> None:
+    """``torch.func`` wraps tensors that an old-style autograd.Function refuses: conv2d must still work."""
+    x, w, b, kw = _reference_pair()
+    results = []
+    for fn in (conv2d, F.conv2d):
+        if transform == "grad":
+            results.append(torch.func.grad(lambda x, w: (fn(x, w, b, **kw) ** 2).sum(), argnums=(0, 1))(x, w))
+        elif transform == "vmap":  # one image at a time, batched by vmap
+            results.append(torch.func.vmap(lambda xi: fn(xi[None], w, b, **kw)[0])(x))
+        elif transform == "jacrev":
+            results.append(torch.func.jacrev(lambda w: fn(x[:1], w, b, **kw))(w))
+        else:
+            results.append(torch.func.jvp(lambda x: fn(x, w, b, **kw), (x,), (torch.ones_like(x),)))
+    torch.testing.assert_close(results[0], results[1], rtol=1e-4, atol=1e-4)
+
+
+def test_forward_mode_ad_matches_torch() -> None:
+    from torch.autograd import forward_ad
+
+    x, w, b, kw = _reference_pair()
+    tangent = torch.randn_like(w)
+    found = []
+    for fn in (conv2d, F.conv2d):
+        with forward_ad.dual_level():
+            y = fn(x, forward_ad.make_dual(w, tangent), b, **kw)
+            found.append(forward_ad.unpack_dual(y))
+    torch.testing.assert_close(found[0].primal, found[1].primal, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(found[0].tangent, found[1].tangent, rtol=1e-4, atol=1e-4)
+
+
+def test_torch_compile_traces_plain_ops() -> None:
+    """torch.compile's graph holds no oneDNN product (its compiler cannot take one whose weight is an
+    input: "weight must be a graph constant"), and the compiled layer trains like the eager one."""
+    x, w, b, kw = _reference_pair()
+    seen: list[str] = []
+
+    def backend(gm: torch.fx.GraphModule, example_inputs: list) -> object:
+        seen.extend(str(node.target) for node in gm.graph.nodes)
+        return torch._dynamo.backends.common.aot_autograd(fw_compiler=lambda g, _: g.forward)(gm, example_inputs)
+
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda x, w, b: conv2d(x, w, b, **kw), backend=backend, fullgraph=True)
+    w_eager, w_compiled = w.clone().requires_grad_(), w.clone().requires_grad_()
+    y = compiled(x, w_compiled, b)
+    y.square().sum().backward()
+    conv2d(x, w_eager, b, **kw).square().sum().backward()
+    assert seen and not any("mkldnn" in target for target in seen)
+    torch.testing.assert_close(y, F.conv2d(x, w, b, **kw), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(w_compiled.grad, w_eager.grad, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # the trace keeps this case's shapes, as it should
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace` is deprecated")
+def test_jit_trace_matches_torch() -> None:
+    x, w, b, kw = _reference_pair()
+    traced = torch.jit.trace(lambda x: conv2d(x, w, b, **kw), (x,), check_trace=False)
+    torch.testing.assert_close(traced(x), F.conv2d(x, w, b, **kw), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("fn", [conv2d, conv2d_unfold], ids=lambda f: f.__name__)
+def test_autocast_computes_in_its_dtype_like_torch(fn, dtype: torch.dtype) -> None:
+    """Inside ``torch.autocast("cpu")`` F.conv2d returns the autocast dtype; so must ours, with float32 gradients."""
+    x, w, b, kw = _reference_pair()
+    outs = []
+    for f in (fn, F.conv2d):
+        ws = w.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=dtype):
+            y = f(x, ws, b, **kw)
+        y.float().sum().backward()
+        outs.append((y, ws.grad))
+    (y, gw), (y_ref, gw_ref) = outs
+    assert y.dtype == y_ref.dtype == dtype and gw.dtype == torch.float32
+    torch.testing.assert_close(y.float(), y_ref.float(), rtol=2e-2, atol=5e-2)
+    torch.testing.assert_close(gw, gw_ref, rtol=2e-2, atol=5e-2)
+
+
+@pytest.mark.parametrize("stored", ["x", "weight"])
+def test_grouped_channels_last_follows_torch(stored: str) -> None:
+    x, w, b = _case(7, (2, 4, 6, 6), (6, 2, 3, 3), dtype=torch.float32)
+    if stored == "x":
+        x = x.contiguous(memory_format=torch.channels_last)
+    else:
+        w = w.contiguous(memory_format=torch.channels_last)
+    y, y_ref = conv2d(x, w, b, padding=1, groups=2), F.conv2d(x, w, b, padding=1, groups=2)
+    assert y.stride() == y_ref.stride()
+    torch.testing.assert_close(y, y_ref, rtol=1e-4, atol=1e-4)

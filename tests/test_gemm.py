@@ -181,3 +181,36 @@ def test_current_reports_torch_while_mkldnn_is_disabled() -> None:
     with torch.backends.mkldnn.flags(enabled=False):
         assert gemm.current() == "torch"  # so a forward recorded here keeps its backward off oneDNN too
     assert gemm.current() == "auto"
+
+
+def test_compiling_and_transformed_outside_any_transform() -> None:
+    assert gemm.compiling() is False
+    assert gemm.transformed(torch.ones(2, requires_grad=True)) is False
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")  # torch.func's own import
+def test_transformed_sees_tangents_and_torch_func() -> None:
+    with forward_ad.dual_level():
+        assert gemm.transformed(forward_ad.make_dual(torch.ones(2), torch.ones(2)))
+    seen = []
+    torch.func.vmap(lambda row: seen.append(gemm.transformed(row)) or row)(torch.ones(3, 2))
+    torch.func.grad(lambda v: seen.append(gemm.transformed(v)) or v.sum())(torch.ones(2))
+    assert seen == [True, True]
+
+
+@needs_onednn
+def test_onednn_probe_ignores_default_dtype_and_device() -> None:
+    """The answer is cached for the process: a float64 default or a meta-device block must not spoil it."""
+    old = torch.get_default_dtype()
+    try:
+        for setting in ("float64", "meta"):
+            gemm.onednn_available.cache_clear()
+            if setting == "float64":
+                torch.set_default_dtype(torch.float64)
+                assert gemm.onednn_available() is True
+            else:
+                with torch.device("meta"):
+                    assert gemm.onednn_available() is True
+    finally:
+        torch.set_default_dtype(old)
+        gemm.onednn_available.cache_clear()
