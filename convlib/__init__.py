@@ -24,7 +24,7 @@ from convlib.pool import pool2d
 from convlib.shapes import conv_output_size, conv_transpose_output_size
 from convlib.summary import layer_summary, receptive_field
 from convlib.transposed import conv_transpose2d, insert_zeros, trans_conv_naive
-from convlib.train import History, evaluate, fit, predict, seed
+from convlib.train import History, evaluate, evaluation_mode, fit, predict, seed
 from convlib.validate import ConvlibInputError
 
 __version__ = "0.1.0"
@@ -56,6 +56,7 @@ __all__ = [
     "pool2d",
     "History",
     "evaluate",
+    "evaluation_mode",
     "fit",
     "layer_summary",
     "predict",

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from convlib.bench import BenchCase
 from convlib.conv import Conv2D, layer_padding
+from convlib.train import evaluation_mode
 
 __all__ = [
     "RECIPE",
@@ -269,13 +270,10 @@ def conv_cases(model: nn.Module, batch_size: int, image_shape: tuple[int, int, i
         found.append(BenchCase(f"conv {len(found) + 1}", batch_size, c_in, x.shape[2], c_out, kh, padding=pad[0]))
 
     hooks = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, (nn.Conv2d, Conv2D))]
-    was_training = model.training
     try:
-        model.eval()
-        with torch.no_grad():
+        with evaluation_mode(model), torch.no_grad():
             model(torch.zeros(1, *image_shape))
     finally:
-        model.train(was_training)
         for h in hooks:
             h.remove()
     return found

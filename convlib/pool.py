@@ -159,7 +159,7 @@ def pool2d(
     x4 = x.reshape((1,) * (4 - rank) + tuple(x.shape))  # (N, C, H, W)
     geometry = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
     if mode == "max":
-        out = windows2d(x4, kernel_size, pad_value=float("-inf"), **geometry).max(dim=-1).values
+        out = _window_max(x4, kernel_size, **geometry)
     elif mode == "avg":
         total = windows2d(x4, kernel_size, **geometry).sum(dim=-1)  # (N, C, H_out, W_out)
         out = total / _counts(x4, kernel_size, count_include_pad, **geometry)
@@ -172,6 +172,30 @@ def pool2d(
         )
     return out.reshape(tuple(x.shape[:-2]) + tuple(out.shape[-2:]))  # same rank as x
 
+
+
+def _window_max(
+    x: torch.Tensor, kernel_size: int | tuple[int, int], *,
+    stride: int | tuple[int, int] | None, padding: int | tuple[int, int], dilation: int | tuple[int, int], ceil_mode: bool,
+) -> torch.Tensor:
+    """Each window's maximum of ``x (N, C, H, W)``, ``(N, C, H_out, W_out)``, taken from the cell PyTorch takes it from.
+
+    The value is the plain maximum; the cell matters for the gradient, which flows
+    to it alone. As in ``F.max_pool2d``: the first real cell holding the maximum (a
+    window of ``-inf`` values passes its gradient to its first real cell, never to
+    the padding), or the last ``NaN`` of a window that holds any.
+    """
+    geometry = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    win = windows2d(x, kernel_size, pad_value=float("-inf"), **geometry)  # (N, C, H_out, W_out, K)
+    real = windows2d(torch.ones_like(x[:1, :1]), kernel_size, **geometry) > 0  # (1, 1, H_out, W_out, K): not padding
+    nan = win.isnan()
+    any_nan = nan.any(dim=-1, keepdim=True)
+    top = win.detach().amax(dim=-1, keepdim=True)  # NaN where the window has one
+    hit = torch.where(any_nan, nan, (win == top) & real)  # the candidate cells
+    order = torch.arange(win.shape[-1], device=x.device)
+    rank = torch.where(any_nan, order, -order)  # last NaN, else first hit
+    index = torch.where(hit, rank, torch.iinfo(torch.int64).min).argmax(dim=-1, keepdim=True)
+    return win.gather(-1, index).squeeze(-1)
 
 
 def _counts(

@@ -28,6 +28,7 @@ from torch import nn
 
 from convlib.conv import Conv2D, layer_padding
 from convlib.pool import pool_geometry
+from convlib.train import evaluation_mode
 from convlib.validate import ConvlibInputError, as_pair
 
 __all__ = [
@@ -48,6 +49,9 @@ MACS_NOTE = (
 CONV_TYPES = (nn.Conv2d, Conv2D)
 POOL_TYPES = (nn.MaxPool2d, nn.AvgPool2d)
 GLOBAL_POOL_TYPES = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+#: Layers that pad a map: they keep the receptive field and the jump, and grow the map.
+PAD_TYPES = tuple(getattr(nn, kind) for kind in ("ZeroPad2d", "ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d",
+                                                 "CircularPad2d") if hasattr(nn, kind))
 #: Layers that move or resample windows in ways receptive_field does not follow.
 RESAMPLING_TYPES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Conv1d, nn.Conv3d, nn.Upsample,
                     nn.PixelShuffle, nn.PixelUnshuffle, nn.Fold, nn.Unfold, nn.MaxPool1d, nn.MaxPool3d,
@@ -73,16 +77,22 @@ def _fmt_shape(shape: tuple[int, ...]) -> str:
 
 
 class LayerSummary(list):
-    """Rows of :class:`LayerRow`, one per layer call, shown as a table with totals."""
+    """Rows of :class:`LayerRow`, one per layer call, shown as a table with totals.
 
-    def __init__(self, rows: Iterable[LayerRow], input_shape: tuple[int, ...], model_name: str) -> None:
+    Each parameter is counted once, in the first row that holds it (a layer
+    called twice, weights tied between layers), so the total is the model's.
+    """
+
+    def __init__(self, rows: Iterable[LayerRow], input_shape: tuple[int, ...], model_name: str,
+                 output_shape: tuple[int, ...] | None = None) -> None:
         super().__init__(rows)
         self.input_shape = input_shape
         self.model_name = model_name
+        self._output_shape = output_shape
 
     @property
     def total_params(self) -> int:
-        """Learnable parameters of the model (each shared layer counted once)."""
+        """Learnable parameters of the model (each shared layer or tied weight counted once)."""
         return sum(r.params for r in self)
 
     @property
@@ -92,7 +102,11 @@ class LayerSummary(list):
 
     @property
     def output_shape(self) -> tuple[int, ...]:
-        return self[-1].output_shape if self else self.input_shape
+        """The model's output shape (else the last row's that ran, else the input's)."""
+        if self._output_shape is not None:
+            return self._output_shape
+        ran = [r.output_shape for r in self if r.output_shape != ()]
+        return ran[-1] if ran else self.input_shape
 
     def _table(self) -> list[tuple[str, str, str, str, str]]:
         rows = [("input", "", _fmt_shape(self.input_shape), "", "")]
@@ -142,10 +156,14 @@ def layer_summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | 
     """Output shape, parameters and MACs of every layer for an input of ``input_shape``.
 
     ``input_shape`` is ``(C, H, W)`` or ``(N, C, H, W)``; MACs are per image.
-    The model runs once on zeros, in evaluation mode and without gradients; its
-    mode is restored. Layers are the modules without children, in call order;
+    The model runs once on zeros, in evaluation mode and without gradients;
+    every submodule's mode is restored. Layers are the modules without children, in call order;
     with ``depth=d``, every block ``d`` levels down (e.g. ``depth=1``: the
     model's direct children) is one row, its parameters and MACs summed.
+    A parameter is counted once, in the first row that holds it; a module with
+    children and parameters of its own gets a row "(own parameters)", and one the
+    forward pass never calls a row "(not called)", so ``total_params`` is the
+    number of parameters the model has.
     The model may live on the ``meta`` device: shapes and counts need no memory.
 
     >>> net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2))
@@ -170,7 +188,7 @@ def layer_summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | 
         )
     names = {m: name for name, m in model.named_modules()}
     rows: list[LayerRow] = []
-    seen: set[int] = set()
+    counted: set[int] = set()  # parameters already in a row: shared layers and tied weights count once
     # with depth: the blocks that become one row each, and the MACs of their layers so far
     groups = {name for name, m in model.named_modules()
               if depth is not None and name and name.count(".") + 1 == depth and list(m.children())}
@@ -180,43 +198,51 @@ def layer_summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | 
         prefix = ".".join(name.split(".")[:depth]) if depth is not None else None
         return prefix if prefix in groups and name != prefix else None
 
+    def new_params(params: Iterable[nn.Parameter]) -> int:
+        found = [p for p in params if id(p) not in counted]
+        counted.update(id(p) for p in found)
+        return sum(p.numel() for p in found)
+
+    # a module with children and parameters of its own (a learnable scale, say) outside every
+    # block: a row of its own, after its children's
+    owners = {m for name, m in model.named_modules()
+              if list(m.children()) and name not in groups and group_of(name) is None
+              and next(m.parameters(recurse=False), None) is not None}
+
     def hook(module: nn.Module, _inputs: object, out: object) -> None:
-        if not isinstance(out, torch.Tensor):
-            return
         name = names[module]
-        macs = _layer_macs(module, out, shape[0])
+        tensor = out if isinstance(out, torch.Tensor) else None
+        macs = _layer_macs(module, tensor, shape[0]) if tensor is not None else 0
         group = group_of(name)
         if group is not None:  # a layer inside a block: its block's row adds it up
             pending[group] = pending.get(group, 0) + macs
             return
         if name in groups:
             macs = pending.pop(name, 0)
-        params = 0
-        if id(module) not in seen:  # a layer used twice stores its parameters once
-            seen.add(id(module))
-            params = sum(p.numel() for p in module.parameters())
-        rows.append(LayerRow(name or type(module).__name__, type(module).__name__,
-                             tuple(out.shape), params, macs))
+        kind = type(module).__name__
+        if module in owners:
+            kind, params = kind + " (own parameters)", new_params(module.parameters(recurse=False))
+        else:  # a layer, or a block with all its layers
+            params = new_params(module.parameters())
+        rows.append(LayerRow(name or type(module).__name__, kind,
+                             tuple(tensor.shape) if tensor is not None else (), params, macs))
 
-    hooked = [m for name, m in model.named_modules() if not list(m.children()) or name in groups]
+    hooked = [m for name, m in model.named_modules() if not list(m.children()) or name in groups or m in owners]
     handles = [m.register_forward_hook(hook) for m in hooked]
-    was_training = model.training
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(shape, device=device, dtype=dtype))
+        with evaluation_mode(model), torch.no_grad():
+            out = model(torch.zeros(shape, device=device, dtype=dtype))
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
-    # parameters held by modules that also have children (rare) get their own row
+    # layers the forward pass never called still hold parameters of the model: listed, so the total is the model's
     for name, module in model.named_modules():
-        own = sum(p.numel() for p in module.parameters(recurse=False))
-        if own and list(module.children()):
-            rows.append(LayerRow(name or "(model)", type(module).__name__ + " (own parameters)", (), own, 0))
-    return LayerSummary(rows, shape, type(model).__name__)
+        unused = new_params(module.parameters(recurse=False))
+        if unused:
+            rows.append(LayerRow(name or type(module).__name__, type(module).__name__ + " (not called)", (), unused, 0))
+    return LayerSummary(rows, shape, type(model).__name__, tuple(out.shape) if isinstance(out, torch.Tensor) else None)
 
 
 # ---------------------------------------------------------- receptive field
@@ -279,6 +305,14 @@ def _geometry(module: nn.Module, name: str) -> tuple[int, int, int, int, bool] |
     if isinstance(module, (nn.Conv2d, Conv2D)):
         return (_square(tuple(module.weight.shape[2:]), "kernel_size", name), _square(module.stride, "stride", name),
                 _square(layer_padding(module), "padding", name, 0), _square(module.dilation, "dilation", name), False)
+    if isinstance(module, PAD_TYPES):  # padding (left, right, top, bottom): a 1x1 window over a padded map
+        left, right, top, bottom = module.padding
+        if not left == right == top == bottom:
+            raise ConvlibInputError(
+                f"{name}: expected the same padding on every side, got (left, right, top, bottom) = "
+                f"{tuple(module.padding)}. Fix: receptive_field follows square, centred maps; give a symmetric padding."
+            )
+        return 1, 1, left, 1, False
     if isinstance(module, POOL_TYPES):
         k = _square(module.kernel_size, "kernel_size", name)
         s = _square(module.stride if module.stride is not None else k, "stride", name)
@@ -325,7 +359,8 @@ def receptive_field(layers: nn.Module | Sequence[object], *, input_size: int | N
     ``layers``: a model (its layers in registration order, which for
     ``nn.Sequential`` is the order they run), or a list of layers and
     ``(kernel, stride)`` / ``(kernel, stride, padding)`` tuples. It follows
-    ``nn.Conv2d`` / :class:`~convlib.Conv2D` and ``nn.MaxPool2d`` / ``nn.AvgPool2d``;
+    ``nn.Conv2d`` / :class:`~convlib.Conv2D`, ``nn.MaxPool2d`` / ``nn.AvgPool2d`` and
+    padding layers (``nn.ZeroPad2d``, ``nn.ReflectionPad2d``...: a 1x1 window that grows the map);
     other layers are skipped as keeping the field (right for ReLU, BatchNorm,
     dropout), except those known to resample it (transposed convolutions,
     upsampling, 1-D/3-D layers...), which raise :class:`~convlib.ConvlibInputError`.

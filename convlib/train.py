@@ -22,6 +22,7 @@ bars on (or off).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -29,12 +30,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sized
+from typing import Any, Callable, Iterable, Iterator, Sized
 
 import torch
 from torch import nn
 
-__all__ = ["History", "fit", "evaluate", "predict", "select_device", "seed"]
+__all__ = ["History", "fit", "evaluate", "evaluation_mode", "predict", "select_device", "seed"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -169,6 +170,30 @@ def _check_data(data: object, name: str) -> None:
         raise ValueError(f"{name}: expected at least one batch, got an empty iterable.")
 
 
+@contextlib.contextmanager
+def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in evaluation mode inside the ``with`` block; afterwards every
+    submodule is back in the mode it had, not only the model itself.
+
+    ``model.train(was_training)`` would set every submodule alike, and so undo
+    a deliberate mix (a BatchNorm frozen with ``.eval()`` inside a model that trains).
+
+    >>> net = nn.Sequential(nn.Dropout(), nn.BatchNorm1d(2).eval())
+    >>> with evaluation_mode(net):
+    ...     net.training
+    False
+    >>> [m.training for m in net.modules()]
+    [True, True, False]
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
 def _unpack(batch: object, name: str) -> Batch:
     if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
         raise TypeError(
@@ -194,8 +219,9 @@ def evaluate(
     """Mean loss and accuracy of ``model`` over ``data``, in evaluation mode.
 
     ``loss_fn(logits, y)`` must return the batch's *mean* loss (default:
-    cross-entropy); the result weights batches by their size. The model's
-    training/evaluation mode is restored afterwards.
+    cross-entropy); the result weights batches by their size. ``max_batches``
+    (an int >= 1) stops after that many batches. The model's and every
+    submodule's training/evaluation mode is restored afterwards (:func:`evaluation_mode`).
 
     >>> model = nn.Linear(2, 2)
     >>> with torch.no_grad():
@@ -209,11 +235,11 @@ def evaluate(
     dev = torch.device(device) if device is not None else next(
         (p.device for p in model.parameters()), torch.device("cpu")
     )
+    if max_batches is not None and (isinstance(max_batches, bool) or not isinstance(max_batches, int) or max_batches < 1):
+        raise ValueError(f"max_batches: expected None (every batch) or an int >= 1, got {max_batches!r}.")
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
-    was_training = model.training
-    model.to(dev).eval()
     total_loss, correct, count = 0.0, 0, 0
-    try:
+    with evaluation_mode(model.to(dev)):
         for i, batch in enumerate(data):
             if max_batches is not None and i >= max_batches:
                 break
@@ -223,8 +249,9 @@ def evaluate(
             total_loss += float(loss_fn(logits, y)) * len(y)
             correct += _accuracy_count(logits, y)
             count += len(y)
-    finally:
-        model.train(was_training)
+    if count == 0:
+        raise ValueError("data: expected at least one example, got only empty batches. "
+                         "Fix: check the data set and its batch size.")
     return total_loss / count, correct / count
 
 
@@ -235,7 +262,7 @@ def predict(
     """Predicted labels ``(N,)`` (int64, on the CPU) for a batch ``X (N, C, H, W)``.
 
     Runs in evaluation mode (dropout off, BatchNorm on its running statistics)
-    in chunks of ``batch_size``; the model's mode is restored afterwards.
+    in chunks of ``batch_size``; every submodule's mode is restored afterwards.
 
     >>> model = nn.Linear(3, 3)
     >>> predict(model, torch.zeros(5, 3), "cpu").shape
@@ -246,12 +273,10 @@ def predict(
     dev = torch.device(device) if device is not None else next(
         (p.device for p in model.parameters()), torch.device("cpu")
     )
-    was_training = model.training
-    model.to(dev).eval()
-    try:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}. Fix: e.g. batch_size=256.")
+    with evaluation_mode(model.to(dev)):
         labels = [model(X[i : i + batch_size].to(dev)).argmax(dim=1).cpu() for i in range(0, len(X), batch_size)]
-    finally:
-        model.train(was_training)
     return torch.cat(labels) if labels else torch.empty(0, dtype=torch.int64)
 
 

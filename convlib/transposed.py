@@ -57,7 +57,8 @@ def trans_conv_naive(X: object, K: object, *, stride: int | tuple[int, int] = 1)
     s = as_pair(stride, "stride")
     kh, kw = K.shape
     dtype = torch.result_type(X, K)
-    Y = torch.zeros((X.shape[0] - 1) * s[0] + kh, (X.shape[1] - 1) * s[1] + kw, dtype=dtype)  # (H_out, W_out)
+    Y = torch.zeros((X.shape[0] - 1) * s[0] + kh, (X.shape[1] - 1) * s[1] + kw, dtype=dtype,
+                    device=X.device)  # (H_out, W_out)
     for i in range(X.shape[0]):
         for j in range(X.shape[1]):
             Y[i * s[0] : i * s[0] + kh, j * s[1] : j * s[1] + kw] += X[i, j] * K

@@ -557,7 +557,10 @@ def test_torch_compile_traces_plain_ops() -> None:
 
     def backend(gm: torch.fx.GraphModule, example_inputs: list) -> object:
         seen.extend(str(node.target) for node in gm.graph.nodes)
-        return torch._dynamo.backends.common.aot_autograd(fw_compiler=lambda g, _: g.forward)(gm, example_inputs)
+        from functorch.compile import make_boxed_func
+
+        return torch._dynamo.backends.common.aot_autograd(fw_compiler=lambda g, _: make_boxed_func(g.forward))(
+            gm, example_inputs)
 
     torch._dynamo.reset()
     compiled = torch.compile(lambda x, w, b: conv2d(x, w, b, **kw), backend=backend, fullgraph=True)

@@ -139,3 +139,9 @@ def test_multi_in_errors() -> None:
         corr2d_multi_in(torch.ones(2, 3, 3), torch.ones(3, 2, 2))
     with pytest.raises(ConvlibInputError, match=r"expected K \(C_out, C_in, k_h, k_w\), got shape \(2, 2, 2\)\. Fix: .*torch\.stack"):
         corr2d_multi_in_out(torch.ones(2, 3, 3), torch.ones(2, 2, 2))
+
+
+def test_naive_result_lives_on_the_input_device() -> None:
+    """The loop's output buffer follows X (a CUDA or meta X must not get a CPU result)."""
+    X, K = torch.zeros(3, 3, device="meta"), torch.zeros(2, 2, device="meta")
+    assert cl.corr2d_naive(X, K).device.type == "meta"

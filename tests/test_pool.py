@@ -110,6 +110,27 @@ def test_max_padding_never_wins() -> None:
     assert torch.equal(pool2d(x, 3, stride=1, padding=1), -torch.ones(1, 1, 2, 2))
 
 
+@pytest.mark.parametrize("values", ["ties", "-inf", "nan"])
+@pytest.mark.parametrize("geometry", [dict(padding=1, stride=1), dict(padding=1, stride=2, ceil_mode=True),
+                                      dict(stride=1, dilation=2)], ids=str)
+def test_max_gradient_goes_to_the_cell_torch_picks(values: str, geometry: dict) -> None:
+    """Ties, windows of -inf next to padding, several NaNs: the gradient lands where F.max_pool2d sends it."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 3, (2, 2, 6, 5), generator=g).double()  # (N, C, H, W): many ties
+    if values == "-inf":
+        x[x < 2] = float("-inf")
+    elif values == "nan":
+        x[x < 1] = float("nan")
+    grads = []
+    for pool in (lambda t: pool2d(t, 3, **geometry), lambda t: F.max_pool2d(t, 3, **geometry)):
+        leaf = x.clone().requires_grad_()
+        out = pool(leaf)  # (N, C, H_out, W_out)
+        out.backward(torch.arange(out.numel(), dtype=x.dtype).reshape(out.shape) + 1)  # each window's own weight
+        grads.append((out.detach(), leaf.grad))
+    torch.testing.assert_close(grads[0][0], grads[1][0], equal_nan=True)
+    torch.testing.assert_close(grads[0][1], grads[1][1])
+
+
 def test_bad_mode() -> None:
     with pytest.raises(ConvlibInputError, match=r"mode: expected 'max', 'avg' or a function of the windows, got 'mean'\. Fix: mode='max'"):
         pool2d(torch.ones(4, 4), 2, mode="mean")  # type: ignore[arg-type]

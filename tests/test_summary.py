@@ -111,6 +111,58 @@ def test_summary_restores_training_mode_and_shows_a_table() -> None:
     assert page.startswith("<table") and "BatchNorm2d" in page and f"{s.total_macs:,}" in page
 
 
+class ScaledBlock(nn.Module):
+    """A block with a layer inside and a learnable scale of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3, padding=1)
+        self.scale = nn.Parameter(torch.ones(3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x) * self.scale
+
+
+@pytest.mark.parametrize("depth", [None, 1, 2])
+def test_totals_count_every_parameter_once(depth: int | None) -> None:
+    """Own parameters of a block, weights tied between two layers, a layer never called: the total is
+    the model's own count at every depth, and every row that ran has the shape it produced."""
+    first, second = nn.Linear(8, 8), nn.Linear(8, 8)
+    second.weight = first.weight  # tied
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Sequential(ScaledBlock(), nn.Flatten(start_dim=2)), nn.Sequential(first, second))
+            self.spare = nn.Linear(4, 4)  # registered, never called
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.body(x)
+
+    net = Net()
+    s = cl.layer_summary(net, (2, 1, 8), depth=depth)
+    assert s.total_params == sum(p.numel() for p in net.parameters())
+    assert [r.name for r in s if r.output_shape == ()] == ["spare"]
+    assert s.output_shape == (1, 3, 8)
+
+
+def test_own_parameters_get_a_row_after_their_layers() -> None:
+    s = cl.layer_summary(ScaledBlock(), (2, 4, 4))
+    assert [(r.name, r.kind, r.output_shape, r.params) for r in s] == [
+        ("conv", "Conv2d", (1, 3, 4, 4), 2 * 3 * 9 + 3), ("ScaledBlock", "ScaledBlock (own parameters)", (1, 3, 4, 4), 3)]
+
+
+def test_summary_restores_each_submodule_mode() -> None:
+    """A BatchNorm frozen with .eval() inside a training model stays frozen after a summary, evaluate or predict."""
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    net.train()
+    net[1].eval()
+    X, y = torch.randn(4, 1, 6, 6), torch.tensor([0, 1, 2, 0])
+    for run in (lambda: cl.layer_summary(net, (1, 6, 6)), lambda: cl.evaluate(net, [(X, y)]), lambda: cl.predict(net, X)):
+        run()
+        assert [m.training for m in net] == [True, False, True, True]
+
+
 def test_bad_input_shape_is_explained() -> None:
     with pytest.raises(cl.ConvlibInputError, match=r"\(C, H, W\)"):
         cl.layer_summary(M.lenet(), (28, 28))
@@ -225,6 +277,18 @@ def test_receptive_field_refuses_layers_it_cannot_follow() -> None:
     with pytest.raises(ConvlibInputError, match=r"expected adaptive pooling to 1x1 \(global\), got output_size=\(7, 7\)"):
         cl.receptive_field(not_global)
     assert cl.receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.AdaptiveMaxPool2d(1), nn.Conv2d(1, 1, 3))).sizes == [3]
+
+
+@pytest.mark.parametrize("pad", [nn.ZeroPad2d(2), nn.ReflectionPad2d(2), nn.ReplicationPad2d(2), nn.ConstantPad2d(2, 0.5)],
+                         ids=lambda m: type(m).__name__)
+def test_padding_layers_grow_the_map_and_keep_the_field(pad: nn.Module) -> None:
+    net = nn.Sequential(pad, nn.Conv2d(1, 1, 5), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3))
+    rf = cl.receptive_field(net, input_size=10)
+    assert [r.out_size for r in rf] == [14, 10, 5, 3] == [net[: i + 1](torch.zeros(1, 1, 10, 10)).shape[-1] for i in range(4)]
+    assert rf.sizes == [1, 5, 6, 10] and rf.jumps == [1, 1, 2, 2]
+    assert measure_receptive_field(net, 21) == rf.sizes[-1]
+    with pytest.raises(ConvlibInputError, match="same padding on every side"):
+        cl.receptive_field(nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(1, 1, 2)))
 
 
 def test_receptive_field_sizes_follow_ceil_mode() -> None:

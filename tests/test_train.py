@@ -115,6 +115,28 @@ def test_evaluate_uses_eval_mode() -> None:
     assert first == second  # dropout off: the same numbers twice
 
 
+def test_evaluate_and_predict_reject_empty_counts() -> None:
+    X, y = blobs(8)
+    model = nn.Linear(4, 2)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="max_batches: expected None"):
+            cl.evaluate(model, batches(X, y, 4), max_batches=bad)
+        with pytest.raises(ValueError, match="batch_size: expected an int >= 1"):
+            cl.predict(model, X, batch_size=bad)
+    with pytest.raises(ValueError, match="only empty batches"):
+        cl.evaluate(model, [(X[:0], y[:0])])
+
+
+def test_evaluation_mode_restores_a_mixed_model() -> None:
+    net = nn.Sequential(nn.Dropout(), nn.Sequential(nn.BatchNorm1d(2), nn.Dropout()))
+    net[1][0].eval()
+    before = [m.training for m in net.modules()]
+    with pytest.raises(RuntimeError), cl.evaluation_mode(net) as inside:  # restored even when the block fails
+        assert inside is net and not any(m.training for m in net.modules())
+        raise RuntimeError("boom")
+    assert [m.training for m in net.modules()] == before
+
+
 def test_predict_is_argmax_in_eval_mode() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 3))

@@ -172,3 +172,9 @@ def test_groups_errors() -> None:
         conv_transpose2d(torch.randn(1, 3, 4, 4), torch.randn(3, 2, 3, 3), groups=2)
     with pytest.raises(ConvlibInputError, match=r"bias: expected shape \(4,\)"):  # C_out = groups * 2
         conv_transpose2d(torch.randn(1, 4, 4, 4), torch.randn(4, 2, 3, 3), torch.zeros(2), groups=2)
+
+
+def test_naive_result_lives_on_the_input_device() -> None:
+    X, K = torch.zeros(2, 2, device="meta"), torch.zeros(2, 2, device="meta")
+    assert cl.trans_conv_naive(X, K, stride=2).shape == (4, 4)
+    assert cl.trans_conv_naive(X, K).device.type == "meta"
