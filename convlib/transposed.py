@@ -29,6 +29,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from convlib.conv import _autocast
 from convlib.shapes import conv_transpose_output_size
 from convlib.validate import (
     ConvlibInputError, as_pair, as_tensor_2d, check_batch, check_float, check_groups, check_weight_and_bias,
@@ -138,6 +139,7 @@ def conv_transpose2d(
     torch.Size([1, 3, 8, 8])
     """
     s, p, op, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, output_padding, dilation, groups)
+    x, weight, bias = _autocast(x, weight, bias)  # inside torch.autocast: its dtype, as F.conv_transpose2d
     n, c_in, h, w = x.shape
     kh, kw = weight.shape[2:]
     # Every input cell times every kernel of its group: (g, C_out/g*k_h*k_w, C_in/g) @ (N, g, C_in/g, H*W)

@@ -178,3 +178,14 @@ def test_naive_result_lives_on_the_input_device() -> None:
     X, K = torch.zeros(2, 2, device="meta"), torch.zeros(2, 2, device="meta")
     assert cl.trans_conv_naive(X, K, stride=2).shape == (4, 4)
     assert cl.trans_conv_naive(X, K).device.type == "meta"
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_autocast_computes_in_its_dtype_like_torch(bias: bool) -> None:
+    g = torch.Generator().manual_seed(3)
+    x, w = torch.randn(2, 4, 5, 5, generator=g), torch.randn(4, 3, 3, 3, generator=g)  # (N, C_in, H, W), (C_in, C_out, k, k)
+    b = torch.randn(3, generator=g) if bias else None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours, ref = cl.conv_transpose2d(x, w, b, stride=2), F.conv_transpose2d(x, w, b, stride=2)
+    assert ours.dtype == ref.dtype == torch.bfloat16
+    torch.testing.assert_close(ours.float(), ref.float(), rtol=2e-2, atol=5e-2)
