@@ -237,7 +237,7 @@ class NetworkView(StaticWidget):
     ``nn.AdaptiveMaxPool2d``). A network that ends in global average pooling over
     one map per class (NiN) has its last row shown as **class maps**, each named
     after its class, with the mean that becomes the class's score
-    (:meth:`class_map_stage`).
+    (``class_map_stage()``).
 
     >>> _ = torch.manual_seed(0)
     >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))
