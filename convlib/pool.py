@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from convlib.validate import as_pair, check_fits, check_float, ConvlibInputError
 
-__all__ = ["pool2d", "pool_geometry", "windows2d"]
+__all__ = ["adaptive_window", "pool2d", "pool_geometry", "windows2d"]
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
 Mode = Union[Literal["max", "avg"], Reduce]
@@ -39,6 +39,31 @@ def pool_geometry(
         out.append(o)
         extra.append(max(0, (o - 1) * ss + dd * (kk - 1) + 1 - (n + 2 * pp)))
     return (out[0], out[1]), (extra[0], extra[1])
+
+
+def adaptive_window(in_size: int, out_size: int, i: int) -> tuple[int, int]:
+    """The cells ``start:end`` of an input side of ``in_size`` that adaptive pooling to ``out_size`` reads for output ``i``.
+
+    PyTorch's rule (``nn.AdaptiveAvgPool2d``, ``nn.AdaptiveMaxPool2d``, per axis):
+    ``start = floor(i * in_size / out_size)``, ``end = ceil((i + 1) * in_size / out_size)``.
+    The windows cover the input; they differ in size by at most one cell and may
+    overlap when ``out_size`` does not divide ``in_size``. ``out_size = 1`` is global
+    pooling: one window, the whole side. Raises :class:`~convlib.ConvlibInputError`
+    unless ``in_size, out_size >= 1`` and ``0 <= i < out_size``.
+
+    >>> [adaptive_window(13, 6, i) for i in range(6)]  # 13 cells into 6 windows: sizes 3 and 4, overlapping
+    [(0, 3), (2, 5), (4, 7), (6, 9), (8, 11), (10, 13)]
+    >>> adaptive_window(7, 1, 0)  # global pooling
+    (0, 7)
+    """
+    for name, value, low in (("in_size", in_size, 1), ("out_size", out_size, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConvlibInputError(f"{name}: expected a whole number >= {low}, got {value!r}. Fix: pass a side length, e.g. 7.")
+    if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < out_size:
+        raise ConvlibInputError(
+            f"i: expected an output index from 0 to {out_size - 1}, got {i!r}. Fix: i in range(out_size)."
+        )
+    return i * in_size // out_size, -(-(i + 1) * in_size // out_size)
 
 
 def _parse(

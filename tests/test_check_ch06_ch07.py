@@ -3,6 +3,7 @@ and the expected answers recomputed with convlib."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -12,6 +13,7 @@ from torch import nn
 
 import convlib as cl
 from convlib import models as M
+from convlib.validate import ConvlibInputError
 from tests.exercise_checks import assert_right_wrong_none
 
 
@@ -132,3 +134,43 @@ def test_new_answers_agree_with_torch() -> None:
     for h in hooks:
         h.remove()
     assert cl.check.alexnet_activation_mb(128 * 4 * sum(values) / 1e6)
+
+
+def _trained_like_nin() -> tuple[nn.Sequential, torch.Tensor]:
+    """A course-scale NiN with class maps that are not all zero (a positive bias on its last conv), in
+    training mode (its Dropout is on), and three images."""
+    torch.manual_seed(0)
+    net = M.xavier_init(M.nin(div=8, stem="small"))
+    nn.init.constant_(net[7][4].bias, 0.2)  # the last block's last conv: the class maps before their ReLU
+    return net.train(), torch.rand(3, 1, 28, 28)
+
+
+def test_nin_class_map_values_right_wrong_none() -> None:
+    net, x = _trained_like_nin()
+    with torch.no_grad():
+        net.eval()
+        maps = net[:-2](x)  # (3, 10, 2, 2): the class maps
+        right = F.adaptive_avg_pool2d(maps, 1).flatten(1)  # (3, 10), torch's own global average pooling
+        torch.testing.assert_close(right, net(x))  # the scores are the maps' means
+        net.train()
+        dropped = net(x)  # Dropout on: other values
+    wrongs = [maps, maps.amax((2, 3)), maps.sum((2, 3)), torch.softmax(right, 1), right.T, right[:, :5], dropped,
+              maps.mean((1, 2))]
+    check = functools.partial(cl.check.nin_class_map_values, model=net, images=x)
+    assert_right_wrong_none(check, right.tolist(), wrongs)
+    assert net.training and all(m.training for m in net.modules())  # the check leaves the modes as they were
+    hints = {name: check(wrong).message for name, wrong in zip(
+        ("maps", "max", "sum", "softmax", "swapped", "shape", "dropout"), wrongs)}
+    assert "class maps themselves" in hints["maps"] and "global max pooling" in hints["max"]
+    assert "divides the sum by 4" in hints["sum"] and "softmax" in hints["softmax"]
+    assert "swapped" in hints["swapped"] and "shape (3, 10), got shape (3, 5)" in hints["shape"]
+    assert "evaluation mode" in hints["dropout"]
+    assert "2 x 2 cells" in check(right).message
+
+
+def test_nin_class_map_values_needs_a_nin() -> None:
+    net, x = _trained_like_nin()
+    with pytest.raises(ConvlibInputError, match=r"^model: expected a NiN.*got Sequential ending in Linear\. Fix: pass"):
+        cl.check.nin_class_map_values(None, M.lenet(), x)
+    with pytest.raises(ConvlibInputError, match=r"^images: expected a batch \(N, C, H, W\), got shape \(1, 28, 28\)"):
+        cl.check.nin_class_map_values(None, net, x[0])

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings, strategies as st
 
 import convlib as cl
-from convlib.pool import pool2d, windows2d
+from convlib.pool import adaptive_window, pool2d, windows2d
 from convlib.validate import ConvlibInputError
 
 FAST = settings(max_examples=100, deadline=None)
@@ -233,3 +233,31 @@ def test_every_small_geometry_agrees_with_torch() -> None:
             assert ref is not None, (size, k, s, p, d, ceil, mode)
             torch.testing.assert_close(ours, ref)
     assert pool2d(torch.ones(2, 2), 3, stride=2, ceil_mode=True).tolist() == [[1.0]]  # the window outgrows the input
+
+
+@FAST
+@given(st.integers(1, 12), st.integers(1, 12), st.integers(1, 8), st.integers(1, 8), st.integers(0, 2**31 - 1))
+def test_adaptive_window_is_torch_adaptive_pooling(h: int, w: int, oh: int, ow: int, seed: int) -> None:
+    """Each output of F.adaptive_avg_pool2d / adaptive_max_pool2d is the mean / max of its adaptive_window cells,
+    for any sizes: shrinking, global (1), equal, and growing (windows then repeat cells)."""
+    x = torch.randn(2, 3, h, w, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)  # (N, C, H, W)
+    rows, cols = [adaptive_window(h, oh, i) for i in range(oh)], [adaptive_window(w, ow, j) for j in range(ow)]
+    avg = torch.stack([torch.stack([x[..., r0:r1, c0:c1].mean((-2, -1)) for c0, c1 in cols], -1)
+                       for r0, r1 in rows], -2)  # (N, C, oh, ow)
+    top = torch.stack([torch.stack([x[..., r0:r1, c0:c1].amax((-2, -1)) for c0, c1 in cols], -1)
+                       for r0, r1 in rows], -2)
+    torch.testing.assert_close(avg, F.adaptive_avg_pool2d(x, (oh, ow)), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(top, F.adaptive_max_pool2d(x, (oh, ow)), rtol=0, atol=0)
+    assert rows[0][0] == 0 and rows[-1][1] == h  # the windows cover the input, in order
+    assert all(1 <= r1 - r0 <= -(-h // oh) + 1 and r0 < r1 for r0, r1 in rows)
+
+
+def test_adaptive_window_worked_example_and_bad_input() -> None:
+    assert [adaptive_window(5, 2, i) for i in range(2)] == [(0, 3), (2, 5)]  # overlapping by one cell
+    assert adaptive_window(7, 1, 0) == (0, 7) and adaptive_window(2, 4, 3) == (1, 2)  # global; growing
+    with pytest.raises(ConvlibInputError, match=r"^i: expected an output index from 0 to 1, got 2\. Fix: i in range"):
+        adaptive_window(5, 2, 2)
+    with pytest.raises(ConvlibInputError, match=r"^out_size: expected a whole number >= 1, got 0\. Fix"):
+        adaptive_window(5, 0, 0)
+    with pytest.raises(ConvlibInputError, match=r"^in_size: expected a whole number >= 1, got 2\.5\. Fix"):
+        adaptive_window(2.5, 1, 0)  # type: ignore[arg-type]

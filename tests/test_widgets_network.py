@@ -6,10 +6,12 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 import traitlets
 from torch import nn
 
 import convlib as cl
+from convlib.pool import adaptive_window
 from convlib.validate import ConvlibInputError
 from convlib.widgets import NetworkView
 from convlib.widgets.network import network_layers, pack, unpack
@@ -51,6 +53,20 @@ MODELS = {
         nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.5), nn.Dropout2d(0.2),
         nn.Identity(),
         nn.AvgPool2d(3, stride=2, padding=1), nn.MaxPool2d(2, padding=1), nn.Flatten(), nn.Linear(64, 10)),
+    "nin": lambda: cl.models.nin(div=8, stem="small"),
+    # Every layer setting the page runs beyond LeNet's, ending as NiN does (class maps, global average pooling).
+    "nin_like": lambda: nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, padding_mode="reflect"), nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=4, padding_mode="replicate"), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.MaxPool2d(3, stride=2, ceil_mode=True),                                  # 28 -> 14: a last, partial window
+        cl.Conv2D(8, 12, 3, padding=1, padding_mode="circular", groups=2), nn.ReLU(),
+        nn.MaxPool2d(2, stride=1, padding=1, dilation=2),
+        nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),  # 14 -> 8
+        nn.AvgPool2d(2, divisor_override=3),                                        # 8 -> 4
+        nn.AdaptiveMaxPool2d((3, None)),                                            # 4x4 -> 3x4, overlapping rows
+        nn.AdaptiveAvgPool2d((5, 3)),                                               # 3x4 -> 5x3: rows repeat
+        nn.Conv2d(12, 10, 1), nn.ReLU(),                                            # one class map per class
+        nn.AdaptiveAvgPool2d(1), nn.Flatten()),
 }
 
 
@@ -98,19 +114,62 @@ def test_pack_round_trip_is_exact() -> None:
 
 
 @pytest.mark.parametrize(("module", "match"), [
-    (nn.Conv2d(1, 2, 3, groups=1, dilation=2), "dilation"),
-    (nn.Conv2d(2, 2, 3, groups=2), "groups"),
-    (cl.Conv2D(2, 2, 3, groups=2), "groups"),
-    (cl.Conv2D(2, 2, 3, padding=1, padding_mode="reflect"), "padding mode"),
-    (nn.AdaptiveAvgPool2d(1), "AdaptiveAvgPool2d"),
-    (nn.MaxPool2d(2, ceil_mode=True), "ceil_mode"),
-    (nn.AvgPool2d(2, count_include_pad=False), "padded zeros"),
+    (nn.LPPool2d(2, 2), r"LPPool2d \(not one of them\)"),
+    (nn.Upsample(scale_factor=2), r"Upsample \(not one of them\)"),
+    (nn.MaxPool2d(2, return_indices=True), "return_indices=True, which returns a pair"),
+    (nn.AdaptiveMaxPool2d(1, return_indices=True), "return_indices=True"),
     (nn.Flatten(0), "flatten"),
     (nn.BatchNorm2d(2, track_running_stats=False), "running statistics"),
 ])
 def test_layers_the_page_cannot_run_are_named(module: nn.Module, match: str) -> None:
-    with pytest.raises(ConvlibInputError, match=f"NetworkView: expected layers.*{match}.*Fix"):
+    with pytest.raises(ConvlibInputError, match=f"NetworkView: expected layers the page can run \\(.*AdaptiveAvgPool2d"
+                                                f".*\\), got .*{match}.*Fix: show a plain sequential network"):
         network_layers(nn.Sequential(module))
+
+
+def test_new_layer_settings_travel_to_the_page_and_name_their_rows() -> None:
+    images = torch.rand(2, 1, 28, 28)
+    view = NetworkView(trained_like(MODELS["nin_like"](), images), images, [3, 4], CLASSES)
+    assert [s["label"] for s in view.stages] == [
+        "conv 3×3, padding 1, reflect padding · ReLU",
+        "conv 3×3, padding 2, dilation 2, replicate padding, groups 4 · BatchNorm · ReLU",
+        "max pool 3×3, stride 2, ceil_mode", "conv 3×3, padding 1, circular padding, groups 2 · ReLU",
+        "max pool 2×2, stride 1, padding 1, dilation 2", "avg pool 3×3, stride 2, padding 1, ceil_mode, padding not counted",
+        "avg pool 2×2, divisor 3", "adaptive max pool to 3×W", "adaptive avg pool to 5×3", "conv 1×1 · ReLU",
+        "global avg pool · flatten"]
+    assert [tuple(a.shape) for a in view.activations()] == [
+        (8, 28, 28), (8, 28, 28), (8, 14, 14), (12, 14, 14), (12, 14, 14), (12, 8, 8), (12, 4, 4), (12, 3, 4),
+        (12, 5, 3), (10, 5, 3), (10,)]
+    pools = [layer for layer in view.layers if "pool" in layer["kind"]]
+    assert pools[0] == {"kind": "maxpool", "kernel": [3, 3], "stride": [2, 2], "padding": [0, 0], "ceil_mode": True,
+                        "dilation": [1, 1]}
+    assert pools[2]["count_include_pad"] is False and pools[3]["divisor"] == 3
+    assert pools[4] == {"kind": "adaptive_maxpool", "output": [3, None]} and pools[-1]["output"] == [1, 1]
+    json.dumps(view.static_state())  # None travels as null
+    # A grouped convolution's kernels read only their group's input channels.
+    assert view.input_channels(1, 5) == [4, 5] and view.input_channels(3, 7) == [4, 5, 6, 7]
+    assert view.input_channels(0, 7) == [0] and tuple(view.kernels(3, 7).shape) == (4, 3, 3)
+
+
+def test_class_maps_are_the_last_maps_before_global_average_pooling() -> None:
+    """NiN: the last block's maps, one per class; each class's score is its map's mean."""
+    images = torch.rand(3, 1, 28, 28)
+    for name in ("nin", "nin_like"):
+        view = NetworkView(trained_like(MODELS[name](), images), images, None, CLASSES)
+        s = view.class_map_stage()
+        assert s == len(view.stages) - 2
+        for k in range(3):
+            maps, scores = view.activations(k)[s], view.activations(k)[-1]  # (10, h, w), (10,)
+            torch.testing.assert_close(maps.mean((1, 2)), scores)
+        assert view.class_map_stage(every_layer=True) == len(view.layer_stages) - 2  # the ReLU's row
+    view = NetworkView(trained_like(MODELS["lenet_modern"](), images), images, None, CLASSES)
+    assert view.class_map_stage() is None  # ends in a dense layer
+    max_head = nn.Sequential(nn.Conv2d(1, 10, 3), nn.AdaptiveMaxPool2d(1), nn.Flatten()).eval()
+    assert NetworkView(max_head, images, None, CLASSES).class_map_stage() is None  # not an average
+    three = nn.Sequential(nn.Conv2d(1, 3, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+    assert NetworkView(three, images, None, CLASSES[:3]).class_map_stage() == 0
+    two_by_two = nn.Sequential(nn.Conv2d(1, 3, 3), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(12, 3)).eval()
+    assert NetworkView(two_by_two, images, None, CLASSES[:3]).class_map_stage() is None  # not global
 
 
 class Doubler(nn.Module):
@@ -156,17 +215,22 @@ def test_page_forward_pass_matches_torch(tmp_path) -> None:
     rgb = torch.rand(2, 3, 32, 32)
     cases["cifar_normalized"] = NetworkView(trained_like(cl.cifar.cifar_net(widths=(4, 8)), rgb), rgb, None, CLASSES,
                                             normalize=((0.49, 0.48, 0.45), (0.25, 0.24, 0.26)))
-    harness = ("const cases = " + json.dumps({n: {"layers": v.layers, "stages": v.stages, "images": v.images}
-                                              for n, v in cases.items()}) + ";\n"
+    harness = ("const cases = " + json.dumps({n: {"layers": v.layers, "stages": v.stages, "layer_stages": v.layer_stages,
+                                                  "images": v.images} for n, v in cases.items()}) + ";\n"
                "const out = {};\n"
                "for (const [name, c] of Object.entries(cases)) {\n"
                "  const layers = nvDecodeLayers(c.layers);\n"
                "  out[name] = c.images.map((p) => { const outs = nvForward(layers, nvUnpack(p));\n"
                "    return { stages: c.stages.map((s) => Array.from(outs[s.end].data)),\n"
-               "             probs: nvSoftmax(outs[c.stages[c.stages.length - 1].end].data) }; });\n"
+               "             probs: nvSoftmax(outs[c.stages[c.stages.length - 1].end].data),\n"
+               "             classMaps: [c.stages, c.layer_stages].map((st) => nvClassMapStage(layers, st, outs, 10)) }; });\n"
                "}\nconsole.log(JSON.stringify(out));\n")
     shown = run_esm("network", harness, tmp_path)
+    assert shown["nin"][0]["classMaps"] == [len(cases["nin"].stages) - 2, len(cases["nin"].layer_stages) - 2]
     for name, view in cases.items():
+        # The page finds the class maps (NiN's last block) where Python does, or none (LeNet, CIFAR).
+        want = [view.class_map_stage(), view.class_map_stage(every_layer=True)]
+        assert shown[name][0]["classMaps"] == [-1 if s is None else s for s in want], name
         for k, page in enumerate(shown[name]):
             for got, want in zip(page["stages"], view.activations(k)):
                 torch.testing.assert_close(torch.tensor(got, dtype=torch.float32), want.flatten(), rtol=1e-4, atol=1e-4)
@@ -233,3 +297,102 @@ def test_page_explains_a_pooled_output_as_torch_computes_it(tmp_path) -> None:
                 assert got["window"][got["pick"]] == pytest.approx(float(y[c, i, j]))
             else:
                 assert got["pick"] is None
+
+
+def _padded_cells(x: torch.Tensor, rows: list[int], cols: list[int]) -> list[float | None]:
+    """``x (H, W)`` at every (row, column) pair, ``None`` off the input (padding, or past it)."""
+    h, w = x.shape
+    return [float(x[r, q]) if 0 <= r < h and 0 <= q < w else None for r in rows for q in cols]
+
+
+def run_layers_in_page(tmp_path, x: torch.Tensor, layers: dict[str, dict], body: str) -> dict:
+    """For each named layer (page data), run the JS ``body`` in Node with ``layer`` (decoded) and the map
+    ``x (C, H, W)``; ``body`` stores its result in ``out[name]``. Returns ``out``."""
+    harness = ("const x = { shape: " + json.dumps(list(x.shape)) + ", data: Float64Array.from("
+               + json.dumps(x.flatten().tolist()) + ") };\nconst layers = " + json.dumps(layers) + ";\nconst out = {};\n"
+               "for (const [name, packed] of Object.entries(layers)) {\n"
+               "  const layer = nvDecodeLayers([packed])[0];\n" + body + "\n}\nconsole.log(JSON.stringify(out));\n")
+    return run_esm("network", harness, tmp_path)  # type: ignore[return-value]
+
+
+@needs_node
+def test_page_explains_new_pooling_settings_as_torch_computes_them(tmp_path) -> None:
+    """nvPoolNeuron under ceil_mode, dilation, count_include_pad=False, divisor_override and adaptive windows:
+    the window's input rows and columns, its values, the divisor and the result, each against torch."""
+    x = torch.randn(2, 7, 6, dtype=torch.float64)  # (C, H, W): what the pooling reads
+    pools = {
+        "ceil_max": nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
+        "dilated_max": nn.MaxPool2d(2, stride=1, padding=1, dilation=2),
+        "ceil_avg_no_pad": nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+        "ceil_avg_pad": nn.AvgPool2d(2, stride=2, padding=1, ceil_mode=True),
+        "divisor": nn.AvgPool2d(2, stride=2, divisor_override=3),
+        "adaptive_avg": nn.AdaptiveAvgPool2d((3, 4)),
+        "adaptive_max": nn.AdaptiveMaxPool2d((4, None)),
+        "global_avg": nn.AdaptiveAvgPool2d(1),
+    }
+    layers = {name: network_layers(nn.Sequential(pool))[0] for name, pool in pools.items()}
+    shown = run_layers_in_page(tmp_path, x, layers, (
+        "  const [Ho, Wo] = nvPoolSize(layer, 7, 6), picks = [];\n"
+        "  for (let c = 0; c < 2; c++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++)\n"
+        "    picks.push({ c, i, j, ...nvPoolNeuron(layer, x, c, [i, j], []) });\n"
+        "  out[name] = { size: [Ho, Wo], picks };"))
+    for name, pool in pools.items():
+        y = pool(x[None])[0]  # (C, H_out, W_out)
+        layer, page = layers[name], shown[name]
+        assert page["size"] == list(y.shape[1:]), name
+        for got in page["picks"]:
+            c, i, j = got["c"], got["i"], got["j"]
+            if layer["kind"].startswith("adaptive"):
+                (oh, ow), (h, w) = y.shape[1:], x.shape[1:]
+                rows, cols = range(*adaptive_window(h, oh, i)), range(*adaptive_window(w, ow, j))
+            else:
+                (kh, kw), (sh, sw), (ph, pw) = layer["kernel"], layer["stride"], layer["padding"]
+                dh, dw = layer.get("dilation", [1, 1])
+                rows, cols = [i * sh + a * dh - ph for a in range(kh)], [j * sw + e * dw - pw for e in range(kw)]
+            assert got["rows"] == list(rows) and got["cols"] == list(cols), (name, i, j)
+            want = _padded_cells(x[c], list(rows), list(cols))
+            assert got["window"] == pytest.approx(want), (name, i, j)
+            assert got["z"] == pytest.approx(float(y[c, i, j])), (name, c, i, j)
+            real = [v for v in want if v is not None]
+            if "max" in name:
+                assert want[got["pick"]] == max(real) and got["divisor"] is None
+            else:  # the divisor torch used: the sum of the real cells over it gives torch's value
+                assert sum(real) / got["divisor"] == pytest.approx(float(y[c, i, j]))
+    # Real cells per window, rows {2, 3} x columns {2, 3, 1}: the last column's ceil window holds one real cell.
+    assert {p["divisor"] for p in shown["ceil_avg_no_pad"]["picks"]} == {2, 3, 4, 6, 9}
+    assert {p["divisor"] for p in shown["divisor"]["picks"]} == {3}
+    assert [len(p["window"]) for p in shown["global_avg"]["picks"]] == [42, 42]
+
+
+@needs_node
+def test_page_explains_a_dilated_grouped_padded_convolution(tmp_path) -> None:
+    """nvNeuron: each kernel's window (cells dilation apart; beyond the edge the cells the padding mode copies),
+    only the input channels of the output's group, and the sums that give torch's output."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 6, 5)  # (C_in, H, W)
+    convs = {mode: nn.Conv2d(4, 6, 3, stride=(1, 2), padding=2, dilation=(2, 1), groups=2, padding_mode=mode)
+             for mode in ("zeros", "reflect", "replicate", "circular")}
+    layers = {mode: network_layers(nn.Sequential(conv))[0] for mode, conv in convs.items()}
+    shown = run_layers_in_page(tmp_path, x, layers, (
+        "  const y = nvApply(layer, x), picks = [];\n"
+        "  for (const o of [0, 2, 3, 5]) for (const [i, j] of [[0, 0], [1, 2], [5, 2], [3, 1]]) {\n"
+        "    const neuron = nvNeuron(layer, x, o, [i, j], []);\n"
+        "    picks.push({ o, i, j, ...neuron, windows: neuron.windows.map((w) => Array.from(w.data)) });\n"
+        "  }\n"
+        "  out[name] = { shape: y.shape, y: Array.from(y.data), picks };"))
+    for mode, conv in convs.items():
+        with torch.no_grad():
+            y = conv(x[None])[0]  # (6, 6, 3)
+        page = shown[mode]
+        assert page["shape"] == list(y.shape)
+        torch.testing.assert_close(torch.tensor(page["y"]).reshape(y.shape), y, rtol=1e-5, atol=1e-5)
+        padded = F.pad(x[None], (2, 2, 2, 2), mode="constant" if mode == "zeros" else mode)[0]  # (4, 10, 9)
+        for got in page["picks"]:
+            o, i, j = got["o"], got["i"], got["j"]
+            group = o // 3
+            assert got["channels"] == [2 * group, 2 * group + 1]
+            windows = padded[got["channels"], i : i + 5 : 2, 2 * j : 2 * j + 3]  # (2, 3, 3): rows 2 apart (dilation)
+            torch.testing.assert_close(torch.tensor(got["windows"]), windows.flatten(1), rtol=0, atol=1e-6)
+            torch.testing.assert_close(torch.tensor(got["partials"]), (windows * conv.weight[o].detach()).sum((1, 2)),
+                                       rtol=1e-5, atol=1e-5)
+            assert got["z"] == pytest.approx(float(y[o, i, j]), abs=1e-5)

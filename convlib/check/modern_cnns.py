@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from convlib.check._core import CheckResult, numbers, same_values, verdict
+from convlib.validate import ConvlibInputError
 
 __all__ = [
     "two_3x3_params",
@@ -21,6 +22,7 @@ __all__ = [
     "nin_extra_1x1_params",
     "smallest_inputs",
     "alexnet_activation_mb",
+    "nin_class_map_values",
 ]
 
 #: Table 1 of Simonyan & Zisserman (2014): configuration D (VGG-16) and E (VGG-19).
@@ -298,5 +300,85 @@ def alexnet_activation_mb(answer: Any) -> CheckResult:
         f"about {train:.0f} MB for 128 images ({train / batch:.2f} MB each), against {infer:.0f} MB "
         "for inference, which needs only one layer's input and output at a time; the weights take "
         f"{4 * params / mb:.0f} MB. The first convolution's 96 x 54 x 54 output and its ReLU are the largest.",
+        hint,
+    )
+
+
+def _class_maps(model: Any, images: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """NiN's class maps ``(N, K, h, w)`` (everything before its global average pooling) and its scores
+    ``(N, K)``, in evaluation mode, as float64 on the CPU; the model's modes are left as they were."""
+    from convlib.train import evaluation_mode
+
+    pool = model[-2] if isinstance(model, nn.Sequential) and len(model) >= 3 else None
+    if not (isinstance(pool, nn.AdaptiveAvgPool2d) and pool.output_size in (1, (1, 1))
+            and isinstance(model[-1], nn.Flatten)):
+        raise ConvlibInputError(
+            f"model: expected a NiN, an nn.Sequential that ends in nn.AdaptiveAvgPool2d((1, 1)) and nn.Flatten(), "
+            f"got {type(model).__name__}{' ending in ' + type(model[-1]).__name__ if isinstance(model, nn.Sequential) else ''}. "
+            "Fix: pass the trained NiN, nets[\"NiN\"]."
+        )
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        got = f"shape {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ConvlibInputError(f"images: expected a batch (N, C, H, W), got {got}. Fix: pass nin_images, the view's images.")
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    with evaluation_mode(model), torch.no_grad():
+        maps = model[:-2](images.to(device))  # (N, K, h, w)
+        scores = model[-2:](maps)  # (N, K)
+    return maps.cpu().double(), scores.cpu().double()
+
+
+def nin_class_map_values(answer: Any, model: nn.Module, images: torch.Tensor) -> CheckResult:
+    """Exercise: NiN's class scores for ``images``, computed from its class maps by global average pooling.
+
+    ``model`` is a NiN (an ``nn.Sequential`` that ends in ``nn.AdaptiveAvgPool2d((1, 1))`` and
+    ``nn.Flatten()``, as ``cl.models.nin`` builds it); ``images`` is ``(N, C, H, W)``. The class
+    maps are ``model[:-2](images)`` in evaluation mode, ``(N, K, h, w)``; the answer is every
+    map's mean, ``(N, K)``, the scores the model outputs. A model that does not end that way
+    raises :class:`~convlib.ConvlibInputError`.
+
+    >>> _ = torch.manual_seed(0)
+    >>> net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten())
+    >>> x = torch.rand(2, 1, 6, 6)
+    >>> maps = net[:-2](x)  # (2, 3, 4, 4): one map per class
+    >>> bool(nin_class_map_values(maps.mean(dim=(2, 3)), net, x))
+    True
+    >>> nin_class_map_values(maps.amax(dim=(2, 3)), net, x).message[:40]
+    "Hint: that takes each map's largest cell"
+    """
+    maps, scores = _class_maps(model, images)
+    n, k, h, w = maps.shape
+    means = maps.mean(dim=(2, 3))  # (N, K): global average pooling, which is all the model does after the maps
+    ok = same_values(answer, means)
+    hint = ("take the class maps with model[:-2](images) (every layer before the global average pooling and the "
+            "flatten) after model.eval(), then average each map over its height and width: maps.mean(dim=(2, 3)).")
+    try:
+        shape = tuple(torch.as_tensor(answer).shape) if answer is not None else None
+    except (TypeError, ValueError, RuntimeError):
+        shape = None
+    if not ok and shape is not None:
+        if shape == (n, k, h, w):
+            hint = ("those are the class maps themselves; global average pooling turns each one into a single "
+                    "number, its mean over the last two axes.")
+        elif same_values(answer, maps.amax(dim=(2, 3))):
+            hint = "that takes each map's largest cell: global max pooling. NiN averages the cells."
+        elif same_values(answer, maps.sum(dim=(2, 3))):
+            hint = f"that adds up each map's {h * w} cells; their average divides the sum by {h * w}."
+        elif same_values(answer, torch.softmax(means, dim=1)):
+            hint = "those are probabilities, softmax of the scores; the scores z come before softmax."
+        elif same_values(answer, means.T):
+            hint = f"rows and columns swapped: one row per image ({n}), one column per class ({k})."
+        elif shape != (n, k):
+            hint = f"expected one score per image and class, shape ({n}, {k}), got shape {shape}. " + hint
+        else:
+            hint = ("right shape, other values. Compute the maps in evaluation mode (model.eval(): the Dropout "
+                    "before the last block is off then, as in the view), from the same images, and average over "
+                    "height and width only.")
+    zero = int((means == 0).sum())
+    return verdict(
+        ok,
+        f"each score is the mean of its class map's {h} x {w} cells, and these means are the model's outputs, "
+        f"model(images), to within {float((means - scores).abs().max()):.0e}: NiN has no dense layer, so the class "
+        f"maps are the evidence and averaging them is the whole decision. {zero} of the {n * k} scores are exactly "
+        "0: after the last ReLU those maps are 0 everywhere, and such a class can never win.",
         hint,
     )

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 import traitlets as t
 from torch import nn
 
-from convlib.conv import Conv2D, layer_padding
+from convlib.conv import PADDING_MODES, Conv2D, layer_padding
 from convlib.validate import ConvlibInputError
 from convlib.widgets._base import StaticWidget, esm_source, int_in_range
 
@@ -30,7 +30,8 @@ __all__ = ["NetworkView", "network_layers", "run_layers", "MAX_IMAGES"]
 MAX_IMAGES = 12
 
 _SUPPORTED = ("nn.Conv2d / cl.Conv2D, nn.BatchNorm1d / 2d, nn.ReLU, nn.Sigmoid, nn.Tanh, nn.MaxPool2d, "
-              "nn.AvgPool2d, nn.Flatten, nn.Dropout / Dropout2d / Identity, nn.Linear, inside nn.Sequential")
+              "nn.AvgPool2d, nn.AdaptiveAvgPool2d / AdaptiveMaxPool2d, nn.Flatten, nn.Dropout / Dropout2d / Identity, "
+              "nn.Linear, inside nn.Sequential")
 _ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
 _NAMES = {"normalize": "normalize", "affine": "BatchNorm", "relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh", "flatten": "flatten"}
 
@@ -69,13 +70,13 @@ def _pair(v: int | Sequence[int]) -> list[int]:
 def _layer(m: nn.Module) -> dict[str, Any] | None:
     """One module as page data; ``None`` for layers that do nothing in evaluation mode."""
     if isinstance(m, (nn.Conv2d, Conv2D)):
-        if m.groups != 1 or getattr(m, "padding_mode", "zeros") != "zeros":
-            raise _unsupported(m, "groups or a padding mode")
-        if _pair(m.dilation) != [1, 1]:
-            raise _unsupported(m, "dilation")
+        mode = getattr(m, "padding_mode", "zeros")
+        if mode not in PADDING_MODES:
+            raise _unsupported(m, f"padding_mode {mode!r}, not one of {list(PADDING_MODES)}")
         bias = m.bias if m.bias is not None else torch.zeros(m.weight.shape[0])
-        return {"kind": "conv", "weight": pack(m.weight), "bias": pack(bias),
-                "stride": _pair(m.stride), "padding": list(layer_padding(m))}
+        return {"kind": "conv", "weight": pack(m.weight), "bias": pack(bias), "stride": _pair(m.stride),
+                "padding": list(layer_padding(m)), "dilation": _pair(m.dilation), "groups": int(m.groups),
+                "padding_mode": mode}
     if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
         if m.running_mean is None or m.running_var is None:
             raise _unsupported(m, "no running statistics")
@@ -86,13 +87,21 @@ def _layer(m: nn.Module) -> dict[str, Any] | None:
         return {"kind": "affine", "scale": pack(scale), "shift": pack(shift)}
     if type(m) in _ACTIVATIONS:
         return {"kind": _ACTIVATIONS[type(m)]}
+    if getattr(m, "return_indices", False):  # max pooling that returns (values, indices)
+        raise _unsupported(m, "return_indices=True, which returns a pair, not one map")
     if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-        if m.ceil_mode or (isinstance(m, nn.MaxPool2d) and _pair(m.dilation) != [1, 1]) or (
-            isinstance(m, nn.AvgPool2d) and (not m.count_include_pad or m.divisor_override is not None)
-        ):
-            raise _unsupported(m, "ceil_mode, dilation or an average without padded zeros")
-        return {"kind": "maxpool" if isinstance(m, nn.MaxPool2d) else "avgpool", "kernel": _pair(m.kernel_size),
-                "stride": _pair(m.stride if m.stride is not None else m.kernel_size), "padding": _pair(m.padding)}
+        stride = m.stride if m.stride not in (None, []) else m.kernel_size  # torch stores "no stride" as []
+        geometry = {"kernel": _pair(m.kernel_size), "stride": _pair(stride), "padding": _pair(m.padding),
+                    "ceil_mode": bool(m.ceil_mode)}
+        if isinstance(m, nn.MaxPool2d):
+            return {"kind": "maxpool", **geometry, "dilation": _pair(m.dilation)}
+        divisor = None if m.divisor_override is None else int(m.divisor_override)
+        return {"kind": "avgpool", **geometry, "count_include_pad": bool(m.count_include_pad), "divisor": divisor}
+    if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        size = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size, m.output_size)
+        output = [None if v is None else int(v) for v in size]  # None: that side keeps the input's size
+        return {"kind": "adaptive_avgpool" if isinstance(m, nn.AdaptiveAvgPool2d) else "adaptive_maxpool",
+                "output": output}
     if isinstance(m, nn.Flatten):
         if m.start_dim != 1 or m.end_dim != -1:
             raise _unsupported(m, "a flatten other than all but the batch axis")
@@ -121,17 +130,27 @@ def run_layers(layers: list[dict[str, Any]], x: torch.Tensor) -> list[torch.Tens
     for layer in layers:
         kind = layer["kind"]
         if kind == "conv":
-            h = F.conv2d(h, unpack(layer["weight"]), unpack(layer["bias"]),
-                         stride=layer["stride"], padding=layer["padding"])  # (1, C_out, H_out, W_out)
+            padding = layer["padding"]
+            if layer["padding_mode"] != "zeros":  # copied cells around the input, as nn.Conv2d pads them
+                (ph, pw), padding = padding, [0, 0]
+                h = F.pad(h, (pw, pw, ph, ph), mode=layer["padding_mode"])
+            h = F.conv2d(h, unpack(layer["weight"]), unpack(layer["bias"]), stride=layer["stride"], padding=padding,
+                         dilation=layer["dilation"], groups=layer["groups"])  # (1, C_out, H_out, W_out)
         elif kind in ("affine", "normalize"):
             shape = (1, -1) + (1,) * (h.ndim - 2)  # per channel (or per unit after flatten)
             h = h * unpack(layer["scale"]).reshape(shape) + unpack(layer["shift"]).reshape(shape)
         elif kind in ("relu", "sigmoid", "tanh"):
             h = getattr(torch, kind)(h)
         elif kind == "maxpool":
-            h = F.max_pool2d(h, layer["kernel"], layer["stride"], layer["padding"])
+            h = F.max_pool2d(h, layer["kernel"], layer["stride"], layer["padding"], dilation=layer["dilation"],
+                             ceil_mode=layer["ceil_mode"])
         elif kind == "avgpool":
-            h = F.avg_pool2d(h, layer["kernel"], layer["stride"], layer["padding"])
+            h = F.avg_pool2d(h, layer["kernel"], layer["stride"], layer["padding"], ceil_mode=layer["ceil_mode"],
+                             count_include_pad=layer["count_include_pad"], divisor_override=layer["divisor"])
+        elif kind == "adaptive_avgpool":
+            h = F.adaptive_avg_pool2d(h, tuple(layer["output"]))  # (1, C, out_h, out_w)
+        elif kind == "adaptive_maxpool":
+            h = F.adaptive_max_pool2d(h, tuple(layer["output"]))
         elif kind == "flatten":
             h = h.flatten(1)  # (1, C*H*W)
         else:  # linear
@@ -140,16 +159,37 @@ def run_layers(layers: list[dict[str, Any]], x: torch.Tensor) -> list[torch.Tens
     return outs
 
 
+def _settings(layer: dict[str, Any], plain: dict[str, list[int]]) -> str:
+    """``", padding 1, stride 2"``: the layer's pair-valued settings that differ from ``plain``."""
+    shown = ((name, layer[name]) for name, usual in plain.items() if layer.get(name, usual) != usual)
+    return "".join(f", {name} {v[0] if v[0] == v[1] else tuple(v)}" for name, v in shown)
+
+
 def _describe(layer: dict[str, Any]) -> str:
     kind = layer["kind"]
     if kind == "conv":
         c_out, _, kh, kw = layer["weight"]["shape"]
-        shown = (("padding", layer["padding"], [0, 0]), ("stride", layer["stride"], [1, 1]))
-        extra = "".join(f", {name} {v[0] if v[0] == v[1] else tuple(v)}" for name, v, plain in shown if v != plain)
+        extra = _settings(layer, {"padding": [0, 0], "stride": [1, 1], "dilation": [1, 1]})
+        if layer["padding_mode"] != "zeros":
+            extra += f", {layer['padding_mode']} padding"
+        if layer["groups"] != 1:
+            extra += f", groups {layer['groups']}"
         return f"conv {kh}×{kw}{extra}"
     if kind in ("maxpool", "avgpool"):
         kh, kw = layer["kernel"]
-        return f"{kind[:3]} pool {kh}×{kw}"
+        extra = _settings(layer, {"stride": layer["kernel"], "padding": [0, 0], "dilation": [1, 1]})
+        extra += ", ceil_mode" if layer["ceil_mode"] else ""
+        if kind == "avgpool" and not layer["count_include_pad"]:
+            extra += ", padding not counted"
+        if kind == "avgpool" and layer["divisor"] is not None:
+            extra += f", divisor {layer['divisor']}"
+        return f"{kind[:3]} pool {kh}×{kw}{extra}"
+    if kind in ("adaptive_avgpool", "adaptive_maxpool"):
+        what = kind[len("adaptive_"):][:3]
+        if layer["output"] == [1, 1]:
+            return f"global {what} pool"
+        oh, ow = ("H" if v is None and i == 0 else "W" if v is None else v for i, v in enumerate(layer["output"]))
+        return f"adaptive {what} pool to {oh}×{ow}"
     if kind == "linear":
         return f"dense {layer['weight']['shape'][1]}→{layer['weight']['shape'][0]}"
     return _NAMES[kind]
@@ -172,6 +212,8 @@ def network_stages(layers: list[dict[str, Any]], *, group: bool = True) -> list[
         if not passing and (not group or nxt not in followers):
             stages.append({"main": main, "end": i, "label": " · ".join(names)})
             names, main = [], None
+    if names and stages:  # a flatten at the very end (NiN: global pooling, then flatten) joins the last stage
+        stages[-1] = {**stages[-1], "end": len(layers) - 1, "label": " · ".join([stages[-1]["label"], *names])}
     return stages
 
 
@@ -189,6 +231,13 @@ class NetworkView(StaticWidget):
     click a map of a convolution or pooling stage, then a pixel of its enlarged
     copy, to see how that output is computed (windows times kernels plus bias,
     then BatchNorm and activation; or the pooling window and its max or mean).
+    Convolutions may be dilated, grouped and padded in any ``padding_mode``;
+    pooling may use ``ceil_mode``, dilation, ``count_include_pad=False``,
+    ``divisor_override``, or be adaptive (``nn.AdaptiveAvgPool2d`` /
+    ``nn.AdaptiveMaxPool2d``). A network that ends in global average pooling over
+    one map per class (NiN) has its last row shown as **class maps**, each named
+    after its class, with the mean that becomes the class's score
+    (``class_map_stage()``).
 
     >>> _ = torch.manual_seed(0)
     >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))
@@ -199,6 +248,10 @@ class NetworkView(StaticWidget):
     [(2, 4, 4), (2, 2, 2), (3,)]
     >>> round(float(view.probabilities().sum()), 6)
     1.0
+    >>> nin_like = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    >>> view = NetworkView(nin_like, torch.rand(1, 1, 6, 6), None, ["a", "b", "c"])
+    >>> [s["label"] for s in view.stages], view.class_map_stage()
+    (['conv 3×3 · ReLU', 'global avg pool · flatten'], 0)
     """
 
     _esm = esm_source("network")
@@ -312,8 +365,9 @@ class NetworkView(StaticWidget):
         return [outs[s["end"]] for s in (self.layer_stages if every_layer else self.stages)]
 
     def kernels(self, stage: int, channel: int) -> torch.Tensor:
-        """The kernels ``(C_in, k_h, k_w)`` behind output ``channel`` of ``stage``, which must
-        start with a convolution: what the page shows when you click that map."""
+        """The kernels ``(C_in / groups, k_h, k_w)`` behind output ``channel`` of ``stage``, which must
+        start with a convolution: what the page shows when you click that map (one kernel per input
+        channel it reads: :meth:`input_channels`)."""
         layer = self.layers[self.stages[stage]["main"]]
         if layer["kind"] != "conv":
             convs = [k for k, st in enumerate(self.stages) if self.layers[st["main"]]["kind"] == "conv"]
@@ -322,6 +376,32 @@ class NetworkView(StaticWidget):
                 f"({self.stages[stage]['label']}). Fix: pick one of {convs}."
             )
         return unpack(layer["weight"])[channel]
+
+    def input_channels(self, stage: int, channel: int) -> list[int]:
+        """The input channels that output ``channel`` of ``stage`` (a convolution) reads, one per kernel of
+        :meth:`kernels`: all of them, or with ``groups=g`` only those of its group."""
+        kernels = self.kernels(stage, channel)  # (C_in / groups, k_h, k_w); refuses a stage that is no convolution
+        layer = self.layers[self.stages[stage]["main"]]
+        per_group = layer["weight"]["shape"][0] // layer["groups"]
+        first = channel // per_group * kernels.shape[0]
+        return list(range(first, first + kernels.shape[0]))
+
+    def class_map_stage(self, *, every_layer: bool = False) -> int | None:
+        """The stage whose maps the page shows as class maps, or ``None``.
+
+        That is the stage before the last when the last stage is global average pooling
+        (``nn.AdaptiveAvgPool2d(1)``, then at most a flatten) over one map per class, as in NiN:
+        each class's score is then the mean of its map. ``every_layer``: among the rows of the
+        page's "Every layer" view."""
+        stages = self.layer_stages if every_layer else self.stages
+        last = stages[-1]
+        pool, after = self.layers[last["main"]], self.layers[last["main"] + 1 : last["end"] + 1]
+        if len(stages) < 2 or pool["kind"] != "adaptive_avgpool" or pool["output"] != [1, 1] or any(
+            layer["kind"] != "flatten" for layer in after
+        ):
+            return None
+        maps = self.activations(0, every_layer=every_layer)[-2]
+        return len(stages) - 2 if maps.ndim == 3 and maps.shape[0] == len(self.classes) else None
 
     def probabilities(self, index: int | None = None, *, pixels: torch.Tensor | None = None) -> torch.Tensor:
         """Softmax of the last stage: ``(classes,)``."""

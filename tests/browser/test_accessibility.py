@@ -29,6 +29,7 @@ WIDGET_PAGES = {
     "notebooks/04_channels.html": 3,
     "notebooks/05_pooling.html": 3,
     "notebooks/06_lenet.html": 1,
+    "notebooks/07_modern_cnns.html": 1,
     "notebooks/08_cifar10.html": 1,
 }
 
@@ -109,6 +110,17 @@ def test_widgets_pass_axe_in_the_states_a_learner_reaches(book_page):
     network.locator(f'[data-testid="map-{pool}-0"]').click()  # a pooling map: one output's window
     network.locator(f'[data-testid="big-{pool}"]').click()
     assert network.locator(f'[data-testid="neuron-{pool}"]').count() == 1
+    found = violations(book_page)
+    assert not found, "\n".join(found)
+
+    book_page.open("notebooks/07_modern_cnns.html")  # NiN: the named class maps, one opened with its kernels
+    network = book_page.widgets("NetworkView").first
+    network.scroll_into_view_if_needed()
+    stage = int(network.evaluate("el => el.querySelector('.cl-nv').dataset.classStage"))
+    network.locator(f'[data-testid="map-{stage}-1"]').click()
+    network.locator(f'[data-testid="big-{stage}"]').click()
+    assert network.locator('[data-testid^="class-map-"]').count() == 10
+    assert network.locator(f'[data-testid="neuron-{stage}"]').count() == 1
     found = violations(book_page)
     assert not found, "\n".join(found)
     book_page.assert_clean()

@@ -12,6 +12,7 @@ from convlib.widgets.network import run_layers, unpack
 pytestmark = pytest.mark.browser
 
 PAGE = "notebooks/06_lenet.html"
+NIN_PAGE = "notebooks/07_modern_cnns.html"
 
 
 def widget_state(widget) -> dict:
@@ -328,7 +329,7 @@ def test_an_output_pixel_shows_the_sum_that_makes_it(book_page):
     book_page.assert_clean()
 
 
-@pytest.mark.parametrize("page", [PAGE, "notebooks/08_cifar10.html"])
+@pytest.mark.parametrize("page", [PAGE, NIN_PAGE, "notebooks/08_cifar10.html"])
 def test_a_pooled_pixel_shows_its_window_and_the_max_or_mean(book_page, page):
     """Click a pixel of an enlarged pooling map: the window it reads and the max (with its cell) or the mean."""
     widget, state, _, outs = opened_with_outputs(book_page, page)
@@ -383,4 +384,65 @@ def test_every_layer_shows_convolution_batchnorm_and_activation_apart(book_page)
     torch.testing.assert_close(torch.tensor(kernels), unpack(state["layers"][rows[0]["main"]]["weight"])[2].flatten())
     button.click()  # back to the grouped rows
     assert len(shown(widget)["labels"]) == len(state["stages"]) - 1
+    book_page.assert_clean()
+
+def test_nin_chapter_view_matches_torch_and_names_its_class_maps(book_page):
+    """Chapter 7: the trained NiN, computed in the page for every image, painting included; its last block's
+    maps named after their classes, each with the mean that global average pooling makes its score."""
+    book_page.open(NIN_PAGE)
+    widget = book_page.widgets("NetworkView").first
+    state = widget_state(widget)
+    kinds = [layer["kind"] for layer in state["layers"]]
+    assert kinds[-2:] == ["adaptive_avgpool", "flatten"] and state["layers"][-2]["output"] == [1, 1]
+    assert state["stages"][-1]["label"] == "global avg pool · flatten"
+    assert len(state["images"]) == 10 and state["labels"] == list(range(10))  # one test image per class
+    classes = state["classes"]
+    stage = len(state["stages"]) - 2  # the last block's last row: the class maps
+    for k in (0, 1, 5, 9):
+        widget.locator(f'[data-testid="thumb-{k}"]').click()
+        s = assert_page_agrees(widget, state, k)
+        maps = expected(state, s["pixels"], k)[0][stage]  # (10, h, w), from the page's own layer data
+        shown_maps = widget.evaluate("""el => {
+          const stage = el.querySelector('.cl-nv').dataset.classStage;
+          return { stage: Number(stage),
+            names: [...el.querySelectorAll('.cl-nv-class')].map((f) => f.children[1].textContent),
+            means: [...el.querySelectorAll('.cl-nv-mean')].map((m) => m.textContent),
+            note: el.querySelector(`[data-testid="stage-note-${stage}"]`).textContent,
+            labels: [...el.querySelectorAll('.cl-nv-class canvas')].map((c) => c.getAttribute('aria-label')) };
+        }""")
+        assert shown_maps["stage"] == stage and shown_maps["names"] == classes
+        assert shown_maps["note"].startswith("Class maps: one per class")
+        assert shown_maps["labels"][3].startswith(f"class map 3, {classes[3]}: show the kernels")
+        means = [float(m.removeprefix("mean ")) for m in shown_maps["means"]]
+        torch.testing.assert_close(torch.tensor(means, dtype=torch.float64), maps.mean((1, 2)).double(), rtol=0, atol=6e-4)
+        torch.testing.assert_close(torch.tensor(s["scores"]), maps.mean((1, 2)), rtol=1e-4, atol=1e-4)  # z = the means
+        assert "score z_k = the mean of class map k" in s["verdict"]
+    widget.scroll_into_view_if_needed()
+    drag(book_page.page, widget, [(0.1, 0.2), (0.9, 0.3)])  # painting: the class maps and the scores follow
+    assert_page_agrees(widget, state, 9)
+    # Every layer: the class-map row is then the last ReLU's row, still the one before the global pooling.
+    widget.locator('[data-testid="every-layer"]').click()
+    assert widget.evaluate("el => el.querySelector('.cl-nv').dataset.classStage") == str(len(state["layer_stages"]) - 2)
+    assert widget.locator(".cl-nv-class").count() == len(classes)
+    book_page.screenshot("network_view_nin.png")
+    book_page.assert_clean()
+
+
+def test_a_class_map_opens_its_1x1_kernels_and_sum(book_page):
+    """Click a class map, then one of its cells: the 1x1 convolution's ten kernels and the sum behind the cell."""
+    widget, state, pixels, outs = opened_with_outputs(book_page, NIN_PAGE)
+    stage = len(state["stages"]) - 2
+    main = state["stages"][stage]["main"]
+    conv = state["layers"][main]
+    widget.locator(f'[data-testid="map-{stage}-4"]').click()
+    got = pick_output(book_page, widget, stage, (1, 0), outs[main].shape[1:])
+    weight, bias = unpack(conv["weight"]), unpack(conv["bias"])  # (10, 10, 1, 1), (10,)
+    x = outs[main - 1]  # (10, h, w): what the 1x1 convolution reads
+    torch.testing.assert_close(torch.tensor(got["windows"], dtype=torch.float32), x[:, 1:2, 0:1].flatten(1))
+    torch.testing.assert_close(torch.tensor(got["partials"], dtype=torch.float32), x[:, 1, 0] * weight[4, :, 0, 0],
+                               rtol=1e-4, atol=1e-5)
+    assert got["bias"] == pytest.approx(float(bias[4]), abs=1e-6)
+    assert got["value"] == pytest.approx(float(outs[state["stages"][stage]["end"]][4, 1, 0]), abs=1e-4)
+    inputs = json.loads(widget.evaluate(f"el => el.querySelector('[data-testid=\"detail-{stage}\"]').dataset.inputs"))
+    assert inputs == list(range(10))  # no groups: every input channel
     book_page.assert_clean()

@@ -15,6 +15,9 @@ const NV_CSS = `
 .cl-nv-input canvas { cursor: crosshair; touch-action: none; }
 .cl-nv-stage { display: flex; flex-direction: column; gap: 4px; }
 .cl-nv-stage-label { font-size: 12px; color: #52606d; }
+.cl-nv-note { font-size: 12px; color: #52606d; max-width: 60em; }
+.cl-nv-note:empty { display: none; }
+.cl-nv-class { gap: 1px; }
 .cl-nv-maps { display: flex; flex-wrap: wrap; gap: 3px; align-items: flex-end; }
 .cl-nv-probs { display: grid; grid-template-columns: max-content 160px max-content max-content; gap: 2px 8px; align-items: center;
   font-size: 12px; }
@@ -59,25 +62,112 @@ function nvDecodeLayers(layers) {
   });
 }
 
+// Outputs along one axis of n cells for a window of k cells spaced d apart, stride s, padding p:
+// rounded down, or in ceil mode up, keeping a last window only if it starts inside the input or its
+// left padding (PyTorch's rule; convlib.pool.pool_geometry).
+function nvOutSize(n, k, s, p, d = 1, ceil = false) {
+  const room = n + 2 * p - (d * (k - 1) + 1);
+  const o = (ceil ? Math.ceil(room / s) : Math.floor(room / s)) + 1;
+  return ceil && (o - 1) * s >= n + p ? o - 1 : o;
+}
+
+// Which cell of a side of n a convolution reads at position r (-1 for a zero of the padding): the
+// cell itself inside the input; beyond it, under padding_mode, the cell the padding copies
+// (reflect: mirrored about the edge cell; replicate: the edge cell; circular: wrapped around).
+function nvPadIndex(r, n, mode = "zeros") {
+  if (r >= 0 && r < n) return r;
+  if (mode === "reflect") return r < 0 ? -r : 2 * (n - 1) - r;
+  if (mode === "replicate") return r < 0 ? 0 : n - 1;
+  if (mode === "circular") return ((r % n) + n) % n;
+  return -1;
+}
+
+// A convolution's settings, with the defaults of a plain one filled in.
+function nvConvGeometry(conv) {
+  const [O, I, kh, kw] = conv.weight.shape, groups = conv.groups ?? 1;
+  return { O, I, kh, kw, stride: conv.stride, padding: conv.padding, dilation: conv.dilation ?? [1, 1],
+    mode: conv.padding_mode ?? "zeros", perGroup: O / groups };
+}
+
+// For each output position along one axis and each kernel tap, the input cell read (-1: a zero).
+function nvTaps(n, out, k, s, p, d, mode) {
+  const taps = new Int32Array(out * k);
+  for (let i = 0; i < out; i++) for (let a = 0; a < k; a++) taps[i * k + a] = nvPadIndex(i * s + a * d - p, n, mode);
+  return taps;
+}
+
+function nvIsPool(kind) {
+  return kind === "maxpool" || kind === "avgpool" || kind === "adaptive_maxpool" || kind === "adaptive_avgpool";
+}
+
+// [H_out, W_out] of a pooling layer on an H x W map (an adaptive side given as null keeps the input's).
+function nvPoolSize(pool, H, W) {
+  if (pool.kind.startsWith("adaptive")) return [pool.output[0] ?? H, pool.output[1] ?? W];
+  const d = pool.dilation ?? [1, 1];
+  return [0, 1].map((a) => nvOutSize([H, W][a], pool.kernel[a], pool.stride[a], pool.padding[a], d[a], !!pool.ceil_mode));
+}
+
+// The input rows (axis 0) or columns (axis 1) that output i of a pooling layer reads, n cells on that
+// axis, out outputs: adaptive pooling's floor(i n / out) to ceil((i + 1) n / out) - 1
+// (convlib.pool.adaptive_window), else k cells spaced d apart from i s - p. A position outside
+// 0..n-1 is padding, or, in ceil mode, past it.
+function nvPoolAxis(pool, axis, n, out, i) {
+  if (pool.kind.startsWith("adaptive")) {
+    const start = Math.floor((i * n) / out), end = Math.ceil(((i + 1) * n) / out);
+    return Array.from({ length: end - start }, (_, a) => start + a);
+  }
+  const k = pool.kernel[axis], s = pool.stride[axis], p = pool.padding[axis], d = (pool.dilation ?? [1, 1])[axis];
+  return Array.from({ length: k }, (_, a) => i * s + a * d - p);
+}
+
+// Output (i, j) of channel c of a pooling layer on x ({ shape: [C, H, W] }), with how it comes about:
+// the input rows and columns of its window, its values (null off the input), the max (and which cell
+// gave it) or the sum over the divisor. The divisor is F.avg_pool2d's: divisor_override if set, else the
+// cells inside the input and its padding (count_include_pad, padded zeros count), or inside the input only;
+// cells a ceil_mode window hangs past the padding never count. Adaptive windows hold input cells only.
+function nvPoolCell(pool, x, c, [i, j], [Ho, Wo]) {
+  const [, H, W] = x.shape, isMax = pool.kind.endsWith("maxpool");
+  const rows = nvPoolAxis(pool, 0, H, Ho, i), cols = nvPoolAxis(pool, 1, W, Wo, j);
+  const window = [];
+  for (const r of rows) for (const q of cols) window.push(r >= 0 && r < H && q >= 0 && q < W ? x.data[(c * H + r) * W + q] : null);
+  let pick = null, z, divisor = null;
+  if (isMax) {
+    window.forEach((v, k) => { if (v !== null && (pick === null || v > window[pick])) pick = k; });
+    z = pick === null ? -Infinity : window[pick];
+  } else {
+    const [ph, pw] = pool.padding ?? [0, 0];
+    const inside = (cells, n, p) => cells.filter((r) => r >= -p && r < n + p).length;  // input or its padding
+    if (pool.divisor != null) divisor = pool.divisor;
+    else if (pool.count_include_pad ?? true) divisor = inside(rows, H, ph) * inside(cols, W, pw);
+    else divisor = inside(rows, H, 0) * inside(cols, W, 0);
+    z = window.reduce((acc, v) => acc + (v ?? 0), 0) / divisor;
+  }
+  return { rows, cols, window, pick, z, divisor };
+}
+
 // One layer on one image. Tensors are { shape: [C, H, W] or [n], data: Float64Array }.
 function nvApply(layer, x) {
   const [C, H, W] = x.shape;
   if (layer.kind === "conv") {
-    const [O, I, kh, kw] = layer.weight.shape, w = layer.weight.data, b = layer.bias.data;
-    const [sh, sw] = layer.stride, [ph, pw] = layer.padding;
-    const Ho = Math.floor((H + 2 * ph - kh) / sh) + 1, Wo = Math.floor((W + 2 * pw - kw) / sw) + 1;
+    const { O, I, kh, kw, stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], mode, perGroup } = nvConvGeometry(layer);
+    const w = layer.weight.data, b = layer.bias.data;
+    const Ho = nvOutSize(H, kh, sh, ph, dh), Wo = nvOutSize(W, kw, sw, pw, dw);
+    const rows = nvTaps(H, Ho, kh, sh, ph, dh, mode), cols = nvTaps(W, Wo, kw, sw, pw, dw, mode);
     const y = new Float64Array(O * Ho * Wo);
-    for (let o = 0; o < O; o++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) {
-      let acc = b[o];
-      for (let c = 0; c < I; c++) for (let a = 0; a < kh; a++) {
-        const r = i * sh + a - ph;
-        if (r < 0 || r >= H) continue;
-        for (let e = 0; e < kw; e++) {
-          const q = j * sw + e - pw;
-          if (q >= 0 && q < W) acc += w[((o * I + c) * kh + a) * kw + e] * x.data[(c * H + r) * W + q];
+    for (let o = 0; o < O; o++) {
+      const first = Math.floor(o / perGroup) * I;  // the first input channel of o's group
+      for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) {
+        let acc = b[o];
+        for (let c = 0; c < I; c++) for (let a = 0; a < kh; a++) {
+          const r = rows[i * kh + a];
+          if (r < 0) continue;
+          for (let e = 0; e < kw; e++) {
+            const q = cols[j * kw + e];
+            if (q >= 0) acc += w[((o * I + c) * kh + a) * kw + e] * x.data[((first + c) * H + r) * W + q];
+          }
         }
+        y[(o * Ho + i) * Wo + j] = acc;
       }
-      y[(o * Ho + i) * Wo + j] = acc;
     }
     return { shape: [O, Ho, Wo], data: y };
   }
@@ -88,18 +178,11 @@ function nvApply(layer, x) {
   if (layer.kind === "relu") return { shape: x.shape, data: x.data.map((v) => (v > 0 ? v : 0)) };
   if (layer.kind === "sigmoid") return { shape: x.shape, data: x.data.map((v) => 1 / (1 + Math.exp(-v))) };
   if (layer.kind === "tanh") return { shape: x.shape, data: x.data.map(Math.tanh) };
-  if (layer.kind === "maxpool" || layer.kind === "avgpool") {
-    const [kh, kw] = layer.kernel, [sh, sw] = layer.stride, [ph, pw] = layer.padding, isMax = layer.kind === "maxpool";
-    const Ho = Math.floor((H + 2 * ph - kh) / sh) + 1, Wo = Math.floor((W + 2 * pw - kw) / sw) + 1;
+  if (nvIsPool(layer.kind)) {
+    const [Ho, Wo] = nvPoolSize(layer, H, W);
     const y = new Float64Array(C * Ho * Wo);
     for (let c = 0; c < C; c++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) {
-      let acc = isMax ? -Infinity : 0;
-      for (let a = 0; a < kh; a++) for (let e = 0; e < kw; e++) {
-        const r = i * sh + a - ph, q = j * sw + e - pw;
-        const v = r >= 0 && r < H && q >= 0 && q < W ? x.data[(c * H + r) * W + q] : (isMax ? -Infinity : 0);
-        acc = isMax ? Math.max(acc, v) : acc + v;
-      }
-      y[(c * Ho + i) * Wo + j] = isMax ? acc : acc / (kh * kw);
+      y[(c * Ho + i) * Wo + j] = nvPoolCell(layer, x, c, [i, j], [Ho, Wo]).z;
     }
     return { shape: [C, Ho, Wo], data: y };
   }
@@ -157,44 +240,48 @@ function nvPaint(canvas, t, { channel = null, lo = 0, hi = 1, scale = 2 } = {}) 
 }
 
 // How output (i, j) of channel o of a conv layer comes about, for input x ({ shape: [C, H, W] }):
-// each input channel's window (zeros where it hangs over the padding) and its sum against the kernel,
-// the bias, z = their total, then each following per-channel layer (BatchNorm, activation) applied to z.
+// for each input channel of o's group (all of them without groups), the window its kernel meets
+// (cells spaced by the dilation; where it hangs over the padding, zeros or the cells padding_mode
+// copies) and its sum against the kernel; the bias, z = their total, then each following
+// per-channel layer (BatchNorm, activation) applied to z.
 function nvNeuron(conv, x, o, [i, j], after) {
-  const [, I, kh, kw] = conv.weight.shape, [, H, W] = x.shape, w = conv.weight.data;
-  const [sh, sw] = conv.stride, [ph, pw] = conv.padding;
-  const windows = [], partials = [];
+  const { I, kh, kw, stride: [sh, sw], padding: [ph, pw], dilation: [dh, dw], mode, perGroup } = nvConvGeometry(conv);
+  const [, H, W] = x.shape, w = conv.weight.data, first = Math.floor(o / perGroup) * I;
+  const windows = [], partials = [], channels = [];
   for (let c = 0; c < I; c++) {
     const win = new Float64Array(kh * kw);
     let acc = 0;
     for (let a = 0; a < kh; a++) for (let e = 0; e < kw; e++) {
-      const r = i * sh + a - ph, q = j * sw + e - pw;
-      const v = r >= 0 && r < H && q >= 0 && q < W ? x.data[(c * H + r) * W + q] : 0;
+      const r = nvPadIndex(i * sh + a * dh - ph, H, mode), q = nvPadIndex(j * sw + e * dw - pw, W, mode);
+      const v = r >= 0 && q >= 0 ? x.data[((first + c) * H + r) * W + q] : 0;
       win[a * kw + e] = v;
       acc += v * w[((o * I + c) * kh + a) * kw + e];
     }
     windows.push({ shape: [1, kh, kw], data: win });
     partials.push(acc);
+    channels.push(first + c);
   }
   const bias = conv.bias.data[o], z = partials.reduce((a, b) => a + b, bias);
-  return { windows, partials, bias, z, ...nvSteps(after, o, z) };
+  return { windows, partials, channels, bias, z, ...nvSteps(after, o, z) };
 }
 
-// How output (i, j) of channel c of a pooling layer comes about: its window of channel c of the
-// input x (null where it hangs over the padding), the max (and which cell gave it) or the
-// average (padding counted as 0, as nvApply and F.avg_pool2d do), then any per-channel layers after.
+// How output (i, j) of channel c of a pooling layer comes about (nvPoolCell, the computation
+// nvApply runs), then any per-channel layers after it.
 function nvPoolNeuron(pool, x, c, [i, j], after) {
-  const [, H, W] = x.shape, [kh, kw] = pool.kernel, [sh, sw] = pool.stride, [ph, pw] = pool.padding;
-  const isMax = pool.kind === "maxpool", window = [];
-  for (let a = 0; a < kh; a++) for (let e = 0; e < kw; e++) {
-    const r = i * sh + a - ph, q = j * sw + e - pw;
-    window.push(r >= 0 && r < H && q >= 0 && q < W ? x.data[(c * H + r) * W + q] : null);
-  }
-  let pick = null, z = 0;
-  if (isMax) {
-    window.forEach((v, k) => { if (v !== null && (pick === null || v > window[pick])) pick = k; });
-    z = window[pick];
-  } else z = window.reduce((acc, v) => acc + (v ?? 0), 0) / window.length;
-  return { window, pick, z, ...nvSteps(after, c, z) };
+  const cell = nvPoolCell(pool, x, c, [i, j], nvPoolSize(pool, x.shape[1], x.shape[2]));
+  return { ...cell, ...nvSteps(after, c, cell.z) };
+}
+
+// The row of class maps, or -1: when the last stage is global average pooling (then at most a
+// flatten) over one map per class, as in NiN, the maps of the stage before it are class maps and
+// each class's score is the mean of its map (NetworkView.class_map_stage, in Python).
+function nvClassMapStage(layers, stages, outs, classes) {
+  if (stages.length < 2) return -1;
+  const last = stages[stages.length - 1], pool = layers[last.main];
+  const plain = layers.slice(last.main + 1, last.end + 1).every((layer) => layer.kind === "flatten");
+  if (pool.kind !== "adaptive_avgpool" || pool.output[0] !== 1 || pool.output[1] !== 1 || !plain) return -1;
+  const maps = outs[stages[stages.length - 2].end];
+  return maps.shape.length === 3 && maps.shape[0] === classes ? stages.length - 2 : -1;
 }
 
 // The per-channel layers after a stage's first layer (BatchNorm, activation) applied to one
@@ -292,9 +379,10 @@ function render({ model, el }) {
     const maps = clEl("div", { class: "cl-nv-maps", "data-testid": `stage-${s}` });
     const detail = clEl("div", { class: "cl-nv-detail", "data-testid": `detail-${s}` });
     const label = clEl("div", { class: "cl-nv-stage-label", "data-testid": `stage-label-${s}` });
-    return { maps, detail, conv: first.kind === "conv" ? first : null,
-      pool: first.kind === "maxpool" || first.kind === "avgpool" ? first : null,
-      el: clEl("div", { class: "cl-nv-stage" }, [label, maps, detail]) };
+    const note = clEl("div", { class: "cl-nv-note", "data-testid": `stage-note-${s}` });
+    return { maps, detail, note, canvases: [], built: "", conv: first.kind === "conv" ? first : null,
+      pool: nvIsPool(first.kind) ? first : null,
+      el: clEl("div", { class: "cl-nv-stage" }, [label, note, maps, detail]) };
   });
   let stageViews = makeViews();
   const rows = clEl("div", { class: "cl-nv-rows" }, stageViews.map((v) => v.el));
@@ -334,27 +422,39 @@ function render({ model, el }) {
   function update() {
     nvPaint(input, pixels, { scale: 6 });
     const outs = nvForward(layers, pixels);
+    const z = outs[stages[stages.length - 1].end].data;
+    const classRow = nvClassMapStage(layers, stages, outs, classes.length);
     stageViews.forEach((view, s) => {
       const out = outs[stages[s].end];
       const lo = Math.min(0, ...out.data), hi = Math.max(...out.data);
-      const per = out.shape.length === 3 ? out.shape[0] : 1;
+      const per = out.shape.length === 3 ? out.shape[0] : 1, isClass = s === classRow;
       view.el.querySelector(".cl-nv-stage-label").textContent = `${stages[s].label}: ${out.shape.join("×")}`
         + `, from ${clFmt(lo)} to ${clFmt(hi)}`;
-      if (view.maps.children.length !== per) {
+      view.note.textContent = isClass ? "Class maps: one per class, named under it. Global average pooling turns "
+        + "each map into its class's score z, the mean of its cells (under the name): the darker a region of a map, "
+        + "the more it votes for that class." : "";
+      if (view.built !== `${per} ${isClass}`) {
         // One Tab stop per stage (a CIFAR stage has up to 128 maps): arrow keys move between its maps.
-        view.maps.replaceChildren(...Array.from({ length: per }, (_, c) => (view.conv || view.pool
-          ? clEl("canvas", { title: `channel ${c}`, role: "button", tabindex: c === 0 ? "0" : "-1",
+        const what = (c) => (isClass ? `class map ${c}, ${classes[c]}` : `channel ${c}`);
+        view.canvases = Array.from({ length: per }, (_, c) => (view.conv || view.pool
+          ? clEl("canvas", { title: what(c), role: "button", tabindex: c === 0 ? "0" : "-1",
             "aria-pressed": "false", "data-testid": `map-${s}-${c}`,
-            "aria-label": view.conv ? `channel ${c}: show the kernels that make it (arrow keys: other channels)`
-              : `channel ${c}: enlarge it to see its pooling windows (arrow keys: other channels)`,
+            "aria-label": view.conv ? `${what(c)}: show the kernels that make it (arrow keys: other channels)`
+              : `${what(c)}: enlarge it to see its pooling windows (arrow keys: other channels)`,
             onclick: () => pick(s, c), onkeydown: (e) => mapKey(e, view, s, c) })
-          : clEl("canvas", { title: `channel ${c}` }))));
+          : clEl("canvas", { title: what(c) })));
+        view.means = isClass ? view.canvases.map(() => clEl("div", { class: "cl-caption cl-nv-mean" })) : [];
+        view.maps.replaceChildren(...(isClass ? view.canvases.map((canvas, c) => clEl("div", { class: "cl-figure cl-nv-class",
+          "data-testid": `class-map-${c}` }, [canvas, clEl("div", { class: "cl-caption", text: classes[c] }), view.means[c]]))
+          : view.canvases));
+        view.built = `${per} ${isClass}`;
       }
       const scale = out.shape.length === 3 ? Math.max(1, Math.round(56 / out.shape[1])) : 4;
-      [...view.maps.children].forEach((canvas, c) => nvPaint(canvas, out, { channel: out.shape.length === 3 ? c : 0, lo, hi, scale }));
+      view.canvases.forEach((canvas, c) => nvPaint(canvas, out, { channel: out.shape.length === 3 ? c : 0, lo, hi, scale }));
+      view.means.forEach((mean, c) => { mean.textContent = `mean ${clFmt(z[c])}`; });
       drawDetail(view, s, out, lo, hi, scale, outs);
     });
-    const z = outs[stages[stages.length - 1].end].data, p = nvSoftmax(z);
+    const p = nvSoftmax(z);
     const top = p.indexOf(Math.max(...p)), truth = own ? -1 : labels[model.get("image")];
     const head = ["class", "probability", "", "score z"].map((t) => clEl("span", { class: "cl-nv-head", text: t }));
     probs.replaceChildren(...head, ...p.flatMap((v, k) => {
@@ -367,7 +467,9 @@ function render({ model, el }) {
     }));
     verdict.textContent = `prediction: ${classes[top]} (${(100 * p[top]).toFixed(1)}%)`
       + (truth >= 0 ? `; true class: ${classes[truth]}` : "")
-      + "\nsoftmax: p_k = exp(z_k) / (exp(z_1) + … + exp(z_" + p.length + "))";
+      + "\nsoftmax: p_k = exp(z_k) / (exp(z_1) + … + exp(z_" + p.length + "))"
+      + (classRow >= 0 ? "\nscore z_k = the mean of class map k (global average pooling)" : "");
+    root.dataset.classStage = String(classRow);
     root.dataset.busy = "false";
     root.dataset.probs = JSON.stringify(p);
     root.dataset.scores = JSON.stringify(Array.from(z));
@@ -378,7 +480,7 @@ function render({ model, el }) {
   function mapKey(event, view, s, c) {
     if (event.key === "Enter" || event.key === " ") { event.preventDefault(); pick(s, c); return; }
     const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
-    const maps = [...view.maps.children];
+    const maps = view.canvases;
     const next = step === undefined ? -1 : c + step;
     if (next < 0 || next >= maps.length) return;
     event.preventDefault();
@@ -396,7 +498,7 @@ function render({ model, el }) {
   // output, each input channel's window, the window times the kernel summed, the bias, then the stage's
   // BatchNorm and activation; a pooling layer shows the output's window and its max or average.
   function drawDetail(view, s, out, lo, hi, scale, outs) {
-    [...view.maps.children].forEach((canvas, c) => {
+    view.canvases.forEach((canvas, c) => {
       const on = !!picked && picked.stage === s && picked.channel === c;
       canvas.classList.toggle("cl-nv-picked", on);
       if (view.conv || view.pool) canvas.setAttribute("aria-pressed", String(on));
@@ -439,20 +541,26 @@ function render({ model, el }) {
     const m = Math.max(...Array.from(k.data, Math.abs), 1e-12);
     const neuron = picked.pixel ? nvNeuron(view.conv, input, c, picked.pixel, after) : null;
     const iMax = neuron ? Math.max(...neuron.windows.flatMap((w) => Array.from(w.data, Math.abs)), 1e-12) : 0;
+    const geo = nvConvGeometry(view.conv), first = Math.floor(c / geo.perGroup) * I;  // o's group reads channels first..first+I-1
     const kernels = Array.from({ length: I }, (_, i) => {
-      const canvas = clEl("canvas", { title: `input channel ${i}` });
+      const canvas = clEl("canvas", { title: `input channel ${first + i}` });
       const px = Math.max(4, Math.floor(40 / kh));
       nvPaint(canvas, k, { channel: i, lo: -m, hi: m, scale: px });
-      const parts = [canvas, clEl("div", { class: "cl-caption", text: `from ${i}` })];
+      const parts = [canvas, clEl("div", { class: "cl-caption", text: `from ${first + i}` })];
       if (neuron) {
-        const win = clEl("canvas", { title: `the window of input channel ${i}` });
+        const win = clEl("canvas", { title: `the window of input channel ${first + i}` });
         nvPaint(win, neuron.windows[i], { channel: 0, lo: -iMax, hi: iMax, scale: px });
         parts.unshift(win, clEl("div", { class: "cl-caption", text: "window ⋆" }));
         parts.push(clEl("div", { class: "cl-nv-sum", text: `= ${clFmt(neuron.partials[i])}` }));
       }
       return clEl("div", { class: "cl-figure" }, parts);
     });
-    const words = `its ${I} kernel${I > 1 ? "s" : ""} (${kh}×${kw}), one per input channel, summed; red positive, blue negative; bias ${clFmt(view.conv.bias.data[c])}`;
+    const C = geo.O / geo.perGroup * I, [dh, dw] = geo.dilation;
+    const whose = I === C ? "one per input channel" : `one per input channel of its group, channels ${first} to ${first + I - 1} of ${C}`;
+    const spread = dh === 1 && dw === 1 ? "" : `; the window's cells lie ${dh === dw ? dh : `${dh} rows and ${dw} columns`} apart (dilation)`;
+    const padded = geo.mode === "zeros" ? "" : `; past the edge the window reads the cells that ${geo.mode} padding copies`;
+    const words = `its ${I} kernel${I > 1 ? "s" : ""} (${kh}×${kw}), ${whose}, summed; red positive, blue negative`
+      + `${spread}${padded}; bias ${clFmt(view.conv.bias.data[c])}`;
     const sum = neuron
       ? clEl("div", { class: "cl-math", "data-testid": `neuron-${s}`, "aria-live": "polite",
         text: `output (${picked.pixel.join(", ")}): ${neuron.partials.map(clFmt).join(" + ")} + bias ${clFmt(neuron.bias)} = ${clFmt(neuron.z)}`
@@ -466,6 +574,7 @@ function render({ model, el }) {
     );
     view.detail.dataset.kernels = JSON.stringify(Array.from(k.data));
     view.detail.dataset.channel = String(c);
+    view.detail.dataset.inputs = JSON.stringify(Array.from({ length: I }, (_, i) => first + i));
     if (neuron) view.detail.dataset.neuron = JSON.stringify({ pixel: picked.pixel, partials: neuron.partials, bias: neuron.bias,
       z: neuron.z, steps: neuron.steps, value: neuron.value, windows: neuron.windows.map((w) => Array.from(w.data)) });
     else delete view.detail.dataset.neuron;
@@ -476,31 +585,47 @@ function render({ model, el }) {
   function drawPoolDetail(view, s, figure, input, c, after) {
     delete view.detail.dataset.kernels;
     view.detail.dataset.channel = String(c);
-    const pool = view.pool, isMax = pool.kind === "maxpool", [kh, kw] = pool.kernel;
+    const pool = view.pool, isMax = pool.kind.endsWith("maxpool"), adaptive = pool.kind.startsWith("adaptive");
     const neuron = picked.pixel ? nvPoolNeuron(pool, input, c, picked.pixel, after) : null;
+    const [, H, W] = input.shape, [Ho, Wo] = nvPoolSize(pool, H, W);
+    const does = isMax ? "takes the largest value of" : "averages";
     if (!neuron) {
+      const size = adaptive ? `adaptive window (${H}×${W} cells shared out among ${Ho}×${Wo} outputs)` : `${pool.kernel.join("×")} window`;
       view.detail.replaceChildren(figure, clEl("div", { class: "cl-hint",
-        text: `Click a pixel of the enlarged map to see the ${kh}×${kw} window of channel ${c} it ${isMax ? "takes the largest value of" : "averages"}.` }));
+        text: `Click a pixel of the enlarged map to see the ${size} of channel ${c} it ${does}.` }));
       delete view.detail.dataset.neuron;
       return;
     }
-    const shown = (v) => (v === null ? (isMax ? "−∞" : "0") : clFmt(v));
-    const grid = clGrid(kh, kw, { caption: `window of channel ${c} (previous stage)`, testid: `pool-window-${s}` });
+    // A cell off the input: padding, which max pooling skips (as if −∞) and an average counts as 0 when
+    // count_include_pad; or a ceil_mode window's overhang past the padding, never counted ("·").
+    const [ph, pw] = pool.padding ?? [0, 0], { rows, cols } = neuron;
+    const counted = (k) => {
+      const r = rows[Math.floor(k / cols.length)], q = cols[k % cols.length];
+      return !isMax && pool.divisor == null && (pool.count_include_pad ?? true) && r >= -ph && r < H + ph && q >= -pw && q < W + pw;
+    };
+    const shown = (v, k) => (v !== null ? clFmt(v) : isMax ? "−∞" : counted(k) ? "0" : "·");
+    const span = (cells, n) => `${cells[0]}–${cells[cells.length - 1]}` + (cells.some((r) => r < 0 || r >= n) ? ` (0–${n - 1} real)` : "");
+    const grid = clGrid(rows.length, cols.length, { testid: `pool-window-${s}`,
+      caption: `window of channel ${c} (previous stage): rows ${span(rows, H)}, columns ${span(cols, W)}` });
     grid.cells.flat().forEach((cell, k) => {
-      cell.textContent = shown(neuron.window[k]);
+      cell.textContent = shown(neuron.window[k], k);
       cell.classList.toggle("cl-pad", neuron.window[k] === null);
       cell.classList.toggle("cl-pick", k === neuron.pick);
     });
-    const terms = neuron.window.map(shown);
-    const formula = isMax ? `max(${terms.join(", ")}) = ${clFmt(neuron.z)}`
-      : `(${terms.join(" + ")}) / ${terms.length} = ${clFmt(neuron.z)}`;
+    let terms = neuron.window.map(shown).filter((t) => t !== "·");
+    if (terms.length > 16) terms = [...terms.slice(0, 3), `… (${terms.length} values)`, terms[terms.length - 1]];
+    const by = pool.divisor != null ? `${neuron.divisor} (divisor_override)` : String(neuron.divisor);
+    const formula = isMax ? `max(${terms.join(", ")}) = ${clFmt(neuron.z)}` : `(${terms.join(" + ")}) / ${by} = ${clFmt(neuron.z)}`;
+    const [i, j] = picked.pixel;
+    const rule = adaptive ? `\nadaptive window: rows floor(${i}·${H}/${Ho}) = ${rows[0]} to ceil(${i + 1}·${H}/${Ho}) − 1 = ${rows[rows.length - 1]}, `
+      + `columns floor(${j}·${W}/${Wo}) = ${cols[0]} to ceil(${j + 1}·${W}/${Wo}) − 1 = ${cols[cols.length - 1]}` : "";
     view.detail.replaceChildren(figure, clEl("div", { class: "cl-nv-kernels" }, [
       grid.figure,
       clEl("div", { class: "cl-math", "data-testid": `neuron-${s}`, "aria-live": "polite",
-        text: `output (${picked.pixel.join(", ")}): ${formula}` + neuron.steps.map((step) => `\n${step.name} → ${clFmt(step.value)}`).join("") }),
+        text: `output (${i}, ${j}): ${formula}${rule}` + neuron.steps.map((step) => `\n${step.name} → ${clFmt(step.value)}`).join("") }),
     ]));
     view.detail.dataset.neuron = JSON.stringify({ pixel: picked.pixel, window: neuron.window, pick: neuron.pick,
-      z: neuron.z, steps: neuron.steps, value: neuron.value });
+      rows, cols, divisor: neuron.divisor, z: neuron.z, steps: neuron.steps, value: neuron.value });
   }
 
   // One dab of the brush, centred on pixel (i, j).
