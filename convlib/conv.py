@@ -156,7 +156,8 @@ def _autocast(
     """The three tensors in ``torch.autocast``'s dtype for ``x``'s device inside an autocast block
     (as ``F.conv2d`` computes there, e.g. in bfloat16 on the CPU), else unchanged."""
     kind = x.device.type
-    if not torch.is_autocast_enabled(kind):
+    available = getattr(torch.amp, "is_autocast_available", lambda _: kind in ("cpu", "cuda"))
+    if not available(kind) or not torch.is_autocast_enabled(kind):  # no autocast at all on "meta"
         return x, weight, bias
     dtype = torch.get_autocast_dtype(kind)
     return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)

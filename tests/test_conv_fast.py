@@ -609,3 +609,9 @@ def test_grouped_channels_last_follows_torch(stored: str) -> None:
     y, y_ref = conv2d(x, w, b, padding=1, groups=2), F.conv2d(x, w, b, padding=1, groups=2)
     assert y.stride() == y_ref.stride()
     torch.testing.assert_close(y, y_ref, rtol=1e-4, atol=1e-4)
+
+
+def test_meta_device_needs_no_autocast() -> None:
+    """Shapes on the meta device (layer_summary's promise): no autocast exists there."""
+    y = conv2d(torch.zeros(2, 3, 8, 8, device="meta"), torch.zeros(4, 3, 3, 3, device="meta"), padding=1)
+    assert y.shape == (2, 4, 8, 8) and y.device.type == "meta"
