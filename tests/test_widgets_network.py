@@ -396,3 +396,12 @@ def test_page_explains_a_dilated_grouped_padded_convolution(tmp_path) -> None:
             torch.testing.assert_close(torch.tensor(got["partials"]), (windows * conv.weight[o].detach()).sum((1, 2)),
                                        rtol=1e-5, atol=1e-5)
             assert got["z"] == pytest.approx(float(y[o, i, j]), abs=1e-5)
+
+
+def test_view_restores_each_submodule_mode() -> None:
+    """A BatchNorm frozen with .eval() inside a training model stays frozen after the view checks the model."""
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    net.train()
+    net[1].eval()
+    NetworkView(net, torch.rand(2, 1, 6, 6), [0, 1], ["a", "b", "c"])
+    assert [m.training for m in net] == [True, False, True, True, True]

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from convlib.check._core import CheckResult, numbers, same_values, verdict
+from convlib.train import evaluation_mode
 from convlib.validate import ConvlibInputError
 
 __all__ = [
@@ -307,8 +308,6 @@ def alexnet_activation_mb(answer: Any) -> CheckResult:
 def _class_maps(model: Any, images: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """NiN's class maps ``(N, K, h, w)`` (everything before its global average pooling) and its scores
     ``(N, K)``, in evaluation mode, as float64 on the CPU; the model's modes are left as they were."""
-    from convlib.train import evaluation_mode
-
     pool = model[-2] if isinstance(model, nn.Sequential) and len(model) >= 3 else None
     if not (isinstance(pool, nn.AdaptiveAvgPool2d) and pool.output_size in (1, (1, 1))
             and isinstance(model[-1], nn.Flatten)):

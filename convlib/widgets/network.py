@@ -21,6 +21,7 @@ import traitlets as t
 from torch import nn
 
 from convlib.conv import PADDING_MODES, Conv2D, layer_padding
+from convlib.train import evaluation_mode
 from convlib.validate import ConvlibInputError
 from convlib.widgets._base import StaticWidget, esm_source, int_in_range
 
@@ -323,15 +324,10 @@ class NetworkView(StaticWidget):
 
     def _check_reproduces(self, model: nn.Module, x: torch.Tensor) -> None:
         """The page's layer data must compute what ``model`` computes (in evaluation mode)."""
-        was_training = model.training
         device = next((p.device for p in model.parameters()), torch.device("cpu"))  # trained on a GPU: stays there
-        model.eval()
-        try:
-            with torch.no_grad():
-                first = run_layers(self.layers[:1], x[0])[0] if self.layers[0]["kind"] == "normalize" else x[0]
-                want = model(first[None].to(device))[0].cpu()  # (classes,)
-        finally:
-            model.train(was_training)
+        with evaluation_mode(model), torch.no_grad():  # every submodule's own mode comes back afterwards
+            first = run_layers(self.layers[:1], x[0])[0] if self.layers[0]["kind"] == "normalize" else x[0]
+            want = model(first[None].to(device))[0].cpu()  # (classes,)
         got = self.activations(0)[-1]
         if got.shape != want.shape or want.ndim != 1 or len(self.classes) != want.numel():
             raise ConvlibInputError(
