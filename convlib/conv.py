@@ -47,6 +47,7 @@ from convlib.validate import (
     check_fits,
     check_float,
     check_groups,
+    check_int,
     check_weight_and_bias,
     resolve_padding,
     symmetric_padding,
@@ -633,10 +634,12 @@ class Conv2D(nn.Module):
             raise ValueError(f"padding_mode: expected one of {list(PADDING_MODES)}, got {padding_mode!r}. "
                              "Fix: 'zeros' pads with zeros; the others copy or wrap the border (chapter 3).")
         self.padding_mode = padding_mode
-        kh, kw = as_pair(kernel_size, "kernel_size")
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected an int >= 1, got {value!r}.")
+        kh, kw = as_pair(kernel_size, "kernel_size", single=False)  # nn.Conv2d makes no 2-D layer of (3,)
+        in_channels, out_channels, groups = (
+            check_int(value, name, minimum=1, fix=fix) for name, value, fix in (
+                ("in_channels", in_channels, "the channels of the layer's input, e.g. 3 for RGB images"),
+                ("out_channels", out_channels, "the number of kernels, e.g. 16"),
+                ("groups", groups, "groups=1 is an ordinary convolution")))
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             if value % groups:
                 raise ValueError(f"{name}: expected a multiple of groups={groups}, got {value}. "

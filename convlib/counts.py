@@ -12,15 +12,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from convlib.validate import as_pair
+from convlib.validate import as_pair, check_int
 
 __all__ = ["conv_params", "conv_macs", "linear_params"]
 
 
 def _positive(name: str, value: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}: expected an int >= 1, got {value!r}. Fix: pass {name}=1 or larger.")
-    return value
+    return check_int(value, name, minimum=1, fix=f"pass {name}=1 or larger")
 
 
 def conv_params(
@@ -35,8 +33,8 @@ def conv_params(
     >>> conv_params(64, 32, 1, bias=False)
     2048
     """
-    _positive("c_in", c_in), _positive("c_out", c_out)
-    kh, kw = as_pair(kernel_size, "kernel_size")
+    c_in, c_out = _positive("c_in", c_in), _positive("c_out", c_out)
+    kh, kw = as_pair(kernel_size, "kernel_size", single=False)  # nn.Conv2d makes no 2-D layer of (3,)
     return c_out * c_in * kh * kw + (c_out if bias else 0)
 
 
@@ -53,9 +51,10 @@ def conv_macs(
     >>> conv_macs(6, 10, 5, 24, 24)   # 28x28x6 -> 24x24x10
     864000
     """
-    for name, value in (("c_in", c_in), ("c_out", c_out), ("h_out", h_out), ("w_out", w_out)):
-        _positive(name, value)
-    kh, kw = as_pair(kernel_size, "kernel_size")
+    c_in, c_out, h_out, w_out = (
+        _positive(name, value) for name, value in (("c_in", c_in), ("c_out", c_out), ("h_out", h_out), ("w_out", w_out))
+    )
+    kh, kw = as_pair(kernel_size, "kernel_size", single=False)
     return c_out * h_out * w_out * c_in * kh * kw
 
 
@@ -65,5 +64,5 @@ def linear_params(n_in: int, n_out: int, *, bias: bool = True) -> int:
     >>> linear_params(64, 32) == conv_params(64, 32, 1)   # a 1x1 conv is a per-pixel Linear
     True
     """
-    _positive("n_in", n_in), _positive("n_out", n_out)
+    n_in, n_out = _positive("n_in", n_in), _positive("n_out", n_out)
     return n_out * n_in + (n_out if bias else 0)

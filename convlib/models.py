@@ -21,7 +21,7 @@ from typing import Callable, Literal, Sequence
 import torch
 from torch import nn
 
-from convlib.validate import ConvlibInputError
+from convlib.validate import ConvlibInputError, check_int
 
 __all__ = [
     "lenet",
@@ -51,8 +51,7 @@ def _div(channels: int, div: int) -> int:
 def _check_ints(**values: tuple[object, int]) -> None:
     """Each ``name=(value, lowest allowed)`` must be an int (not a bool) at least that low."""
     for name, (value, low) in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ConvlibInputError(f"{name}: expected an int >= {low}, got {value!r}. Fix: e.g. {name}={max(low, 1)}.")
+        check_int(value, name, minimum=low, fix=f"e.g. {name}={max(low, 1)}")
 
 
 def _check_common(in_channels: int, num_classes: int, div: int = 1) -> None:

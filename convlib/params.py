@@ -12,18 +12,13 @@ bytes and readable sizes.
 
 from __future__ import annotations
 
-from convlib.validate import ConvlibInputError, as_pair
+from convlib.validate import as_pair, check_int
 
 __all__ = ["bytes_float32", "human_bytes", "locally_connected_params"]
 
 
 def _count(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConvlibInputError(
-            f"{name}: expected an int >= 0, got {value!r}. "
-            f"Fix: pass a whole number of parameters, e.g. from convlib.conv_params(...)."
-        )
-    return value
+    return check_int(value, name, minimum=0, fix="pass a whole number of parameters, e.g. from convlib.conv_params(...)")
 
 
 def bytes_float32(count: int) -> int:
@@ -86,6 +81,4 @@ def locally_connected_params(
 
 
 def _positive(value: object, name: str) -> int:
-    if _count(value, name) < 1:
-        raise ConvlibInputError(f"{name}: expected an int >= 1, got {value!r}. Fix: pass {name}=1 or larger.")
-    return value  # type: ignore[return-value]
+    return check_int(value, name, minimum=1, fix=f"pass {name}=1 or larger")

@@ -7,7 +7,7 @@ from typing import Callable, Literal, Union
 import torch
 import torch.nn.functional as F
 
-from convlib.validate import as_pair, check_fits, check_float, ConvlibInputError
+from convlib.validate import as_pair, check_fits, check_float, check_int, ConvlibInputError
 
 __all__ = ["adaptive_window", "pool2d", "pool_geometry", "windows2d"]
 
@@ -56,13 +56,10 @@ def adaptive_window(in_size: int, out_size: int, i: int) -> tuple[int, int]:
     >>> adaptive_window(7, 1, 0)  # global pooling
     (0, 7)
     """
-    for name, value, low in (("in_size", in_size, 1), ("out_size", out_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ConvlibInputError(f"{name}: expected a whole number >= {low}, got {value!r}. Fix: pass a side length, e.g. 7.")
-    if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < out_size:
-        raise ConvlibInputError(
-            f"i: expected an output index from 0 to {out_size - 1}, got {i!r}. Fix: i in range(out_size)."
-        )
+    in_size, out_size = (check_int(value, name, minimum=1, fix="pass a side length, e.g. 7")
+                         for name, value in (("in_size", in_size), ("out_size", out_size)))
+    i = check_int(i, "i", minimum=0, maximum=out_size - 1, expected=f"an output index from 0 to {out_size - 1}",
+                  fix="i in range(out_size)")
     return i * in_size // out_size, -(-(i + 1) * in_size // out_size)
 
 

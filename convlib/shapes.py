@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from convlib.validate import check_int
+
 __all__ = ["conv_output_size", "conv_transpose_output_size"]
 
 
-def _check_ints(fn: str, **values: tuple[int, int]) -> None:
-    """Each ``name=(value, lowest allowed)`` must be an int at least that low."""
-    for name, (value, low) in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(
-                f"{fn}: expected {name} to be an int >= {low}, got {value!r}. "
-                f"Fix: pass {name}={low} or larger."
-            )
+def _check_ints(fn: str, **values: tuple[int, int]) -> tuple[int, ...]:
+    """Each ``name=(value, lowest allowed)`` must be a whole number at least that low; the values as ints."""
+    return tuple(
+        check_int(value, fn, minimum=low, expected=f"{name} to be an int >= {low}", fix=f"pass {name}={low} or larger")
+        for name, (value, low) in values.items()
+    )
 
 
 def conv_output_size(
@@ -34,8 +34,8 @@ def conv_output_size(
     >>> conv_output_size(8, 3, padding=1, stride=2)
     4
     """
-    _check_ints("conv_output_size", n=(n, 1), k=(k, 1), stride=(stride, 1), dilation=(dilation, 1),
-                padding=(padding, 0))
+    n, k, stride, dilation, padding = _check_ints(
+        "conv_output_size", n=(n, 1), k=(k, 1), stride=(stride, 1), dilation=(dilation, 1), padding=(padding, 0))
     span = dilation * (k - 1) + 1
     if span > n + 2 * padding:
         raise ValueError(
@@ -65,8 +65,9 @@ def conv_transpose_output_size(
     >>> conv_output_size(8, 3, padding=1, stride=2)            # and back again
     4
     """
-    _check_ints("conv_transpose_output_size", n=(n, 1), k=(k, 1), stride=(stride, 1),
-                dilation=(dilation, 1), padding=(padding, 0), output_padding=(output_padding, 0))
+    n, k, stride, dilation, padding, output_padding = _check_ints(
+        "conv_transpose_output_size", n=(n, 1), k=(k, 1), stride=(stride, 1), dilation=(dilation, 1),
+        padding=(padding, 0), output_padding=(output_padding, 0))
     if output_padding >= max(stride, dilation):
         raise ValueError(
             f"conv_transpose_output_size: expected output_padding smaller than the stride "

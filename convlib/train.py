@@ -35,10 +35,20 @@ from typing import Any, Callable, Iterable, Iterator, Sized
 import torch
 from torch import nn
 
+from convlib.validate import check_int
+
 __all__ = ["History", "fit", "evaluate", "evaluation_mode", "predict", "select_device", "seed"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+def _check_max_batches(max_batches: object) -> int | None:
+    """``max_batches`` as fit and evaluate take it: ``None`` (every batch) or a whole number >= 1."""
+    if max_batches is None:
+        return None
+    return check_int(max_batches, "max_batches", minimum=1, expected="None (every batch) or an int >= 1",
+                     fix="max_batches=None for every batch, or e.g. max_batches=10 for a quick run")
 
 
 # ----------------------------------------------------------------- devices
@@ -72,8 +82,7 @@ def seed(n: int) -> None:
     >>> seed(0); torch.equal(a, torch.rand(2))
     True
     """
-    if not isinstance(n, int) or isinstance(n, bool):
-        raise TypeError(f"seed: expected an int such as 0, got {n!r}.")
+    n = check_int(n, "seed", expected="an int such as 0", fix="seed(0)", error=TypeError)
     random.seed(n)
     torch.manual_seed(n)  # seeds CPU and every CUDA device
     try:
@@ -235,8 +244,7 @@ def evaluate(
     dev = torch.device(device) if device is not None else next(
         (p.device for p in model.parameters()), torch.device("cpu")
     )
-    if max_batches is not None and (isinstance(max_batches, bool) or not isinstance(max_batches, int) or max_batches < 1):
-        raise ValueError(f"max_batches: expected None (every batch) or an int >= 1, got {max_batches!r}.")
+    max_batches = _check_max_batches(max_batches)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     total_loss, correct, count = 0.0, 0, 0
     with evaluation_mode(model.to(dev)):
@@ -273,8 +281,7 @@ def predict(
     dev = torch.device(device) if device is not None else next(
         (p.device for p in model.parameters()), torch.device("cpu")
     )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}. Fix: e.g. batch_size=256.")
+    batch_size = check_int(batch_size, "batch_size", minimum=1, fix="e.g. batch_size=256")
     with evaluation_mode(model.to(dev)):
         labels = [model(X[i : i + batch_size].to(dev)).argmax(dim=1).cpu() for i in range(0, len(X), batch_size)]
     return torch.cat(labels) if labels else torch.empty(0, dtype=torch.int64)
@@ -406,12 +413,10 @@ def fit(
     _check_data(train_data, "train_data")
     if test_data is not None:
         _check_data(test_data, "test_data")
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-        raise ValueError(f"epochs: expected an int >= 1, got {epochs!r}.")
+    epochs = check_int(epochs, "epochs", minimum=1, fix="e.g. epochs=10")
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr: expected a positive learning rate such as 0.1, got {lr!r}.")
-    if max_batches is not None and (not isinstance(max_batches, int) or max_batches < 1):
-        raise ValueError(f"max_batches: expected None or an int >= 1, got {max_batches!r}.")
+    max_batches = _check_max_batches(max_batches)
     if loss_fn is not None and label_smoothing:
         raise ValueError(
             "label_smoothing: expected 0 with a custom loss_fn, got "

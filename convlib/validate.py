@@ -7,6 +7,7 @@ All functions raise :class:`ConvlibInputError` (a ``ValueError``) or
 
 from __future__ import annotations
 
+import operator
 from typing import Sequence
 
 import torch
@@ -14,6 +15,7 @@ import torch
 __all__ = [
     "ConvlibInputError",
     "as_pair",
+    "check_int",
     "as_tensor_2d",
     "check_float",
     "check_batch",
@@ -36,25 +38,127 @@ def _fail(what: str, expected: str, got: str, fix: str) -> ConvlibInputError:
     return ConvlibInputError(f"{what}: expected {expected}, got {got}. Fix: {fix}")
 
 
-def as_pair(value: int | Sequence[int], name: str, *, minimum: int = 1) -> IntPair:
-    """Normalise an int or a pair of ints to ``(h, w)``, each ``>= minimum``.
+def _as_index(value: object) -> int | None:
+    """``value`` as a plain int when it is a whole number, else ``None``.
+
+    Whole numbers are what ``operator.index`` takes: ``int``, NumPy integers,
+    integer tensors of one element, any object with ``__index__``. Never a bool
+    (``True`` is not a size), nor a bool tensor.
+    """
+    if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _got(value: object) -> str:
+    """How a message shows a value that came: its repr, with its type when that is not a whole number.
+
+    >>> _got(2), _got(2.5), _got(True)
+    ('2', '2.5 (a float)', 'True (a bool)')
+    """
+    if _as_index(value) is not None:  # an out-of-range number: its repr says enough (np.int64(0))
+        return repr(value)
+    kind = type(value).__name__
+    return f"{value!r} ({'an' if kind[:1] in 'aeiou' else 'a'} {kind})"
+
+
+def check_int(
+    value: object,
+    name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    expected: str | None = None,
+    fix: str | None = None,
+    error: type[Exception] = ConvlibInputError,
+) -> int:
+    """``value`` as a plain int when it is a whole number from ``minimum`` to ``maximum``; else ``error``.
+
+    A whole number is an ``int``, a NumPy integer (``np.int64(3)``) or anything
+    else with ``__index__``, as PyTorch takes them; a bool never is. The message
+    says what was expected (``expected`` replaces the default wording, e.g.
+    ``"an int >= 1"``), what came (with its type when it is not an int) and
+    ``fix`` (default: a value in range). ``error`` is the exception class to
+    raise (``ConvlibInputError``, a ``ValueError``, unless a caller's contract
+    says otherwise, such as a widget's ``TraitError``).
+
+    >>> check_int(3, "epochs", minimum=1)
+    3
+    >>> import numpy as np; check_int(np.int64(2), "stride", minimum=1)
+    2
+    >>> check_int(True, "epochs", minimum=1)
+    Traceback (most recent call last):
+    ...
+    convlib.validate.ConvlibInputError: epochs: expected an int >= 1, got True (a bool). Fix: pass a whole number, e.g. epochs=1
+    """
+    n = _as_index(value)
+    if n is not None and (minimum is None or n >= minimum) and (maximum is None or n <= maximum):
+        return n
+    if expected is None:
+        if minimum is not None and maximum is not None:
+            expected = f"an int from {minimum} to {maximum}"
+        elif minimum is not None:
+            expected = f"an int >= {minimum}"
+        elif maximum is not None:
+            expected = f"an int <= {maximum}"
+        else:
+            expected = "an int"
+    if fix is None:
+        example = minimum if minimum is not None else maximum if maximum is not None else 0
+        if n is None:
+            fix = f"pass a whole number, e.g. {name}={example}"
+        elif minimum is not None and n < minimum:
+            fix = f"use {name}={minimum} or larger" if maximum is None else f"pick {name} from {minimum} to {maximum}"
+        else:
+            fix = f"use {name}={maximum} or smaller" if minimum is None else f"pick {name} from {minimum} to {maximum}"
+    raise error(f"{name}: expected {expected}, got {_got(value)}. Fix: {fix}")
+
+
+def as_pair(value: int | Sequence[int], name: str, *, minimum: int = 1, single: bool = True) -> IntPair:
+    """Normalise a whole number or a pair of them to ``(h, w)``, each ``>= minimum``.
+
+    Whole numbers as :func:`check_int` takes them (NumPy integers too, never a
+    bool). As in ``F.conv2d`` and ``F.max_pool2d``, a 1-tuple ``(3,)`` means
+    ``(3, 3)``; ``single=False`` refuses it, for a layer's ``kernel_size``, from
+    which ``nn.Conv2d`` would make a 3-D weight that fails at the first call.
 
     >>> as_pair(3, "kernel_size")
     (3, 3)
     >>> as_pair((1, 2), "kernel_size")
     (1, 2)
+    >>> as_pair((2,), "stride")
+    (2, 2)
     """
-    if isinstance(value, bool):
-        raise TypeError(f"{name}: expected an int or a pair of ints, got a bool ({value}).")
-    if isinstance(value, int):
-        pair = (value, value)
-    elif isinstance(value, Sequence) and len(value) == 2 and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
-        pair = (int(value[0]), int(value[1]))
+    expected = "an int or a pair of ints such as (3, 3)"
+    n = _as_index(value)
+    if n is not None:
+        pair = (n, n)
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        items = [_as_index(v) for v in value]
+        if len(value) == 1 and not single:
+            raise TypeError(
+                f"{name}: expected {expected}, got the 1-tuple {value!r}. Fix: {name}={value[0]!r} or "
+                f"{name}=({value[0]!r}, {value[0]!r}) (torch.nn.Conv2d makes a 3-D weight from {value!r}, "
+                "which fails at the first call)."
+            )
+        if len(value) not in (1, 2):
+            raise TypeError(
+                f"{name}: expected {expected}, got {len(value)} values {value!r}. "
+                f"Fix: one value per spatial axis, (height, width)."
+            )
+        bad = [v for v, i in zip(value, items) if i is None]
+        if bad:
+            raise TypeError(
+                f"{name}: expected {expected}, got {value!r}, which holds {_got(bad[0])}. "
+                f"Fix: whole numbers only, e.g. {name}=(3, 3)."
+            )
+        pair = (items[0], items[-1])  # type: ignore[assignment]
     else:
         raise TypeError(
-            f"{name}: expected an int or a pair of ints such as (3, 3), got {value!r}."
+            f"{name}: expected {expected}, got {_got(value)}. Fix: whole numbers only, e.g. {name}=3 or {name}=(3, 3)."
         )
     if min(pair) < minimum:
         raise _fail(
@@ -211,8 +315,7 @@ def check_groups(
     >>> check_groups(2, 8)
     2
     """
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise _fail(name, "an int >= 1", repr(groups), "groups=1 is an ordinary convolution")
+    groups = check_int(groups, name, minimum=1, fix=f"{name}=1 is an ordinary convolution")
     if count is not None and count % groups:
         raise _fail(
             name,

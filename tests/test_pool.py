@@ -257,7 +257,21 @@ def test_adaptive_window_worked_example_and_bad_input() -> None:
     assert adaptive_window(7, 1, 0) == (0, 7) and adaptive_window(2, 4, 3) == (1, 2)  # global; growing
     with pytest.raises(ConvlibInputError, match=r"^i: expected an output index from 0 to 1, got 2\. Fix: i in range"):
         adaptive_window(5, 2, 2)
-    with pytest.raises(ConvlibInputError, match=r"^out_size: expected a whole number >= 1, got 0\. Fix"):
+    with pytest.raises(ConvlibInputError, match=r"^out_size: expected an int >= 1, got 0\. Fix: pass a side length"):
         adaptive_window(5, 0, 0)
-    with pytest.raises(ConvlibInputError, match=r"^in_size: expected a whole number >= 1, got 2\.5\. Fix"):
+    with pytest.raises(ConvlibInputError, match=r"^in_size: expected an int >= 1, got 2\.5 \(a float\)\. Fix"):
         adaptive_window(2.5, 1, 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("mode", "torch_pool"), [("max", F.max_pool2d), ("avg", F.avg_pool2d)])
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)])
+def test_one_image_matches_torch_with_gradients(mode: str, torch_pool, kwargs: dict) -> None:
+    """(C, H, W) straight into F.max_pool2d / F.avg_pool2d, which take one image: values and gradient."""
+    x = torch.randn(3, 7, 6, generator=torch.Generator().manual_seed(3), dtype=torch.float64, requires_grad=True)
+    k = kwargs["kernel_size"]
+    out = pool2d(x, k, mode=mode, **{n: v for n, v in kwargs.items() if n != "kernel_size"})
+    ref = torch_pool(x, **kwargs)
+    assert out.shape == ref.shape and out.ndim == 3
+    torch.testing.assert_close(out, ref)
+    up = torch.randn(ref.shape, dtype=torch.float64)
+    torch.testing.assert_close(torch.autograd.grad(out, x, up)[0], torch.autograd.grad(ref, x, up)[0])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 from torch import nn
@@ -322,3 +324,26 @@ def test_bars_in_a_watched_kernel_only(monkeypatch: pytest.MonkeyPatch) -> None:
     assert T._show_progress(True)
     monkeypatch.setattr(T, "_run_by_a_program", lambda: True)
     assert not T._show_progress(True)
+
+
+def test_numpy_integers_count_as_ints() -> None:
+    """epochs, max_batches and batch_size taken as NumPy integers too (as a notebook's np.arange hands them out)."""
+    X, y = blobs(16)
+    model = nn.Linear(4, 2)
+    h = cl.fit(model, batches(X, y, 4), epochs=np.int64(2), lr=0.1, max_batches=np.int32(1), device="cpu",
+               verbose=False, progress=False)
+    assert h.epochs == 2 and type(h.epochs) is int
+    assert cl.evaluate(model, batches(X, y, 4), device="cpu", max_batches=np.int64(1)) == cl.evaluate(
+        model, batches(X, y, 4), device="cpu", max_batches=1)
+    assert torch.equal(cl.predict(model, X, "cpu", batch_size=np.int64(5)), cl.predict(model, X, "cpu"))
+    cl.seed(np.int64(0))
+
+
+@pytest.mark.parametrize("bad", [True, 1.0, "2"])
+def test_fit_refuses_non_integers_naming_their_type(bad: object) -> None:
+    X, y = blobs(8)
+    kind = type(bad).__name__
+    with pytest.raises(ValueError, match=rf"^max_batches: expected None \(every batch\) or an int >= 1, got .* \(a {kind}\)\. Fix: "):
+        cl.fit(nn.Linear(4, 2), batches(X, y, 4), epochs=1, lr=0.1, max_batches=bad, verbose=False, progress=False)
+    with pytest.raises(ValueError, match=rf"^epochs: expected an int >= 1, got .* \(a {kind}\)\. Fix: e\.g\. epochs=10"):
+        cl.fit(nn.Linear(4, 2), batches(X, y, 4), epochs=bad, lr=0.1, verbose=False, progress=False)

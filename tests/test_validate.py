@@ -7,6 +7,8 @@ import re
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 import convlib as cl
 from convlib.validate import (
@@ -16,6 +18,8 @@ from convlib.validate import (
     check_batch,
     check_fits,
     check_float,
+    check_groups,
+    check_int,
 )
 
 W3 = torch.randn(8, 3, 3, 3)  # (C_out, C_in, k_h, k_w) with C_in = 3
@@ -98,15 +102,114 @@ def test_sizes_below_minimum(call, match: str) -> None:
         call()
 
 
-@pytest.mark.parametrize("value", [1.5, (3,), (1, 2, 3), "3", (2, 2.0)])
-def test_not_an_int_pair(value: object) -> None:
-    with pytest.raises(TypeError, match=rf"^kernel_size: expected an int or a pair of ints such as \(3, 3\), got {re.escape(repr(value))}\."):
+@pytest.mark.parametrize(("value", "got"), [
+    (1.5, r"1\.5 \(a float\)\. Fix: whole numbers only"),
+    ("3", r"'3' \(a str\)\. Fix: "),
+    (np.float64(3.0), r"np\.float64\(3\.0\) \(a float64\)\. Fix: "),
+    ((1, 2, 3), r"3 values \(1, 2, 3\)\. Fix: one value per spatial axis"),
+    ((2, 2.0), r"\(2, 2\.0\), which holds 2\.0 \(a float\)\. Fix: "),
+    ((3,), r"the 1-tuple \(3,\)\. Fix: kernel_size=3 or kernel_size=\(3, 3\) \(torch\.nn\.Conv2d makes a 3-D weight"),
+])
+def test_not_an_int_pair(value: object, got: str) -> None:
+    """The message names the type that came (or the element that is not a whole number)."""
+    with pytest.raises(TypeError, match=rf"^kernel_size: expected an int or a pair of ints such as \(3, 3\), got {got}"):
         cl.Conv2D(3, 8, kernel_size=value)  # type: ignore[arg-type]
 
 
 def test_bool_is_not_a_size() -> None:
-    with pytest.raises(TypeError, match=r"^stride: expected an int or a pair of ints, got a bool \(True\)"):
+    with pytest.raises(TypeError, match=r"^stride: expected an int or a pair of ints such as \(3, 3\), got True \(a bool\)"):
         cl.conv2d(torch.randn(1, 3, 8, 8), W3, stride=True)
+    with pytest.raises(TypeError, match=r"got \(1, False\), which holds False \(a bool\)"):
+        cl.conv2d(torch.randn(1, 3, 8, 8), W3, stride=(1, False))
+    with pytest.raises(TypeError, match=r"got tensor\(True\) \(a Tensor\)"):
+        cl.conv2d(torch.randn(1, 3, 8, 8), W3, stride=torch.tensor(True))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(stride=np.int64(2)), dict(padding=np.int32(1)), dict(dilation=np.int64(2)), dict(groups=np.int64(1)),
+    dict(stride=(np.int64(2), np.int16(1))),
+    dict(stride=(2,)), dict(padding=(1,)), dict(dilation=(2,)), dict(stride=[2], padding=[np.int64(1)]),
+])
+def test_numpy_ints_and_1_tuples_as_torch_takes_them(kwargs: dict) -> None:
+    """F.conv2d takes NumPy integers and 1-tuples ((2,) means (2, 2)); so do conv2d and Conv2D."""
+    x = torch.randn(2, 3, 9, 9, dtype=torch.float64)
+    w = torch.randn(4, 3, 3, 3, dtype=torch.float64)
+    torch.testing.assert_close(cl.conv2d(x, w, **kwargs), F.conv2d(x, w, **kwargs))
+    layer_kwargs = {k: v for k, v in kwargs.items() if k != "groups"}
+    layer = cl.Conv2D(np.int64(3), np.int64(4), np.int64(3), **layer_kwargs, dtype=torch.float64)
+    ref = nn.Conv2d(3, 4, 3, **layer_kwargs, dtype=torch.float64)
+    ref.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(layer(x), ref(x))
+    assert type(layer.in_channels) is int and type(layer.out_channels) is int and type(layer.groups) is int
+
+
+def test_integer_tensor_as_stride() -> None:
+    """F.conv2d takes a one-element integer tensor as a stride (it has __index__); so does conv2d."""
+    x, w = torch.randn(1, 3, 9, 9, dtype=torch.float64), torch.randn(4, 3, 3, 3, dtype=torch.float64)
+    torch.testing.assert_close(cl.conv2d(x, w, stride=torch.tensor(2)), F.conv2d(x, w, stride=torch.tensor(2)))
+
+
+def test_numpy_ints_in_the_other_ops() -> None:
+    i = np.int64
+    assert cl.conv_output_size(i(8), i(3), padding=i(1), stride=i(2)) == 4
+    assert type(cl.conv_output_size(i(8), i(3))) is int
+    assert cl.conv_transpose_output_size(i(4), i(3), padding=i(1), stride=i(2), output_padding=i(1)) == 8
+    assert cl.conv_params(i(3), i(6), i(5)) == cl.conv_params(3, 6, (5, 5)) == 456
+    assert cl.conv_macs(i(3), i(6), (i(5), 5), i(28), i(28)) == 352800
+    assert cl.linear_params(i(64), i(32)) == 64 * 32 + 32
+    assert cl.locally_connected_params(i(3), i(10), (5,), i(32)) == 778240
+    assert cl.human_bytes(i(3040)) == "3.04 kB"
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    torch.testing.assert_close(cl.pool2d(x, (i(2),), stride=i(2), padding=(1,)), F.max_pool2d(x, (2,), 2, (1,)))
+    torch.testing.assert_close(cl.pool2d(x, i(3), mode="avg"), F.avg_pool2d(x, i(3)))
+    assert cl.pool.adaptive_window(i(13), i(6), i(1)) == (2, 5)
+
+
+def test_conv_params_refuses_a_1_tuple_kernel_as_nn_conv2d_does() -> None:
+    """nn.Conv2d(3, 6, (5,)) has a 3-D weight (6, 3, 5) and fails at its first call: no 2-D count to give."""
+    with pytest.raises(TypeError, match=r"^kernel_size: .*got the 1-tuple \(5,\)"):
+        cl.conv_params(3, 6, (5,))
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: cl.conv_output_size(7.0, 3), r"^conv_output_size: expected n to be an int >= 1, got 7\.0 \(a float\)\. Fix: pass n=1"),
+    (lambda: cl.conv_params(True, 6, 5), r"^c_in: expected an int >= 1, got True \(a bool\)\. Fix: pass c_in=1 or larger"),
+    (lambda: cl.human_bytes(np.float32(3)), r"^n: expected an int >= 0, got np\.float32\(3\.0\) \(a float32\)\. Fix: pass a whole number"),
+    (lambda: cl.locally_connected_params(np.int64(0), 2, 3, 4), r"^c_in: expected an int >= 1, got np\.int64\(0\)\. Fix: pass c_in=1"),
+    (lambda: cl.pool.adaptive_window(7, 2, np.int64(2)), r"^i: expected an output index from 0 to 1, got np\.int64\(2\)\. Fix: i in range"),
+    (lambda: cl.Conv2D(3, 8, 3, groups=1.0), r"^groups: expected an int >= 1, got 1\.0 \(a float\)\. Fix: groups=1 is an ordinary"),
+    (lambda: cl.Conv2D("3", 8, 3), r"^in_channels: expected an int >= 1, got '3' \(a str\)\. Fix: the channels"),
+    (lambda: cl.conv2d(torch.randn(1, 3, 8, 8), W3, groups=True), r"^groups: expected an int >= 1, got True \(a bool\)"),
+])
+def test_int_messages_name_the_type_that_came(call, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_check_int() -> None:
+    assert check_int(3, "k", minimum=1) == 3
+    assert type(check_int(np.int64(3), "k")) is int
+    assert check_int(torch.tensor(4), "k", maximum=4) == 4
+    assert check_int(-5, "seed") == -5
+    for bad, got in ((True, r"True \(a bool\)"), (np.bool_(True), r"np\.True_ \(a bool\)"),
+                     (2.0, r"2\.0 \(a float\)"), (None, r"None \(a NoneType\)"), ("1", r"'1' \(a str\)")):
+        with pytest.raises(ConvlibInputError, match=rf"^k: expected an int >= 1, got {got}\. Fix: pass a whole number, e.g\. k=1$"):
+            check_int(bad, "k", minimum=1)
+    with pytest.raises(ConvlibInputError, match=r"^k: expected an int >= 1, got 0\. Fix: use k=1 or larger$"):
+        check_int(0, "k", minimum=1)
+    with pytest.raises(ConvlibInputError, match=r"^k: expected an int from 0 to 3, got 4\. Fix: pick k from 0 to 3$"):
+        check_int(4, "k", minimum=0, maximum=3)
+    with pytest.raises(ConvlibInputError, match=r"^k: expected an int <= 3, got 4\. Fix: use k=3 or smaller$"):
+        check_int(4, "k", maximum=3)
+    with pytest.raises(LookupError, match=r"k: expected a small one, got 9\. Fix: less$"):
+        check_int(9, "k", maximum=3, expected="a small one", fix="less", error=LookupError)
+    assert check_groups(np.int64(2), 4) == 2 and type(check_groups(np.int64(2), 4)) is int
+
+
+def test_check_int_is_exported() -> None:
+    import convlib.validate as validate
+
+    assert "check_int" in validate.__all__
 
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int64, torch.bool])

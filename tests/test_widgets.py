@@ -201,3 +201,15 @@ def test_static_script_is_valid_javascript(tmp_path) -> None:
     path.write_text(body, encoding="utf-8")
     result = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
+
+
+def test_int_in_range_takes_numpy_ints_and_names_a_wrong_type() -> None:
+    """The widgets' range check is validate.check_int raising a TraitError: NumPy ints pass, bools never."""
+    from convlib.widgets._base import int_in_range
+
+    assert int_in_range("stride", np.int64(2), 1, 3, fix="pick 1 to 3.") == 2
+    assert type(int_in_range("stride", np.int64(2), 1, 3, fix="pick 1 to 3.")) is int
+    with pytest.raises(traitlets.TraitError, match=r"^stride: expected an int from 1 to 3 \(the slider\), got True \(a bool\)\. Fix: pick 1 to 3\.$"):
+        int_in_range("stride", True, 1, 3, why="the slider", fix="pick 1 to 3.")
+    with pytest.raises(traitlets.TraitError, match=r"^stride: expected an int from 1 to 3, got 4\. Fix: pick 1 to 3\.$"):
+        int_in_range("stride", 4, 1, 3, fix="pick 1 to 3.")

@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets as t
 
+from convlib.validate import check_int
+
 __all__ = ["StaticWidget", "WindowWidget", "esm_source", "int_in_range"]
 
 
@@ -37,10 +39,9 @@ def int_in_range(name: str, value: object, low: int, high: int, *, why: str = ""
     >>> int_in_range("stride", 2, 1, 3, fix="pick 1 to 3.")
     2
     """
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        because = f" ({why})" if why else ""
-        raise t.TraitError(f"{name}: expected an int from {low} to {high}{because}, got {value!r}. Fix: {fix}")
-    return value
+    because = f" ({why})" if why else ""
+    return check_int(value, name, minimum=low, maximum=high, expected=f"an int from {low} to {high}{because}",
+                     fix=fix, error=t.TraitError)
 
 
 def _script_safe(text: str) -> str:
