@@ -114,6 +114,8 @@ def _checked(
 ) -> tuple[torch.Tensor, IntPair, IntPair, IntPair, IntPair]:
     """Validate the arguments; return ``x, stride, padding, dilation, (H_out, W_out)``.
 
+    ``x`` comes back as a batch ``(N, C_in, H, W)``: one image ``(C_in, H, W)``
+    gets a batch axis of 1 (the caller removes it from the result, see :func:`_is_image`).
     ``padding`` comes back as the zeros on each side. ``padding="same"`` with an
     even window wants one zero more after than before; that extra row or column
     is added to ``x`` here (``F.pad``, so gradients flow through it).
@@ -132,8 +134,10 @@ def _checked(
     # plain ints even where torch.jit.trace hands out sizes as 0-d tensors
     c_out, c_in, kh, kw = (int(v) for v in weight.shape)  # c_in: channels each kernel reads, C_in/groups
     g = check_groups(groups)
-    check_batch(x, "x", channels=c_in * g,
+    check_batch(x, "x", channels=c_in * g, image=True,
                 channels_from="the weight's C_in" if g == 1 else f"groups={g} times the weight's C_in/groups = {c_in}")
+    if _is_image(x):
+        x = x.unsqueeze(0)  # (1, C_in, H, W)
     # x's channels and the weight's depth leave one choice of groups: C_out must suit it
     check_groups(g, c_out, fix=f"x's {c_in * g} channels in kernels {c_in} deep make {g} groups, so the weight needs a "
                                f"C_out that {g} divides, e.g. shape ({g * -(-c_out // g)}, {c_in}, {kh}, {kw})")
@@ -149,6 +153,12 @@ def _checked(
     out = (conv_output_size(h, kh, padding=p[0], stride=s[0], dilation=d[0]),
            conv_output_size(w, kw, padding=p[1], stride=s[1], dilation=d[1]))
     return x, s, p, d, out
+
+
+def _is_image(x: object) -> bool:
+    """Whether ``x`` is one image ``(C, H, W)`` rather than a batch: the ops then run it as a batch of
+    one and return ``(C_out, H_out, W_out)``, as ``F.conv2d`` does."""
+    return isinstance(x, torch.Tensor) and x.ndim == 3
 
 
 def _autocast(
@@ -194,6 +204,7 @@ def conv2d_unfold(
     tensor([[[[19., 25.],
               [37., 43.]]]])
     """
+    image = _is_image(x)
     x, s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, dilation, groups)
     x, weight, bias = _autocast(x, weight, bias)
     c_out, _, kh, kw = weight.shape
@@ -204,7 +215,8 @@ def conv2d_unfold(
     out = out.reshape(n, c_out, cols.shape[-1])  # (N, C_out, L)
     if bias is not None:
         out = out + bias.reshape(1, c_out, 1)
-    return out.reshape(n, c_out, h_out, w_out)  # (N, C_out, H_out, W_out)
+    out = out.reshape(n, c_out, h_out, w_out)  # (N, C_out, H_out, W_out)
+    return out[0] if image else out  # one image: (C_out, H_out, W_out)
 
 
 def conv2d_loop(
@@ -232,6 +244,7 @@ def conv2d_loop(
     """
     from convlib.corr import corr2d_naive
 
+    image = _is_image(x)
     x, s, p, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1, groups)
     if x.shape[0] == 0:  # no images: nothing to loop over, but the result still has a shape
         return conv2d_unfold(x, weight, bias, stride=s, padding=p, groups=groups)
@@ -247,7 +260,7 @@ def conv2d_loop(
         images.append(torch.stack(maps))  # (C_out, H_p - k_h + 1, W_p - k_w + 1)
     out = torch.stack(images)[:, :, :: s[0], :: s[1]]  # (N, C_out, H_out, W_out)
     assert out.shape[2:] == (h_out, w_out)
-    return out
+    return out[0] if image else out  # one image: (C_out, H_out, W_out)
 
 
 # ------------------------------------------------------------ the fast path
@@ -554,7 +567,10 @@ def conv2d(
 
     Shapes: ``x (N, C_in, H, W)``, ``weight (C_out, C_in/groups, k_h, k_w)``,
     ``bias (C_out,)`` -> ``(N, C_out, H_out, W_out)`` with
-    ``H_out = conv_output_size(H, k_h, padding=p, stride=s, dilation=d)``.
+    ``H_out = conv_output_size(H, k_h, padding=p, stride=s, dilation=d)``; one
+    image ``x (C_in, H, W)`` gives ``(C_out, H_out, W_out)``, as in PyTorch.
+    ``stride``, ``padding`` and ``dilation`` take an int, a pair or a 1-tuple (as
+    ``F.conv2d``), NumPy integers included.
     ``padding`` is the zeros on each side (an int or ``(p_h, p_w)``), or, as in
     PyTorch, ``"valid"`` (none) or ``"same"`` (stride 1 only: ``H_out = H``; an
     even window puts its extra zero at the bottom and right).
@@ -581,21 +597,26 @@ def conv2d(
     torch.Size([1, 1, 2, 2])
     >>> conv2d(x, w, padding="same").shape
     torch.Size([1, 1, 3, 3])
+    >>> conv2d(x[0], w).shape  # one image (C_in, H, W)
+    torch.Size([1, 2, 2])
     >>> conv2d(torch.ones(1, 4, 3, 3), torch.ones(2, 2, 1, 1), groups=2).shape  # 2 groups of 2 channels
     torch.Size([1, 2, 3, 3])
     """
-    x, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, dilation, groups)
+    image = _is_image(x)  # one image (C_in, H, W), as F.conv2d takes it: run as a batch of one
+    x, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, dilation, groups)  # x: (N, C_in, H, W)
     x, weight, bias = _autocast(x, weight, bias)
     if _plain_ops_only(x, weight, bias):
-        return conv2d_unfold(x, weight, bias, stride=s, padding=p, dilation=d, groups=groups)
-    if groups == 1:
-        return _Im2colConv.apply(x, weight, bias, s, p, d, out_hw)
-    layout = torch.channels_last if _channels_last(x) or _channels_last(weight) else torch.contiguous_format
-    parts = zip(x.chunk(groups, dim=1), weight.chunk(groups, dim=0),
-                bias.chunk(groups) if bias is not None else [None] * groups)
-    # one convolution per group: (N, C_in/g, H, W) with (C_out/g, C_in/g, k_h, k_w) -> (N, C_out/g, H_out, W_out)
-    outs = [_Im2colConv.apply(xg, wg, bg, s, p, d, out_hw) for xg, wg, bg in parts]
-    return torch.cat(outs, dim=1).contiguous(memory_format=layout)  # (N, C_out, H_out, W_out)
+        out = conv2d_unfold(x, weight, bias, stride=s, padding=p, dilation=d, groups=groups)
+    elif groups == 1:
+        out = _Im2colConv.apply(x, weight, bias, s, p, d, out_hw)
+    else:
+        layout = torch.channels_last if _channels_last(x) or _channels_last(weight) else torch.contiguous_format
+        parts = zip(x.chunk(groups, dim=1), weight.chunk(groups, dim=0),
+                    bias.chunk(groups) if bias is not None else [None] * groups)
+        # one convolution per group: (N, C_in/g, H, W) with (C_out/g, C_in/g, k_h, k_w) -> (N, C_out/g, H_out, W_out)
+        outs = [_Im2colConv.apply(xg, wg, bg, s, p, d, out_hw) for xg, wg, bg in parts]
+        out = torch.cat(outs, dim=1).contiguous(memory_format=layout)  # (N, C_out, H_out, W_out)
+    return out[0] if image else out  # one image: (C_out, H_out, W_out)
 
 
 class Conv2D(nn.Module):
@@ -665,10 +686,10 @@ class Conv2D(nn.Module):
             nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``."""
+        """``(N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``; one image ``(C_in, H, W)`` -> ``(C_out, H_out, W_out)``."""
         padding = self.padding
         if self.padding_mode != "zeros":  # the border comes from x itself: pad first, then no zeros
-            check_batch(x, "x")
+            check_batch(x, "x", image=True)
             before, after = resolve_padding(padding, tuple(self.weight.shape[2:]), stride=self.stride,
                                             dilation=self.dilation)
             x = F.pad(x, (before[1], after[1], before[0], after[0]), mode=self.padding_mode)  # (N, C_in, H + p, W + p)

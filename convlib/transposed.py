@@ -76,7 +76,10 @@ def _checked(
     dilation: int | tuple[int, int],
     groups: int = 1,
 ) -> tuple[IntPair, IntPair, IntPair, IntPair, IntPair]:
-    """Validate; return ``stride, padding, output_padding, dilation, (H_out, W_out)``."""
+    """Validate; return ``stride, padding, output_padding, dilation, (H_out, W_out)``.
+
+    ``x`` may be a batch ``(N, C_in, H, W)`` or one image ``(C_in, H, W)``.
+    """
     check_float(weight, "weight")
     if weight.ndim != 4 or weight.numel() == 0:
         raise ConvlibInputError(
@@ -86,7 +89,7 @@ def _checked(
         )
     c_in, c_group = weight.shape[:2]  # c_group = C_out/groups: the channels each group makes
     check_groups(groups, c_in, of="C_in")
-    check_batch(x, "x", channels=c_in)
+    check_batch(x, "x", channels=c_in, image=True)
     check_weight_and_bias(x, weight, bias, c_group * groups)
     s = as_pair(stride, "stride")
     p = as_pair(padding, "padding", minimum=0)
@@ -94,8 +97,8 @@ def _checked(
     d = as_pair(dilation, "dilation")
     try:
         h_out, w_out = (
-            conv_transpose_output_size(x.shape[a], weight.shape[a], padding=p[a - 2], stride=s[a - 2],
-                                       dilation=d[a - 2], output_padding=op[a - 2])
+            conv_transpose_output_size(int(x.shape[a - 4]), int(weight.shape[a]), padding=p[a - 2],
+                                       stride=s[a - 2], dilation=d[a - 2], output_padding=op[a - 2])
             for a in (2, 3)
         )
     except ValueError as err:  # the message names the rule and the fix
@@ -122,7 +125,8 @@ def conv_transpose2d(
     Shapes: ``x (N, C_in, H, W)``, ``weight (C_in, C_out/groups, k_h, k_w)`` (C_in first,
     as in torch), ``bias (C_out,)`` -> ``(N, C_out, H_out, W_out)`` with
     ``H_out = (H - 1)*s - 2p + d*(k_h - 1) + 1 + output_padding``
-    (:func:`convlib.conv_transpose_output_size`). ``padding`` removes ``p`` cells
+    (:func:`convlib.conv_transpose_output_size`); one image ``x (C_in, H, W)``
+    gives ``(C_out, H_out, W_out)``, as in torch. ``padding`` removes ``p`` cells
     from each side of the full result (so it undoes a convolution's padding
     ``p``); ``output_padding`` adds cells on the bottom and right, to pick among
     the input sizes a strided convolution maps to the same output. ``groups``
@@ -139,6 +143,8 @@ def conv_transpose2d(
     torch.Size([1, 3, 8, 8])
     """
     s, p, op, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, output_padding, dilation, groups)
+    image = x.ndim == 3  # one image (C_in, H, W): run as a batch of one
+    x = x[None] if image else x  # (N, C_in, H, W)
     x, weight, bias = _autocast(x, weight, bias)  # inside torch.autocast: its dtype, as F.conv_transpose2d
     n, c_in, h, w = x.shape
     kh, kw = weight.shape[2:]
@@ -152,7 +158,7 @@ def conv_transpose2d(
     y = y[:, :, p[0] : p[0] + h_out, p[1] : p[1] + w_out]  # padding: drop p cells on each side
     if bias is not None:
         y = y + bias.reshape(1, -1, 1, 1)
-    return y  # (N, C_out, H_out, W_out)
+    return y[0] if image else y  # (N, C_out, H_out, W_out), or (C_out, H_out, W_out) for one image
 
 
 def insert_zeros(x: torch.Tensor, stride: int | tuple[int, int]) -> torch.Tensor:

@@ -265,34 +265,48 @@ def check_float(t: torch.Tensor, name: str) -> None:
 
 
 def check_batch(
-    x: torch.Tensor, name: str = "x", *, channels: int | None = None, channels_from: str = "the weight's C_in"
+    x: torch.Tensor,
+    name: str = "x",
+    *,
+    channels: int | None = None,
+    channels_from: str = "the weight's C_in",
+    image: bool = False,
 ) -> None:
     """Require a float batch ``(N, C, H, W)``; spot channels-last images.
 
+    ``image=True`` also takes one image ``(C, H, W)``, as PyTorch's convolutions
+    and pooling do (the op adds the batch axis, runs, and removes it).
     ``channels`` (if given) is the channel count the op expects, and
     ``channels_from`` says where that number comes from (for the message).
     """
     check_float(x, name)
-    if x.ndim != 4:
-        fixes = {
-            2: f"{name}[None, None] makes a (1, 1, H, W) batch",
-            3: f"{name}.unsqueeze(0) adds the batch dimension: (1, C, H, W)",
-        }
+    if x.ndim != 4 and not (image and x.ndim == 3):
+        if image:
+            expected = "a 4-D batch (N, C, H, W) or one 3-D image (C, H, W)"
+            fixes = {2: f"{name}[None] makes a one-channel image (1, H, W)",
+                     5: f"merge the extra axis into the batch, e.g. {name}.flatten(0, 1)"}
+        else:
+            expected = "a 4-D batch (N, C, H, W)"
+            fixes = {
+                2: f"{name}[None, None] makes a (1, 1, H, W) batch",
+                3: f"{name}.unsqueeze(0) adds the batch dimension: (1, C, H, W)",
+            }
         raise _fail(
             name,
-            "a 4-D batch (N, C, H, W)",
+            expected,
             f"{x.ndim}-D shape {tuple(x.shape)}",
             fixes.get(x.ndim, "reshape to (N, C, H, W)"),
         )
-    n, c, h, w = x.shape
+    c, w = x.shape[-3], x.shape[-1]
     looks_channels_last = w in (1, 3, 4) and c > 4 and w != c
     if channels is not None and c != channels:
         if looks_channels_last and w == channels:
+            layout, order = ("(N, C, H, W)", "(N, H, W, C)") if x.ndim == 4 else ("(C, H, W)", "(H, W, C)")
             raise _fail(
                 name,
-                f"channels first (N, C, H, W) with C={channels}",
-                f"shape {tuple(x.shape)}, which looks channels-last (N, H, W, C)",
-                f"{name}.permute(0, 3, 1, 2)",
+                f"channels first {layout} with C={channels}",
+                f"shape {tuple(x.shape)}, which looks channels-last {order}",
+                f"{name}.permute(0, 3, 1, 2)" if x.ndim == 4 else f"{name}.permute(2, 0, 1)",
             )
         raise _fail(
             name,

@@ -223,3 +223,45 @@ def test_conv2d_module_factory_kwargs_and_bad_mode() -> None:
     with pytest.raises(ValueError, match=r"^padding_mode: expected one of \['zeros', 'reflect', 'replicate', "
                                          r"'circular'\], got 'mirror'"):
         Conv2D(3, 4, 3, padding_mode="mirror")
+
+
+# --- one image (C, H, W), as F.conv2d and nn.Conv2d take it ------------------------------------
+
+
+@pytest.mark.parametrize("op", [conv2d, cl.conv.conv2d_unfold, cl.conv.conv2d_loop])
+@pytest.mark.parametrize("kwargs", [dict(), dict(stride=2, padding=1), dict(padding="same"), dict(groups=2)])
+def test_one_image_matches_torch_with_gradients(op, kwargs: dict) -> None:
+    """(C_in, H, W) -> (C_out, H_out, W_out): outputs and the three gradients as F.conv2d's."""
+    if op is cl.conv.conv2d_loop and kwargs.get("padding") == "same":
+        kwargs = dict(padding=1)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 6, 7, generator=g, dtype=torch.float64, requires_grad=True)  # (C_in, H, W)
+    w = torch.randn(6, 4 // kwargs.get("groups", 1), 3, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)
+    out, ref = op(x, w, b, **kwargs), F.conv2d(x, w, b, **kwargs)
+    assert out.shape == ref.shape and out.ndim == 3
+    torch.testing.assert_close(out, ref)
+    up = torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    grads = torch.autograd.grad(out, (x, w, b), up)
+    for got, want in zip(grads, torch.autograd.grad(ref, (x, w, b), up)):
+        torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
+def test_layer_takes_one_image(padding_mode: str) -> None:
+    """Conv2D on (C_in, H, W), every padding_mode, against nn.Conv2d with the same weights."""
+    torch.manual_seed(0)
+    layer = Conv2D(3, 5, 3, padding=1, padding_mode=padding_mode, dtype=torch.float64)
+    ref = nn.Conv2d(3, 5, 3, padding=1, padding_mode=padding_mode, dtype=torch.float64)
+    ref.load_state_dict(layer.state_dict())
+    x = torch.randn(3, 8, 9, dtype=torch.float64, requires_grad=True)
+    out, want = layer(x), ref(x)
+    assert out.shape == (5, 8, 9)
+    torch.testing.assert_close(out, want)
+    out.sum().backward()
+    gx = x.grad.clone()
+    x.grad = None
+    want.sum().backward()
+    torch.testing.assert_close(gx, x.grad)
+    torch.testing.assert_close(layer.weight.grad, ref.weight.grad)
+    torch.testing.assert_close(layer.bias.grad, ref.bias.grad)

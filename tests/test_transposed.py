@@ -132,8 +132,8 @@ def test_insert_zeros() -> None:
 
 def test_errors_say_what_to_do() -> None:
     x, w = torch.randn(1, 4, 5, 5), torch.randn(4, 2, 3, 3)
-    with pytest.raises(ConvlibInputError, match=r"unsqueeze\(0\)"):
-        conv_transpose2d(x[0], w)
+    with pytest.raises(ConvlibInputError, match=r"or one 3-D image \(C, H, W\), got 2-D shape \(5, 5\)\. Fix: x\[None\]"):
+        conv_transpose2d(x[0, 0], w)
     with pytest.raises(ConvlibInputError, match=r"permute\(0, 3, 1, 2\)"):
         conv_transpose2d(torch.randn(1, 5, 5, 4), w)  # (N, H, W, C): channels last
     with pytest.raises(ConvlibInputError, match="C_in first"):
@@ -189,3 +189,18 @@ def test_autocast_computes_in_its_dtype_like_torch(bias: bool) -> None:
         ours, ref = cl.conv_transpose2d(x, w, b, stride=2), F.conv_transpose2d(x, w, b, stride=2)
     assert ours.dtype == ref.dtype == torch.bfloat16
     torch.testing.assert_close(ours.float(), ref.float(), rtol=2e-2, atol=5e-2)
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(stride=2, padding=1, output_padding=1), dict(groups=2, dilation=2)])
+def test_one_image_matches_torch_with_gradients(kwargs: dict) -> None:
+    """(C_in, H, W) -> (C_out, H_out, W_out), as F.conv_transpose2d takes one image; gradients too."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 3, 5, generator=g, dtype=torch.float64, requires_grad=True)  # (C_in, H, W)
+    w = torch.randn(4, 3, 3, 2, generator=g, dtype=torch.float64, requires_grad=True)  # (C_in, C_out/groups, k_h, k_w)
+    b = torch.randn(3 * kwargs.get("groups", 1), generator=g, dtype=torch.float64, requires_grad=True)
+    out, ref = conv_transpose2d(x, w, b, **kwargs), F.conv_transpose2d(x, w, b, **kwargs)
+    assert out.shape == ref.shape and out.ndim == 3
+    torch.testing.assert_close(out, ref)
+    up = torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    for got, want in zip(torch.autograd.grad(out, (x, w, b), up), torch.autograd.grad(ref, (x, w, b), up)):
+        torch.testing.assert_close(got, want)

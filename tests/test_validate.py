@@ -254,16 +254,40 @@ def test_mixed_dtypes() -> None:
 @pytest.mark.parametrize(
     ("shape", "fix"),
     [
-        ((3, 8, 8), r"x\.unsqueeze\(0\) adds the batch dimension: \(1, C, H, W\)"),
-        ((8, 8), r"x\[None, None\] makes a \(1, 1, H, W\) batch"),
-        ((1, 1, 3, 8, 8), r"reshape to \(N, C, H, W\)"),
+        ((8, 8), r"x\[None\] makes a one-channel image \(1, H, W\)"),
+        ((1, 1, 3, 8, 8), r"merge the extra axis into the batch, e.g\. x\.flatten\(0, 1\)"),
+        ((8,), r"reshape to \(N, C, H, W\)"),
     ],
 )
 def test_wrong_number_of_dims(shape: tuple[int, ...], fix: str) -> None:
+    """A batch (N, C, H, W) or one image (C, H, W), as F.conv2d takes; other ranks are refused."""
     weight = torch.randn(2, shape[-3] if len(shape) >= 3 else 1, 3, 3)
-    msg = rf"^x: expected a 4-D batch \(N, C, H, W\), got {len(shape)}-D shape {re.escape(str(shape))}\. Fix: {fix}"
-    with pytest.raises(ConvlibInputError, match=msg):
-        cl.conv2d(torch.randn(shape), weight)
+    msg = (rf"^x: expected a 4-D batch \(N, C, H, W\) or one 3-D image \(C, H, W\), got {len(shape)}-D shape "
+           rf"{re.escape(str(shape))}\. Fix: {fix}")
+    for op in (cl.conv2d, cl.conv_transpose2d, lambda x, w: cl.Conv2D(1, 2, 3)(x),
+               lambda x, w: cl.Conv2D(1, 2, 3, padding=1, padding_mode="reflect")(x)):
+        with pytest.raises(ConvlibInputError, match=msg):
+            op(torch.randn(shape), weight)
+
+
+def test_batch_check_without_images_keeps_its_hint() -> None:
+    """check_batch alone (image=False) still asks for a batch and says how to add its axis."""
+    with pytest.raises(ConvlibInputError, match=r"^x: expected a 4-D batch \(N, C, H, W\), got 3-D shape \(3, 8, 8\)\. "
+                                                r"Fix: x\.unsqueeze\(0\) adds the batch dimension"):
+        check_batch(torch.randn(3, 8, 8))
+    check_batch(torch.randn(3, 8, 8), image=True, channels=3)
+
+
+@pytest.mark.parametrize(("shape", "permute"), [((2, 8, 8, 3), r"x\.permute\(0, 3, 1, 2\)"),
+                                                 ((8, 8, 3), r"x\.permute\(2, 0, 1\)")])
+def test_channels_last_hint_for_batches_and_images(shape: tuple[int, ...], permute: str) -> None:
+    """An NHWC batch, or an HWC image, is named as channels-last, with the permute that fixes it."""
+    layout = r"\(N, H, W, C\)" if len(shape) == 4 else r"\(H, W, C\)"
+    for op in (lambda x: cl.conv2d(x, W3), lambda x: cl.Conv2D(3, 8, 3)(x),
+               lambda x: cl.conv_transpose2d(x, torch.randn(3, 2, 3, 3))):
+        with pytest.raises(ConvlibInputError, match=rf"^x: expected channels first .* with C=3, got shape "
+                                                     rf"{re.escape(str(shape))}, which looks channels-last {layout}\. Fix: {permute}"):
+            op(torch.randn(shape))
 
 
 def test_wrong_weight_dims() -> None:
