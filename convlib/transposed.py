@@ -164,7 +164,8 @@ def conv_transpose2d(
 def insert_zeros(x: torch.Tensor, stride: int | tuple[int, int]) -> torch.Tensor:
     """Spread ``x (..., H, W)`` out with ``s - 1`` zeros between neighbouring cells.
 
-    Returns ``(..., (H - 1)*s_h + 1, (W - 1)*s_w + 1)``. A transposed convolution
+    Returns ``(..., (H - 1)*s_h + 1, (W - 1)*s_w + 1)`` (an empty axis stays
+    empty: no cells, nothing to spread). A transposed convolution
     with stride ``s`` (padding ``p``, dilation ``d``) is a stride-1 convolution with
     dilation ``d`` and the kernel flipped (its ``C_in`` and ``C_out`` axes swapped)
     over this spread-out input padded by ``d*(k - 1) - p`` cells on each side.
@@ -182,6 +183,7 @@ def insert_zeros(x: torch.Tensor, stride: int | tuple[int, int]) -> torch.Tensor
         )
     s = as_pair(stride, "stride")
     h, w = x.shape[-2:]
-    out = x.new_zeros(*x.shape[:-2], (h - 1) * s[0] + 1, (w - 1) * s[1] + 1)  # (..., H_s, W_s)
+    spread = ((h - 1) * s[0] + 1 if h else 0, (w - 1) * s[1] + 1 if w else 0)  # an empty axis stays empty
+    out = x.new_zeros(*x.shape[:-2], *spread)  # (..., H_s, W_s)
     out[..., :: s[0], :: s[1]] = x
     return out

@@ -204,3 +204,21 @@ def test_one_image_matches_torch_with_gradients(kwargs: dict) -> None:
     up = torch.randn(ref.shape, generator=g, dtype=torch.float64)
     for got, want in zip(torch.autograd.grad(out, (x, w, b), up), torch.autograd.grad(ref, (x, w, b), up)):
         torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize(("shape", "stride", "expected"), [
+    ((0, 3), 2, (0, 5)), ((3, 0), (2, 3), (5, 0)), ((2, 4, 0, 0), 3, (2, 4, 0, 0)), ((0, 1), 1, (0, 1)),
+])
+def test_insert_zeros_keeps_an_empty_axis_empty(shape: tuple[int, ...], stride, expected: tuple[int, ...]) -> None:
+    """No cells, nothing to spread: an empty axis stays empty (and the other axis spreads as usual)."""
+    out = insert_zeros(torch.zeros(shape), stride)
+    assert out.shape == expected
+
+
+def test_insert_zeros_then_convolve_is_the_transposed_convolution() -> None:
+    """The identity insert_zeros states: spread, pad by d*(k-1) - p, and convolve with the flipped kernel."""
+    g = torch.Generator().manual_seed(2)
+    x, w = torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64), torch.randn(3, 2, 3, 3, generator=g, dtype=torch.float64)
+    spread = F.pad(insert_zeros(x, 2), (1, 1, 1, 1))  # k - 1 - p = 3 - 1 - 1
+    flipped = w.flip(2, 3).transpose(0, 1)  # (C_out, C_in, k_h, k_w)
+    torch.testing.assert_close(F.conv2d(spread, flipped), F.conv_transpose2d(x, w, stride=2, padding=1))
