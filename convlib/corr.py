@@ -55,10 +55,28 @@ def corr2d(X: object, K: object) -> torch.Tensor:
     return torch.einsum("ijab,ab->ij", windows, K.to(X.dtype))  # (H_out, W_out)
 
 
+def _check_channels(X: torch.Tensor, fn: str) -> None:
+    """Require ``X (C_in, H, W)`` with ``C_in >= 1``: one multi-channel image, the input of ``fn``."""
+    if X.ndim != 3:
+        fixes = {
+            2: "X[None] makes one channel (1, H, W)",
+            4: "pass one image at a time, X[0] (for a batch (N, C_in, H, W) use convlib.conv2d)",
+        }
+        raise ConvlibInputError(
+            f"{fn}: expected X (C_in, H, W), got X {X.ndim}-D shape {tuple(X.shape)}. "
+            f"Fix: {fixes.get(X.ndim, 'reshape X to (C_in, H, W)')}."
+        )
+    if X.shape[0] == 0:
+        raise ConvlibInputError(
+            f"{fn}: expected at least one input channel, got X shape {tuple(X.shape)} (C_in = 0: "
+            "no channels to add up). Fix: give X shape (C_in, H, W) with C_in >= 1."
+        )
+
+
 def corr2d_multi_in(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """Several input channels: correlate each ``X[c]`` with ``K[c]`` and add.
 
-    ``X (C_in, H, W)``, ``K (C_in, k_h, k_w)`` -> ``(H_out, W_out)``.
+    ``X (C_in, H, W)``, ``K (C_in, k_h, k_w)`` -> ``(H_out, W_out)``; ``C_in >= 1``.
 
     >>> X = torch.tensor([[[0., 1, 2], [3, 4, 5], [6, 7, 8]],
     ...                   [[1., 2, 3], [4, 5, 6], [7, 8, 9]]])
@@ -68,11 +86,13 @@ def corr2d_multi_in(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
             [104., 120.]])
     """
     X, K = torch.as_tensor(X), torch.as_tensor(K)
-    if X.ndim != 3 or K.ndim != 3:
+    _check_channels(X, "corr2d_multi_in")
+    if K.ndim != 3:
+        fix = ("K[None] gives one channel (1, k_h, k_w)" if K.ndim == 2 else
+               "for several output channels use corr2d_multi_in_out" if K.ndim == 4 else "reshape K to (C_in, k_h, k_w)")
         raise ConvlibInputError(
-            f"corr2d_multi_in: expected X (C_in, H, W) and K (C_in, k_h, k_w), got "
-            f"X {tuple(X.shape)} and K {tuple(K.shape)}. Fix: add a channel axis with "
-            "X[None] / K[None] for a single channel."
+            f"corr2d_multi_in: expected K (C_in, k_h, k_w) = ({X.shape[0]}, k_h, k_w), got K {K.ndim}-D shape "
+            f"{tuple(K.shape)}. Fix: {fix}."
         )
     if X.shape[0] != K.shape[0]:
         raise ConvlibInputError(
@@ -87,17 +107,31 @@ def corr2d_multi_in_out(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """Several output channels: one ``(C_in, k_h, k_w)`` kernel stack each.
 
     ``X (C_in, H, W)``, ``K (C_out, C_in, k_h, k_w)`` -> ``(C_out, H_out, W_out)``.
+    ``C_out = 0`` gives an empty ``(0, H_out, W_out)``: no kernels, no maps.
 
     >>> X = torch.ones(2, 3, 3)
     >>> K = torch.stack([torch.ones(2, 2, 2), 2 * torch.ones(2, 2, 2)])
     >>> corr2d_multi_in_out(X, K).shape
     torch.Size([2, 2, 2])
     """
-    K = torch.as_tensor(K)
+    X, K = torch.as_tensor(X), torch.as_tensor(K)
+    _check_channels(X, "corr2d_multi_in_out")
     if K.ndim != 4:
+        fix = ("K[None] makes one output channel (1, C_in, k_h, k_w); for several, torch.stack one "
+               "(C_in, k_h, k_w) kernel stack per output channel" if K.ndim == 3 else
+               "stack one (C_in, k_h, k_w) kernel stack per output channel with torch.stack")
         raise ConvlibInputError(
-            f"corr2d_multi_in_out: expected K (C_out, C_in, k_h, k_w), got shape "
-            f"{tuple(K.shape)}. Fix: stack one (C_in, k_h, k_w) kernel per output "
-            "channel with torch.stack."
+            f"corr2d_multi_in_out: expected K (C_out, C_in, k_h, k_w) with C_in = {X.shape[0]}, got K "
+            f"{K.ndim}-D shape {tuple(K.shape)}. Fix: {fix}."
         )
+    if K.shape[1] != X.shape[0]:
+        raise ConvlibInputError(
+            f"corr2d_multi_in_out: expected K (C_out, C_in, k_h, k_w) with C_in = {X.shape[0]} (X has "
+            f"shape {tuple(X.shape)}), got K shape {tuple(K.shape)} with C_in = {K.shape[1]}. Fix: give K "
+            f"shape ({K.shape[0]}, {X.shape[0]}, {K.shape[2]}, {K.shape[3]}), one kernel channel per channel of X."
+        )
+    if K.shape[0] == 0:  # no kernels: the empty stack of (H_out, W_out) maps
+        x0, k0 = _pair_2d(X[0], K.new_zeros(K.shape[2:]))  # the checks and dtype corr2d would apply
+        shape = (0, x0.shape[0] - k0.shape[0] + 1, x0.shape[1] - k0.shape[1] + 1)
+        return x0.new_zeros(shape)  # (0, H_out, W_out), in the dtype corr2d computes in
     return torch.stack([corr2d_multi_in(X, k) for k in K])  # (C_out, H_out, W_out)

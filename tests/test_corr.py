@@ -133,12 +133,48 @@ def test_not_a_matrix(op) -> None:
 
 
 def test_multi_in_errors() -> None:
-    with pytest.raises(ConvlibInputError, match=r"expected X \(C_in, H, W\) and K \(C_in, k_h, k_w\), got X \(3, 3\) and K \(1, 2, 2\)\. Fix: .*X\[None\]"):
+    with pytest.raises(ConvlibInputError, match=r"^corr2d_multi_in: expected X \(C_in, H, W\), got X 2-D shape \(3, 3\)\. Fix: X\[None\] makes one channel"):
         corr2d_multi_in(torch.ones(3, 3), torch.ones(1, 2, 2))
     with pytest.raises(ConvlibInputError, match=r"got 2 input channels and 3 kernel channels\. Fix: give K shape \(2, k_h, k_w\)"):
         corr2d_multi_in(torch.ones(2, 3, 3), torch.ones(3, 2, 2))
-    with pytest.raises(ConvlibInputError, match=r"expected K \(C_out, C_in, k_h, k_w\), got shape \(2, 2, 2\)\. Fix: .*torch\.stack"):
-        corr2d_multi_in_out(torch.ones(2, 3, 3), torch.ones(2, 2, 2))
+    with pytest.raises(ConvlibInputError, match=r"^corr2d_multi_in: expected K \(C_in, k_h, k_w\) = \(2, k_h, k_w\), got K 2-D shape \(2, 2\)\. Fix: K\[None\]"):
+        corr2d_multi_in(torch.ones(2, 3, 3), torch.ones(2, 2))
+    with pytest.raises(ConvlibInputError, match=r"got K 4-D shape \(1, 2, 2, 2\)\. Fix: for several output channels use corr2d_multi_in_out"):
+        corr2d_multi_in(torch.ones(2, 3, 3), torch.ones(1, 2, 2, 2))
+
+
+@pytest.mark.parametrize("op", [corr2d_multi_in, corr2d_multi_in_out])
+def test_no_input_channels_is_an_error_not_the_number_0(op) -> None:
+    """sum() over no channels gave the Python int 0; now the message says C_in = 0."""
+    K = torch.ones(0, 2, 2) if op is corr2d_multi_in else torch.ones(1, 0, 2, 2)
+    with pytest.raises(ConvlibInputError, match=rf"^{op.__name__}: expected at least one input channel, got X shape \(0, 3, 3\) \(C_in = 0"):
+        op(torch.ones(0, 3, 3), K)
+
+
+@pytest.mark.parametrize(("X", "K", "match"), [
+    # the kernel stacks' C_in does not match X: the message names K's full shape and the fix, not a slice of K
+    ((2, 5, 5), (3, 3, 2, 2), r"expected K \(C_out, C_in, k_h, k_w\) with C_in = 2 \(X has shape \(2, 5, 5\)\), got K shape "
+                               r"\(3, 3, 2, 2\) with C_in = 3\. Fix: give K shape \(3, 2, 2, 2\)"),
+    ((2, 5, 5), (2, 2, 2), r"expected K \(C_out, C_in, k_h, k_w\) with C_in = 2, got K 3-D shape \(2, 2, 2\)\. Fix: K\[None\] makes one "
+                           r"output channel .*torch\.stack"),
+    ((5, 5), (3, 1, 2, 2), r"expected X \(C_in, H, W\), got X 2-D shape \(5, 5\)\. Fix: X\[None\] makes one channel"),
+    ((1, 2, 5, 5), (3, 2, 2, 2), r"expected X \(C_in, H, W\), got X 4-D shape \(1, 2, 5, 5\)\. Fix: pass one image at a time, X\[0\] "
+                                 r"\(for a batch \(N, C_in, H, W\) use convlib\.conv2d\)"),
+    ((2, 5, 5), (0, 2, 6, 6), r"^K: expected a window no larger than the padded input 5x5, got a 6x6 window"),
+])
+def test_multi_in_out_errors_name_its_own_shapes(X: tuple, K: tuple, match: str) -> None:
+    with pytest.raises(ConvlibInputError, match=match if match.startswith("^") else "^corr2d_multi_in_out: " + match):
+        corr2d_multi_in_out(torch.ones(X), torch.ones(K))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.int64])
+def test_no_output_channels_is_the_empty_stack(dtype: torch.dtype) -> None:
+    """C_out = 0: shape (0, H_out, W_out) in the dtype one kernel's map has, as stacking zero maps would give."""
+    X = torch.arange(2 * 5 * 6, dtype=dtype).reshape(2, 5, 6)
+    out = corr2d_multi_in_out(X, torch.ones(0, 2, 3, 2))
+    one = corr2d_multi_in_out(X, torch.ones(1, 2, 3, 2))
+    assert out.shape == (0, 3, 5) and out.dtype == one.dtype
+    assert out.shape == F.conv2d(one.new_zeros(1, 2, 5, 6), one.new_zeros(1, 2, 3, 2))[0, :0].shape
 
 
 def test_naive_result_lives_on_the_input_device() -> None:
