@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from convlib.validate import ConvlibInputError, check_bias, check_float
+from convlib.validate import ConvlibInputError, check_float, check_weight_and_bias
 
 __all__ = ["conv1x1"]
 
@@ -38,7 +38,8 @@ def conv1x1(
     or ``(C_out, C_in, 1, 1)`` (the ``nn.Conv2d`` layout); ``bias (C_out,)``.
     Returns ``(N, C_out, H, W)`` or ``(C_out, H, W)``, the same rank as ``x``:
     height and width never change. Equals
-    ``F.conv2d(x, weight.reshape(C_out, C_in, 1, 1), bias)``.
+    ``F.conv2d(x, weight.reshape(C_out, C_in, 1, 1), bias)``; like it, it wants
+    ``weight`` and ``bias`` in ``x``'s dtype (a mismatch raises, nothing is cast).
 
     >>> x = torch.arange(8.).reshape(2, 2, 2)        # (C_in=2, H=2, W=2)
     >>> w = torch.tensor([[1., 1.], [1., -1.]])     # sum and difference of the channels
@@ -66,10 +67,10 @@ def conv1x1(
             f"{tuple(weight.shape)} with C_in={w.shape[1]}. Fix: weight of shape "
             f"({c_out}, {c_in})."
         )
-    check_bias(bias, c_out)
+    check_weight_and_bias(x4, w, bias, c_out)  # one dtype for all three, as F.conv2d requires
     pixels = x4.reshape(n, c_in, h * wd)  # (N, C_in, H*W): one column per pixel
-    out = w.to(x4.dtype) @ pixels  # (N, C_out, H*W)
+    out = w @ pixels  # (N, C_out, H*W)
     if bias is not None:
-        out = out + bias.to(out.dtype).reshape(1, c_out, 1)
+        out = out + bias.reshape(1, c_out, 1)
     out = out.reshape(n, c_out, h, wd)  # (N, C_out, H, W)
     return out[0] if single else out

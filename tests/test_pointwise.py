@@ -168,3 +168,21 @@ def test_counts_reject_bad_input() -> None:
         conv_macs(1, 1, 3, 0, 4)
     with pytest.raises(TypeError, match="kernel_size"):
         conv_params(1, 1, 2.5)
+
+
+@pytest.mark.parametrize(("x_dtype", "w_dtype", "b_dtype", "name"), [
+    (torch.float64, torch.float32, None, "weight"),
+    (torch.float32, torch.float64, None, "weight"),
+    (torch.float32, torch.float32, torch.float64, "bias"),
+])
+def test_mixed_dtypes_raise_as_f_conv2d_does(x_dtype, w_dtype, b_dtype, name: str) -> None:
+    """F.conv2d refuses a weight or bias of another dtype than x; conv1x1 no longer casts it silently."""
+    x, w = torch.randn(2, 3, 4, 4, dtype=x_dtype), torch.randn(5, 3, dtype=w_dtype)
+    b = None if b_dtype is None else torch.randn(5, dtype=b_dtype)
+    with pytest.raises(RuntimeError):
+        F.conv2d(x, w[:, :, None, None], b)
+    wanted, got = x_dtype, (w_dtype if name == "weight" else b_dtype)
+    with pytest.raises(ConvlibInputError, match=rf"^{name}: expected the dtype of x \({wanted}\), got {got}\. Fix: x = x\.to\({name}\.dtype\)"):
+        conv1x1(x, w, b)
+    with pytest.raises(ConvlibInputError, match=rf"^{name}: expected the dtype of x"):
+        conv1x1(x[0], w[:, :, None, None], b)  # one image, nn.Conv2d's weight layout: the same check
