@@ -6,17 +6,24 @@ Two sources, chosen explicitly:
 * offline: when ``CONVLIB_DATA`` names a folder holding ``fashion-mnist.tar.gz``
   or ``cifar10-jpeg.tar.gz`` (the course machines' copies), those are read.
 
-There is no silent fallback: a missing or corrupt archive raises
+There is no silent fallback: a missing, truncated or corrupt archive raises
 :class:`DataUnavailableError` saying how to get the data. Decoded images are
-cached as uint8 tensors under :func:`convlib.config.cache_dir`, so only the
-first load decodes anything.
+cached under :func:`convlib.config.cache_dir`, so only the first load decodes
+anything. Each cache entry is written in a temporary folder beside it and
+renamed into place when complete, so an interrupted load leaves no cache that
+looks complete but is not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import pickle
+import shutil
 import tarfile
+import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -123,14 +130,42 @@ def _verify(path: Path) -> str:
     return actual
 
 
-def _open_tar(path: Path) -> tarfile.TarFile:
+@contextlib.contextmanager
+def _open_tar(path: Path) -> Iterator[tarfile.TarFile]:
+    """``path`` opened as a tar.gz for the ``with`` block; a truncated or corrupt
+    archive, found on opening or only while reading it, raises :class:`DataUnavailableError`."""
     try:
-        return tarfile.open(path, "r:gz")
-    except (tarfile.TarError, OSError, EOFError) as error:
+        with tarfile.open(path, "r:gz") as tar:
+            yield tar
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+        if isinstance(error, OSError) and error.errno is not None and error.filename not in (path, str(path)):
+            raise  # a failing system call elsewhere (disk full, no permission), not the archive's bytes
         raise DataUnavailableError(
             f"{path} is not a readable .tar.gz ({error}). Fix: copy it again. "
             + _HOW_TO_GET.format(name=path.name)
         ) from error
+
+
+@contextlib.contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A path to write ``target`` at (a file or a folder), inside a fresh
+    temporary folder beside it; after the ``with`` block it is renamed to
+    ``target`` in one step, so ``target`` exists only when complete.
+
+    An interrupted write leaves no ``target`` (and no temporary folder, unless
+    the process is killed outright); when another process placed ``target``
+    first, that one is kept.
+    """
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        yield stage / target.name
+        try:
+            (stage / target.name).replace(target)
+        except OSError:
+            if not target.exists():
+                raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 # ------------------------------------------------------------ Fashion-MNIST
@@ -141,13 +176,17 @@ def _fashion_offline(train: bool) -> ImageData:
 
     path = _archive(FASHION_ARCHIVE)
     root = cache_dir() / f"fashion-mnist-{_verify(path)[:12]}"
-    if not (root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file():
-        with _open_tar(path) as tar:
-            tar.extractall(root, filter="data")
+    if not root.is_dir():
+        with _staged(root) as stage, _open_tar(path) as tar:
+            tar.extractall(stage, filter="data")
     try:
         ds = torchvision.datasets.FashionMNIST(str(root), train=train, download=False)
-    except RuntimeError as error:
-        raise DataUnavailableError(f"could not read Fashion-MNIST from {path}: {error}") from error
+    except Exception as error:  # a missing or damaged IDX file fails in many ways (assert, view, KeyError)
+        raise DataUnavailableError(
+            f"could not read Fashion-MNIST from {path}, extracted into the cache folder {root}: {error}. "
+            f"Fix: delete the cache folder {root} and load again (it is extracted anew); "
+            "if that fails too, copy the archive again."
+        ) from error
     return ImageData(ds.data[:, None].clone(), ds.targets.clone(), FASHION_MNIST_CLASSES, f"offline copy {path}")
 
 
@@ -205,13 +244,18 @@ def _cifar_offline(train: bool) -> ImageData:
     path = _archive(CIFAR_ARCHIVE)
     cache = cache_dir() / f"cifar10-jpeg-{_verify(path)[:12]}.pt"
     if cache.is_file():
-        stored = torch.load(cache)
+        try:
+            stored = torch.load(cache)
+        except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
+            raise DataUnavailableError(
+                f"could not read the decoded CIFAR-10 cache file {cache} ({error}). "
+                f"Fix: delete {cache} and load again (it is decoded anew from {path})."
+            ) from error
     else:
         decoded = _decode_cifar_archive(path)
         stored = {split: (d.images, d.labels) for split, d in decoded.items()}
-        tmp = cache.with_suffix(".tmp")
-        torch.save(stored, tmp)
-        tmp.replace(cache)
+        with _staged(cache) as stage:
+            torch.save(stored, stage)
     images, labels = stored["train" if train else "test"]
     return ImageData(images, labels, CIFAR10_CLASSES, f"offline JPEG copy {path}")
 
