@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib.config import cache_dir, data_dir
+from convlib.validate import _fail
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -282,8 +283,17 @@ def cifar10(train: bool = True) -> ImageData:
 # ------------------------------------------------------------------ batches
 
 
+def _check_count(value: object, name: str, fix: str, *, none: str | None = None) -> None:
+    """Require an int >= 1 (or None, when ``none`` says what None means)."""
+    if value is None and none is not None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(name, "an int >= 1" if none is None else f"None ({none}) or an int >= 1", repr(value), fix)
+
+
 class Batches:
-    """Mini-batches of an :class:`ImageData`, made from tensors in memory.
+    """Mini-batches of ``batch_size`` (an int >= 1) examples of an :class:`ImageData`,
+    made from tensors in memory.
 
     Yields ``(X, y)`` with ``X`` float32 ``(B, C, H, W)``: the images scaled to
     ``[0, 1]``, then resized to ``resize x resize`` (if ``resize``), standardised
@@ -308,8 +318,7 @@ class Batches:
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         seed: int = 0,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size: expected an int >= 1, got {batch_size}.")
+        _check_count(batch_size, "batch_size", "give a whole number of examples per batch, e.g. batch_size=64")
         self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
         self.resize, self.transform = resize, transform
         self.mean = None if mean is None else torch.tensor(mean).view(1, -1, 1, 1)
@@ -338,13 +347,20 @@ class Batches:
             yield X, self.data.labels[idx]
 
 
+def _check_limit(limit: object) -> None:
+    _check_count(limit, "limit", "limit=1000 keeps 1000 random examples of each split; limit=None keeps them all",
+                 none="every example")
+
+
 def load_fashion_mnist(
     batch_size: int = 256, *, resize: int | None = None, limit: int | None = None, seed: int = 0
 ) -> tuple[Batches, Batches]:
-    """Training and test batches of Fashion-MNIST (``limit`` caps each split's size).
+    """Training and test batches of Fashion-MNIST (``limit``, None or an int >= 1,
+    caps each split's size).
 
     Images are ``(B, 1, 28, 28)`` in ``[0, 1]`` (or ``resize`` x ``resize``).
     """
+    _check_limit(limit)
     train, test = fashion_mnist(True), fashion_mnist(False)
     if limit is not None:
         train, test = train.subset(limit, seed=seed), test.subset(limit, seed=seed)
@@ -368,10 +384,11 @@ def load_cifar10(
 ) -> tuple[Batches, Batches]:
     """Training and test batches of CIFAR-10, ``(B, 3, 32, 32)``.
 
-    ``normalize`` standardises each channel with the training set's mean and
+    ``limit`` (None or an int >= 1) caps each split's size. ``normalize`` standardises each channel with the training set's mean and
     standard deviation; ``transform`` (e.g. augmentation) applies to training
     batches only.
     """
+    _check_limit(limit)
     train, test = cifar10(True), cifar10(False)
     if limit is not None:
         train, test = train.subset(limit, seed=seed), test.subset(limit, seed=seed)

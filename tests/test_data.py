@@ -108,9 +108,10 @@ def test_subset_is_reproducible() -> None:
     assert data.subset(100) is data
 
 
-def test_bad_batch_size() -> None:
-    with pytest.raises(ValueError, match="batch_size"):
-        D.Batches(toy(), 0)
+@pytest.mark.parametrize("bad", [0, -2, 2.5, True, "4"])
+def test_bad_batch_size(bad: object) -> None:
+    with pytest.raises(ValueError, match=rf"^batch_size: expected an int >= 1, got {bad!r}\. Fix: .*batch_size=64"):
+        D.Batches(toy(), bad)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------- offline archives
@@ -169,6 +170,14 @@ def test_garbage_archive_is_reported(empty_env: Path, loader: object, name: str)
     (empty_env / name).write_bytes(b"this is not a gzip file" * 100)
     with pytest.raises(D.DataUnavailableError, match="not a readable .tar.gz"):
         loader(True)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("loader", [D.load_fashion_mnist, D.load_cifar10])
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True])
+def test_bad_limit_is_rejected_before_loading(empty_env: Path, loader: object, bad: object) -> None:
+    """A negative limit used to drop that many examples silently (``randperm(n)[:-5]``)."""
+    with pytest.raises(ValueError, match=r"^limit: expected None \(every example\) or an int >= 1, got .*Fix: limit=1000"):
+        loader(limit=bad)  # type: ignore[operator]
 
 
 def test_sha256sums_mismatch_is_reported(empty_env: Path) -> None:
