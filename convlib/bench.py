@@ -519,21 +519,30 @@ def spread_table(reports: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an int >= 1 (argparse turns the error into a usage message and exit code 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m convlib.bench [--quick] [--json] [--repeats R] [--threads T] [--processes N]``."""
     parser = argparse.ArgumentParser(prog="python -m convlib.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small batches, few repeats (a smoke run)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats (median reported)")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads before timing")
+    parser.add_argument("--repeats", type=_positive_int, default=None, help="interleaved repeats (median reported)")
+    parser.add_argument("--threads", type=_positive_int, default=None, help="torch.set_num_threads before timing")
     parser.add_argument("--no-loop", action="store_true", help="skip the (slow) for-loop convolution")
     parser.add_argument(
-        "--processes", type=int, default=1,
+        "--processes", type=_positive_int, default=1,
         help="repeat the whole run in N fresh processes; print each ratio's median and range",
     )
     args = parser.parse_args(argv)
-    if args.processes < 1:
-        parser.error(f"--processes: expected an int >= 1, got {args.processes}")
     if args.processes > 1:
         forwarded = [flag for flag, on in (("--quick", args.quick), ("--no-loop", args.no_loop)) if on]
         for flag, value in (("--repeats", args.repeats), ("--threads", args.threads)):

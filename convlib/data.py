@@ -6,17 +6,24 @@ Two sources, chosen explicitly:
 * offline: when ``CONVLIB_DATA`` names a folder holding ``fashion-mnist.tar.gz``
   or ``cifar10-jpeg.tar.gz`` (the course machines' copies), those are read.
 
-There is no silent fallback: a missing or corrupt archive raises
+There is no silent fallback: a missing, truncated or corrupt archive raises
 :class:`DataUnavailableError` saying how to get the data. Decoded images are
-cached as uint8 tensors under :func:`convlib.config.cache_dir`, so only the
-first load decodes anything.
+cached under :func:`convlib.config.cache_dir`, so only the first load decodes
+anything. Each cache entry is written in a temporary folder beside it and
+renamed into place when complete, so an interrupted load leaves no cache that
+looks complete but is not.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import pickle
+import shutil
 import tarfile
+import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib.config import cache_dir, data_dir
+from convlib.validate import _fail
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -123,14 +131,42 @@ def _verify(path: Path) -> str:
     return actual
 
 
-def _open_tar(path: Path) -> tarfile.TarFile:
+@contextlib.contextmanager
+def _open_tar(path: Path) -> Iterator[tarfile.TarFile]:
+    """``path`` opened as a tar.gz for the ``with`` block; a truncated or corrupt
+    archive, found on opening or only while reading it, raises :class:`DataUnavailableError`."""
     try:
-        return tarfile.open(path, "r:gz")
-    except (tarfile.TarError, OSError, EOFError) as error:
+        with tarfile.open(path, "r:gz") as tar:
+            yield tar
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+        if isinstance(error, OSError) and error.errno is not None and error.filename not in (path, str(path)):
+            raise  # a failing system call elsewhere (disk full, no permission), not the archive's bytes
         raise DataUnavailableError(
             f"{path} is not a readable .tar.gz ({error}). Fix: copy it again. "
             + _HOW_TO_GET.format(name=path.name)
         ) from error
+
+
+@contextlib.contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A path to write ``target`` at (a file or a folder), inside a fresh
+    temporary folder beside it; after the ``with`` block it is renamed to
+    ``target`` in one step, so ``target`` exists only when complete.
+
+    An interrupted write leaves no ``target`` (and no temporary folder, unless
+    the process is killed outright); when another process placed ``target``
+    first, that one is kept.
+    """
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        yield stage / target.name
+        try:
+            (stage / target.name).replace(target)
+        except OSError:
+            if not target.exists():
+                raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 # ------------------------------------------------------------ Fashion-MNIST
@@ -141,13 +177,17 @@ def _fashion_offline(train: bool) -> ImageData:
 
     path = _archive(FASHION_ARCHIVE)
     root = cache_dir() / f"fashion-mnist-{_verify(path)[:12]}"
-    if not (root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file():
-        with _open_tar(path) as tar:
-            tar.extractall(root, filter="data")
+    if not root.is_dir():
+        with _staged(root) as stage, _open_tar(path) as tar:
+            tar.extractall(stage, filter="data")
     try:
         ds = torchvision.datasets.FashionMNIST(str(root), train=train, download=False)
-    except RuntimeError as error:
-        raise DataUnavailableError(f"could not read Fashion-MNIST from {path}: {error}") from error
+    except Exception as error:  # a missing or damaged IDX file fails in many ways (assert, view, KeyError)
+        raise DataUnavailableError(
+            f"could not read Fashion-MNIST from {path}, extracted into the cache folder {root}: {error}. "
+            f"Fix: delete the cache folder {root} and load again (it is extracted anew); "
+            "if that fails too, copy the archive again."
+        ) from error
     return ImageData(ds.data[:, None].clone(), ds.targets.clone(), FASHION_MNIST_CLASSES, f"offline copy {path}")
 
 
@@ -205,13 +245,18 @@ def _cifar_offline(train: bool) -> ImageData:
     path = _archive(CIFAR_ARCHIVE)
     cache = cache_dir() / f"cifar10-jpeg-{_verify(path)[:12]}.pt"
     if cache.is_file():
-        stored = torch.load(cache)
+        try:
+            stored = torch.load(cache)
+        except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
+            raise DataUnavailableError(
+                f"could not read the decoded CIFAR-10 cache file {cache} ({error}). "
+                f"Fix: delete {cache} and load again (it is decoded anew from {path})."
+            ) from error
     else:
         decoded = _decode_cifar_archive(path)
         stored = {split: (d.images, d.labels) for split, d in decoded.items()}
-        tmp = cache.with_suffix(".tmp")
-        torch.save(stored, tmp)
-        tmp.replace(cache)
+        with _staged(cache) as stage:
+            torch.save(stored, stage)
     images, labels = stored["train" if train else "test"]
     return ImageData(images, labels, CIFAR10_CLASSES, f"offline JPEG copy {path}")
 
@@ -238,8 +283,17 @@ def cifar10(train: bool = True) -> ImageData:
 # ------------------------------------------------------------------ batches
 
 
+def _check_count(value: object, name: str, fix: str, *, none: str | None = None) -> None:
+    """Require an int >= 1 (or None, when ``none`` says what None means)."""
+    if value is None and none is not None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(name, "an int >= 1" if none is None else f"None ({none}) or an int >= 1", repr(value), fix)
+
+
 class Batches:
-    """Mini-batches of an :class:`ImageData`, made from tensors in memory.
+    """Mini-batches of ``batch_size`` (an int >= 1) examples of an :class:`ImageData`,
+    made from tensors in memory.
 
     Yields ``(X, y)`` with ``X`` float32 ``(B, C, H, W)``: the images scaled to
     ``[0, 1]``, then resized to ``resize x resize`` (if ``resize``), standardised
@@ -264,8 +318,7 @@ class Batches:
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         seed: int = 0,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size: expected an int >= 1, got {batch_size}.")
+        _check_count(batch_size, "batch_size", "give a whole number of examples per batch, e.g. batch_size=64")
         self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
         self.resize, self.transform = resize, transform
         self.mean = None if mean is None else torch.tensor(mean).view(1, -1, 1, 1)
@@ -294,13 +347,20 @@ class Batches:
             yield X, self.data.labels[idx]
 
 
+def _check_limit(limit: object) -> None:
+    _check_count(limit, "limit", "limit=1000 keeps 1000 random examples of each split; limit=None keeps them all",
+                 none="every example")
+
+
 def load_fashion_mnist(
     batch_size: int = 256, *, resize: int | None = None, limit: int | None = None, seed: int = 0
 ) -> tuple[Batches, Batches]:
-    """Training and test batches of Fashion-MNIST (``limit`` caps each split's size).
+    """Training and test batches of Fashion-MNIST (``limit``, None or an int >= 1,
+    caps each split's size).
 
     Images are ``(B, 1, 28, 28)`` in ``[0, 1]`` (or ``resize`` x ``resize``).
     """
+    _check_limit(limit)
     train, test = fashion_mnist(True), fashion_mnist(False)
     if limit is not None:
         train, test = train.subset(limit, seed=seed), test.subset(limit, seed=seed)
@@ -324,10 +384,11 @@ def load_cifar10(
 ) -> tuple[Batches, Batches]:
     """Training and test batches of CIFAR-10, ``(B, 3, 32, 32)``.
 
-    ``normalize`` standardises each channel with the training set's mean and
+    ``limit`` (None or an int >= 1) caps each split's size. ``normalize`` standardises each channel with the training set's mean and
     standard deviation; ``transform`` (e.g. augmentation) applies to training
     batches only.
     """
+    _check_limit(limit)
     train, test = cifar10(True), cifar10(False)
     if limit is not None:
         train, test = train.subset(limit, seed=seed), test.subset(limit, seed=seed)

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 import torch
 
+from convlib.validate import _fail
+
 __all__ = ["confusion_matrix", "conv_timings", "heatmaps", "history", "images", "predictions", "receptive_field_growth", "step_losses"]
 
 
@@ -27,12 +29,21 @@ def _finish(fig: Figure, *, suptitle: str | None = None, ax: object = None, titl
 
 
 def _as_image(img: object) -> object:
-    t = torch.as_tensor(img).detach().cpu().float()
+    """``img`` as a float array for ``imshow``: ``(H, W)`` or ``(H, W, C)``.
+
+    uint8 pixels (0..255) are scaled to ``[0, 1]``, and so are other integer
+    dtypes shown as colour (matplotlib's range for integer RGB is 0..255);
+    an integer 2-D map keeps its values (a colormap spans whatever range it has).
+    """
+    t = torch.as_tensor(img).detach().cpu()
     if t.ndim == 3 and t.shape[0] in (1, 3):  # (C, H, W) -> (H, W, C)
         t = t.permute(1, 2, 0)
         if t.shape[-1] == 1:
             t = t[..., 0]
-    return t.numpy()
+    integer = not t.is_floating_point() and t.dtype != torch.bool
+    if t.dtype == torch.uint8 or (integer and t.ndim == 3):
+        t = t.float() / 255
+    return t.float().numpy()
 
 
 def images(
@@ -47,11 +58,17 @@ def images(
 ) -> Figure:
     """A grid of images: 2-D maps ``(H, W)``, ``(C, H, W)`` or ``(H, W, C)``.
 
+    uint8 images (and integer colour images) are read as pixels 0..255; an
+    empty ``imgs`` raises :class:`~convlib.validate.ConvlibInputError`.
+
     >>> fig = images([torch.zeros(4, 4), torch.ones(3, 4, 4)], ["zeros", "ones"])
     >>> len(fig.axes)
     2
     """
     n = len(imgs)
+    if n == 0:
+        raise _fail("images", "at least one image", "an empty sequence",
+                    "pass a list of (H, W), (C, H, W) or (H, W, C) images")
     ncols = ncols or min(n, 6)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows), squeeze=False)
@@ -157,6 +174,7 @@ def predictions(
     """The first ``n`` images with their labels; wrong predictions in red as "true/pred".
 
     ``images``: ``(N, C, H, W)`` or ``(N, H, W)``; ``labels``, ``predicted``: ``(N,)`` class indices.
+    ``n`` must be >= 1 and ``N`` at least 1 (:class:`~convlib.validate.ConvlibInputError` otherwise).
 
     >>> fig = predictions(torch.zeros(3, 1, 4, 4), [0, 1, 1], [0, 1, 0], ["cat", "dog"], n=3)
     >>> [ax.get_title() for ax in fig.axes], fig.axes[2].title.get_color()
@@ -165,7 +183,12 @@ def predictions(
     imgs = torch.as_tensor(images).detach().cpu()
     y = torch.as_tensor(labels).cpu().tolist()
     p = torch.as_tensor(predicted).cpu().tolist()
-    n = min(n, len(imgs), len(y), len(p))
+    shown = min(n, len(imgs), len(y), len(p))
+    if shown < 1:
+        raise _fail("predictions", "n >= 1 and at least one image, label and prediction",
+                    f"n={n} with {len(imgs)} images, {len(y)} labels and {len(p)} predictions",
+                    "pass a non-empty batch and n >= 1 (the default shows the first 12)")
+    n = shown
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows + 0.2), squeeze=False)

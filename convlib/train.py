@@ -403,6 +403,9 @@ def fit(
     * ``max_batches``: stop each training epoch (and each test pass) after
       this many batches: for quick runs.
 
+    An empty training batch raises ``ValueError`` before its step (the mean
+    loss over no examples is nan).
+
     >>> seed(0)
     >>> X, y = torch.randn(64, 2), torch.randint(0, 2, (64,))
     >>> h = fit(nn.Linear(2, 2), [(X[:32], y[:32]), (X[32:], y[32:])], epochs=2, lr=0.1,
@@ -456,6 +459,14 @@ def fit(
             if i >= steps:
                 break
             X, y = _unpack(batch, "train_data")
+            if len(y) == 0:  # its mean loss is nan: refuse before a step spoils the weights
+                none_yet = count == 0 and not history.train_loss
+                raise ValueError(
+                    f"train_data: expected at least one example in every batch, got an empty batch "
+                    f"(batch {i + 1} of epoch {epoch + 1})"
+                    + (": the training data gave no examples" if none_yet else "")
+                    + ". Fix: check the data set (is it empty?) and its batch size."
+                )
             X, y = X.to(dev), y.to(dev)
             logits = model(X)  # (B, num_classes)
             loss = loss_fn(logits, y)

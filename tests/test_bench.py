@@ -102,6 +102,18 @@ def test_command_line_table_without_loop() -> None:
     assert bench.main(["--quick", "--repeats", "1", "--no-loop"]) == 0
 
 
+@pytest.mark.parametrize("flag", ["--repeats", "--threads", "--processes"])
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_command_line_rejects_counts_below_one(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A usage error (exit code 2), not a traceback from deep inside the run."""
+    with pytest.raises(SystemExit) as info:
+        bench.main([flag, value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m convlib.bench")
+    assert f"argument {flag}: expected an int >= 1, got {value!r}" in err
+
+
 def test_matmuls_only_has_the_conv_shapes() -> None:
     x = torch.randn(3, 2, 6, 7, requires_grad=True)  # (N, C_in, H, W)
     for c_out in (4, 16):  # both layouts of the weight-gradient product

@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import random
+import shutil
 import socket
+import struct
 import tarfile
 from pathlib import Path
 
@@ -105,9 +108,10 @@ def test_subset_is_reproducible() -> None:
     assert data.subset(100) is data
 
 
-def test_bad_batch_size() -> None:
-    with pytest.raises(ValueError, match="batch_size"):
-        D.Batches(toy(), 0)
+@pytest.mark.parametrize("bad", [0, -2, 2.5, True, "4"])
+def test_bad_batch_size(bad: object) -> None:
+    with pytest.raises(ValueError, match=rf"^batch_size: expected an int >= 1, got {bad!r}\. Fix: .*batch_size=64"):
+        D.Batches(toy(), bad)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------- offline archives
@@ -168,6 +172,14 @@ def test_garbage_archive_is_reported(empty_env: Path, loader: object, name: str)
         loader(True)  # type: ignore[operator]
 
 
+@pytest.mark.parametrize("loader", [D.load_fashion_mnist, D.load_cifar10])
+@pytest.mark.parametrize("bad", [0, -5, 2.5, True])
+def test_bad_limit_is_rejected_before_loading(empty_env: Path, loader: object, bad: object) -> None:
+    """A negative limit used to drop that many examples silently (``randperm(n)[:-5]``)."""
+    with pytest.raises(ValueError, match=r"^limit: expected None \(every example\) or an int >= 1, got .*Fix: limit=1000"):
+        loader(limit=bad)  # type: ignore[operator]
+
+
 def test_sha256sums_mismatch_is_reported(empty_env: Path) -> None:
     (empty_env / D.CIFAR_ARCHIVE).write_bytes(b"some bytes")
     (empty_env / "SHA256SUMS").write_text(f"{'0' * 64}  {D.CIFAR_ARCHIVE}\n")
@@ -211,3 +223,108 @@ def test_fashion_archive_without_the_idx_files_is_reported(empty_env: Path) -> N
     (empty_env / D.FASHION_ARCHIVE).write_bytes(_tar_gz({"FashionMNIST/LICENSE": b"MIT"}))
     with pytest.raises(D.DataUnavailableError, match="could not read Fashion-MNIST"):
         D.fashion_mnist(False)
+
+
+@pytest.mark.parametrize(("loader", "name", "member"), [
+    (D.fashion_mnist, D.FASHION_ARCHIVE, "FashionMNIST/raw/t10k-labels-idx1-ubyte"),
+    (D.cifar10, D.CIFAR_ARCHIVE, "train/cat/0001.jpg"),
+])
+def test_truncated_archive_is_reported(empty_env: Path, loader: object, name: str, member: str) -> None:
+    """Without SHA256SUMS a cut-off copy opens fine and fails only while it is read."""
+    blob = _tar_gz({member: random.Random(0).randbytes(20_000)})  # incompressible: the cut lands inside it
+    (empty_env / name).write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(D.DataUnavailableError, match="is not a readable .tar.gz") as info:
+        loader(True)  # type: ignore[operator]
+    message = str(info.value)
+    assert name in message and "Fix: copy it again" in message
+    assert "torchvision" in message and "CONVLIB_DATA" in message  # how to get the data
+    assert list(D.cache_dir().iterdir()) == []  # nothing half-extracted left in the cache
+
+
+def _idx(data: torch.Tensor) -> bytes:
+    """uint8 ``data`` as an IDX file (the format of the Fashion-MNIST files)."""
+    return struct.pack(f">{1 + data.ndim}I", 0x800 + data.ndim, *data.shape) + data.numpy().tobytes()
+
+
+def _fashion_tar_gz() -> bytes:
+    """A tiny Fashion-MNIST archive, members in the real archive's order: t10k-labels before train-images."""
+    images = torch.arange(5 * 28 * 28).remainder(251).to(torch.uint8).view(5, 28, 28)
+    raw = "FashionMNIST/raw/"
+    return _tar_gz({
+        "FashionMNIST/LICENSE": b"MIT",
+        raw + "t10k-images-idx3-ubyte": _idx(images[3:]),
+        raw + "t10k-labels-idx1-ubyte": _idx(torch.tensor([4, 5], dtype=torch.uint8)),
+        raw + "train-images-idx3-ubyte": _idx(images[:3]),
+        raw + "train-labels-idx1-ubyte": _idx(torch.tensor([1, 2, 3], dtype=torch.uint8)),
+    })
+
+
+def test_interrupted_fashion_extraction_leaves_no_cache(empty_env: Path) -> None:
+    """Stopped right after t10k-labels, an extraction must not leave a cache that passes for complete."""
+    (empty_env / D.FASHION_ARCHIVE).write_bytes(_fashion_tar_gz())
+    extractall = tarfile.TarFile.extractall
+
+    def interrupted(self: tarfile.TarFile, path: object, members: object = None, **kwargs: object) -> None:
+        upto = [m for m in self.getmembers() if not m.name.startswith("FashionMNIST/raw/train")]
+        extractall(self, path, upto, **kwargs)  # type: ignore[arg-type]
+        raise KeyboardInterrupt  # Ctrl-C (or a full disk) while train-images is written
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tarfile.TarFile, "extractall", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            D.fashion_mnist(False)
+    assert list(D.cache_dir().iterdir()) == []  # neither the cache folder nor the temporary one
+    train, test = D.fashion_mnist(True), D.fashion_mnist(False)  # extracted anew, completely
+    assert train.labels.tolist() == [1, 2, 3] and test.labels.tolist() == [4, 5]
+    assert train.images.shape == (3, 1, 28, 28) and int(train.images[1, 0, 0, 0]) == 784 % 251
+    assert [p.name for p in D.cache_dir().iterdir()] == [f"fashion-mnist-{_sha(empty_env / D.FASHION_ARCHIVE)}"]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def test_unreadable_fashion_cache_folder_names_the_folder_to_delete(empty_env: Path) -> None:
+    """A cache folder left incomplete (e.g. by an older convlib) is named in the error, with the fix."""
+    (empty_env / D.FASHION_ARCHIVE).write_bytes(_fashion_tar_gz())
+    root = D.cache_dir() / f"fashion-mnist-{_sha(empty_env / D.FASHION_ARCHIVE)}"
+    (root / "FashionMNIST" / "raw").mkdir(parents=True)
+    (root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").write_bytes(b"")
+    with pytest.raises(D.DataUnavailableError, match="could not read Fashion-MNIST") as info:
+        D.fashion_mnist(True)
+    assert f"Fix: delete the cache folder {root} and load again" in str(info.value)
+    shutil.rmtree(root)  # the fix works
+    assert len(D.fashion_mnist(True)) == 3
+
+
+def _tiny_cifar(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Any bytes as the CIFAR-10 archive, decoded as 2 + 1 toy images (no 60,000 JPEGs needed)."""
+    (folder / D.CIFAR_ARCHIVE).write_bytes(b"stands in for the archive")
+    monkeypatch.setattr(D, "_decode_cifar_archive", lambda path: {"train": toy(2, 3), "test": toy(1, 3)})
+
+
+def test_interrupted_cifar_cache_write_leaves_nothing(empty_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _tiny_cifar(monkeypatch, empty_env)
+
+    def interrupted(obj: object, f: Path) -> None:
+        Path(f).write_bytes(b"PK half a zip")
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch, "save", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            D.cifar10(True)
+    assert list(D.cache_dir().iterdir()) == []  # no half-written cache file, no temporary file
+    assert len(D.cifar10(True)) == 2 and len(D.cifar10(False)) == 1
+    assert [p.name for p in D.cache_dir().iterdir()] == [f"cifar10-jpeg-{_sha(empty_env / D.CIFAR_ARCHIVE)}.pt"]
+
+
+def test_unreadable_cifar_cache_file_names_the_file_to_delete(empty_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _tiny_cifar(monkeypatch, empty_env)
+    cache = D.cache_dir() / f"cifar10-jpeg-{_sha(empty_env / D.CIFAR_ARCHIVE)}.pt"
+    cache.write_bytes(b"not a torch file")
+    with pytest.raises(D.DataUnavailableError, match="could not read the decoded CIFAR-10 cache file") as info:
+        D.cifar10(True)
+    assert f"Fix: delete {cache} and load again" in str(info.value)
+    cache.unlink()  # the fix works
+    assert len(D.cifar10(True)) == 2

@@ -245,10 +245,27 @@ def test_bad_data_is_explained() -> None:
         cl.fit(nn.Linear(4, 2), [], epochs=1, lr=0.1, device="cpu")
 
 
+def test_empty_training_batches_are_explained() -> None:
+    """Only empty batches used to end in ZeroDivisionError (the loss over 0 examples)."""
+    X, y = blobs(8)
+    model = nn.Linear(4, 2)
+    with pytest.raises(ValueError, match=r"^train_data: .*\(batch 1 of epoch 1\): the training data gave no examples\. Fix"):
+        cl.fit(model, [(X[:0], y[:0])] * 2, epochs=1, lr=0.1, device="cpu", verbose=False, progress=False)
+    with pytest.raises(ValueError, match=r"empty batch \(batch 2 of epoch 1\)\. Fix"):  # one among others
+        cl.fit(model, [(X[:4], y[:4]), (X[:0], y[:0])], epochs=1, lr=0.1, device="cpu", verbose=False, progress=False)
+    model = nn.Linear(4, 2)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="empty batch"):
+        cl.fit(model, [(X[:0], y[:0])], epochs=1, lr=0.1, device="cpu", verbose=False, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no nan step taken
+
+
 def test_divergence_is_reported() -> None:
     X, y = blobs(32)
+    model = nn.Linear(4, 2)
+    nn.init.zeros_(model.weight), nn.init.zeros_(model.bias)  # a random start may already separate the blobs: loss 0, no step
     with pytest.raises(FloatingPointError, match="smaller lr"):
-        cl.fit(nn.Linear(4, 2), batches(X * 1e20, y, 8), epochs=1, lr=1e30, device="cpu",
+        cl.fit(model, batches(X * 1e20, y, 8), epochs=1, lr=1e30, device="cpu",
                verbose=False, progress=False)
 
 
