@@ -66,7 +66,7 @@ class PoolingView(WindowWidget):
         position: int = 0,
         title: str = "",
     ) -> None:
-        x = as_tensor_2d(X, "X").to(torch.float64)
+        x = as_tensor_2d(X, "X", dtype=torch.float64)
         k = as_pair(kernel_size, "kernel_size")
         s = as_pair(stride if stride is not None else k, "stride")
         p = as_pair(padding, "padding", minimum=0)
