@@ -127,6 +127,18 @@ def symmetric_padding(
     return before
 
 
+def _nested_tensor(x: object, name: str, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``x`` itself when it is a tensor, else ``torch.as_tensor(x, dtype=dtype)``; ragged
+    nested lists (rows of different lengths) get an expected / got / fix message."""
+    if isinstance(x, torch.Tensor):
+        return x
+    try:
+        return torch.as_tensor(x, dtype=dtype)
+    except ValueError as error:  # torch: "expected sequence of length 3 at dim 1 (got 2)"
+        raise _fail(name, "a rectangular array (every row as long as the others)", f"ragged nested lists ({error})",
+                    "give every row the same number of values") from error
+
+
 def as_tensor_2d(x: object, name: str, *, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Turn a nested list, NumPy array or tensor into a 2-D float tensor ``(H, W)``.
 
@@ -140,7 +152,7 @@ def as_tensor_2d(x: object, name: str, *, dtype: torch.dtype | None = None) -> t
     >>> as_tensor_2d([[0.1]], "X", dtype=torch.float64).item()
     0.1
     """
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=dtype)
+    t = _nested_tensor(x, name, dtype)
     if t.ndim != 2:
         fix = (
             "pass one 2-D matrix; for batches with channels use convlib.conv2d"

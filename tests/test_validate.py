@@ -207,6 +207,8 @@ def test_as_tensor_2d_dtype() -> None:
     assert as_tensor_2d(torch.ones(2, 2, dtype=torch.int64), "X", dtype=torch.float64).dtype == torch.float64
     with pytest.raises(ConvlibInputError, match="2-D matrix"):
         as_tensor_2d([0.1], "X", dtype=torch.float64)
+    with pytest.raises(ConvlibInputError, match=r"^K: expected a rectangular array .*got ragged nested lists .*Fix: "):
+        as_tensor_2d([[1.0, 2.0], [3.0]], "K")  # torch's own ValueError names no argument
 
 
 def test_check_float_and_batch_accept_good_input() -> None:

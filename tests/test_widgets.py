@@ -152,6 +152,22 @@ def test_non_2d_input(X: object, match: str) -> None:
         KernelSlider(X, K2)
 
 
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        ([[1.0, 2.0], [3.0]], r"^X: expected a rectangular array \(every row as long as the others\), got ragged"),
+        ([[]], r"^X: expected at least one value along every axis of \(H, W\), got shape \(1, 0\)"),
+    ],
+)
+def test_ragged_or_empty_input(X: object, match: str) -> None:
+    with pytest.raises(ConvlibInputError, match=match):
+        KernelSlider(X, [[]] if X == [[]] else K2)  # an empty kernel would fit an empty input
+    w = KernelSlider(X3, [[1.0]], position=8)
+    with pytest.raises(traitlets.TraitError, match=match):
+        w.x = X
+    assert w.out_shape == (3, 3) and w.position == 8
+
+
 def test_non_2d_kernel() -> None:
     with pytest.raises(ConvlibInputError, match=r"^K: expected a 2-D matrix"):
         KernelSlider(X3, [1.0, -1.0])

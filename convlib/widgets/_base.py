@@ -19,9 +19,12 @@ from importlib import resources
 from typing import Any, ClassVar
 
 import anywidget
+import torch
 import traitlets as t
 
-__all__ = ["StaticWidget", "WindowWidget", "esm_source", "int_in_range"]
+from convlib.validate import ConvlibInputError
+
+__all__ = ["StaticWidget", "WindowWidget", "esm_source", "int_in_range", "nonempty"]
 
 
 def esm_source(name: str) -> str:
@@ -41,6 +44,23 @@ def int_in_range(name: str, value: object, low: int, high: int, *, why: str = ""
         because = f" ({why})" if why else ""
         raise t.TraitError(f"{name}: expected an int from {low} to {high}{because}, got {value!r}. Fix: {fix}")
     return value
+
+
+def nonempty(x: torch.Tensor, name: str, layout: str) -> torch.Tensor:
+    """``x`` when every axis holds at least one value; otherwise a ``ConvlibInputError``
+    (an empty grid has no cells to draw and no window to slide).
+
+    >>> nonempty(torch.zeros(2, 0), "X", "(H, W)")
+    Traceback (most recent call last):
+    ...
+    convlib.validate.ConvlibInputError: X: expected at least one value along every axis of (H, W), got shape (2, 0). Fix: give every axis one value or more, e.g. [[1.0]].
+    """
+    if x.numel() == 0:
+        raise ConvlibInputError(
+            f"{name}: expected at least one value along every axis of {layout}, got shape {tuple(x.shape)}. "
+            "Fix: give every axis one value or more, e.g. " + "[" * x.ndim + "1.0" + "]" * x.ndim + "."
+        )
+    return x
 
 
 def _script_safe(text: str) -> str:

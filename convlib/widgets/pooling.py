@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 import traitlets as t
 
 from convlib.pool import _counts, pool2d, windows2d
 from convlib.validate import as_pair, as_tensor_2d
-from convlib.widgets._base import WindowWidget, esm_source
+from convlib.widgets._base import WindowWidget, esm_source, nonempty
 
 __all__ = ["PoolingView"]
 
@@ -66,17 +68,31 @@ class PoolingView(WindowWidget):
         position: int = 0,
         title: str = "",
     ) -> None:
-        x = as_tensor_2d(X, "X", dtype=torch.float64)
         k = as_pair(kernel_size, "kernel_size")
         s = as_pair(stride if stride is not None else k, "stride")
         p = as_pair(padding, "padding", minimum=0)
-        windows2d(x[None, None], k, stride=s, padding=p)  # raises a clear error if they do not fit
+        x = self._checked_input(X, k, s, p)
         super().__init__(
             x=x.tolist(), kernel_size=list(k), stride=list(s), padding=list(p), mode=mode,
             ceil_mode=ceil_mode, count_include_pad=count_include_pad, position=position, title=title,
         )
 
     # --- validation -------------------------------------------------------
+
+    @staticmethod
+    def _checked_input(X: object, kernel_size: Sequence[int], stride: Sequence[int], padding: Sequence[int]) -> torch.Tensor:
+        """``X`` as a non-empty float64 matrix ``(H, W)`` that the window fits, or a clear error."""
+        x = nonempty(as_tensor_2d(X, "X", dtype=torch.float64), "X", "(H, W)")
+        windows2d(x[None, None], tuple(kernel_size), stride=tuple(stride), padding=tuple(padding))  # raises if it does not fit
+        return x
+
+    @t.validate("x")
+    def _valid_x(self, proposal: t.Bunch) -> list[list[float]]:
+        """A new ``X`` (ragged, not 2-D, empty, smaller than the window) must not break the view."""
+        try:
+            return self._checked_input(proposal["value"], self.kernel_size, self.stride, self.padding).tolist()
+        except ValueError as error:  # a TraitError lets traitlets roll back a batch of changes
+            raise t.TraitError(str(error)) from error
 
     @t.validate("mode")
     def _valid_mode(self, proposal: t.Bunch) -> str:
