@@ -205,6 +205,32 @@ def test_pooling_view_argmax_takes_the_first_of_ties():
     assert w.argmax == (2, 2)
 
 
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        [[1.0, NAN, 3.0], [2.0, 0.0, 5.0], [NAN, 4.0, NAN]],  # NaN windows: torch points to the last NaN
+        [[NAN, 5.0, NAN], [NAN, 2.0, 1.0], [7.0, NAN, 7.0]],
+        [[2.0, 2.0, 1.0], [2.0, 1.0, 2.0], [0.0, 2.0, 2.0]],  # ties: the first in reading order
+        [[-INF] * 3] * 3,  # all -inf: a real cell, never a padding cell
+        [[INF, NAN, INF], [-INF, INF, 0.0], [INF, INF, NAN]],
+    ],
+)
+@pytest.mark.parametrize("kernel, stride, padding, ceil_mode", [(2, 1, 0, False), (3, 1, 1, False), (2, 2, 1, True), (3, 2, 1, True)])
+def test_pooling_view_argmax_is_torchs_index(X, kernel, stride, padding, ceil_mode):
+    """argmax_at is the cell F.max_pool2d(return_indices=True) points to, NaNs and ties included."""
+    x = torch.tensor(X, dtype=torch.float64)[None, None]  # (1, 1, 3, 3)
+    want, index = F.max_pool2d(x, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode, return_indices=True)
+    w = PoolingView(X, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    assert w.out_shape == tuple(want.shape[-2:])
+    for p in range(want.numel()):
+        r, c = divmod(p, want.shape[-1])
+        assert w.argmax_at(p) == divmod(int(index[0, 0, r, c]), 3), (p, X)
+        torch.testing.assert_close(torch.tensor(w.value_at(p), dtype=torch.float64), want[0, 0, r, c], equal_nan=True)
+
+
 def test_pooling_view_padding_never_wins_a_max():
     X = -torch.arange(1.0, 10.0).reshape(3, 3)  # all negative: zero padding would win
     w = PoolingView(X, 3, stride=1, padding=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -171,10 +172,17 @@ class PoolingView(WindowWidget):
         return self.count_at()
 
     def argmax_at(self, position: int | None = None) -> tuple[int, int]:
-        """Input ``(row, col)`` of the window's largest value (the first one in reading order on ties)."""
-        values = torch.tensor(self.window_values(position))
-        first = int((values == values.max()).nonzero()[0, 0])
-        return self.window_cells(position)[first]
+        """Input ``(row, col)`` of the cell max pooling takes, the one ``F.max_pool2d(return_indices=True)``
+        points to: the window's largest value, the first one in reading order on ties; in a window that
+        holds a NaN (then the output is NaN), the last NaN. Padding cells are never taken."""
+        h, w = len(self.x), len(self.x[0])
+        real = [(r, c) for r, c in self.window_cells(position) if 0 <= r < h and 0 <= c < w]
+        best, best_value = real[0], float("-inf")  # every window holds a real cell (padding <= half the window)
+        for r, c in real:  # torch's loop: a larger value or any NaN takes over
+            value = self.x[r][c]
+            if value > best_value or math.isnan(value):
+                best, best_value = (r, c), value
+        return best
 
     @property
     def argmax(self) -> tuple[int, int]:
