@@ -231,13 +231,32 @@ def symmetric_padding(
     return before
 
 
-def as_tensor_2d(x: object, name: str) -> torch.Tensor:
+def _nested_tensor(x: object, name: str, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``x`` itself when it is a tensor, else ``torch.as_tensor(x, dtype=dtype)``; ragged
+    nested lists (rows of different lengths) get an expected / got / fix message."""
+    if isinstance(x, torch.Tensor):
+        return x
+    try:
+        return torch.as_tensor(x, dtype=dtype)
+    except ValueError as error:  # torch: "expected sequence of length 3 at dim 1 (got 2)"
+        raise _fail(name, "a rectangular array (every row as long as the others)", f"ragged nested lists ({error})",
+                    "give every row the same number of values") from error
+
+
+def as_tensor_2d(x: object, name: str, *, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Turn a nested list, NumPy array or tensor into a 2-D float tensor ``(H, W)``.
+
+    Without ``dtype`` a tensor keeps its floating dtype and anything else gets
+    the default one, as ``torch.tensor`` gives it. With ``dtype`` the numbers
+    are read straight into that dtype (Python floats into ``torch.float64``
+    survive exactly, with no float32 rounding on the way).
 
     >>> as_tensor_2d([[0, 1], [2, 3]], "X").dtype
     torch.float32
+    >>> as_tensor_2d([[0.1]], "X", dtype=torch.float64).item()
+    0.1
     """
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    t = _nested_tensor(x, name, dtype)
     if t.ndim != 2:
         fix = (
             "pass one 2-D matrix; for batches with channels use convlib.conv2d"
@@ -245,6 +264,8 @@ def as_tensor_2d(x: object, name: str) -> torch.Tensor:
             else "wrap it as a matrix, e.g. [[1.0, -1.0]]"
         )
         raise _fail(name, "a 2-D matrix (H, W)", f"{t.ndim}-D shape {tuple(t.shape)}", fix)
+    if dtype is not None:
+        return t.to(dtype)
     if not (t.is_floating_point() or t.is_complex()):
         t = t.to(torch.get_default_dtype())
     return t

@@ -325,6 +325,19 @@ def test_as_tensor_2d() -> None:
     assert as_tensor_2d(t, "X") is t
 
 
+def test_as_tensor_2d_dtype() -> None:
+    """Lists follow torch's default dtype unless a dtype is asked for; tensors keep theirs."""
+    assert as_tensor_2d([[0.1]], "X").dtype == torch.float32  # as torch.tensor, so ops match torch
+    assert as_tensor_2d([[0.1]], "X", dtype=torch.float64).item() == 0.1
+    assert as_tensor_2d(np.array([[0.1]]), "X", dtype=torch.float64).item() == 0.1
+    assert as_tensor_2d(torch.ones(2, 2, dtype=torch.float64), "X").dtype == torch.float64
+    assert as_tensor_2d(torch.ones(2, 2, dtype=torch.int64), "X", dtype=torch.float64).dtype == torch.float64
+    with pytest.raises(ConvlibInputError, match="2-D matrix"):
+        as_tensor_2d([0.1], "X", dtype=torch.float64)
+    with pytest.raises(ConvlibInputError, match=r"^K: expected a rectangular array .*got ragged nested lists .*Fix: "):
+        as_tensor_2d([[1.0, 2.0], [3.0]], "K")  # torch's own ValueError names no argument
+
+
 def test_check_float_and_batch_accept_good_input() -> None:
     check_float(torch.ones(1), "x")
     check_batch(torch.ones(2, 3, 4, 4), channels=3)

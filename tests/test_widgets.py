@@ -56,7 +56,7 @@ def test_every_position_matches_corr2d(X: object, K: object) -> None:
     Xt, Kt = torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(K, dtype=torch.float64)
     Y = cl.corr2d(Xt, Kt)  # (H_out, W_out)
     assert w.out_shape == tuple(Y.shape)
-    torch.testing.assert_close(w.output(), Y.float())
+    torch.testing.assert_close(w.output(), Y)  # both float64
     kh, kw = Kt.shape
     for p in range(Y.numel()):
         w.position = p
@@ -84,6 +84,18 @@ def test_accepts_lists_numpy_and_tensors(make) -> None:
     assert w.x == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]]
     assert w.k == [[0.0, 1.0], [2.0, 3.0]]
     assert all(isinstance(v, float) for row in w.x for v in row)
+
+
+def test_python_floats_survive_exactly() -> None:
+    """The traits are float64 (Python floats): no float32 rounding on the way in, nor in output()."""
+    X, K = [[0.1, 0.2, 0.3], [1e-10, 1 / 3, 2.0 ** -30 + 1]], [[0.7, 0.1]]
+    w = KernelSlider(X, K)
+    assert w.x == X and w.k == K
+    Y = cl.corr2d(torch.tensor(X, dtype=torch.float64), torch.tensor(K, dtype=torch.float64))
+    assert w.output().dtype == torch.float64 and torch.equal(w.output(), Y)
+    assert w.value == 0.1 * 0.7 + 0.2 * 0.1
+    w.x = [[0.1, 0.3]]  # from the page, too
+    assert w.x == [[0.1, 0.3]] and w.output().item() == 0.1 * 0.7 + 0.3 * 0.1
 
 
 @pytest.mark.parametrize("position", [-1, 4, 100])
@@ -138,6 +150,22 @@ def test_new_data_keeps_position_on_the_grid() -> None:
 def test_non_2d_input(X: object, match: str) -> None:
     with pytest.raises(ConvlibInputError, match=match):
         KernelSlider(X, K2)
+
+
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        ([[1.0, 2.0], [3.0]], r"^X: expected a rectangular array \(every row as long as the others\), got ragged"),
+        ([[]], r"^X: expected at least one value along every axis of \(H, W\), got shape \(1, 0\)"),
+    ],
+)
+def test_ragged_or_empty_input(X: object, match: str) -> None:
+    with pytest.raises(ConvlibInputError, match=match):
+        KernelSlider(X, [[]] if X == [[]] else K2)  # an empty kernel would fit an empty input
+    w = KernelSlider(X3, [[1.0]], position=8)
+    with pytest.raises(traitlets.TraitError, match=match):
+        w.x = X
+    assert w.out_shape == (3, 3) and w.position == 8
 
 
 def test_non_2d_kernel() -> None:

@@ -80,6 +80,52 @@ def test_channels_view_rejects_bad_input():
         w.position = 4
 
 
+@pytest.mark.parametrize(
+    "trait, value, match",
+    [
+        ("x", [[[0.0, 1.0], [2.0]]], r"^X: expected a rectangular array.*got ragged nested lists.*Fix: "),
+        ("x", [[[0.0, 1.0, 2.0]] * 3], r"^K: expected a kernel depth \(C_in\) equal to the input's 1 channels"),
+        ("x", [], r"^X: expected a 3-D tensor \(C_in, H, W\), got 1-D shape \(0,\)"),
+        ("x", [[[]], [[]]], r"^X: expected at least one value along every axis of \(C_in, H, W\), got shape \(2, 1, 0\)"),
+        ("x", [[[1.0]], [[2.0]]], r"^K: expected a window no larger than the padded input 1x1, got a 2x2 window"),
+        ("k", [[[[1.0]]]], r"^K: expected a kernel depth \(C_in\) equal to the input's 2 channels, got K of shape \(1, 1, 1, 1\)"),
+        ("k", [], r"^K: expected a 4-D tensor \(C_out, C_in, k_h, k_w\), got 1-D shape \(0,\)"),
+        ("k", [[[[1.0, 2.0], [3.0]], [[1.0]]]], r"^K: expected a rectangular array"),
+        ("k", [[[[1.0] * 4] * 4] * 2], r"^K: expected a window no larger than the padded input 3x3, got a 4x4 window"),
+    ],
+)
+def test_channels_view_rejects_a_bad_new_x_or_k(trait, value, match):
+    """Setting X or K (as the page or a notebook may) gets the constructor's checks; the view stays as it was."""
+    K = torch.stack((D2L_K, D2L_K + 1))  # (2, 2, 2, 2)
+    w = ChannelsView(D2L_X, K, out_channel=1, position=3)
+    with pytest.raises(traitlets.TraitError, match=match):
+        setattr(w, trait, value)
+    assert (w.x, w.k, w.out_channel, w.position, w.out_shape) == (D2L_X.tolist(), K.tolist(), 1, 3, (2, 2))
+    assert w.total == F.conv2d(D2L_X[None], K)[0, 1, 1, 1].item() == 172.0
+
+
+def test_channels_view_new_x_or_k_keeps_channel_and_position_inside():
+    w = ChannelsView(D2L_X, torch.stack((D2L_K, D2L_K + 1)), out_channel=1, position=3)
+    w.k = [[[[1.0, 1.0, 1.0]]] * 2]  # (1, 2, 1, 3): C_out 1, 3x1 outputs
+    assert (w.out_channel, w.out_shape, w.position) == (0, (3, 1), 2)
+    assert w.total == float(F.conv2d(D2L_X[None].double(), w.K)[0, 0, 2, 0]) == 6.0 + 7 + 8 + 7 + 8 + 9  # the last row
+    w.x = D2L_X[:, :1].tolist()  # one row: 1x1 output
+    assert (w.out_shape, w.position, w.total) == ((1, 1), 0, 3.0 + 6.0)
+    with w.hold_trait_notifications():  # a batch, as the page sends it: 3 channels in both
+        w.x, w.k = [[[0.5] * 4] * 4] * 3, [[[[1.0] * 2] * 2] * 3] * 2
+    assert (w.out_shape, w.out_channel, w.position, w.total) == ((3, 3), 0, 0, 6.0)
+    with pytest.raises(traitlets.TraitError, match="kernel depth"):
+        w.set_state({"x": [[[1.0] * 4] * 4] * 2, "k": [[[[1.0]] * 3]]})  # C_in 2 against 3: all rolled back
+    assert len(w.x) == 3 and len(w.k) == 2 and w.total == 6.0
+
+
+def test_channels_view_reads_python_floats_exactly():
+    X, K = [[[0.1, 0.2], [0.3, 1 / 3]]], [[[[0.7]]]]
+    w = ChannelsView(X, K)
+    assert w.x == X and w.k == K
+    assert w.total == 0.1 * 0.7
+
+
 # --- PoolingView ---------------------------------------------------------------
 
 
@@ -159,6 +205,32 @@ def test_pooling_view_argmax_takes_the_first_of_ties():
     assert w.argmax == (2, 2)
 
 
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        [[1.0, NAN, 3.0], [2.0, 0.0, 5.0], [NAN, 4.0, NAN]],  # NaN windows: torch points to the last NaN
+        [[NAN, 5.0, NAN], [NAN, 2.0, 1.0], [7.0, NAN, 7.0]],
+        [[2.0, 2.0, 1.0], [2.0, 1.0, 2.0], [0.0, 2.0, 2.0]],  # ties: the first in reading order
+        [[-INF] * 3] * 3,  # all -inf: a real cell, never a padding cell
+        [[INF, NAN, INF], [-INF, INF, 0.0], [INF, INF, NAN]],
+    ],
+)
+@pytest.mark.parametrize("kernel, stride, padding, ceil_mode", [(2, 1, 0, False), (3, 1, 1, False), (2, 2, 1, True), (3, 2, 1, True)])
+def test_pooling_view_argmax_is_torchs_index(X, kernel, stride, padding, ceil_mode):
+    """argmax_at is the cell F.max_pool2d(return_indices=True) points to, NaNs and ties included."""
+    x = torch.tensor(X, dtype=torch.float64)[None, None]  # (1, 1, 3, 3)
+    want, index = F.max_pool2d(x, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode, return_indices=True)
+    w = PoolingView(X, kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    assert w.out_shape == tuple(want.shape[-2:])
+    for p in range(want.numel()):
+        r, c = divmod(p, want.shape[-1])
+        assert w.argmax_at(p) == divmod(int(index[0, 0, r, c]), 3), (p, X)
+        torch.testing.assert_close(torch.tensor(w.value_at(p), dtype=torch.float64), want[0, 0, r, c], equal_nan=True)
+
+
 def test_pooling_view_padding_never_wins_a_max():
     X = -torch.arange(1.0, 10.0).reshape(3, 3)  # all negative: zero padding would win
     w = PoolingView(X, 3, stride=1, padding=1)
@@ -191,6 +263,33 @@ def test_pooling_view_rejects_bad_input():
         w.padding = [2, 2]
     with pytest.raises(traitlets.TraitError, match="position"):
         w.position = 4
+
+
+@pytest.mark.parametrize(
+    "value, match",
+    [
+        ([[0.0, 1.0, 2.0], [3.0]], r"^X: expected a rectangular array.*got ragged nested lists"),
+        ([], r"^X: expected a 2-D matrix \(H, W\), got 1-D shape \(0,\)"),
+        ([[]], r"^X: expected at least one value along every axis of \(H, W\), got shape \(1, 0\)"),
+        ([[1.0]], r"^kernel_size: expected a window no larger than the padded input 1x1, got a 2x2 window"),
+    ],
+)
+def test_pooling_view_rejects_a_bad_new_x(value, match):
+    """Setting X gets the constructor's checks; the view stays as it was."""
+    X = torch.arange(16.0).reshape(4, 4)
+    with pytest.raises(ConvlibInputError, match=match):
+        PoolingView(value, 2)
+    w = PoolingView(X, 2, position=3)
+    with pytest.raises(traitlets.TraitError, match=match):
+        w.x = value
+    assert (w.x, w.position, w.out_shape, w.value) == (X.tolist(), 3, (2, 2), 15.0)
+
+
+def test_pooling_view_new_x_keeps_position_inside_and_reads_floats_exactly():
+    w = PoolingView(torch.arange(16.0).reshape(4, 4), 2, position=3)
+    w.x = [[0.1, 0.2], [0.3, 1 / 3]]
+    assert (w.out_shape, w.position, w.value, w.argmax) == ((1, 1), 0, 1 / 3, (1, 1))
+    assert PoolingView([[0.1, 0.7]], (1, 2)).value == 0.7
 
 
 def test_pooling_view_state_is_plain_json():

@@ -194,6 +194,31 @@ def test_bad_inputs_say_what_to_do() -> None:
         NetworkView(net, [[0.0]], None, CLASSES)
 
 
+def test_labels_must_name_a_class() -> None:
+    """A label past the class names (or below -1, "no label") would show an undefined name in the page."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 10)).eval()
+    x = torch.rand(3, 1, 4, 4)
+    for labels, bad in (([0, 10, 2], "got 10 for image 1"), (torch.tensor([1, 2, -2]), "got -2 for image 2")):
+        with pytest.raises(ConvlibInputError, match=rf"^labels: expected class indices 0 to 9 .*{bad}\. Fix: .*labels=None"):
+            NetworkView(net, x, labels, CLASSES)
+    view = NetworkView(net, x, [9, -1, 0], CLASSES)  # -1: an image with no label
+    with pytest.raises(traitlets.TraitError, match="got 10 for image 0"):
+        view.labels = [10, 0, 0]
+    assert view.labels == [9, -1, 0]
+
+
+def test_float64_model_runs_in_its_own_dtype() -> None:
+    """A float64 model gets float64 images for the check (a float32 image failed in its first conv)."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(8, 10)).double().eval()
+    x = torch.rand(2, 1, 4, 4, dtype=torch.float64)
+    view = NetworkView(net, x, [1, 2], CLASSES, normalize=([0.5], [0.25]))
+    with torch.no_grad():
+        want = net((x - 0.5) / 0.25)  # (2, 10)
+    for i in range(2):
+        torch.testing.assert_close(view.activations(i)[-1].double(), want[i], rtol=1e-4, atol=1e-5)
+
+
 def test_rgb_images_work() -> None:
     net = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 8 * 8, 10)).eval()
     x = torch.rand(2, 3, 8, 8)

@@ -6,22 +6,37 @@ import torch
 import traitlets as t
 
 from convlib.corr import corr2d, corr2d_multi_in, corr2d_multi_in_out
-from convlib.validate import ConvlibInputError, check_fits
-from convlib.widgets._base import WindowWidget, esm_source
+from convlib.validate import ConvlibInputError, _nested_tensor, check_fits
+from convlib.widgets._base import WindowWidget, esm_source, nonempty
 
 __all__ = ["ChannelsView"]
 
+#: Trait -> (rank, name in messages, layout).
+_LAYOUT = {"x": (3, "X", "(C_in, H, W)"), "k": (4, "K", "(C_out, C_in, k_h, k_w)")}
+
 
 def _tensor(value: object, ndim: int, name: str, layout: str) -> torch.Tensor:
-    """An array-like as a float64 tensor with ``ndim`` axes, or a clear error."""
-    t_ = value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+    """An array-like as a non-empty float64 tensor with ``ndim`` axes (Python floats
+    read exactly, with no float32 rounding), or a clear error."""
+    t_ = _nested_tensor(value, name, torch.float64)
     if t_.ndim != ndim:
         raise ConvlibInputError(
             f"{name}: expected a {ndim}-D tensor {layout}, got {t_.ndim}-D shape "
             f"{tuple(t_.shape)}. Fix: "
             + ("add the channel axis with X[None]." if name == "X" else "stack one (C_in, k_h, k_w) kernel per output channel, e.g. K[None].")
         )
-    return t_.detach().to(torch.float64)
+    return nonempty(t_.detach().to(torch.float64), name, layout)
+
+
+def _check_pair(x: torch.Tensor, k: torch.Tensor) -> None:
+    """``K (C_out, C_in, k_h, k_w)`` must span all of ``X (C_in, H, W)``'s channels and fit inside it."""
+    if k.shape[1] != x.shape[0]:
+        raise ConvlibInputError(
+            f"K: expected a kernel depth (C_in) equal to the input's {x.shape[0]} channels, "
+            f"got K of shape {tuple(k.shape)}. Fix: give K shape "
+            f"(C_out, {x.shape[0]}, k_h, k_w): every filter spans all input channels."
+        )
+    check_fits(tuple(x.shape[1:]), tuple(k.shape[2:]), (0, 0), name="K")
 
 
 class ChannelsView(WindowWidget):
@@ -52,16 +67,29 @@ class ChannelsView(WindowWidget):
     def __init__(
         self, X: object, K: object, *, out_channel: int = 0, position: int = 0, title: str = ""
     ) -> None:
-        x = _tensor(X, 3, "X", "(C_in, H, W)")
-        k = _tensor(K, 4, "K", "(C_out, C_in, k_h, k_w)")
-        if k.shape[1] != x.shape[0]:
-            raise ConvlibInputError(
-                f"K: expected a kernel depth (C_in) equal to the input's {x.shape[0]} channels, "
-                f"got K of shape {tuple(k.shape)}. Fix: give K shape "
-                f"(C_out, {x.shape[0]}, k_h, k_w): every filter spans all input channels."
-            )
-        check_fits(tuple(x.shape[1:]), tuple(k.shape[2:]), (0, 0), name="K")
+        x, k = _tensor(X, *_LAYOUT["x"]), _tensor(K, *_LAYOUT["k"])
+        _check_pair(x, k)
         super().__init__(x=x.tolist(), k=k.tolist(), out_channel=out_channel, position=position, title=title)
+
+    @t.validate("x", "k")
+    def _valid_arrays(self, proposal: t.Bunch) -> list:
+        """A new ``X`` or ``K`` (ragged, wrong rank, empty, other channel count, too large) must not
+        break the view: it gets the constructor's checks, against the other one's current value."""
+        name = proposal["trait"].name
+        try:
+            new = _tensor(proposal["value"], *_LAYOUT[name])
+            if self.x and self.k:  # both set (always, after the constructor)
+                _check_pair(*((new, self.K) if name == "x" else (self.X, new)))
+        except ConvlibInputError as error:  # a TraitError lets traitlets roll back a batch of changes
+            raise t.TraitError(str(error)) from error
+        return new.tolist()
+
+    @t.observe("x", "k")
+    def _keep_inside(self, change: t.Bunch) -> None:
+        """Fewer output channels or cells after a new ``X`` or ``K``: keep the choice on them."""
+        if self.out_channel >= len(self.k):
+            self.out_channel = len(self.k) - 1
+        self._clamp_position()
 
     @t.validate("out_channel")
     def _valid_out_channel(self, proposal: t.Bunch) -> int:

@@ -7,14 +7,15 @@ import traitlets as t
 
 from convlib.corr import corr2d
 from convlib.validate import as_tensor_2d, check_fits, ConvlibInputError
-from convlib.widgets._base import WindowWidget, esm_source
+from convlib.widgets._base import WindowWidget, esm_source, nonempty
 
 __all__ = ["KernelSlider"]
 
 
 def matrix_state(value: object, name: str) -> list[list[float]]:
-    """A 2-D array-like as nested lists of floats (the JSON the ESM reads)."""
-    return as_tensor_2d(value, name).to(torch.float64).tolist()
+    """A 2-D array-like as nested lists of floats (the JSON the ESM reads), read as float64
+    so that Python floats come back exactly."""
+    return nonempty(as_tensor_2d(value, name, dtype=torch.float64), name, "(H, W)").tolist()
 
 
 class KernelSlider(WindowWidget):
@@ -83,5 +84,5 @@ class KernelSlider(WindowWidget):
         return float(sum(self.products))
 
     def output(self) -> torch.Tensor:
-        """The whole output ``(H_out, W_out)``, via :func:`convlib.corr2d`."""
-        return corr2d(torch.tensor(self.x), torch.tensor(self.k))
+        """The whole output ``(H_out, W_out)`` in float64 (the traits' precision), via :func:`convlib.corr2d`."""
+        return corr2d(torch.tensor(self.x, dtype=torch.float64), torch.tensor(self.k, dtype=torch.float64))

@@ -13,6 +13,7 @@ reproduces the model's own output.
 from __future__ import annotations
 
 import base64
+import itertools
 from typing import Any, Iterator, Sequence
 
 import torch
@@ -218,6 +219,18 @@ def network_stages(layers: list[dict[str, Any]], *, group: bool = True) -> list[
     return stages
 
 
+def _check_labels(labels: Sequence[int], n_classes: int) -> None:
+    """Every label names one of the ``n_classes`` classes, or is -1 (an image with no label)."""
+    bad = [(i, v) for i, v in enumerate(labels) if not -1 <= v < n_classes]
+    if bad:
+        i, v = bad[0]
+        raise ConvlibInputError(
+            f"labels: expected class indices 0 to {n_classes - 1} (one per class name; -1 for an image with "
+            f"no label), got {v} for image {i}. Fix: pass the class names that go with the labels "
+            "(classes=cl.data.FASHION_MNIST_CLASSES or the like), or labels=None."
+        )
+
+
 class NetworkView(StaticWidget):
     """A trained ``nn.Sequential`` on up to ``MAX_IMAGES`` (12) images: every stage's
     feature maps and the class probabilities, recomputed in the page as you paint.
@@ -285,6 +298,7 @@ class NetworkView(StaticWidget):
         labels = [-1] * n if labels is None else [int(v) for v in labels]
         if len(labels) != n:
             raise ConvlibInputError(f"labels: expected one per image ({n}), got {len(labels)}. Fix: labels=y[:{n}].")
+        _check_labels(labels, len(classes))
         super().__init__(layers=layers, stages=network_stages(layers), layer_stages=network_stages(layers, group=False),
                          images=[pack(img) for img in x],
                          labels=labels, classes=[str(c) for c in classes], title=title)
@@ -324,10 +338,12 @@ class NetworkView(StaticWidget):
 
     def _check_reproduces(self, model: nn.Module, x: torch.Tensor) -> None:
         """The page's layer data must compute what ``model`` computes (in evaluation mode)."""
-        device = next((p.device for p in model.parameters()), torch.device("cpu"))  # trained on a GPU: stays there
+        weight = next((p for p in itertools.chain(model.parameters(), model.buffers()) if p.is_floating_point()), None)
+        device = weight.device if weight is not None else torch.device("cpu")  # trained on a GPU: stays there
+        dtype = weight.dtype if weight is not None else torch.float32  # a float64 model gets float64 images
         with evaluation_mode(model), torch.no_grad():  # every submodule's own mode comes back afterwards
             first = run_layers(self.layers[:1], x[0])[0] if self.layers[0]["kind"] == "normalize" else x[0]
-            want = model(first[None].to(device))[0].cpu()  # (classes,)
+            want = model(first[None].to(device, dtype))[0].cpu().float()  # (classes,): the page's float32
         got = self.activations(0)[-1]
         if got.shape != want.shape or want.ndim != 1 or len(self.classes) != want.numel():
             raise ConvlibInputError(
@@ -341,6 +357,14 @@ class NetworkView(StaticWidget):
                 f"(largest difference {float((got - want).abs().max()):.3g}). Fix: the model may do more than "
                 "its layers in order (a custom forward); show a plain nn.Sequential."
             )
+
+    @t.validate("labels")
+    def _valid_labels(self, proposal: t.Bunch) -> list[int]:
+        try:
+            _check_labels(proposal["value"], len(self.classes))
+        except ConvlibInputError as error:  # a TraitError lets traitlets roll back a batch of changes
+            raise t.TraitError(str(error)) from error
+        return proposal["value"]
 
     @t.validate("image")
     def _valid_image(self, proposal: t.Bunch) -> int:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from typing import Sequence
+
 import torch
 import traitlets as t
 
 from convlib.pool import _counts, pool2d, windows2d
 from convlib.validate import as_pair, as_tensor_2d
-from convlib.widgets._base import WindowWidget, esm_source
+from convlib.widgets._base import WindowWidget, esm_source, nonempty
 
 __all__ = ["PoolingView"]
 
@@ -66,17 +69,31 @@ class PoolingView(WindowWidget):
         position: int = 0,
         title: str = "",
     ) -> None:
-        x = as_tensor_2d(X, "X").to(torch.float64)
         k = as_pair(kernel_size, "kernel_size")
         s = as_pair(stride if stride is not None else k, "stride")
         p = as_pair(padding, "padding", minimum=0)
-        windows2d(x[None, None], k, stride=s, padding=p)  # raises a clear error if they do not fit
+        x = self._checked_input(X, k, s, p)
         super().__init__(
             x=x.tolist(), kernel_size=list(k), stride=list(s), padding=list(p), mode=mode,
             ceil_mode=ceil_mode, count_include_pad=count_include_pad, position=position, title=title,
         )
 
     # --- validation -------------------------------------------------------
+
+    @staticmethod
+    def _checked_input(X: object, kernel_size: Sequence[int], stride: Sequence[int], padding: Sequence[int]) -> torch.Tensor:
+        """``X`` as a non-empty float64 matrix ``(H, W)`` that the window fits, or a clear error."""
+        x = nonempty(as_tensor_2d(X, "X", dtype=torch.float64), "X", "(H, W)")
+        windows2d(x[None, None], tuple(kernel_size), stride=tuple(stride), padding=tuple(padding))  # raises if it does not fit
+        return x
+
+    @t.validate("x")
+    def _valid_x(self, proposal: t.Bunch) -> list[list[float]]:
+        """A new ``X`` (ragged, not 2-D, empty, smaller than the window) must not break the view."""
+        try:
+            return self._checked_input(proposal["value"], self.kernel_size, self.stride, self.padding).tolist()
+        except ValueError as error:  # a TraitError lets traitlets roll back a batch of changes
+            raise t.TraitError(str(error)) from error
 
     @t.validate("mode")
     def _valid_mode(self, proposal: t.Bunch) -> str:
@@ -155,10 +172,17 @@ class PoolingView(WindowWidget):
         return self.count_at()
 
     def argmax_at(self, position: int | None = None) -> tuple[int, int]:
-        """Input ``(row, col)`` of the window's largest value (the first one in reading order on ties)."""
-        values = torch.tensor(self.window_values(position))
-        first = int((values == values.max()).nonzero()[0, 0])
-        return self.window_cells(position)[first]
+        """Input ``(row, col)`` of the cell max pooling takes, the one ``F.max_pool2d(return_indices=True)``
+        points to: the window's largest value, the first one in reading order on ties; in a window that
+        holds a NaN (then the output is NaN), the last NaN. Padding cells are never taken."""
+        h, w = len(self.x), len(self.x[0])
+        real = [(r, c) for r, c in self.window_cells(position) if 0 <= r < h and 0 <= c < w]
+        best, best_value = real[0], float("-inf")  # every window holds a real cell (padding <= half the window)
+        for r, c in real:  # torch's loop: a larger value or any NaN takes over
+            value = self.x[r][c]
+            if value > best_value or math.isnan(value):
+                best, best_value = (r, c), value
+        return best
 
     @property
     def argmax(self) -> tuple[int, int]:
