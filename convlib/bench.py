@@ -141,7 +141,7 @@ class _Matmuls(torch.autograd.Function):
             gs = g_t[: c_out * m].view(c_out, m)  # (C_out, M): the slice's output gradients, transposed
             gw.add(gs, cols_t[: width * m].view(width, m))
             _product(w2_t, gs, gcols[: width * m].view(width, m))  # (K, M)
-        return None, gw.as_kernels(weight), grad.sum((0, 2, 3)) if has_bias else None, None, None
+        return None, gw.as_kernels(weight, torch.contiguous_format), grad.sum((0, 2, 3)) if has_bias else None, None, None
 
 
 def matmuls_only(

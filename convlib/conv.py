@@ -186,7 +186,6 @@ def conv2d_unfold(
     x: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None = None,
-    *,
     stride: int | tuple[int, int] = 1,
     padding: Padding = 0,
     dilation: int | tuple[int, int] = 1,
@@ -269,6 +268,12 @@ def conv2d_loop(
 def _channels_last(x: torch.Tensor) -> bool:
     """Whether ``x (N, C, H, W)`` is stored channels-last (and not also plainly contiguous, as 1x1 maps are)."""
     return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
+def _layout(x: torch.Tensor, weight: torch.Tensor) -> torch.memory_format:
+    """The memory format of the output and of both gradients, as ``F.conv2d`` chooses it:
+    channels-last when the input or the weight is stored so, else contiguous NCHW."""
+    return torch.channels_last if _channels_last(x) or _channels_last(weight) else torch.contiguous_format
 
 
 def _padded_nhwc(x: torch.Tensor, p: IntPair) -> torch.Tensor:
@@ -465,10 +470,9 @@ class _WeightGrad:
         """Add one slice: ``cols_t (K, M) @ g_t.T``, ``g_t (C_out, M)`` the output gradients of the M columns."""
         gemm.add_matmul(self.matrix, cols_t, g_t.t())  # (K, M) @ (M, C_out)
 
-    def as_kernels(self, weight: torch.Tensor) -> torch.Tensor:
-        """The finished sum, shaped like ``weight (C_out, C_in, k_h, k_w)`` and stored like it (as torch returns it)."""
+    def as_kernels(self, weight: torch.Tensor, layout: torch.memory_format) -> torch.Tensor:
+        """The finished sum, shaped like ``weight (C_out, C_in, k_h, k_w)``, stored in ``layout``."""
         c_out, c_in, kh, kw = weight.shape
-        layout = torch.channels_last if _channels_last(weight) else torch.contiguous_format
         return self.matrix.t().reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2).contiguous(memory_format=layout)
 
 
@@ -492,9 +496,7 @@ class _Im2colConv(torch.autograd.Function):
         xp = _padded_nhwc(x, p)  # (N, H_p, W_p, C_in)
         win = _windows(xp, (kh, kw), s, d, out_hw)  # (N, H_out, W_out, k_h, k_w, C_in), a view
         w2 = _weight_matrix(weight)  # (C_out, K), K = k_h*k_w*C_in
-        # as F.conv2d chooses: channels-last when the input or the weight is stored so
-        layout = torch.channels_last if _channels_last(x) or _channels_last(weight) else torch.contiguous_format
-        out = torch.empty(n, c_out, *out_hw, dtype=x.dtype, device=x.device, memory_format=layout)  # (N, C_out, H_out, W_out)
+        out = torch.empty(n, c_out, *out_hw, dtype=x.dtype, device=x.device, memory_format=_layout(x, weight))  # (N, C_out, H_out, W_out)
         step = _batch_step(n, rows * width * x.element_size())
         for a in range(0, n, step):
             b = min(n, a + step)
@@ -522,6 +524,7 @@ class _Im2colConv(torch.autograd.Function):
         c_out, _, kh, kw = weight.shape
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         width = kh * kw * c_in  # K
+        layout = _layout(x, weight)  # both gradients are stored like the output, as torch's conv stores them
         gw = _WeightGrad(weight) if need_w else None
         gb = grad.new_zeros(c_out) if need_b else None  # (C_out,): the bias touches every output position
         win = _windows_kernel_first(_padded_nchw(x, p), (kh, kw), s, d, (h_out, w_out)) if need_w else None
@@ -530,7 +533,7 @@ class _Im2colConv(torch.autograd.Function):
         if need_x:
             plan, covers = _col2im_plan((h, w), (h_out, w_out), (kh, kw), s, p, d)
             w2_t = _weight_matrix(weight).t().contiguous()  # (K, C_out)
-            gx = torch.empty_like(x)  # (N, C_in, H, W) in the input's memory layout, as torch's conv does
+            gx = torch.empty_like(x, memory_format=layout)  # (N, C_in, H, W)
         for a in range(0, n, step):
             b = min(n, a + step)
             m = (b - a) * h_out * w_out  # output positions in the slice
@@ -550,14 +553,13 @@ class _Im2colConv(torch.autograd.Function):
                 _col2im(target, _col2im_pairs(target, gc.view(kh, kw, c_in, b - a, h_out, w_out), plan), covers)
                 if not direct:
                     gx[a:b] = target
-        return gx, None if gw is None else gw.as_kernels(weight), gb, None, None, None, None
+        return gx, None if gw is None else gw.as_kernels(weight, layout), gb, None, None, None, None
 
 
 def conv2d(
     x: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None = None,
-    *,
     stride: int | tuple[int, int] = 1,
     padding: Padding = 0,
     dilation: int | tuple[int, int] = 1,
@@ -585,8 +587,9 @@ def conv2d(
     ``torch.func.grad`` / ``vmap`` / ``jacrev``, forward-mode AD). Inside
     ``torch.autocast`` it computes in the autocast dtype, as ``F.conv2d`` does.
     The output is stored as ``F.conv2d`` stores it: channels-last
-    (``torch.channels_last``) when ``x`` or ``weight`` is, else contiguous NCHW;
-    each gradient is stored like the tensor it belongs to.
+    (``torch.channels_last``) when ``x`` or ``weight`` is, else contiguous NCHW,
+    and so are both gradients. The arguments come in ``F.conv2d``'s order, so
+    ``conv2d(x, w, b, 2, 1)`` means stride 2, padding 1.
 
     >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
     >>> w = torch.tensor([[[[0., 1], [2, 3]]]])
@@ -610,8 +613,9 @@ def conv2d(
     elif groups == 1:
         out = _Im2colConv.apply(x, weight, bias, s, p, d, out_hw)
     else:
-        layout = torch.channels_last if _channels_last(x) or _channels_last(weight) else torch.contiguous_format
-        parts = zip(x.chunk(groups, dim=1), weight.chunk(groups, dim=0),
+        layout = _layout(x, weight)
+        # each group's kernels stored in the op's layout, so each group's gradients come back in it too
+        parts = zip(x.chunk(groups, dim=1), [wg.contiguous(memory_format=layout) for wg in weight.chunk(groups, dim=0)],
                     bias.chunk(groups) if bias is not None else [None] * groups)
         # one convolution per group: (N, C_in/g, H, W) with (C_out/g, C_in/g, k_h, k_w) -> (N, C_out/g, H_out, W_out)
         outs = [_Im2colConv.apply(xg, wg, bg, s, p, d, out_hw) for xg, wg, bg in parts]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from convlib.conv import _autocast
+from convlib.conv import _autocast, _layout
 from convlib.shapes import conv_transpose_output_size
 from convlib.validate import (
     ConvlibInputError, as_pair, as_tensor_2d, check_batch, check_float, check_groups, check_weight_and_bias,
@@ -113,12 +113,11 @@ def conv_transpose2d(
     x: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None = None,
-    *,
     stride: int | tuple[int, int] = 1,
     padding: int | tuple[int, int] = 0,
     output_padding: int | tuple[int, int] = 0,
-    dilation: int | tuple[int, int] = 1,
     groups: int = 1,
+    dilation: int | tuple[int, int] = 1,
 ) -> torch.Tensor:
     """2-D transposed convolution of a batch, as ``torch.nn.functional.conv_transpose2d``.
 
@@ -158,6 +157,7 @@ def conv_transpose2d(
     y = y[:, :, p[0] : p[0] + h_out, p[1] : p[1] + w_out]  # padding: drop p cells on each side
     if bias is not None:
         y = y + bias.reshape(1, -1, 1, 1)
+    y = y.contiguous(memory_format=_layout(x, weight))  # stored as F.conv_transpose2d stores it
     return y[0] if image else y  # (N, C_out, H_out, W_out), or (C_out, H_out, W_out) for one image
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from torch import nn
 
 import convlib as cl
-from convlib.conv import Conv2D, conv2d
+from convlib.conv import Conv2D, conv2d, conv2d_unfold
 
 FAST = settings(max_examples=100, deadline=None)
 
@@ -265,3 +265,13 @@ def test_layer_takes_one_image(padding_mode: str) -> None:
     torch.testing.assert_close(gx, x.grad)
     torch.testing.assert_close(layer.weight.grad, ref.weight.grad)
     torch.testing.assert_close(layer.bias.grad, ref.bias.grad)
+
+
+def test_arguments_in_torchs_order() -> None:
+    """conv2d(x, w, b, stride, padding, dilation, groups), positional as F.conv2d takes them."""
+    g = torch.Generator().manual_seed(3)
+    x, b = torch.randn(2, 4, 9, 8, generator=g), torch.randn(6, generator=g)
+    whole, grouped = torch.randn(6, 4, 3, 3, generator=g), torch.randn(6, 2, 3, 3, generator=g)
+    for w, args in [(whole, (2,)), (whole, (2, 1)), (whole, ((1, 2), 1, 2)), (grouped, (1, "same", 1, 2))]:
+        torch.testing.assert_close(conv2d(x, w, b, *args), F.conv2d(x, w, b, *args), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(conv2d_unfold(x, w, b, *args), F.conv2d(x, w, b, *args), rtol=1e-5, atol=1e-5)

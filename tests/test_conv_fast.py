@@ -263,8 +263,8 @@ def test_output_is_contiguous_and_chains() -> None:
 @pytest.mark.parametrize("stored", ["x", "weight", "both"])
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_channels_last_layouts_follow_torch(library: str, stored: str) -> None:
-    """As F.conv2d: a channels-last input or weight gives a channels-last output. Each gradient is stored
-    like its tensor (torch's choice there depends on which of its convolution routines ran)."""
+    """As F.conv2d: a channels-last input or weight gives a channels-last output, and channels-last
+    gradients for both (torch 2.14 does so on every routine: float32 and float64, stride, dilation)."""
     x, w, b = _case(11, (3, 4, 7, 6), (5, 4, 3, 3), dtype=torch.float32)
     if stored in ("x", "both"):
         x = x.contiguous(memory_format=torch.channels_last)
@@ -282,7 +282,25 @@ def test_channels_last_layouts_follow_torch(library: str, stored: str) -> None:
     assert y.stride() == ref.stride()
     for mine, theirs in zip(got, expected):  # torch's gradient layouts vary with its backend: values only
         torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-4)
-    assert got[0].stride() == x.stride() and got[1].stride() == w.stride()
+    layout = torch.channels_last  # every case here stores x, w or both channels-last
+    assert got[0].is_contiguous(memory_format=layout) and got[1].is_contiguous(memory_format=layout)
+    assert [g.stride() for g in got] == [e.stride() for e in expected]
+
+
+@pytest.mark.parametrize("stored", ["x", "weight"])
+def test_grouped_layouts_follow_torch(stored: str) -> None:
+    """Groups run one convolution per group; the gradients still come back in the op's layout."""
+    x, w, b = _case(12, (2, 4, 6, 5), (6, 2, 3, 3), dtype=torch.float32)
+    x, w = (t.contiguous(memory_format=torch.channels_last) if name == stored else t for name, t in (("x", x), ("weight", w)))
+    x.requires_grad_()
+    w.requires_grad_()
+    y, ref = conv2d(x, w, b, padding=1, groups=2), F.conv2d(x, w, b, padding=1, groups=2)
+    up = torch.randn_like(ref)
+    got, expected = torch.autograd.grad(y, (x, w), up), torch.autograd.grad(ref, (x, w), up)
+    assert y.stride() == ref.stride()
+    for mine, theirs in zip(got, expected):
+        torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-4)
+        assert mine.stride() == theirs.stride()
 
 
 def test_second_derivatives() -> None:

@@ -222,3 +222,27 @@ def test_insert_zeros_then_convolve_is_the_transposed_convolution() -> None:
     spread = F.pad(insert_zeros(x, 2), (1, 1, 1, 1))  # k - 1 - p = 3 - 1 - 1
     flipped = w.flip(2, 3).transpose(0, 1)  # (C_out, C_in, k_h, k_w)
     torch.testing.assert_close(F.conv2d(spread, flipped), F.conv_transpose2d(x, w, stride=2, padding=1))
+
+
+def test_arguments_in_torchs_order() -> None:
+    """conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation), as F.conv_transpose2d."""
+    g = torch.Generator().manual_seed(4)
+    x, w = torch.randn(2, 4, 5, 4, generator=g), torch.randn(4, 3, 3, 3, generator=g)
+    for groups, args in [(1, (2,)), (1, (2, 1)), (1, (2, 1, 1)), (2, (2, 1, (1, 0), 2)), (2, (2, 1, 1, 2, (2, 1)))]:
+        b = torch.randn(3 * groups, generator=g)  # (C_out,)
+        torch.testing.assert_close(cl.conv_transpose2d(x, w, b, *args), F.conv_transpose2d(x, w, b, *args),
+                                   rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("stored", ["x", "weight", "neither"])
+def test_output_stored_as_torch(stored: str) -> None:
+    """A channels-last input or weight gives a channels-last output (and padding never leaves a strided view)."""
+    g = torch.Generator().manual_seed(6)
+    x, w = torch.randn(2, 4, 5, 4, generator=g), torch.randn(4, 3, 3, 3, generator=g)
+    if stored == "x":
+        x = x.contiguous(memory_format=torch.channels_last)
+    if stored == "weight":
+        w = w.contiguous(memory_format=torch.channels_last)
+    got, expected = cl.conv_transpose2d(x, w, stride=2, padding=1), F.conv_transpose2d(x, w, stride=2, padding=1)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    assert got.stride() == expected.stride()
