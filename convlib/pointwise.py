@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from convlib.conv import _autocast, _channels_last
 from convlib.validate import ConvlibInputError, check_float, check_weight_and_bias
 
 __all__ = ["conv1x1"]
@@ -39,7 +40,9 @@ def conv1x1(
     Returns ``(N, C_out, H, W)`` or ``(C_out, H, W)``, the same rank as ``x``:
     height and width never change. Equals
     ``F.conv2d(x, weight.reshape(C_out, C_in, 1, 1), bias)``; like it, it wants
-    ``weight`` and ``bias`` in ``x``'s dtype (a mismatch raises, nothing is cast).
+    ``weight`` and ``bias`` in ``x``'s dtype (a mismatch raises, nothing is cast),
+    computes in ``torch.autocast``'s dtype inside an autocast block, and returns
+    a channels-last result for a channels-last ``x``.
 
     >>> x = torch.arange(8.).reshape(2, 2, 2)        # (C_in=2, H=2, W=2)
     >>> w = torch.tensor([[1., 1.], [1., -1.]])     # sum and difference of the channels
@@ -68,6 +71,13 @@ def conv1x1(
             f"({c_out}, {c_in})."
         )
     check_weight_and_bias(x4, w, bias, c_out)  # one dtype for all three, as F.conv2d requires
+    x4, w, bias = _autocast(x4, w, bias)  # inside torch.autocast: its dtype, as F.conv2d
+    if _channels_last(x4):  # pixels already lie channel after channel: one row per pixel, and so does the output
+        rows = x4.permute(0, 2, 3, 1).reshape(n, h * wd, c_in)  # (N, H*W, C_in), no copy
+        out = rows @ w.t()  # (N, H*W, C_out)
+        if bias is not None:
+            out = out + bias
+        return out.view(n, h, wd, c_out).permute(0, 3, 1, 2)[0 if single else slice(None)]  # (N, C_out, H, W), channels-last
     pixels = x4.reshape(n, c_in, h * wd)  # (N, C_in, H*W): one column per pixel
     out = w @ pixels  # (N, C_out, H*W)
     if bias is not None:

@@ -186,3 +186,20 @@ def test_mixed_dtypes_raise_as_f_conv2d_does(x_dtype, w_dtype, b_dtype, name: st
         conv1x1(x, w, b)
     with pytest.raises(ConvlibInputError, match=rf"^{name}: expected the dtype of x"):
         conv1x1(x[0], w[:, :, None, None], b)  # one image, nn.Conv2d's weight layout: the same check
+
+
+def test_autocast_and_channels_last_as_torch() -> None:
+    """Inside torch.autocast the result has autocast's dtype; a channels-last x gives a channels-last result."""
+    g = torch.Generator().manual_seed(5)
+    x, w, b = torch.randn(2, 3, 4, 5, generator=g), torch.randn(6, 3, 1, 1, generator=g), torch.randn(6, generator=g)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got, expected = conv1x1(x, w, b), F.conv2d(x, w, b)
+    assert got.dtype == expected.dtype == torch.bfloat16
+    torch.testing.assert_close(got, expected, rtol=2e-2, atol=2e-2)
+    xc = x.contiguous(memory_format=torch.channels_last).requires_grad_()
+    got, expected = conv1x1(xc, w, b), F.conv2d(xc, w, b)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    assert got.stride() == expected.stride()
+    up = torch.randn(expected.shape, generator=g)
+    torch.testing.assert_close(torch.autograd.grad(got, xc, up)[0], torch.autograd.grad(expected, xc, up)[0])
+    torch.testing.assert_close(conv1x1(xc[0], w, b), F.conv2d(xc[0], w, b), rtol=1e-5, atol=1e-5)  # one image

@@ -275,3 +275,13 @@ def test_one_image_matches_torch_with_gradients(mode: str, torch_pool, kwargs: d
     torch.testing.assert_close(out, ref)
     up = torch.randn(ref.shape, dtype=torch.float64)
     torch.testing.assert_close(torch.autograd.grad(out, x, up)[0], torch.autograd.grad(ref, x, up)[0])
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_channels_last_stays_channels_last(mode: str) -> None:
+    """As torch's pools: a channels-last batch gives a channels-last result."""
+    x = torch.randn(2, 4, 7, 6, generator=torch.Generator().manual_seed(7)).contiguous(memory_format=torch.channels_last)
+    ref = (F.max_pool2d if mode == "max" else F.avg_pool2d)(x, 3, stride=2, padding=1, ceil_mode=True)
+    got = pool2d(x, 3, stride=2, padding=1, ceil_mode=True, mode=mode)
+    torch.testing.assert_close(got, ref)
+    assert got.stride() == ref.stride()
