@@ -16,6 +16,7 @@ __all__ = [
     "ConvlibInputError",
     "as_pair",
     "check_int",
+    "check_optional_int",
     "as_tensor_2d",
     "check_float",
     "check_batch",
@@ -115,6 +116,25 @@ def check_int(
         else:
             fix = f"use {name}={maximum} or smaller" if minimum is None else f"pick {name} from {minimum} to {maximum}"
     raise error(f"{name}: expected {expected}, got {_got(value)}. Fix: {fix}")
+
+
+def check_optional_int(
+    value: object, name: str, *, none: str, minimum: int = 1, fix: str | None = None,
+    error: type[Exception] = ConvlibInputError,
+) -> int | None:
+    """``None`` when ``value`` is None (``none`` says what None means), else :func:`check_int`'s int ``>= minimum``.
+
+    >>> check_optional_int(None, "limit", none="every example") is None
+    True
+    >>> check_optional_int(0, "limit", none="every example")
+    Traceback (most recent call last):
+    ...
+    convlib.validate.ConvlibInputError: limit: expected None (every example) or an int >= 1, got 0. Fix: use limit=1 or larger
+    """
+    if value is None:
+        return None
+    return check_int(value, name, minimum=minimum, expected=f"None ({none}) or an int >= {minimum}", fix=fix,
+                     error=error)
 
 
 def as_pair(value: int | Sequence[int], name: str, *, minimum: int = 1, single: bool = True) -> IntPair:
