@@ -17,6 +17,7 @@ __all__ = [
     "as_pair",
     "check_int",
     "check_optional_int",
+    "check_ints",
     "as_tensor_2d",
     "check_float",
     "check_batch",
@@ -135,6 +136,37 @@ def check_optional_int(
         return None
     return check_int(value, name, minimum=minimum, expected=f"None ({none}) or an int >= {minimum}", fix=fix,
                      error=error)
+
+
+def check_ints(
+    values: object, name: str, *, minimum: int = 1, length: int | None = None, expected: str | None = None,
+    fix: str,
+) -> tuple[int, ...]:
+    """``values`` (a list, tuple, array...) as a tuple of plain ints, each a whole number ``>= minimum``
+    (see :func:`check_int`); ``length`` of them when given, else at least one.
+
+    >>> check_ints([32, 64], "widths", fix="widths=(32, 64)")
+    (32, 64)
+    >>> check_ints((8, True), "widths", fix="widths=(8, 16)")
+    Traceback (most recent call last):
+    ...
+    convlib.validate.ConvlibInputError: widths: expected a non-empty sequence of ints >= 1, got (8, True), which holds True (a bool). Fix: widths=(8, 16)
+    """
+    if expected is None:
+        count = "a non-empty sequence" if length is None else f"{length} values, a sequence"
+        expected = f"{count} of ints >= {minimum}"
+    try:
+        seq = [] if isinstance(values, (str, bytes)) else list(values)  # type: ignore[call-overload]
+    except TypeError:
+        seq = []
+    if not seq and not (isinstance(values, Sequence) and not isinstance(values, (str, bytes))):
+        raise ConvlibInputError(f"{name}: expected {expected}, got {_got(values)}. Fix: {fix}")
+    items = [_as_index(v) for v in seq]
+    bad = [v for v, i in zip(seq, items) if i is None or i < minimum]
+    if bad or (len(seq) != length if length is not None else not seq):
+        which = f", which holds {_got(bad[0])}" if bad else ""
+        raise ConvlibInputError(f"{name}: expected {expected}, got {values!r}{which}. Fix: {fix}")
+    return tuple(items)  # type: ignore[arg-type]
 
 
 def as_pair(value: int | Sequence[int], name: str, *, minimum: int = 1, single: bool = True) -> IntPair:
