@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from convlib.bench import BenchCase
 from convlib.conv import Conv2D, layer_padding
 from convlib.train import evaluation_mode
-from convlib.validate import ConvlibInputError, check_int, check_ints
+from convlib.validate import ConvlibInputError, check_int, check_ints, check_seed
 
 __all__ = [
     "RECIPE",
@@ -364,9 +364,9 @@ def make_batches(
     batches :func:`random_crop_flip` (seeded by ``seed``, like the shuffling).
     Build them once and reuse them: loading the data is the slow part of a short run.
     """
-    from convlib.data import CIFAR10_MEAN, CIFAR10_STD, Batches, _check_limit, _check_seed
+    from convlib.data import CIFAR10_MEAN, CIFAR10_STD, Batches, _check_limit
 
-    limit, seed = _check_limit(limit), _check_seed(seed)
+    limit, seed = _check_limit(limit), check_seed(seed)
     if limit is not None:
         train_set, test_set = train_set.subset(limit, seed=seed), test_set.subset(limit, seed=seed)
     g = torch.Generator().manual_seed(seed)

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib.config import cache_dir, data_dir
-from convlib.validate import _fail, check_int, check_optional_int
+from convlib.validate import _fail, check_int, check_optional_int, check_seed
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -85,7 +85,7 @@ class ImageData:
     def subset(self, n: int, *, seed: int = 0) -> "ImageData":
         """``n`` (an int >= 1) examples drawn at random (the same ones for the same seed)."""
         n = check_int(n, "n", minimum=1, fix="e.g. subset(1000) keeps 1000 random examples")
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         if n >= len(self):
             return self
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
@@ -315,7 +315,7 @@ class Batches:
         batch_size = check_int(batch_size, "batch_size", minimum=1,
                                fix="give a whole number of examples per batch, e.g. batch_size=64")
         resize = check_optional_int(resize, "resize", none="keep the size", fix="e.g. resize=32, or resize=None")
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
         self.resize, self.transform = resize, transform
         self.mean = None if mean is None else torch.tensor(mean).view(1, -1, 1, 1)
@@ -349,10 +349,6 @@ def _check_limit(limit: object) -> int | None:
                               fix="limit=1000 keeps 1000 random examples of each split; limit=None keeps them all")
 
 
-def _check_seed(seed: object) -> int:
-    return check_int(seed, "seed", expected="an int such as 0", fix="e.g. seed=0")
-
-
 def load_fashion_mnist(
     batch_size: int = 256, *, resize: int | None = None, limit: int | None = None, seed: int = 0
 ) -> tuple[Batches, Batches]:
@@ -361,7 +357,7 @@ def load_fashion_mnist(
 
     Images are ``(B, 1, 28, 28)`` in ``[0, 1]`` (or ``resize`` x ``resize``).
     """
-    limit, seed = _check_limit(limit), _check_seed(seed)
+    limit, seed = _check_limit(limit), check_seed(seed)
     train, test = fashion_mnist(True), fashion_mnist(False)
     if limit is not None:
         train, test = train.subset(limit, seed=seed), test.subset(limit, seed=seed)
@@ -389,7 +385,7 @@ def load_cifar10(
     standard deviation; ``transform`` (e.g. augmentation) applies to training
     batches only.
     """
-    limit, seed = _check_limit(limit), _check_seed(seed)
+    limit, seed = _check_limit(limit), check_seed(seed)
     train, test = cifar10(True), cifar10(False)
     if limit is not None:
         train, test = train.subset(limit, seed=seed), test.subset(limit, seed=seed)

@@ -18,6 +18,7 @@ __all__ = [
     "check_int",
     "check_optional_int",
     "check_ints",
+    "check_seed",
     "as_tensor_2d",
     "check_float",
     "check_batch",
@@ -167,6 +168,11 @@ def check_ints(
         which = f", which holds {_got(bad[0])}" if bad else ""
         raise ConvlibInputError(f"{name}: expected {expected}, got {values!r}{which}. Fix: {fix}")
     return tuple(items)  # type: ignore[arg-type]
+
+
+def check_seed(value: object, name: str = "seed") -> int:
+    """``value`` as a plain int for a random generator's seed (any whole number, not a bool)."""
+    return check_int(value, name, expected="an int such as 0", fix=f"e.g. {name}=0")
 
 
 def as_pair(value: int | Sequence[int], name: str, *, minimum: int = 1, single: bool = True) -> IntPair:
