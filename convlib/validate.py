@@ -19,6 +19,7 @@ __all__ = [
     "check_optional_int",
     "check_ints",
     "check_seed",
+    "nonempty",
     "as_tensor_2d",
     "check_float",
     "check_batch",
@@ -327,6 +328,24 @@ def as_tensor_2d(x: object, name: str, *, dtype: torch.dtype | None = None) -> t
     if not (t.is_floating_point() or t.is_complex()):
         t = t.to(torch.get_default_dtype())
     return t
+
+
+def nonempty(x: torch.Tensor, name: str, layout: str) -> torch.Tensor:
+    """``x`` when every axis holds at least one value; otherwise a ``ConvlibInputError``
+    (an empty grid has no cells to draw and no window to slide; torch's convolutions refuse
+    an empty kernel and an image with no rows or columns too).
+
+    >>> nonempty(torch.zeros(2, 0), "X", "(H, W)")
+    Traceback (most recent call last):
+    ...
+    convlib.validate.ConvlibInputError: X: expected at least one value along every axis of (H, W), got shape (2, 0). Fix: give every axis one value or more, e.g. [[1.0]].
+    """
+    if x.numel() == 0:
+        raise ConvlibInputError(
+            f"{name}: expected at least one value along every axis of {layout}, got shape {tuple(x.shape)}. "
+            "Fix: give every axis one value or more, e.g. " + "[" * x.ndim + "1.0" + "]" * x.ndim + "."
+        )
+    return x
 
 
 def check_float(t: torch.Tensor, name: str) -> None:

@@ -186,3 +186,14 @@ def test_mixed_dtypes_raise_as_f_conv2d_does(x_dtype, w_dtype, b_dtype, name: st
         conv1x1(x, w, b)
     with pytest.raises(ConvlibInputError, match=rf"^{name}: expected the dtype of x"):
         conv1x1(x[0], w[:, :, None, None], b)  # one image, nn.Conv2d's weight layout: the same check
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 0, 5), (1, 2, 3, 0), (2, 0, 5)])
+def test_conv1x1_refuses_an_image_without_pixels_as_f_conv2d_does(shape: tuple) -> None:
+    """It returned an empty (N, C_out, 0, W) where F.conv2d raises; an empty batch stays fine."""
+    x, w = torch.zeros(shape), torch.ones(3, 2, 1, 1)
+    with pytest.raises(RuntimeError):
+        F.conv2d(x, w)
+    with pytest.raises(ConvlibInputError, match=r"^x: expected at least one row and one column \(H, W >= 1\), got shape"):
+        conv1x1(x, w)
+    assert conv1x1(torch.zeros(0, 2, 3, 3), w).shape == F.conv2d(torch.zeros(0, 2, 3, 3), w).shape == (0, 3, 3, 3)
