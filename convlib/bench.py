@@ -60,6 +60,7 @@ except ImportError:  # pragma: no cover - Windows
     resource = None  # type: ignore[assignment]
 
 from convlib import gemm
+from convlib.validate import check_int
 from convlib.conv import (
     _batch_step,
     _checked,
@@ -214,6 +215,11 @@ class BenchCase:
     k: int
     padding: int = 0
     stride: int = 1
+
+    def __post_init__(self) -> None:
+        for name, low in (("n", 1), ("c_in", 1), ("size", 1), ("c_out", 1), ("k", 1), ("padding", 0), ("stride", 1)):
+            object.__setattr__(self, name, check_int(getattr(self, name), f"BenchCase.{name}", minimum=low,
+                                                     fix=f"pass {name}={low} or larger"))
 
     @property
     def label(self) -> str:
@@ -409,8 +415,9 @@ def run(
             "Fix: pick from that list."
         )
     bench_cases = list(bench_cases if bench_cases is not None else cases(quick))
-    repeats = repeats if repeats is not None else (3 if quick else 15)
-    loop_repeats = loop_repeats if loop_repeats is not None else (1 if quick else 3)
+    repeats = (3 if quick else 15) if repeats is None else check_int(repeats, "repeats", minimum=1, fix="e.g. repeats=3")
+    loop_repeats = (1 if quick else 3) if loop_repeats is None else check_int(
+        loop_repeats, "loop_repeats", minimum=1, fix="e.g. loop_repeats=1 (the loop is slow)")
     report = BenchReport(torch.__version__, torch.get_num_threads(), cpu_name(), repeats, quick, _load())
     for case in bench_cases:
         runners: dict[str, _Runner] = {}
@@ -463,8 +470,7 @@ def run_processes(count: int, argv: Sequence[str] = ()) -> list[dict]:
 
     Returns their reports (as :meth:`~convlib.bench.BenchReport.to_dict` gives them), in order.
     """
-    if not isinstance(count, int) or count < 1:
-        raise ValueError(f"count: expected an int >= 1, got {count!r}.")
+    count = check_int(count, "count", minimum=1, fix="e.g. count=3 processes")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder holding convlib/
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     reports = []

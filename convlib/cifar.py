@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from convlib.bench import BenchCase
 from convlib.conv import Conv2D, layer_padding
 from convlib.train import evaluation_mode
+from convlib.validate import ConvlibInputError, check_int, check_ints, check_seed
 
 __all__ = [
     "RECIPE",
@@ -81,10 +82,14 @@ def cifar_net(
     >>> type(cifar_net(Conv2D, widths=(8,))[0]).__name__
     'Conv2D'
     """
-    if not widths or any(not isinstance(w, int) or w < 1 for w in widths):
-        raise ValueError(f"widths: expected a non-empty sequence of ints >= 1, got {widths!r}. Fix: widths=(32, 64, 128).")
-    if not isinstance(convs_per_block, int) or convs_per_block < 1:
-        raise ValueError(f"convs_per_block: expected an int >= 1, got {convs_per_block!r}.")
+    widths = check_ints(widths, "widths", fix="widths=(32, 64, 128)")
+    convs_per_block = check_int(convs_per_block, "convs_per_block", minimum=1, fix="e.g. convs_per_block=2")
+    hidden = check_int(hidden, "hidden", minimum=0, fix="hidden=0 for no hidden layer, e.g. hidden=256 for one")
+    in_channels, image_size, num_classes = (
+        check_int(value, name, minimum=1, fix=f"e.g. {name}={example}")
+        for name, value, example in (("in_channels", in_channels, 3), ("image_size", image_size, 32),
+                                     ("num_classes", num_classes, 10))
+    )
     side = image_size // 2 ** len(widths)
     if side < 1:
         raise ValueError(
@@ -136,8 +141,7 @@ def random_crop_flip(
     """
     if X.ndim != 4:
         raise ValueError(f"X: expected a batch (N, C, H, W), got shape {tuple(X.shape)}. Fix: X[None] for one image.")
-    if not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding: expected an int >= 0, got {padding!r}.")
+    padding = check_int(padding, "padding", minimum=0, fix="padding=4 as in the chapter, padding=0 for no crop")
     n, _, h, w = X.shape
     if padding:
         Xp = F.pad(X, (padding, padding, padding, padding))  # (N, C, H + 2p, W + 2p)
@@ -183,6 +187,7 @@ def confusion_matrix(pred: torch.Tensor, true: torch.Tensor, n: int) -> torch.Te
             [0, 1, 0],
             [0, 1, 1]])
     """
+    n = check_int(n, "n", minimum=1, fix="pass n = the number of classes, e.g. n=10")
     pred, true = torch.as_tensor(pred).long().flatten(), torch.as_tensor(true).long().flatten()
     if pred.shape != true.shape:
         raise ValueError(f"pred, true: expected the same length, got {pred.numel()} and {true.numel()}.")
@@ -211,6 +216,7 @@ def misclassified(pred: torch.Tensor, true: torch.Tensor, k: int = 12) -> torch.
     >>> misclassified(torch.tensor([0, 2, 1, 1, 2]), torch.tensor([0, 1, 1, 0, 0]))
     tensor([3, 1, 4])
     """
+    k = check_int(k, "k", minimum=0, fix="e.g. k=12 mistakes")
     pred, true = torch.as_tensor(pred), torch.as_tensor(true)
     wrong = (pred != true).nonzero().flatten()  # (E,) in test-set order
     if wrong.numel() == 0:
@@ -243,6 +249,7 @@ def epoch_seconds(report: Any, images: int = 50_000, kind: str = "forward_backwa
     """
     if kind not in ("forward", "forward_backward"):
         raise ValueError(f"kind: expected 'forward' or 'forward_backward', got {kind!r}.")
+    images = check_int(images, "images", minimum=1, fix="the images in one epoch, e.g. images=50_000")
     totals: dict[str, float] = {}
     for entry in report.results:
         for t in entry["timings"]:
@@ -259,6 +266,7 @@ def conv_cases(model: nn.Module, batch_size: int, image_shape: tuple[int, int, i
     >>> [c.label for c in conv_cases(cifar_net(widths=(8, 16)), 128)]
     ['128x3x32x32 -> 8, 3x3 p1', '128x8x16x16 -> 16, 3x3 p1']
     """
+    batch_size = check_int(batch_size, "batch_size", minimum=1, fix="e.g. batch_size=128")
     found: list[BenchCase] = []
 
     def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], _: torch.Tensor) -> None:
@@ -289,6 +297,7 @@ def curve_stats(losses: Sequence[float], window: int = 20) -> dict[str, float]:
     >>> curve_stats([3.0, 1.0, 3.0, 1.0], window=2)
     {'jitter': 2.0, 'start': 2.0, 'end': 2.0, 'drop': 0.0}
     """
+    window = check_int(window, "window", minimum=1, fix="e.g. window=20 steps")
     t = torch.as_tensor(list(losses), dtype=torch.float64)
     if len(t) < 2:
         raise ValueError(f"losses: expected at least 2 steps, got {len(t)}.")
@@ -355,8 +364,9 @@ def make_batches(
     batches :func:`random_crop_flip` (seeded by ``seed``, like the shuffling).
     Build them once and reuse them: loading the data is the slow part of a short run.
     """
-    from convlib.data import CIFAR10_MEAN, CIFAR10_STD, Batches
+    from convlib.data import CIFAR10_MEAN, CIFAR10_STD, Batches, _check_limit
 
+    limit, seed = _check_limit(limit), check_seed(seed)
     if limit is not None:
         train_set, test_set = train_set.subset(limit, seed=seed), test_set.subset(limit, seed=seed)
     g = torch.Generator().manual_seed(seed)
@@ -393,8 +403,8 @@ def batch_throughput(
     """
     from convlib.data import CIFAR10_MEAN, CIFAR10_STD, Batches
     from convlib.train import seed as seed_all
-    from convlib.validate import ConvlibInputError
-
+    batch_sizes = check_ints(batch_sizes, "batch_sizes", fix="e.g. batch_sizes=(32, 128, 512)")
+    steps = check_int(steps, "steps", minimum=1, fix="e.g. steps=5 timed steps")
     need = max(batch_sizes) * (steps + 1)
     if len(data) < need:
         raise ConvlibInputError(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import torch
 
-from convlib.validate import as_tensor_2d, check_fits, ConvlibInputError
+from convlib.validate import as_tensor_2d, check_fits, ConvlibInputError, nonempty
 
 __all__ = ["corr2d_naive", "corr2d", "corr2d_multi_in", "corr2d_multi_in_out"]
 
 
 def _pair_2d(X: object, K: object) -> tuple[torch.Tensor, torch.Tensor]:
-    X, K = as_tensor_2d(X, "X"), as_tensor_2d(K, "K")
+    X = nonempty(as_tensor_2d(X, "X"), "X", "(H, W)")
+    K = nonempty(as_tensor_2d(K, "K"), "K", "(k_h, k_w)")  # an empty K summed to 0 everywhere
     check_fits(tuple(X.shape), tuple(K.shape), (0, 0), name="K")
     return X, K
 

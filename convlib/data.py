@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib.config import cache_dir, data_dir
-from convlib.validate import _fail
+from convlib.validate import _fail, check_int, check_optional_int, check_seed
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -83,7 +83,9 @@ class ImageData:
         return len(self.labels)
 
     def subset(self, n: int, *, seed: int = 0) -> "ImageData":
-        """``n`` examples drawn at random (the same ones for the same seed)."""
+        """``n`` (an int >= 1) examples drawn at random (the same ones for the same seed)."""
+        n = check_int(n, "n", minimum=1, fix="e.g. subset(1000) keeps 1000 random examples")
+        seed = check_seed(seed)
         if n >= len(self):
             return self
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
@@ -283,14 +285,6 @@ def cifar10(train: bool = True) -> ImageData:
 # ------------------------------------------------------------------ batches
 
 
-def _check_count(value: object, name: str, fix: str, *, none: str | None = None) -> None:
-    """Require an int >= 1 (or None, when ``none`` says what None means)."""
-    if value is None and none is not None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _fail(name, "an int >= 1" if none is None else f"None ({none}) or an int >= 1", repr(value), fix)
-
-
 class Batches:
     """Mini-batches of ``batch_size`` (an int >= 1) examples of an :class:`ImageData`,
     made from tensors in memory.
@@ -318,7 +312,10 @@ class Batches:
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         seed: int = 0,
     ) -> None:
-        _check_count(batch_size, "batch_size", "give a whole number of examples per batch, e.g. batch_size=64")
+        batch_size = check_int(batch_size, "batch_size", minimum=1,
+                               fix="give a whole number of examples per batch, e.g. batch_size=64")
+        resize = check_optional_int(resize, "resize", none="keep the size", fix="e.g. resize=32, or resize=None")
+        seed = check_seed(seed)
         self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
         self.resize, self.transform = resize, transform
         self.mean = None if mean is None else torch.tensor(mean).view(1, -1, 1, 1)
@@ -347,9 +344,9 @@ class Batches:
             yield X, self.data.labels[idx]
 
 
-def _check_limit(limit: object) -> None:
-    _check_count(limit, "limit", "limit=1000 keeps 1000 random examples of each split; limit=None keeps them all",
-                 none="every example")
+def _check_limit(limit: object) -> int | None:
+    return check_optional_int(limit, "limit", none="every example",
+                              fix="limit=1000 keeps 1000 random examples of each split; limit=None keeps them all")
 
 
 def load_fashion_mnist(
@@ -360,7 +357,7 @@ def load_fashion_mnist(
 
     Images are ``(B, 1, 28, 28)`` in ``[0, 1]`` (or ``resize`` x ``resize``).
     """
-    _check_limit(limit)
+    limit, seed = _check_limit(limit), check_seed(seed)
     train, test = fashion_mnist(True), fashion_mnist(False)
     if limit is not None:
         train, test = train.subset(limit, seed=seed), test.subset(limit, seed=seed)
@@ -388,7 +385,7 @@ def load_cifar10(
     standard deviation; ``transform`` (e.g. augmentation) applies to training
     batches only.
     """
-    _check_limit(limit)
+    limit, seed = _check_limit(limit), check_seed(seed)
     train, test = cifar10(True), cifar10(False)
     if limit is not None:
         train, test = train.subset(limit, seed=seed), test.subset(limit, seed=seed)

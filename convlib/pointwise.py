@@ -64,6 +64,11 @@ def conv1x1(
     x4 = x[None] if single else x  # (N, C_in, H, W)
     n, c_in, h, wd = x4.shape
     c_out = w.shape[0]
+    if h == 0 or wd == 0:  # F.conv2d refuses it too; an empty batch (N = 0) is fine
+        raise ConvlibInputError(
+            f"x: expected at least one row and one column (H, W >= 1), got shape {tuple(x.shape)}. "
+            "Fix: pass an image with pixels; an empty batch (N = 0) is fine."
+        )
     if w.shape[1] != c_in:
         raise ConvlibInputError(
             f"weight: expected {c_in} input channels (x has {c_in}), got weight shape "

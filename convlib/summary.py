@@ -29,7 +29,7 @@ from torch import nn
 from convlib.conv import Conv2D, layer_padding
 from convlib.pool import pool_geometry
 from convlib.train import evaluation_mode
-from convlib.validate import ConvlibInputError, as_pair
+from convlib.validate import ConvlibInputError, _as_index, as_pair, check_int, check_ints, check_optional_int
 
 __all__ = [
     "LayerRow",
@@ -176,14 +176,14 @@ def layer_summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | 
     >>> [(r.name, r.output_shape, r.macs) for r in layer_summary(blocks, (1, 28, 28), depth=1)]
     [('0', (1, 6, 14, 14), 117600), ('1', (1, 1176), 0)]
     """
-    if depth is not None and (not isinstance(depth, int) or depth < 1):
-        raise ConvlibInputError(f"depth: expected None or an int >= 1, got {depth!r}.")
-    shape = tuple(int(s) for s in input_shape)
+    depth = check_optional_int(depth, "depth", none="every layer", fix="depth=1 gives one row per child of the model")
+    shape = check_ints(input_shape, "input_shape", expected="(C, H, W) or (N, C, H, W) with positive whole sizes",
+                       fix="e.g. (1, 28, 28) for one Fashion-MNIST image")
     if len(shape) == 3:
         shape = (1, *shape)
-    if len(shape) != 4 or min(shape) < 1:
+    if len(shape) != 4:
         raise ConvlibInputError(
-            f"input_shape: expected (C, H, W) or (N, C, H, W) with positive sizes, got {tuple(input_shape)}. "
+            f"input_shape: expected (C, H, W) or (N, C, H, W) with positive whole sizes, got {tuple(input_shape)}. "
             "Fix: e.g. (1, 28, 28) for one Fashion-MNIST image."
         )
     names = {m: name for name, m in model.named_modules()}
@@ -376,15 +376,18 @@ def receptive_field(layers: nn.Module | Sequence[object], *, input_size: int | N
     >>> rf.sizes, rf.jumps
     ([3, 4, 8], [1, 2, 2])
     """
+    input_size = check_optional_int(input_size, "input_size", none="no feature-map sizes", fix="e.g. input_size=32")
     rows: list[RFRow] = []
     r, j, n = 1, 1, input_size
     for name, item in _chain(layers):
         if isinstance(item, tuple):
-            if len(item) not in (2, 3) or not all(isinstance(v, int) for v in item):
+            whole = [_as_index(v) for v in item]
+            if len(item) not in (2, 3) or None in whole:
                 raise ConvlibInputError(
-                    f"layers[{name}]: expected (kernel, stride) or (kernel, stride, padding) ints, got {item!r}."
+                    f"layers[{name}]: expected (kernel, stride) or (kernel, stride, padding) ints, got {item!r}. "
+                    "Fix: whole numbers, e.g. (3, 1) or (3, 1, 1)."
                 )
-            k, s, p, d, ceil = item[0], item[1], (item[2] if len(item) == 3 else 0), 1, False
+            k, s, p, d, ceil = whole[0], whole[1], (whole[2] if len(item) == 3 else 0), 1, False
             kind = "window"
             if k < 1 or s < 1 or p < 0:
                 raise ConvlibInputError(f"layers[{name}]: expected kernel, stride >= 1 and padding >= 0, got {item!r}.")
@@ -434,6 +437,8 @@ def measure_receptive_field(
     >>> measure_receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)), 11)
     5
     """
+    input_size = check_int(input_size, "input_size", minimum=1, fix="e.g. input_size=32")
+    in_channels = check_int(in_channels, "in_channels", minimum=1, fix="e.g. in_channels=3")
     chain = []
     for name, m in _chain(layers if isinstance(layers, nn.Module) else nn.Sequential(*layers)):
         if _ends_chain(m, name):

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Iterator, Sized
 import torch
 from torch import nn
 
-from convlib.validate import check_int
+from convlib.validate import check_int, check_optional_int
 
 __all__ = ["History", "fit", "evaluate", "evaluation_mode", "predict", "select_device", "seed"]
 
@@ -45,10 +45,8 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 
 def _check_max_batches(max_batches: object) -> int | None:
     """``max_batches`` as fit and evaluate take it: ``None`` (every batch) or a whole number >= 1."""
-    if max_batches is None:
-        return None
-    return check_int(max_batches, "max_batches", minimum=1, expected="None (every batch) or an int >= 1",
-                     fix="max_batches=None for every batch, or e.g. max_batches=10 for a quick run")
+    return check_optional_int(max_batches, "max_batches", none="every batch",
+                              fix="max_batches=None for every batch, or e.g. max_batches=10 for a quick run")
 
 
 # ----------------------------------------------------------------- devices

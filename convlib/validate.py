@@ -16,6 +16,10 @@ __all__ = [
     "ConvlibInputError",
     "as_pair",
     "check_int",
+    "check_optional_int",
+    "check_ints",
+    "check_seed",
+    "nonempty",
     "as_tensor_2d",
     "check_float",
     "check_batch",
@@ -115,6 +119,61 @@ def check_int(
         else:
             fix = f"use {name}={maximum} or smaller" if minimum is None else f"pick {name} from {minimum} to {maximum}"
     raise error(f"{name}: expected {expected}, got {_got(value)}. Fix: {fix}")
+
+
+def check_optional_int(
+    value: object, name: str, *, none: str, minimum: int = 1, fix: str | None = None,
+    error: type[Exception] = ConvlibInputError,
+) -> int | None:
+    """``None`` when ``value`` is None (``none`` says what None means), else :func:`check_int`'s int ``>= minimum``.
+
+    >>> check_optional_int(None, "limit", none="every example") is None
+    True
+    >>> check_optional_int(0, "limit", none="every example")
+    Traceback (most recent call last):
+    ...
+    convlib.validate.ConvlibInputError: limit: expected None (every example) or an int >= 1, got 0. Fix: use limit=1 or larger
+    """
+    if value is None:
+        return None
+    return check_int(value, name, minimum=minimum, expected=f"None ({none}) or an int >= {minimum}", fix=fix,
+                     error=error)
+
+
+def check_ints(
+    values: object, name: str, *, minimum: int = 1, length: int | None = None, expected: str | None = None,
+    fix: str,
+) -> tuple[int, ...]:
+    """``values`` (a list, tuple, array...) as a tuple of plain ints, each a whole number ``>= minimum``
+    (see :func:`check_int`); ``length`` of them when given, else at least one.
+
+    >>> check_ints([32, 64], "widths", fix="widths=(32, 64)")
+    (32, 64)
+    >>> check_ints((8, True), "widths", fix="widths=(8, 16)")
+    Traceback (most recent call last):
+    ...
+    convlib.validate.ConvlibInputError: widths: expected a non-empty sequence of ints >= 1, got (8, True), which holds True (a bool). Fix: widths=(8, 16)
+    """
+    if expected is None:
+        count = "a non-empty sequence" if length is None else f"{length} values, a sequence"
+        expected = f"{count} of ints >= {minimum}"
+    try:
+        seq = [] if isinstance(values, (str, bytes)) else list(values)  # type: ignore[call-overload]
+    except TypeError:
+        seq = []
+    if not seq and not (isinstance(values, Sequence) and not isinstance(values, (str, bytes))):
+        raise ConvlibInputError(f"{name}: expected {expected}, got {_got(values)}. Fix: {fix}")
+    items = [_as_index(v) for v in seq]
+    bad = [v for v, i in zip(seq, items) if i is None or i < minimum]
+    if bad or (len(seq) != length if length is not None else not seq):
+        which = f", which holds {_got(bad[0])}" if bad else ""
+        raise ConvlibInputError(f"{name}: expected {expected}, got {values!r}{which}. Fix: {fix}")
+    return tuple(items)  # type: ignore[arg-type]
+
+
+def check_seed(value: object, name: str = "seed") -> int:
+    """``value`` as a plain int for a random generator's seed (any whole number, not a bool)."""
+    return check_int(value, name, expected="an int such as 0", fix=f"e.g. {name}=0")
 
 
 def as_pair(value: int | Sequence[int], name: str, *, minimum: int = 1, single: bool = True) -> IntPair:
@@ -269,6 +328,24 @@ def as_tensor_2d(x: object, name: str, *, dtype: torch.dtype | None = None) -> t
     if not (t.is_floating_point() or t.is_complex()):
         t = t.to(torch.get_default_dtype())
     return t
+
+
+def nonempty(x: torch.Tensor, name: str, layout: str) -> torch.Tensor:
+    """``x`` when every axis holds at least one value; otherwise a ``ConvlibInputError``
+    (an empty grid has no cells to draw and no window to slide; torch's convolutions refuse
+    an empty kernel and an image with no rows or columns too).
+
+    >>> nonempty(torch.zeros(2, 0), "X", "(H, W)")
+    Traceback (most recent call last):
+    ...
+    convlib.validate.ConvlibInputError: X: expected at least one value along every axis of (H, W), got shape (2, 0). Fix: give every axis one value or more, e.g. [[1.0]].
+    """
+    if x.numel() == 0:
+        raise ConvlibInputError(
+            f"{name}: expected at least one value along every axis of {layout}, got shape {tuple(x.shape)}. "
+            "Fix: give every axis one value or more, e.g. " + "[" * x.ndim + "1.0" + "]" * x.ndim + "."
+        )
+    return x
 
 
 def check_float(t: torch.Tensor, name: str) -> None:

@@ -153,9 +153,47 @@ def test_spread_table_medians_and_ranges() -> None:
     assert same.splitlines()[-3].split()[6:] == ["1.00", "2.00"]  # no range when every process agrees
 
 
-def test_run_processes_rejects_bad_count() -> None:
-    with pytest.raises(ValueError, match=r"^count: expected an int >= 1, got 0"):
-        bench.run_processes(0)
+@pytest.mark.parametrize("bad, got", [(0, "0"), (True, r"True \(a bool\)"), (2.0, r"2\.0 \(a float\)")])
+def test_run_processes_rejects_bad_count(bad: object, got: str) -> None:
+    """count=True used to start one process."""
+    with pytest.raises(ValueError, match=rf"^count: expected an int >= 1, got {got}\. Fix: "):
+        bench.run_processes(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(repeats=0), r"^repeats: expected an int >= 1, got 0\. Fix: "),  # was a StatisticsError (median of nothing)
+        (dict(repeats=True), r"^repeats: expected an int >= 1, got True \(a bool\)"),
+        (dict(loop_repeats=0), r"^loop_repeats: expected an int >= 1, got 0\. Fix: "),
+        (dict(loop_repeats=1.5), r"^loop_repeats: expected an int >= 1, got 1\.5 \(a float\)"),
+    ],
+)
+def test_run_rejects_bad_repeats_before_timing(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        bench.run([bench.BenchCase("tiny", 1, 1, 4, 1, 3)], impls=("loop", "torch"), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("c", 0, 1, 4, 1, 3), r"^BenchCase\.n: expected an int >= 1, got 0\. Fix: pass n=1 or larger"),
+        (("c", True, 1, 4, 1, 3), r"^BenchCase\.n: expected an int >= 1, got True \(a bool\)"),
+        (("c", 1, 1, 4, 1, 2.5), r"^BenchCase\.k: expected an int >= 1, got 2\.5 \(a float\)"),
+        (("c", 1, 1, 4, 1, 3, -1), r"^BenchCase\.padding: expected an int >= 0, got -1\."),
+    ],
+)
+def test_bench_case_checks_its_sizes(args: tuple, message: str) -> None:
+    """A bad case used to fail later, inside a timed run, with torch's message about a tensor shape."""
+    with pytest.raises(ValueError, match=message):
+        bench.BenchCase(*args)
+
+
+def test_bench_case_takes_numpy_ints() -> None:
+    import numpy as np
+
+    case = bench.BenchCase("c", np.int64(2), 1, np.int32(6), 2, 3)
+    assert case.label == "2x1x6x6 -> 2, 3x3" and type(case.n) is int
 
 
 def test_command_line_processes_json() -> None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 from torch import nn
 
 import convlib as cl
+from convlib import bench
 from convlib.cifar import (
+    batch_throughput,
     cifar_net,
     confusion_matrix,
     conv_cases,
+    curve_stats,
+    epoch_seconds,
+    make_batches,
     misclassified,
     per_class_accuracy,
     per_image,
@@ -61,6 +67,15 @@ def test_same_parameters_same_outputs_for_both_convs() -> None:
         (dict(widths=(8, 0)), r"widths: expected a non-empty sequence"),
         (dict(widths=(4,) * 6), r"widths: expected at most 5 blocks for 32x32 images \(each halves the side\), got 6"),
         (dict(convs_per_block=0), r"convs_per_block: expected an int >= 1, got 0"),
+        (dict(widths=(8, True)), r"^widths: expected a non-empty sequence of ints >= 1, got \(8, True\), which holds True \(a bool\)\. Fix: "),
+        (dict(widths=(8, 16.0)), r"^widths: .*which holds 16\.0 \(a float\)"),
+        (dict(widths=8), r"^widths: expected a non-empty sequence of ints >= 1, got 8\. Fix: "),
+        (dict(convs_per_block=True), r"^convs_per_block: expected an int >= 1, got True \(a bool\)\. Fix: "),
+        (dict(hidden=-1), r"^hidden: expected an int >= 0, got -1\. Fix: "),
+        (dict(hidden=True), r"^hidden: expected an int >= 0, got True \(a bool\)"),
+        (dict(num_classes=0), r"^num_classes: expected an int >= 1, got 0\. Fix: "),
+        (dict(in_channels=3.0), r"^in_channels: expected an int >= 1, got 3\.0 \(a float\)"),
+        (dict(image_size=True), r"^image_size: expected an int >= 1, got True \(a bool\)"),
     ],
 )
 def test_cifar_net_bad_arguments(kwargs, match) -> None:
@@ -289,3 +304,36 @@ def test_command_line_on_real_data(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     assert "conv=convlib epochs=1 lr=0.1 batch=64 limit=256 augment=True" in out
     accuracy = float(out.split("test accuracy ")[1].split(";")[0])
     assert 0.0 <= accuracy <= 1.0 and "s/epoch" in out and "CPU" in out
+
+
+def _toy_cifar(n: int):
+    from convlib.data import ImageData
+
+    return ImageData(torch.zeros(n, 3, 32, 32, dtype=torch.uint8), torch.arange(n) % 10, cl.data.CIFAR10_CLASSES, "toy")
+
+
+def test_cifar_net_takes_numpy_ints() -> None:
+    net = cifar_net(widths=np.array([4, 8]), convs_per_block=np.int64(1), num_classes=np.int32(3), image_size=np.int64(8))
+    assert net(torch.zeros(2, 3, 8, 8)).shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        # each of these ran before: padding=True cropped by 1, n=True counted 1 class, k=-1 dropped the last
+        # mistake, window=0 became 1, steps=0 failed on an empty list, images=0 gave 0 s per epoch
+        (lambda: random_crop_flip(torch.zeros(1, 1, 4, 4), padding=True), r"^padding: expected an int >= 0, got True \(a bool\)"),
+        (lambda: confusion_matrix(torch.tensor([0]), torch.tensor([0]), True), r"^n: expected an int >= 1, got True \(a bool\)"),
+        (lambda: misclassified(torch.tensor([1, 0]), torch.tensor([0, 1]), k=-1), r"^k: expected an int >= 0, got -1\. Fix: "),
+        (lambda: curve_stats([1.0, 2.0], window=0), r"^window: expected an int >= 1, got 0\. Fix: "),
+        (lambda: conv_cases(cifar_net(widths=(4,)), 2.5), r"^batch_size: expected an int >= 1, got 2\.5 \(a float\)"),
+        (lambda: epoch_seconds(bench.BenchReport("x", 1, "cpu", 1, False, None), images=0), r"^images: expected an int >= 1, got 0\."),
+        (lambda: batch_throughput(_toy_cifar(40), [4], steps=0), r"^steps: expected an int >= 1, got 0\. Fix: "),
+        (lambda: batch_throughput(_toy_cifar(40), [4, True]), r"^batch_sizes: .*which holds True \(a bool\)"),
+        (lambda: make_batches(_toy_cifar(8), _toy_cifar(8), 4, limit=True), r"^limit: expected None \(every example\) or an int >= 1, got True \(a bool\)"),
+        (lambda: make_batches(_toy_cifar(8), _toy_cifar(8), 4, seed=0.5), r"^seed: expected an int such as 0, got 0\.5 \(a float\)"),
+    ],
+)
+def test_bad_whole_numbers_are_refused(call, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()

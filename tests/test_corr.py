@@ -132,6 +132,35 @@ def test_not_a_matrix(op) -> None:
         op(torch.ones(3, 3), [1.0, -1.0])
 
 
+@pytest.mark.parametrize("op", [corr2d, corr2d_naive])
+@pytest.mark.parametrize(
+    ("X", "K", "match"),
+    [
+        ([[]], [[]], r"^X: expected at least one value along every axis of \(H, W\), got shape \(1, 0\)\. Fix: "),
+        (torch.zeros(0, 3), [[1.0]], r"^X: expected at least one value along every axis of \(H, W\), got shape \(0, 3\)"),
+        ([[]], [[1.0]], r"^X: .* got shape \(1, 0\)"),
+        (torch.ones(3, 3), torch.zeros(0, 2), r"^K: expected at least one value along every axis of \(k_h, k_w\), got shape \(0, 2\)\. Fix: .*\[\[1\.0\]\]"),
+        (torch.ones(3, 3), [[]], r"^K: .* got shape \(1, 0\)"),
+    ],
+)
+def test_empty_input_or_kernel_is_an_error_as_in_f_conv2d(op, X, K, match: str) -> None:
+    """corr2d([[]], [[]]) gave tensor([[0.]]) and an empty K a map of zeros; F.conv2d raises for both."""
+    x4, k4 = torch.as_tensor(X, dtype=torch.float32)[None, None], torch.as_tensor(K, dtype=torch.float32)[None, None]
+    with pytest.raises(RuntimeError):
+        F.conv2d(x4, k4)
+    with pytest.raises(ConvlibInputError, match=match):
+        op(X, K)
+
+
+def test_channel_ops_refuse_empty_kernels_and_images() -> None:
+    with pytest.raises(ConvlibInputError, match=r"^K: .*\(k_h, k_w\), got shape \(0, 2\)"):
+        corr2d_multi_in(torch.ones(1, 3, 3), torch.zeros(1, 0, 2))
+    with pytest.raises(ConvlibInputError, match=r"^K: .*\(k_h, k_w\), got shape \(0, 2\)"):  # C_out = 0 too
+        corr2d_multi_in_out(torch.ones(1, 3, 3), torch.zeros(0, 1, 0, 2))
+    with pytest.raises(ConvlibInputError, match=r"^X: .*\(H, W\), got shape \(0, 3\)"):
+        corr2d_multi_in_out(torch.ones(1, 0, 3), torch.zeros(0, 1, 1, 1))
+
+
 def test_multi_in_errors() -> None:
     with pytest.raises(ConvlibInputError, match=r"^corr2d_multi_in: expected X \(C_in, H, W\), got X 2-D shape \(3, 3\)\. Fix: X\[None\] makes one channel"):
         corr2d_multi_in(torch.ones(3, 3), torch.ones(1, 2, 2))

@@ -10,12 +10,14 @@ import hashlib
 import io
 import os
 import random
+import re
 import shutil
 import socket
 import struct
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -110,8 +112,33 @@ def test_subset_is_reproducible() -> None:
 
 @pytest.mark.parametrize("bad", [0, -2, 2.5, True, "4"])
 def test_bad_batch_size(bad: object) -> None:
-    with pytest.raises(ValueError, match=rf"^batch_size: expected an int >= 1, got {bad!r}\. Fix: .*batch_size=64"):
+    with pytest.raises(ValueError, match=rf"^batch_size: expected an int >= 1, got {re.escape(repr(bad))}.*\. Fix: .*batch_size=64"):
         D.Batches(toy(), bad)  # type: ignore[arg-type]
+
+
+def test_whole_numbers_taken_as_numpy_ints() -> None:
+    data = toy(10)
+    assert len(data.subset(np.int64(4), seed=np.int32(1))) == 4
+    batches = D.Batches(data, np.int64(4), resize=np.int64(8), seed=np.int64(2))
+    assert type(batches.batch_size) is int and [tuple(X.shape) for X, _ in batches][0] == (4, 1, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: toy(10).subset(-1), r"^n: expected an int >= 1, got -1\. Fix: "),  # randperm(10)[:-1] kept 9 of 10
+        (lambda: toy(10).subset(True), r"^n: expected an int >= 1, got True \(a bool\)\. Fix: "),
+        (lambda: toy(10).subset(2.5), r"^n: expected an int >= 1, got 2\.5 \(a float\)\. Fix: "),
+        (lambda: toy(10).subset(3, seed=1.5), r"^seed: expected an int such as 0, got 1\.5 \(a float\)\. Fix: "),
+        (lambda: D.Batches(toy(), 4, resize=True), r"^resize: expected None \(keep the size\) or an int >= 1, got True \(a bool\)"),
+        (lambda: D.Batches(toy(), 4, resize=0), r"^resize: expected None \(keep the size\) or an int >= 1, got 0\."),
+        (lambda: D.Batches(toy(), 4, seed=True), r"^seed: expected an int such as 0, got True \(a bool\)"),
+    ],
+)
+def test_bad_whole_numbers(call: object, message: str) -> None:
+    """subset(-1) used to keep all but one example, subset(True) one, and resize=True resized to 1x1."""
+    with pytest.raises(ValueError, match=message):
+        call()  # type: ignore[operator]
 
 
 # --------------------------------------------------------- offline archives

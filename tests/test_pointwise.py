@@ -203,3 +203,14 @@ def test_autocast_and_channels_last_as_torch() -> None:
     up = torch.randn(expected.shape, generator=g)
     torch.testing.assert_close(torch.autograd.grad(got, xc, up)[0], torch.autograd.grad(expected, xc, up)[0])
     torch.testing.assert_close(conv1x1(xc[0], w, b), F.conv2d(xc[0], w, b), rtol=1e-5, atol=1e-5)  # one image
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 0, 5), (1, 2, 3, 0), (2, 0, 5)])
+def test_conv1x1_refuses_an_image_without_pixels_as_f_conv2d_does(shape: tuple) -> None:
+    """It returned an empty (N, C_out, 0, W) where F.conv2d raises; an empty batch stays fine."""
+    x, w = torch.zeros(shape), torch.ones(3, 2, 1, 1)
+    with pytest.raises(RuntimeError):
+        F.conv2d(x, w)
+    with pytest.raises(ConvlibInputError, match=r"^x: expected at least one row and one column \(H, W >= 1\), got shape"):
+        conv1x1(x, w)
+    assert conv1x1(torch.zeros(0, 2, 3, 3), w).shape == F.conv2d(torch.zeros(0, 2, 3, 3), w).shape == (0, 3, 3, 3)

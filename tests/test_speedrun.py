@@ -487,6 +487,13 @@ def test_figures_show_what_they_say() -> None:
     original = views.axes[0].get_images()[0].get_array()
     assert torch.allclose(torch.as_tensor(original).permute(2, 0, 1).float(), _images(3)[1].float() / 255, atol=1e-5)
     assert isinstance(figures.schedule(Recipe(), 100), matplotlib.figure.Figure)
+    # index=3 of 3 images failed with an IndexError inside crop_flip; total=True plotted two steps
+    for call, message in [(lambda: figures.augmented_views(loader, index=3), r"^index: expected an int from 0 to 2, got 3\."),
+                          (lambda: figures.augmented_views(loader, n=0), r"^n: expected an int >= 1, got 0\."),
+                          (lambda: figures.schedule(Recipe(), True), r"^total: expected an int >= 1, got True \(a bool\)"),
+                          (lambda: figures.filters(torch.zeros(2, 3, 2, 2), ncols=0), r"^ncols: expected an int >= 1, got 0\.")]:
+        with pytest.raises(ValueError, match=message):
+            call()
 
 
 def test_trainer_rejects_images_the_net_cannot_take() -> None:
@@ -495,3 +502,67 @@ def test_trainer_rejects_images_the_net_cannot_take() -> None:
         SpeedTrainer(_tiny_recipe(), x[:, :, :28, :28].contiguous(), y, x, y)
     with pytest.raises(ValueError, match="test_labels: expected 64 labels"):
         SpeedTrainer(_tiny_recipe(), x, y, x, y[:10])
+
+
+# ------------------------------------------------------------ whole numbers
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        # each of these made a Recipe before: tta_level=True (== 1) meant flip TTA, widths=(8, 16.0, 16) failed
+        # later inside nn.Conv2d, lookahead_every=0 divided by zero at the first step, eval_batch=True evaluated
+        # one image at a time
+        (dict(tta_level=True), r"^tta_level: expected 0, 1 or 2, got True \(a bool\)\. Fix: "),
+        (dict(widths=(8, 16.0, 16)), r"^widths: expected three positive ints .*which holds 16\.0 \(a float\)"),
+        (dict(widths=(8, 16)), r"^widths: expected three positive ints such as \(64, 256, 256\), got \(8, 16\)\."),
+        (dict(lookahead_every=0), r"^lookahead_every: expected an int >= 1, got 0\. Fix: e\.g\. lookahead_every=5"),
+        (dict(eval_batch=True), r"^eval_batch: expected an int >= 1, got True \(a bool\)"),
+        (dict(batch_size=2.5), r"^batch_size: expected an int >= 1, got 2\.5 \(a float\)"),
+        (dict(translate=True), r"^translate: expected an int >= 0, got True \(a bool\)"),
+        (dict(train_limit=0), r"^train_limit: expected None \(all 50,000 images\) or an int >= 1, got 0\."),
+        (dict(whiten_images=-1), r"^whiten_images: expected an int >= 1, got -1\."),
+        (dict(epochs=0), r"^epochs: expected a number > 0, got 0\."),
+    ],
+)
+def test_recipe_checks_its_whole_numbers(changes: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Recipe(**changes)
+
+
+def test_recipe_keeps_plain_ints() -> None:
+    import numpy as np
+
+    r = Recipe(batch_size=np.int64(512), widths=np.array([8, 16, 16]), test_limit=np.int32(100))
+    assert r.peak_lr() == 0.75 and r.widths == (8, 16, 16)
+    json.dumps(r.as_dict())  # NumPy ints would not serialise
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: DeviceLoader(_images(4, size=8), torch.arange(4), batch_size=True), r"^batch_size: expected an int >= 1, got True \(a bool\)"),
+        (lambda: DeviceLoader(_images(4, size=8), torch.arange(4), batch_size=2, translate=-1), r"^translate: expected an int >= 0, got -1\."),
+        (lambda: DeviceLoader(_images(4, size=8), torch.arange(4), batch_size=2, seed=0.5), r"^seed: expected an int such as 0, got 0\.5 \(a float\)"),
+        (lambda: tta_logits(torch.nn.Identity(), torch.zeros(1, 1, 2, 2), True), r"^level: expected 0, 1 or 2, got True \(a bool\)"),
+        (lambda: tta_accuracies(torch.nn.Flatten(), torch.zeros(2, 1, 2, 2), torch.zeros(2), max_level=1, batch_size=0),
+         r"^batch_size: expected an int >= 1, got 0\."),
+        (lambda: whitening_weights(torch.zeros(1, 1, 4, 4), k=True), r"^k: expected an int >= 1, got True \(a bool\)"),
+    ],
+)
+def test_pieces_check_their_whole_numbers(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_trainer_checks_run_arguments_before_training() -> None:
+    x, y = _easy_task(128)
+    trainer = SpeedTrainer(_tiny_recipe(), x, y, x, y)
+    for kwargs, message in [(dict(max_steps=0), r"^max_steps: expected None \(the whole run\) or an int >= 1, got 0\."),
+                            (dict(log_every=True), r"^log_every: expected an int >= 0, got True \(a bool\)"),
+                            (dict(seed=1.5), r"^seed: expected an int such as 0, got 1\.5 \(a float\)"),
+                            (dict(eval_limit=-1), r"^eval_limit: expected None \(every test image\) or an int >= 1, got -1\.")]:
+        with pytest.raises(ValueError, match=message):
+            trainer.run(**kwargs)
+    with pytest.raises(ValueError, match=r"^runs: expected an int >= 1, got 0\."):
+        ablate(_tiny_recipe(), (x, y, x, y), torch.device("cpu"), runs=0)

@@ -168,6 +168,36 @@ def test_bad_input_shape_is_explained() -> None:
         cl.layer_summary(M.lenet(), (28, 28))
 
 
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        # depth=True summarised at depth 1, (1, 28.9, 28) ran on 28x28, (True, 28, 28) on one channel,
+        # a (3, True) window counted as stride 1, input_size=2.5 gave fractional sides
+        (lambda: cl.layer_summary(M.lenet(), (1, 28, 28), depth=True),
+         r"^depth: expected None \(every layer\) or an int >= 1, got True \(a bool\)\. Fix: "),
+        (lambda: cl.layer_summary(M.lenet(), (1, 28, 28), depth=0), r"^depth: expected None \(every layer\) or an int >= 1, got 0\."),
+        (lambda: cl.layer_summary(M.lenet(), (1, 28.9, 28)), r"^input_shape: expected .* positive whole sizes, got \(1, 28\.9, 28\), which holds 28\.9 \(a float\)"),
+        (lambda: cl.layer_summary(M.lenet(), (True, 28, 28)), r"^input_shape: .*which holds True \(a bool\)"),
+        (lambda: cl.receptive_field([(3, True)]), r"^layers\[0\]: expected \(kernel, stride\) or \(kernel, stride, padding\) ints, got \(3, True\)"),
+        (lambda: cl.receptive_field([(3, 1)], input_size=2.5), r"^input_size: expected None \(no feature-map sizes\) or an int >= 1, got 2\.5 \(a float\)"),
+        (lambda: cl.receptive_field([(3, 1)], input_size=True), r"^input_size: .* got True \(a bool\)"),
+        (lambda: measure_receptive_field(nn.Conv2d(1, 1, 3), True), r"^input_size: expected an int >= 1, got True \(a bool\)"),
+        (lambda: measure_receptive_field(nn.Conv2d(1, 1, 3), 9, in_channels=0), r"^in_channels: expected an int >= 1, got 0\."),
+    ],
+)
+def test_bad_whole_numbers_are_explained(call, message) -> None:
+    with pytest.raises(ConvlibInputError, match=message):
+        call()
+
+
+def test_whole_numbers_taken_as_numpy_ints() -> None:
+    import numpy as np
+
+    s = cl.layer_summary(M.lenet(), np.array([1, 28, 28]), depth=np.int64(1))
+    assert s.output_shape == (1, 10)
+    assert cl.receptive_field([(np.int64(3), np.int32(1))], input_size=np.int64(8)).sizes == [3]
+
+
 # ----------------------------------------------------------- receptive field
 
 

@@ -207,6 +207,21 @@ def test_labels_must_name_a_class() -> None:
     assert view.labels == [9, -1, 0]
 
 
+def test_classes_set_later_must_match_the_model_outputs() -> None:
+    """A shorter class list set after construction left label 9 without a name (undefined in the page)."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 10)).eval()
+    view = NetworkView(net, torch.rand(3, 1, 4, 4), [9, -1, 0], CLASSES)
+    with pytest.raises(traitlets.TraitError, match=r"^classes: expected 10 class names \(one per output of the model\), got 5\. Fix: "):
+        view.classes = CLASSES[:5]
+    assert view.classes == list(CLASSES)
+    renamed = [c.upper() for c in CLASSES]
+    view.classes = renamed  # the same count: fine
+    assert view.classes == renamed
+    view.labels = [-1, -1, -1]
+    with pytest.raises(traitlets.TraitError, match="expected 10 class names"):  # the model still has 10 outputs
+        view.classes = CLASSES[:1]
+
+
 def test_float64_model_runs_in_its_own_dtype() -> None:
     """A float64 model gets float64 images for the check (a float32 image failed in its first conv)."""
     torch.manual_seed(0)

@@ -16,6 +16,7 @@ import torch
 
 from convlib.speedrun.recipe import Recipe
 from convlib.speedrun.train import RunResult, SpeedTrainer
+from convlib.validate import check_int, check_seed
 
 __all__ = ["Variant", "VARIANTS", "AblationRow", "ablate", "variants_for"]
 
@@ -85,6 +86,8 @@ def ablate(
     from the baseline's runs. ``report`` gets a line per row; ``on_rows`` gets the
     rows so far after every variant (to save them before a later one can fail).
     """
+    runs = check_int(runs, "runs", minimum=1, fix="e.g. runs=2")
+    seed = check_seed(seed)
     chosen = variants if variants is not None else variants_for(device)
     rows: list[AblationRow] = []
     for variant in chosen:

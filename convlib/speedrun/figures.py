@@ -17,6 +17,7 @@ from convlib.speedrun.ablation import AblationRow
 from convlib.speedrun.loader import DeviceLoader, crop_flip
 from convlib.speedrun.recipe import Recipe
 from convlib.speedrun.schedule import lookahead_decay, triangular
+from convlib.validate import check_int, check_seed
 
 __all__ = ["augmented_views", "filters", "schedule", "ablation"]
 
@@ -34,7 +35,10 @@ def augmented_views(loader: DeviceLoader, index: int = 0, n: int = 8, *, seed: i
     >>> len(augmented_views(DeviceLoader(data, torch.arange(4), batch_size=2), n=4).axes)
     4
     """
-    g = torch.Generator().manual_seed(seed)
+    index = check_int(index, "index", minimum=0, maximum=loader.num_images - 1,
+                      fix=f"pick an image from 0 to {loader.num_images - 1}")
+    n = check_int(n, "n", minimum=1, fix="e.g. n=8 views")
+    g = torch.Generator().manual_seed(check_seed(seed))
     t = loader.translate
     m = n - 1
     dy = torch.cat([torch.tensor([t]), torch.randint(0, 2 * t + 1, (m,), generator=g)])
@@ -60,6 +64,7 @@ def filters(weight: torch.Tensor, *, ncols: int = 6, title: str | None = None) -
     >>> len(filters(torch.randn(12, 3, 2, 2)).axes)
     12
     """
+    ncols = check_int(ncols, "ncols", minimum=1, fix="e.g. ncols=6")
     w = weight.detach().float().cpu()
     scale = w.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
     shown = 0.5 + 0.5 * w / scale  # (C_out, 3, k, k), in [0, 1]
@@ -73,6 +78,7 @@ def schedule(recipe: Recipe, total: int) -> Figure:
     >>> [line.get_label() for line in fig.axes[0].get_lines()]
     ['learning rate / peak', 'lookahead decay']
     """
+    total = check_int(total, "total", minimum=1, fix="the number of optimizer steps, e.g. trainer.steps_total()")
     steps = list(range(total + 1))
     lr = [triangular(s, total, warmup=recipe.warmup, start=recipe.lr_start, end=recipe.lr_end) for s in steps]
     start = recipe.lookahead_start * total

@@ -20,6 +20,8 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
+from convlib.validate import check_int, check_seed
+
 __all__ = ["DeviceLoader", "channel_stats", "normalize", "crop_flip"]
 
 
@@ -112,7 +114,9 @@ class DeviceLoader:
             )
         if len(labels) != len(images):
             raise ValueError(f"labels: expected {len(images)} labels (one per image), got {len(labels)}.")
-        if batch_size < 1 or (drop_last and batch_size > len(images)):
+        batch_size = check_int(batch_size, "batch_size", minimum=1, fix="e.g. batch_size=1024")
+        translate = check_int(translate, "translate", minimum=0, fix="translate=2 as in the recipe, 0 for no shifts")
+        if drop_last and batch_size > len(images):
             raise ValueError(
                 f"batch_size: expected 1..{len(images)} (the number of images), got {batch_size}. "
                 "Fix: use a smaller batch or more images."
@@ -139,6 +143,7 @@ class DeviceLoader:
 
     def reseed(self, seed: int) -> None:
         """Restart the randomness: permutations, shifts and flips repeat for the same seed."""
+        seed = check_seed(seed)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         n = len(self.labels)
         self._flip_base = torch.randint(0, 2, (n,), generator=self.generator, device=self.device).bool()

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from convlib.validate import check_int, check_ints, check_optional_int
+
 __all__ = ["Recipe"]
 
 PAD_MODES = ("reflect", "zeros")
@@ -81,19 +83,23 @@ class Recipe:
             raise ValueError(f"pad_mode: expected one of {PAD_MODES}, got {self.pad_mode!r}.")
         if self.flip not in FLIP_MODES:
             raise ValueError(f"flip: expected one of {FLIP_MODES}, got {self.flip!r}.")
-        if self.tta_level not in (0, 1, 2):
-            raise ValueError(f"tta_level: expected 0, 1 or 2, got {self.tta_level!r}.")
-        if len(self.widths) != 3 or min(self.widths) < 1:
-            raise ValueError(
-                f"widths: expected three positive ints such as (64, 256, 256), got {self.widths!r}. "
-                "Fix: e.g. widths=(32, 64, 64)."
-            )
-        if self.batch_size < 1 or self.epochs <= 0:
-            raise ValueError(
-                f"batch_size and epochs: expected >= 1 and > 0, got {self.batch_size} and {self.epochs}."
-            )
-        if self.translate < 0:
-            raise ValueError(f"translate: expected an int >= 0, got {self.translate}.")
+        whole = {
+            "tta_level": check_int(self.tta_level, "tta_level", minimum=0, maximum=2, expected="0, 1 or 2",
+                                   fix="0: no TTA, 1: flip, 2: flip and shifts"),
+            "widths": check_ints(self.widths, "widths", length=3, expected="three positive ints such as (64, 256, 256)",
+                                 fix="e.g. widths=(32, 64, 64)"),
+            "translate": check_int(self.translate, "translate", minimum=0, fix="translate=2 as in the recipe, 0 for no shifts"),
+            "train_limit": check_optional_int(self.train_limit, "train_limit", none="all 50,000 images",
+                                              fix="e.g. train_limit=8000"),
+            "test_limit": check_optional_int(self.test_limit, "test_limit", none="all 10,000 images",
+                                             fix="e.g. test_limit=2000"),
+            **{name: check_int(getattr(self, name), name, minimum=1, fix=f"e.g. {name}={getattr(Recipe, name)}")
+               for name in ("whiten_images", "batch_size", "lookahead_every", "eval_batch")},
+        }
+        for name, value in whole.items():  # plain ints (np.int64(512) -> 512), so as_dict stays JSON-ready
+            object.__setattr__(self, name, value)
+        if not self.epochs > 0:
+            raise ValueError(f"epochs: expected a number > 0, got {self.epochs!r}. Fix: e.g. epochs=12.0.")
 
     @classmethod
     def gpu(cls, **changes: Any) -> "Recipe":

@@ -35,6 +35,7 @@ from convlib.speedrun.schedule import lookahead_decay, triangular
 from convlib.speedrun.timing import Stopwatch, synchronize
 from convlib.speedrun.tta import tta_accuracies
 from convlib.speedrun.whiten import init_whitening
+from convlib.validate import check_int, check_optional_int, check_seed
 
 __all__ = ["RunResult", "SpeedTrainer", "compile_or_not", "param_groups"]
 
@@ -192,6 +193,10 @@ class SpeedTrainer:
         (that forces a device sync, so leave it 0 when timing matters).
         """
         r = self.recipe
+        seed = check_seed(seed)
+        max_steps = check_optional_int(max_steps, "max_steps", none="the whole run", fix="e.g. max_steps=10")
+        log_every = check_int(log_every, "log_every", minimum=0, fix="log_every=0 records nothing, e.g. log_every=10")
+        eval_limit = check_optional_int(eval_limit, "eval_limit", none="every test image", fix="e.g. eval_limit=1000")
         torch.manual_seed(seed)
         self.loader.reseed(seed)
         reset_parameters(self.net)
@@ -248,6 +253,7 @@ class SpeedTrainer:
         If ``torch.compile`` fails, the error is kept in ``compile_error``, the
         trainer goes on uncompiled, and the warm-up is repeated.
         """
+        steps = check_int(steps, "steps", minimum=1, fix="e.g. steps=12")
         t0 = time.perf_counter()
         try:
             self.run(seed=10_000, max_steps=steps, eval_limit=self.recipe.eval_batch)

@@ -23,6 +23,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from convlib.validate import check_int
+
 __all__ = ["flip", "shifted", "tta_logits", "tta_accuracies"]
 
 Model = Callable[[torch.Tensor], torch.Tensor]
@@ -61,14 +63,13 @@ def tta_logits(model: Model, x: torch.Tensor, level: int = 1) -> torch.Tensor:
     >>> tta_logits(m, torch.tensor([[[[0., 1., 5.]]]]), level=1)
     tensor([[2.5000, 1.0000, 2.5000]])
     """
+    level = check_int(level, "level", minimum=0, maximum=2, expected="0, 1 or 2", fix="0: no TTA, 1: flip, 2: flip and shifts")
     if level == 0:
         return model(x).float()
     if level == 1:
         return _level1(model, x)
-    if level == 2:
-        moved = 0.5 * (_level1(model, shifted(x, -1, -1)) + _level1(model, shifted(x, 1, 1)))
-        return 0.5 * _level1(model, x) + 0.5 * moved
-    raise ValueError(f"level: expected 0, 1 or 2, got {level!r}.")
+    moved = 0.5 * (_level1(model, shifted(x, -1, -1)) + _level1(model, shifted(x, 1, 1)))  # level 2
+    return 0.5 * _level1(model, x) + 0.5 * moved
 
 
 @torch.no_grad()
@@ -78,6 +79,9 @@ def tta_accuracies(model: Model, images: torch.Tensor, labels: torch.Tensor, *, 
     ``images``: normalised ``(N, C, H, W)``; ``labels``: ``(N,)``. Returns
     ``{level: accuracy}`` with accuracies in [0, 1].
     """
+    max_level = check_int(max_level, "max_level", minimum=0, maximum=2, expected="0, 1 or 2",
+                          fix="0: no TTA, 1: flip, 2: flip and shifts")
+    batch_size = check_int(batch_size, "batch_size", minimum=1, fix="e.g. batch_size=2000")
     correct = {level: 0 for level in range(max_level + 1)}
     for start in range(0, len(images), batch_size):
         x, y = images[start : start + batch_size], labels[start : start + batch_size]

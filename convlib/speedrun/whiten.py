@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from convlib.validate import check_int
+
 __all__ = ["patches", "whitening_weights", "init_whitening"]
 
 
@@ -29,6 +31,7 @@ def patches(images: torch.Tensor, k: int) -> torch.Tensor:
     tensor([[[0., 1.],
              [3., 4.]]])
     """
+    k = check_int(k, "k", minimum=1, fix="k=2 as in the recipe")
     n, c = images.shape[:2]
     p = images.float().unfold(2, k, 1).unfold(3, k, 1)  # (N, C, H', W', k, k)
     return p.permute(0, 2, 3, 1, 4, 5).reshape(-1, c, k, k)  # (N * H' * W', C, k, k)

@@ -22,7 +22,7 @@ import anywidget
 import torch
 import traitlets as t
 
-from convlib.validate import ConvlibInputError, check_int
+from convlib.validate import check_int, nonempty
 
 __all__ = ["StaticWidget", "WindowWidget", "esm_source", "int_in_range", "nonempty"]
 
@@ -43,23 +43,6 @@ def int_in_range(name: str, value: object, low: int, high: int, *, why: str = ""
     because = f" ({why})" if why else ""
     return check_int(value, name, minimum=low, maximum=high, expected=f"an int from {low} to {high}{because}",
                      fix=fix, error=t.TraitError)
-
-
-def nonempty(x: torch.Tensor, name: str, layout: str) -> torch.Tensor:
-    """``x`` when every axis holds at least one value; otherwise a ``ConvlibInputError``
-    (an empty grid has no cells to draw and no window to slide).
-
-    >>> nonempty(torch.zeros(2, 0), "X", "(H, W)")
-    Traceback (most recent call last):
-    ...
-    convlib.validate.ConvlibInputError: X: expected at least one value along every axis of (H, W), got shape (2, 0). Fix: give every axis one value or more, e.g. [[1.0]].
-    """
-    if x.numel() == 0:
-        raise ConvlibInputError(
-            f"{name}: expected at least one value along every axis of {layout}, got shape {tuple(x.shape)}. "
-            "Fix: give every axis one value or more, e.g. " + "[" * x.ndim + "1.0" + "]" * x.ndim + "."
-        )
-    return x
 
 
 def _script_safe(text: str) -> str:

@@ -278,6 +278,7 @@ class NetworkView(StaticWidget):
     classes = t.List(t.Unicode()).tag(sync=True)
     image = t.Int(0).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
+    _outputs: int | None = None  # the model's scores per image, set once the constructor has checked them
 
     def __init__(
         self,
@@ -351,6 +352,7 @@ class NetworkView(StaticWidget):
                 f"({len(self.classes)} classes), got output shape {tuple(want.shape)}. Fix: pass the class names "
                 "that go with the model's last layer."
             )
+        self._outputs = want.numel()
         if not torch.allclose(got, want, rtol=1e-4, atol=1e-4):
             raise ConvlibInputError(
                 "NetworkView: the layers as the page runs them do not reproduce the model's output "
@@ -365,6 +367,17 @@ class NetworkView(StaticWidget):
         except ConvlibInputError as error:  # a TraitError lets traitlets roll back a batch of changes
             raise t.TraitError(str(error)) from error
         return proposal["value"]
+
+    @t.validate("classes")
+    def _valid_classes(self, proposal: t.Bunch) -> list[str]:
+        """One name per output of the model, as the constructor requires (so every label keeps its name)."""
+        classes = proposal["value"]
+        if self._outputs is not None and len(classes) != self._outputs:  # None: still being built
+            raise t.TraitError(
+                f"classes: expected {self._outputs} class names (one per output of the model), got {len(classes)}. "
+                "Fix: set the class names that go with the model's last layer."
+            )
+        return classes
 
     @t.validate("image")
     def _valid_image(self, proposal: t.Bunch) -> int:

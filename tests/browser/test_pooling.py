@@ -248,3 +248,47 @@ def test_every_control_has_a_label(book_page):
               .filter(e => !e.getAttribute('aria-label')).length"""
     )
     assert unlabeled == 0
+
+
+def add_widget(book_page, view) -> object:
+    """Put ``view``'s static HTML (what the book embeds) on the open page and wait until it has drawn."""
+    div, script = view.static_html().split("\n", 1)
+    code = script.removeprefix('<script type="module">').removesuffix("</script>")
+    dom_id = div.split('id="', 1)[1].split('"', 1)[0]
+    book_page.page.evaluate(
+        """([div, code]) => {
+            const box = document.createElement("div");
+            box.innerHTML = div;
+            document.body.prepend(box.firstElementChild);
+            const s = document.createElement("script");
+            s.type = "module";
+            s.textContent = code;
+            document.body.append(s);
+        }""",
+        [div, code],
+    )
+    book_page.page.wait_for_function(f"document.getElementById('{dom_id}')?.dataset.convlibReady === 'true'")
+    return book_page.page.locator(f"#{dom_id}")
+
+
+def test_nan_in_a_window_is_the_cell_max_pooling_takes(book_page):
+    """The page gets NaN itself (json.dumps writes the JavaScript literal NaN), so it outlines what
+    F.max_pool2d(return_indices=True) points to: the last NaN of a window, otherwise the first largest value.
+    The page used to outline the window's largest number and skip the NaN."""
+    nan = float("nan")
+    X = torch.tensor([[1.0, nan, 3.0, nan], [3.0, 2.0, nan, 0.0], [4.0, 4.0, 1.0, 2.0]], dtype=torch.float64)
+    view = PoolingView(X, (2, 2), stride=(1, 1))
+    book_page.open(PAGE)
+    widget = add_widget(book_page, view)
+    _, flat = torch.nn.functional.max_pool2d(X[None, None], 2, stride=1, return_indices=True)
+    for p in range(n_out(widget)):
+        set_range(widget, "position", p)
+        pick = widget.locator('[data-testid="x"] .cl-pick')
+        assert pick.count() == 1
+        rc = (int(pick.get_attribute("data-r")), int(pick.get_attribute("data-c")))
+        want = divmod(int(flat.flatten()[p]), X.shape[1])
+        assert rc == view.argmax_at(p) == want, p
+        assert widget.locator('[data-testid="argmax"]').inner_text() == f"X[{rc[0]}, {rc[1]}]"
+        note = widget.locator('[data-testid="argmax"]').locator("xpath=..").inner_text()
+        assert ("the last NaN" in note) == bool(torch.isnan(X[want]))
+    book_page.assert_clean()

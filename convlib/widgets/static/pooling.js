@@ -212,12 +212,13 @@ function render({ model, el }) {
     const shown = (t) => (t.pad ? (mode === "max" ? CL_MINUS_INF : "0") : clFmt(t.x));
     if (mode === "max") {
       let best = null;
-      for (const t of taps) if (!t.pad && (best === null || t.x > best.x)) best = t;
+      // torch's rule, as PoolingView.argmax: a larger value or any NaN takes over (the first largest, the last NaN)
+      for (const t of taps) if (!t.pad && (best === null || t.x > best.x || Number.isNaN(t.x))) best = t;
       input.cells[best.i][best.j].classList.add("cl-pick");
       ui.math.replaceChildren(
         `max(${taps.map(shown).join(", ")}) = ${clFmt(Y[r][c])}, taken from `,
         clEl("span", { "data-testid": "argmax", text: `X[${best.i - pad[0]}, ${best.j - pad[1]}]` }),
-        " (outlined; the first one on ties)",
+        Number.isNaN(best.x) ? " (outlined; the last NaN of the window)" : " (outlined; the first one on ties)",
       );
     } else {
       const sum = taps.reduce((acc, t) => acc + (t.pad ? 0 : t.x), 0);
