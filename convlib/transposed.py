@@ -132,6 +132,9 @@ def conv_transpose2d(
     splits the channels as in :func:`convlib.conv2d`: group ``i``'s input channels
     spread into group ``i``'s output channels only. Differentiable
     in ``x``, ``weight`` and ``bias`` (autograd through the matmul and ``F.fold``).
+    The arguments come in ``F.conv_transpose2d``'s order (``groups`` before
+    ``dilation``), positional or by name; the output is stored as torch stores
+    it (channels-last when ``x`` or ``weight`` is).
 
     >>> x = torch.tensor([[[[0., 1], [2, 3]]]])
     >>> conv_transpose2d(x, torch.tensor([[[[0., 1], [2, 3]]]]))
