@@ -246,3 +246,15 @@ def test_output_stored_as_torch(stored: str) -> None:
     got, expected = cl.conv_transpose2d(x, w, stride=2, padding=1), F.conv_transpose2d(x, w, stride=2, padding=1)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     assert got.stride() == expected.stride()
+
+
+@pytest.mark.parametrize(("X", "K", "match"), [
+    (torch.zeros(0, 2), torch.ones(2, 2), r"^X: expected at least one value along every axis of \(H, W\), got shape \(0, 2\)"),
+    (torch.ones(2, 2), torch.ones(2, 0), r"^K: expected at least one value along every axis of \(k_h, k_w\), got shape \(2, 0\)"),
+])
+def test_naive_refuses_an_empty_input_or_kernel_as_torch(X: torch.Tensor, K: torch.Tensor, match: str) -> None:
+    """trans_conv_naive(torch.zeros(0, 2), ...) returned a (1, 3) matrix of zeros; F.conv_transpose2d raises."""
+    with pytest.raises(RuntimeError):
+        F.conv_transpose2d(X[None, None], K[None, None])
+    with pytest.raises(ConvlibInputError, match=match):
+        trans_conv_naive(X, K)
