@@ -33,7 +33,7 @@ from convlib.conv import _autocast, _layout
 from convlib.corr import _pair_2d
 from convlib.shapes import conv_transpose_output_size
 from convlib.validate import (
-    ConvlibInputError, as_pair, check_batch, check_float, check_groups, check_weight_and_bias,
+    ConvlibInputError, as_pair, check_batch, check_float, check_groups, check_pixels, check_weight_and_bias,
 )
 
 __all__ = ["trans_conv_naive", "conv_transpose2d", "insert_zeros"]
@@ -91,6 +91,7 @@ def _checked(
     c_in, c_group = weight.shape[:2]  # c_group = C_out/groups: the channels each group makes
     check_groups(groups, c_in, of="C_in")
     check_batch(x, "x", channels=c_in, image=True)
+    check_pixels(x)  # F.conv_transpose2d refuses an image without rows or columns
     check_weight_and_bias(x, weight, bias, c_group * groups)
     s = as_pair(stride, "stride")
     p = as_pair(padding, "padding", minimum=0)

@@ -23,6 +23,7 @@ __all__ = [
     "as_tensor_2d",
     "as_tensor_pair",
     "check_float",
+    "check_pixels",
     "check_batch",
     "check_fits",
     "check_weight_and_bias",
@@ -426,6 +427,16 @@ def nonempty(x: torch.Tensor, name: str, layout: str) -> torch.Tensor:
     return x
 
 
+def check_pixels(x: torch.Tensor, name: str = "x") -> None:
+    """Require at least one row and one column in ``x (..., H, W)``: torch's convolutions refuse an image
+    without pixels, padding or not (an empty batch, ``N = 0``, is fine)."""
+    if x.shape[-2] == 0 or x.shape[-1] == 0:
+        raise ConvlibInputError(
+            f"{name}: expected at least one row and one column (H, W >= 1), got shape {tuple(x.shape)}. "
+            "Fix: pass an image with pixels; an empty batch (N = 0) is fine."
+        )
+
+
 def check_float(t: torch.Tensor, name: str) -> None:
     """Require a floating-point tensor (ints cannot carry gradients)."""
     if not isinstance(t, torch.Tensor):
@@ -532,7 +543,12 @@ def check_fits(
 
 
 def check_weight_and_bias(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, c_out: int) -> None:
-    """Require ``weight`` and ``bias`` in ``x``'s dtype, and ``bias`` of shape ``(C_out,)``."""
+    """Require ``weight`` and a ``bias`` tensor in ``x``'s dtype, and ``bias`` of shape ``(C_out,)``."""
+    if bias is not None and not isinstance(bias, torch.Tensor):  # (the ops' check_float has checked weight)
+        raise TypeError(
+            f"bias: expected a tensor of shape ({c_out},) (one number per output channel) or None, got a "
+            f"{type(bias).__name__}. Fix: bias = torch.tensor(bias, dtype=x.dtype), or None for no bias."
+        )
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.dtype != x.dtype:
             raise ConvlibInputError(
