@@ -18,6 +18,7 @@ __all__ = [
     "check_int",
     "check_optional_int",
     "check_ints",
+    "check_bool",
     "check_seed",
     "nonempty",
     "as_tensor_2d",
@@ -171,6 +172,22 @@ def check_ints(
         which = f", which holds {_got(bad[0])}" if bad else ""
         raise ConvlibInputError(f"{name}: expected {expected}, got {values!r}{which}. Fix: {fix}")
     return tuple(items)  # type: ignore[arg-type]
+
+
+def check_bool(value: object, name: str) -> bool:
+    """``value`` when it is ``True`` or ``False``; else a ``TypeError``, as torch's pooling raises
+    for ``ceil_mode="yes"`` or ``ceil_mode=1``.
+
+    >>> check_bool(True, "ceil_mode")
+    True
+    >>> check_bool("yes", "ceil_mode")
+    Traceback (most recent call last):
+    ...
+    TypeError: ceil_mode: expected True or False, got 'yes' (a str). Fix: ceil_mode=True or ceil_mode=False
+    """
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"{name}: expected True or False, got {_got(value)}. Fix: {name}=True or {name}=False")
 
 
 def check_seed(value: object, name: str = "seed") -> int:
