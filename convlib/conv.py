@@ -48,6 +48,7 @@ from convlib.validate import (
     check_float,
     check_groups,
     check_int,
+    check_pixels,
     check_weight_and_bias,
     resolve_padding,
     symmetric_padding,
@@ -136,6 +137,7 @@ def _checked(
     g = check_groups(groups)
     check_batch(x, "x", channels=c_in * g, image=True,
                 channels_from="the weight's C_in" if g == 1 else f"groups={g} times the weight's C_in/groups = {c_in}")
+    check_pixels(x)  # F.conv2d refuses an image without rows or columns, padding or not
     if _is_image(x):
         x = x.unsqueeze(0)  # (1, C_in, H, W)
     # x's channels and the weight's depth leave one choice of groups: C_out must suit it

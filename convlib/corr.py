@@ -3,21 +3,30 @@
 These are the teaching ops of the first chapters: one matrix ``X`` of shape
 ``(H, W)`` and one kernel ``K`` of shape ``(k_h, k_w)``, no batch, no padding,
 stride 1. The output has shape ``(H - k_h + 1, W - k_w + 1)``.
+
+Dtypes follow ``F.conv2d`` (:func:`convlib.validate.as_tensor_pair`): integer
+tensors compute exactly in their integer dtype, nested lists become the default
+float dtype (or the dtype of the tensor next to them), and two tensors of
+different dtypes raise rather than one being cast.
 """
 
 from __future__ import annotations
 
 import torch
 
-from convlib.validate import as_tensor_2d, check_fits, ConvlibInputError, nonempty
+from convlib.validate import as_tensor_2d, as_tensor_pair, check_fits, ConvlibInputError, nonempty
 
 __all__ = ["corr2d_naive", "corr2d", "corr2d_multi_in", "corr2d_multi_in_out"]
 
 
-def _pair_2d(X: object, K: object) -> tuple[torch.Tensor, torch.Tensor]:
+def _pair_2d(X: object, K: object, *, fits: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """``X (H, W)`` and ``K (k_h, k_w)`` as non-empty matrices of one dtype (see :func:`as_tensor_pair`);
+    ``fits``: ``K`` no larger than ``X`` (a correlation's windows; a transposed convolution needs no such thing)."""
+    X, K = as_tensor_pair(X, K)
     X = nonempty(as_tensor_2d(X, "X"), "X", "(H, W)")
     K = nonempty(as_tensor_2d(K, "K"), "K", "(k_h, k_w)")  # an empty K summed to 0 everywhere
-    check_fits(tuple(X.shape), tuple(K.shape), (0, 0), name="K")
+    if fits:
+        check_fits(tuple(X.shape), tuple(K.shape), (0, 0), name="K")
     return X, K
 
 
@@ -53,7 +62,7 @@ def corr2d(X: object, K: object) -> torch.Tensor:
     X, K = _pair_2d(X, K)
     h, w = K.shape
     windows = X.unfold(0, h, 1).unfold(1, w, 1)  # (H_out, W_out, k_h, k_w)
-    return torch.einsum("ijab,ab->ij", windows, K.to(X.dtype))  # (H_out, W_out)
+    return torch.einsum("ijab,ab->ij", windows, K)  # (H_out, W_out)
 
 
 def _check_channels(X: torch.Tensor, fn: str) -> None:
@@ -86,7 +95,7 @@ def corr2d_multi_in(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     tensor([[ 56.,  72.],
             [104., 120.]])
     """
-    X, K = torch.as_tensor(X), torch.as_tensor(K)
+    X, K = as_tensor_pair(X, K)  # one dtype: integer tensors stay exact, lists become floats
     _check_channels(X, "corr2d_multi_in")
     if K.ndim != 3:
         fix = ("K[None] gives one channel (1, k_h, k_w)" if K.ndim == 2 else
@@ -115,7 +124,7 @@ def corr2d_multi_in_out(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     >>> corr2d_multi_in_out(X, K).shape
     torch.Size([2, 2, 2])
     """
-    X, K = torch.as_tensor(X), torch.as_tensor(K)
+    X, K = as_tensor_pair(X, K)  # one dtype: integer tensors stay exact, lists become floats
     _check_channels(X, "corr2d_multi_in_out")
     if K.ndim != 4:
         fix = ("K[None] makes one output channel (1, C_in, k_h, k_w); for several, torch.stack one "

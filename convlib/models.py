@@ -21,7 +21,7 @@ from typing import Callable, Literal, Sequence
 import torch
 from torch import nn
 
-from convlib.validate import ConvlibInputError, check_int
+from convlib.validate import ConvlibInputError, _got, as_pair, check_int, check_ints
 
 __all__ = [
     "lenet",
@@ -56,6 +56,10 @@ def _check_ints(**values: tuple[object, int]) -> None:
 
 def _check_common(in_channels: int, num_classes: int, div: int = 1) -> None:
     _check_ints(in_channels=(in_channels, 1), num_classes=(num_classes, 1), div=(div, 1))
+
+
+def _check_image_size(image_size: object) -> None:
+    check_int(image_size, "image_size", minimum=1, fix="the side of the input images in pixels, e.g. image_size=28")
 
 
 def _check_stem(stem: str) -> None:
@@ -201,6 +205,7 @@ def alexnet(
     torch.Size([2, 10])
     """
     _check_common(in_channels, num_classes, div)
+    _check_image_size(image_size)
     _check_stem(stem)
     c1, c2, c3, c4, c5 = (_div(c, div) for c in (96, 256, 384, 384, 256))
     hidden = _div(4096, div)
@@ -235,6 +240,7 @@ def vgg_block(num_convs: int, in_channels: int, out_channels: int, *, conv: Conv
     >>> vgg_block(2, 3, 8)(torch.zeros(1, 3, 32, 32)).shape
     torch.Size([1, 8, 16, 16])
     """
+    _check_ints(num_convs=(num_convs, 1), in_channels=(in_channels, 1), out_channels=(out_channels, 1))
     layers: list[nn.Module] = []
     for _ in range(num_convs):
         layers.append(conv(in_channels, out_channels, kernel_size=3, padding=1))
@@ -244,6 +250,22 @@ def vgg_block(num_convs: int, in_channels: int, out_channels: int, *, conv: Conv
         in_channels = out_channels
     layers.append(nn.MaxPool2d(2, 2))
     return nn.Sequential(*layers)
+
+
+def _check_arch(conv_arch: object) -> tuple[tuple[int, int], ...]:
+    """``conv_arch`` as a tuple of ``(num_convs, out_channels)`` pairs of ints >= 1, or an error naming the bad block."""
+    expected = "a non-empty sequence of (num_convs, out_channels) pairs of ints >= 1"
+    fix = "e.g. conv_arch=((1, 64), (1, 128)); one block is ((2, 64),), with the trailing comma"
+    if isinstance(conv_arch, (str, bytes)) or not isinstance(conv_arch, Sequence) or not conv_arch:
+        raise ConvlibInputError(f"conv_arch: expected {expected}, got {_got(conv_arch)}. Fix: {fix}")
+    blocks = []
+    for i, block in enumerate(conv_arch):
+        if isinstance(block, (str, bytes)) or not isinstance(block, Sequence):
+            raise ConvlibInputError(f"conv_arch: expected {expected}, got {conv_arch!r}, whose block {i} is "
+                                    f"{_got(block)}. Fix: {fix}")
+        blocks.append(check_ints(block, f"conv_arch[{i}]", length=2, expected="a pair (num_convs, out_channels) of ints >= 1",
+                                 fix="e.g. (2, 64): two 3x3 convs with 64 output channels"))
+    return tuple(blocks)  # type: ignore[arg-type]
 
 
 def vgg(
@@ -269,10 +291,9 @@ def vgg(
     torch.Size([2, 10])
     """
     _check_common(in_channels, num_classes, div)
-    if not conv_arch or not all(len(b) == 2 and min(b) >= 1 for b in conv_arch):
-        raise ConvlibInputError(
-            f"conv_arch: expected a non-empty list of (num_convs, out_channels) pairs, got {conv_arch!r}."
-        )
+    conv_arch = _check_arch(conv_arch)
+    _check_image_size(image_size)
+    _check_ints(hidden=(hidden, 1))
     if image_size < 2 ** len(conv_arch):
         raise ConvlibInputError(
             f"image_size: {len(conv_arch)} VGG blocks halve the side {len(conv_arch)} times, so they need "
@@ -311,7 +332,12 @@ def nin_block(in_channels: int, out_channels: int, kernel_size: int, stride: int
     >>> [sum(p.numel() for p in nin_block(8, 8, 3, 1, 1, num_1x1=n).parameters()) for n in (0, 1, 2)]
     [584, 656, 728]
     """
-    _check_ints(num_1x1=(num_1x1, 0), inner_kernel_size=(inner_kernel_size, 1))
+    _check_ints(in_channels=(in_channels, 1), out_channels=(out_channels, 1), num_1x1=(num_1x1, 0),
+                inner_kernel_size=(inner_kernel_size, 1))
+    as_pair(kernel_size, "kernel_size")
+    as_pair(stride, "stride")
+    if not isinstance(padding, str):  # "same" and "valid" are the conv layer's to check
+        as_pair(padding, "padding", minimum=0)
     if inner_kernel_size % 2 == 0:
         raise ConvlibInputError(
             f"inner_kernel_size: expected an odd size (1, 3, 5, ...) so the height and width stay, "
@@ -391,6 +417,9 @@ class Inception(nn.Module):
     def __init__(self, in_channels: int, c1: int, c2: tuple[int, int], c3: tuple[int, int], c4: int, *,
                  conv: ConvFactory = nn.Conv2d) -> None:
         super().__init__()
+        _check_ints(in_channels=(in_channels, 1), c1=(c1, 1), c4=(c4, 1))
+        c2, c3 = (check_ints(c, name, length=2, expected="a pair (1x1 reduce channels, output channels) of ints >= 1",
+                             fix=f"e.g. {name}=(96, 128)") for name, c in (("c2", c2), ("c3", c3)))
         self.p1 = nn.Sequential(conv(in_channels, c1, kernel_size=1), nn.ReLU())
         self.p2 = nn.Sequential(conv(in_channels, c2[0], kernel_size=1), nn.ReLU(),
                                 conv(c2[0], c2[1], kernel_size=3, padding=1), nn.ReLU())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from convlib.conv import _autocast, _channels_last
-from convlib.validate import ConvlibInputError, check_float, check_weight_and_bias
+from convlib.validate import ConvlibInputError, check_float, check_pixels, check_weight_and_bias
 
 __all__ = ["conv1x1"]
 
@@ -64,11 +64,7 @@ def conv1x1(
     x4 = x[None] if single else x  # (N, C_in, H, W)
     n, c_in, h, wd = x4.shape
     c_out = w.shape[0]
-    if h == 0 or wd == 0:  # F.conv2d refuses it too; an empty batch (N = 0) is fine
-        raise ConvlibInputError(
-            f"x: expected at least one row and one column (H, W >= 1), got shape {tuple(x.shape)}. "
-            "Fix: pass an image with pixels; an empty batch (N = 0) is fine."
-        )
+    check_pixels(x)  # F.conv2d refuses an image without pixels too
     if w.shape[1] != c_in:
         raise ConvlibInputError(
             f"weight: expected {c_in} input channels (x has {c_in}), got weight shape "

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib.conv import _channels_last
-from convlib.validate import as_pair, check_fits, check_float, check_int, ConvlibInputError
+from convlib.validate import as_pair, check_bool, check_fits, check_float, check_int, ConvlibInputError
 
 __all__ = ["adaptive_window", "pool2d", "pool_geometry", "windows2d"]
 
@@ -129,6 +129,7 @@ def windows2d(
     tensor([0., 1., 3., 4.])
     """
     k, s, p, d = _parse(kernel_size, stride, padding, dilation)
+    ceil_mode = check_bool(ceil_mode, "ceil_mode")
     span = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)  # the dilated window
     out, extra = pool_geometry(tuple(x.shape[2:]), k, s, p, d, ceil_mode)
     if not ceil_mode or min(out) < 1:  # ceil_mode keeps a window that hangs past the padding, as torch does
@@ -178,6 +179,13 @@ def pool2d(
             f"x: expected (H, W), (C, H, W) or (N, C, H, W), got {x.ndim}-D shape "
             f"{tuple(x.shape)}. Fix: reshape to (N, C, H, W)."
         )
+    if x.ndim >= 3 and x.shape[-3] == 0:  # F.max_pool2d / F.avg_pool2d refuse it; an empty batch (N = 0) is fine
+        raise ConvlibInputError(
+            f"x: expected at least one channel, got shape {tuple(x.shape)} (C = 0: no maps to pool). "
+            "Fix: pass (N, C, H, W) or (C, H, W) with C >= 1; an empty batch (N = 0) is fine."
+        )
+    check_bool(ceil_mode, "ceil_mode")
+    check_bool(count_include_pad, "count_include_pad")
     rank = x.ndim
     x4 = x.reshape((1,) * (4 - rank) + tuple(x.shape))  # (N, C, H, W)
     geometry = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
@@ -187,7 +195,15 @@ def pool2d(
         total = windows2d(x4, kernel_size, **geometry).sum(dim=-1)  # (N, C, H_out, W_out)
         out = total / _counts(x4, kernel_size, count_include_pad, **geometry)
     elif callable(mode):
-        out = mode(windows2d(x4, kernel_size, **geometry))
+        windows = windows2d(x4, kernel_size, **geometry)  # (N, C, H_out, W_out, k_h*k_w)
+        out = mode(windows)
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(windows.shape[:-1]):
+            got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+            raise ConvlibInputError(
+                f"mode: expected a function that reduces the windows' last axis, returning shape "
+                f"{tuple(windows.shape[:-1])} from windows of shape {tuple(windows.shape)} (N, C, H_out, W_out, k_h*k_w), "
+                f"got {got}. Fix: reduce dim=-1, e.g. mode=lambda w: w.median(dim=-1).values."
+            )
     else:
         raise ConvlibInputError(
             f"mode: expected 'max', 'avg' or a function of the windows, got {mode!r}. "

@@ -165,6 +165,8 @@ def layer_summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | 
     forward pass never calls a row "(not called)", so ``total_params`` is the
     number of parameters the model has.
     The model may live on the ``meta`` device: shapes and counts need no memory.
+    A forward pass that fails raises :class:`~convlib.ConvlibInputError` naming the
+    input shape and the innermost layer that failed, the original error chained.
 
     >>> net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2))
     >>> s = layer_summary(net, (1, 28, 28))
@@ -176,6 +178,11 @@ def layer_summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | 
     >>> [(r.name, r.output_shape, r.macs) for r in layer_summary(blocks, (1, 28, 28), depth=1)]
     [('0', (1, 6, 14, 14), 117600), ('1', (1, 1176), 0)]
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"model: expected a torch.nn.Module (its layers are what the summary lists), got a {type(model).__name__}. "
+            "Fix: pass the network, e.g. convlib.models.lenet(), or wrap the layers in nn.Sequential(...)."
+        )
     depth = check_optional_int(depth, "depth", none="every layer", fix="depth=1 gives one row per child of the model")
     shape = check_ints(input_shape, "input_shape", expected="(C, H, W) or (N, C, H, W) with positive whole sizes",
                        fix="e.g. (1, 28, 28) for one Fashion-MNIST image")
@@ -231,9 +238,20 @@ def layer_summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | 
     handles = [m.register_forward_hook(hook) for m in hooked]
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    running: list[nn.Module] = []  # the modules whose forward pass has begun and not ended, outermost first
+    handles += [m.register_forward_pre_hook(lambda m, _i: running.append(m)) for m in names]
+    handles += [m.register_forward_hook(lambda m, _i, _o: running.remove(m)) for m in names]
     try:
         with evaluation_mode(model), torch.no_grad():
             out = model(torch.zeros(shape, device=device, dtype=dtype))
+    except Exception as err:
+        where = (f" in layer '{names[running[-1]]}' ({type(running[-1]).__name__})"
+                 if running and running[-1] is not model else "")
+        raise ConvlibInputError(
+            f"input_shape: expected a shape the model runs on, got {shape}: the forward pass on zeros of that shape "
+            f"failed{where} with {type(err).__name__}: {err}. Fix: give the (C, H, W) the model was built for "
+            "(its first layer's in_channels, the image size its dense layers expect)."
+        ) from err
     finally:
         for h in handles:
             h.remove()

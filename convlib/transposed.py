@@ -30,9 +30,10 @@ import torch
 import torch.nn.functional as F
 
 from convlib.conv import _autocast, _layout
+from convlib.corr import _pair_2d
 from convlib.shapes import conv_transpose_output_size
 from convlib.validate import (
-    ConvlibInputError, as_pair, as_tensor_2d, check_batch, check_float, check_groups, check_weight_and_bias,
+    ConvlibInputError, as_pair, check_batch, check_float, check_groups, check_pixels, check_weight_and_bias,
 )
 
 __all__ = ["trans_conv_naive", "conv_transpose2d", "insert_zeros"]
@@ -45,7 +46,9 @@ def trans_conv_naive(X: object, K: object, *, stride: int | tuple[int, int] = 1)
 
     The patch of cell ``(i, j)`` starts at output ``(i*s_h, j*s_w)``; the output has
     shape ``((H - 1)*s_h + k_h, (W - 1)*s_w + k_w)``. No padding (see
-    :func:`conv_transpose2d` for that). Differentiable in ``X`` and ``K``.
+    :func:`conv_transpose2d` for that). Differentiable in ``X`` and ``K``. Dtypes as in
+    :func:`convlib.corr2d`: an integer tensor computes exactly in its dtype, lists become
+    floats, two tensors of different dtypes raise; an empty ``X`` or ``K`` raises, as in torch.
 
     >>> trans_conv_naive([[0, 1], [2, 3]], [[0, 1], [2, 3]])
     tensor([[ 0.,  0.,  1.],
@@ -54,12 +57,10 @@ def trans_conv_naive(X: object, K: object, *, stride: int | tuple[int, int] = 1)
     >>> trans_conv_naive([[0, 1], [2, 3]], [[0, 1], [2, 3]], stride=2).shape
     torch.Size([4, 4])
     """
-    X, K = as_tensor_2d(X, "X"), as_tensor_2d(K, "K")
+    X, K = _pair_2d(X, K, fits=False)  # one dtype, no empty axis (F.conv_transpose2d refuses one too)
     s = as_pair(stride, "stride")
     kh, kw = K.shape
-    dtype = torch.result_type(X, K)
-    Y = torch.zeros((X.shape[0] - 1) * s[0] + kh, (X.shape[1] - 1) * s[1] + kw, dtype=dtype,
-                    device=X.device)  # (H_out, W_out)
+    Y = X.new_zeros((X.shape[0] - 1) * s[0] + kh, (X.shape[1] - 1) * s[1] + kw)  # (H_out, W_out)
     for i in range(X.shape[0]):
         for j in range(X.shape[1]):
             Y[i * s[0] : i * s[0] + kh, j * s[1] : j * s[1] + kw] += X[i, j] * K
@@ -90,6 +91,7 @@ def _checked(
     c_in, c_group = weight.shape[:2]  # c_group = C_out/groups: the channels each group makes
     check_groups(groups, c_in, of="C_in")
     check_batch(x, "x", channels=c_in, image=True)
+    check_pixels(x)  # F.conv_transpose2d refuses an image without rows or columns
     check_weight_and_bias(x, weight, bias, c_group * groups)
     s = as_pair(stride, "stride")
     p = as_pair(padding, "padding", minimum=0)

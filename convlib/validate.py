@@ -18,10 +18,13 @@ __all__ = [
     "check_int",
     "check_optional_int",
     "check_ints",
+    "check_bool",
     "check_seed",
     "nonempty",
     "as_tensor_2d",
+    "as_tensor_pair",
     "check_float",
+    "check_pixels",
     "check_batch",
     "check_fits",
     "check_weight_and_bias",
@@ -171,6 +174,22 @@ def check_ints(
     return tuple(items)  # type: ignore[arg-type]
 
 
+def check_bool(value: object, name: str) -> bool:
+    """``value`` when it is ``True`` or ``False``; else a ``TypeError``, as torch's pooling raises
+    for ``ceil_mode="yes"`` or ``ceil_mode=1``.
+
+    >>> check_bool(True, "ceil_mode")
+    True
+    >>> check_bool("yes", "ceil_mode")
+    Traceback (most recent call last):
+    ...
+    TypeError: ceil_mode: expected True or False, got 'yes' (a str). Fix: ceil_mode=True or ceil_mode=False
+    """
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"{name}: expected True or False, got {_got(value)}. Fix: {name}=True or {name}=False")
+
+
 def check_seed(value: object, name: str = "seed") -> int:
     """``value`` as a plain int for a random generator's seed (any whole number, not a bool)."""
     return check_int(value, name, expected="an int such as 0", fix=f"e.g. {name}=0")
@@ -290,28 +309,47 @@ def symmetric_padding(
     return before
 
 
-def _nested_tensor(x: object, name: str, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """``x`` itself when it is a tensor, else ``torch.as_tensor(x, dtype=dtype)``; ragged
-    nested lists (rows of different lengths) get an expected / got / fix message."""
+def _nested_tensor(x: object, name: str, dtype: torch.dtype | None = None,
+                   device: torch.device | None = None) -> torch.Tensor:
+    """``x`` itself when it is a tensor, else ``torch.as_tensor(x, dtype=dtype, device=device)``; ragged
+    nested lists (rows of different lengths) and things that hold no numbers (``None``, a string)
+    get an expected / got / fix message."""
     if isinstance(x, torch.Tensor):
         return x
+    expected = "a tensor or a nested list of numbers"
+    fix = f"pass numbers, e.g. {name}=[[1.0, 2.0], [3.0, 4.0]] or a torch.tensor"
+    if x is None or isinstance(x, (str, bytes)):
+        raise TypeError(f"{name}: expected {expected}, got {_got(x)}. Fix: {fix}")
     try:
-        return torch.as_tensor(x, dtype=dtype)
+        return torch.as_tensor(x, dtype=dtype, device=device)
     except ValueError as error:  # torch: "expected sequence of length 3 at dim 1 (got 2)"
         raise _fail(name, "a rectangular array (every row as long as the others)", f"ragged nested lists ({error})",
                     "give every row the same number of values") from error
+    except (TypeError, RuntimeError) as error:  # torch: "Could not infer dtype of NoneType", "new(): invalid data type"
+        raise TypeError(f"{name}: expected {expected}, got {_got(x)}, which torch cannot read as numbers "
+                        f"({error}). Fix: {fix}") from error
+
+
+def _exact_int(t: torch.Tensor) -> bool:
+    """Whether ``t`` holds integers (not bools): the dtypes ``F.conv2d`` computes exactly in on the CPU."""
+    return not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)
 
 
 def as_tensor_2d(x: object, name: str, *, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Turn a nested list, NumPy array or tensor into a 2-D float tensor ``(H, W)``.
+    """Turn a nested list, NumPy array or tensor into a 2-D tensor ``(H, W)``.
 
-    Without ``dtype`` a tensor keeps its floating dtype and anything else gets
-    the default one, as ``torch.tensor`` gives it. With ``dtype`` the numbers
-    are read straight into that dtype (Python floats into ``torch.float64``
-    survive exactly, with no float32 rounding on the way).
+    Without ``dtype`` a tensor keeps its dtype, an integer one too (the
+    teaching ops then compute exactly in it, as ``F.conv2d`` does with integer
+    tensors), except a bool tensor, which gets the default float dtype; anything
+    else keeps a floating dtype and otherwise gets the default one, as
+    ``torch.tensor([[0., 1.]])`` gives it, so ``[[0, 1], [2, 3]]`` is a float
+    matrix. With ``dtype`` the numbers are read straight into that dtype (Python
+    floats into ``torch.float64`` survive exactly, with no float32 rounding on the way).
 
     >>> as_tensor_2d([[0, 1], [2, 3]], "X").dtype
     torch.float32
+    >>> as_tensor_2d(torch.tensor([[0, 1], [2, 3]]), "X").dtype
+    torch.int64
     >>> as_tensor_2d([[0.1]], "X", dtype=torch.float64).item()
     0.1
     """
@@ -325,9 +363,67 @@ def as_tensor_2d(x: object, name: str, *, dtype: torch.dtype | None = None) -> t
         raise _fail(name, "a 2-D matrix (H, W)", f"{t.ndim}-D shape {tuple(t.shape)}", fix)
     if dtype is not None:
         return t.to(dtype)
-    if not (t.is_floating_point() or t.is_complex()):
-        t = t.to(torch.get_default_dtype())
+    return _compute_dtype(t, isinstance(x, torch.Tensor))
+
+
+def _compute_dtype(t: torch.Tensor, given_as_tensor: bool) -> torch.Tensor:
+    """``t`` in the dtype a teaching op computes in: see :func:`as_tensor_pair`."""
+    if t.dtype == torch.bool or (not given_as_tensor and _exact_int(t)):
+        return t.to(torch.get_default_dtype())
     return t
+
+
+def as_tensor_pair(X: object, K: object, names: tuple[str, str] = ("X", "K")) -> tuple[torch.Tensor, torch.Tensor]:
+    """``X`` and ``K`` (tensors, nested lists, NumPy arrays) as two tensors of one dtype, the one the op computes in.
+
+    The rule of the teaching ops (:func:`convlib.corr2d` and its relatives,
+    :func:`convlib.trans_conv_naive`), as ``F.conv2d``'s:
+
+    * a tensor keeps its dtype; an integer tensor too, so the op computes exactly
+      in it (``F.conv2d`` does so on the CPU); a bool tensor gets the default float dtype;
+    * a nested list or array has no dtype of its own: next to a tensor it is read
+      in that tensor's dtype and on its device; next to another list it is read as
+      :func:`as_tensor_2d` reads it (whole numbers as the default float dtype);
+    * two tensors of different dtypes raise, naming both, as ``F.conv2d`` raises for
+      float32 and float64: nothing is cast behind the caller's back.
+
+    No shape checks: the caller's own (2-D, 3-D, 4-D) follow.
+
+    >>> X, K = as_tensor_pair(torch.tensor([[1, 2], [3, 4]]), [[1, 0]])
+    >>> X.dtype, K.dtype
+    (torch.int64, torch.int64)
+    >>> [t.dtype for t in as_tensor_pair([[1, 2]], [[1]])]
+    [torch.float32, torch.float32]
+    """
+    raw = (X, K)
+    given = [isinstance(v, torch.Tensor) for v in raw]
+    ts = [_compute_dtype(_nested_tensor(v, n), g) for v, n, g in zip(raw, names, given)]
+    if all(given):
+        if ts[0].dtype != ts[1].dtype:
+            a, b = names
+            raise ConvlibInputError(
+                f"{b}: expected the dtype of {a} ({ts[0].dtype}), got {ts[1].dtype}. "
+                f"Fix: {b} = {b}.to({a}.dtype) (convlib's teaching ops, like F.conv2d, compute in one dtype "
+                "and cast nothing)."
+            )
+        return ts[0], ts[1]
+    if not any(given):
+        common = torch.promote_types(ts[0].dtype, ts[1].dtype)
+        return ts[0].to(common), ts[1].to(common)
+    i = given.index(True)  # the tensor; the other is read in its dtype
+    t, j = ts[i], 1 - i
+    if not _exact_int(t):
+        ts[j] = _nested_tensor(raw[j], names[j], t.dtype, t.device)
+    else:
+        natural = _nested_tensor(raw[j], names[j]).to(t.device)
+        read = natural.to(t.dtype)
+        if not (_exact_int(natural) or natural.dtype == torch.bool) or not torch.equal(read.to(natural.dtype), natural):
+            raise ConvlibInputError(
+                f"{names[j]}: expected numbers that {names[i]}'s integer dtype {t.dtype} holds exactly, got "
+                f"{raw[j]!r}. Fix: {names[i]} = {names[i]}.float() to compute in floating point."
+            )
+        ts[j] = read
+    return ts[0], ts[1]
 
 
 def nonempty(x: torch.Tensor, name: str, layout: str) -> torch.Tensor:
@@ -346,6 +442,16 @@ def nonempty(x: torch.Tensor, name: str, layout: str) -> torch.Tensor:
             "Fix: give every axis one value or more, e.g. " + "[" * x.ndim + "1.0" + "]" * x.ndim + "."
         )
     return x
+
+
+def check_pixels(x: torch.Tensor, name: str = "x") -> None:
+    """Require at least one row and one column in ``x (..., H, W)``: torch's convolutions refuse an image
+    without pixels, padding or not (an empty batch, ``N = 0``, is fine)."""
+    if x.shape[-2] == 0 or x.shape[-1] == 0:
+        raise ConvlibInputError(
+            f"{name}: expected at least one row and one column (H, W >= 1), got shape {tuple(x.shape)}. "
+            "Fix: pass an image with pixels; an empty batch (N = 0) is fine."
+        )
 
 
 def check_float(t: torch.Tensor, name: str) -> None:
@@ -454,7 +560,12 @@ def check_fits(
 
 
 def check_weight_and_bias(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, c_out: int) -> None:
-    """Require ``weight`` and ``bias`` in ``x``'s dtype, and ``bias`` of shape ``(C_out,)``."""
+    """Require ``weight`` and a ``bias`` tensor in ``x``'s dtype, and ``bias`` of shape ``(C_out,)``."""
+    if bias is not None and not isinstance(bias, torch.Tensor):  # (the ops' check_float has checked weight)
+        raise TypeError(
+            f"bias: expected a tensor of shape ({c_out},) (one number per output channel) or None, got a "
+            f"{type(bias).__name__}. Fix: bias = torch.tensor(bias, dtype=x.dtype), or None for no bias."
+        )
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.dtype != x.dtype:
             raise ConvlibInputError(

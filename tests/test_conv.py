@@ -12,6 +12,7 @@ from torch import nn
 
 import convlib as cl
 from convlib.conv import Conv2D, conv2d, conv2d_unfold
+from convlib.validate import ConvlibInputError
 
 FAST = settings(max_examples=100, deadline=None)
 
@@ -275,3 +276,27 @@ def test_arguments_in_torchs_order() -> None:
     for w, args in [(whole, (2,)), (whole, (2, 1)), (whole, ((1, 2), 1, 2)), (grouped, (1, "same", 1, 2))]:
         torch.testing.assert_close(conv2d(x, w, b, *args), F.conv2d(x, w, b, *args), rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(conv2d_unfold(x, w, b, *args), F.conv2d(x, w, b, *args), rtol=1e-5, atol=1e-5)
+
+
+def test_bias_as_a_list_says_it_wants_a_tensor() -> None:
+    """conv2d(x, w, [0.] * 4) raised AttributeError: 'list' object has no attribute 'dtype'."""
+    x, w = torch.randn(2, 3, 8, 8), torch.randn(4, 3, 3, 3)
+    with pytest.raises(TypeError):
+        F.conv2d(x, w, [0.0] * 4)
+    with pytest.raises(TypeError, match=r"^bias: expected a tensor of shape \(4,\) \(one number per output channel\) or "
+                                        r"None, got a list\. Fix: bias = torch\.tensor\(bias, dtype=x\.dtype\)"):
+        conv2d(x, w, [0.0] * 4)
+    with pytest.raises(TypeError, match=r"^weight: expected a torch\.Tensor, got list\. Fix: torch\.as_tensor\(weight"):
+        conv2d(x, w.tolist())
+
+
+@pytest.mark.parametrize("padding", [0, 1, "same"])
+def test_an_image_without_rows_is_an_error_about_x_as_in_f_conv2d(padding) -> None:
+    """torch.zeros(1, 1, 0, 5) with padding=1 failed in conv_output_size, whose message named the helper, not x."""
+    x, w = torch.zeros(1, 1, 0, 5), torch.ones(1, 1, 1, 1)
+    with pytest.raises(RuntimeError):
+        F.conv2d(x, w, padding=padding)
+    with pytest.raises(ConvlibInputError, match=r"^x: expected at least one row and one column \(H, W >= 1\), got shape "
+                                                r"\(1, 1, 0, 5\)\. Fix: pass an image with pixels"):
+        conv2d(x, w, padding=padding)
+    assert conv2d(torch.zeros(0, 1, 3, 5), w, padding=padding).shape == F.conv2d(torch.zeros(0, 1, 3, 5), w, padding=padding).shape

@@ -115,7 +115,73 @@ def test_accepts_lists_numpy_and_ints() -> None:
 
 
 def test_keeps_float64() -> None:
-    assert corr2d(torch.ones(3, 3, dtype=torch.float64), torch.ones(2, 2)).dtype == torch.float64
+    """A list next to a float64 tensor is read in float64 (it has no dtype of its own)."""
+    Y = corr2d(torch.ones(3, 3, dtype=torch.float64), [[0.1, 0.1], [0.1, 0.1]])
+    assert Y.dtype == torch.float64 and torch.equal(Y, torch.full((2, 2), 0.1 + 0.1 + 0.1 + 0.1, dtype=torch.float64))
+
+
+_ALL_OPS = {  # op: how X (H, W) and K (k_h, k_w) become its arguments, and the F.conv2d result it should equal
+    "corr2d": (corr2d, lambda X, K: (X, K), lambda X, K: F.conv2d(X[None, None], K[None, None])[0, 0]),
+    "corr2d_naive": (corr2d_naive, lambda X, K: (X, K), lambda X, K: F.conv2d(X[None, None], K[None, None])[0, 0]),
+    "corr2d_multi_in": (corr2d_multi_in, lambda X, K: (X[None], K[None]),
+                        lambda X, K: F.conv2d(X[None, None], K[None, None])[0, 0]),
+    "corr2d_multi_in_out": (corr2d_multi_in_out, lambda X, K: (X[None], K[None, None]),
+                            lambda X, K: F.conv2d(X[None, None], K[None, None])[0]),
+    "trans_conv_naive": (cl.trans_conv_naive, lambda X, K: (X, K),
+                         lambda X, K: F.conv_transpose2d(X[None, None], K[None, None])[0, 0]),
+}
+
+
+@pytest.mark.parametrize("name", list(_ALL_OPS))
+def test_integer_tensors_compute_exactly_as_f_conv2d(name: str) -> None:
+    """An int64 tensor was cast to float32: 16777217 came back as 16777216. F.conv2d computes in int64."""
+    op, args, torch_op = _ALL_OPS[name]
+    X = torch.tensor([[16777217, 1, -3], [2, 2**40 + 1, 5]])  # (2, 3), int64; float32 holds neither big value
+    K = torch.tensor([[1, 2], [-1, 3]])  # (2, 2)
+    want = torch_op(X, K)
+    got = op(*args(X, K))
+    assert got.dtype == torch.int64 and torch.equal(got, want)
+
+
+@pytest.mark.parametrize("name", list(_ALL_OPS))
+def test_integer_lists_stay_floats_and_lists_take_the_tensors_dtype(name: str) -> None:
+    op, args, _ = _ALL_OPS[name]
+    X, K = [[0, 1, 2], [3, 4, 5]], [[0, 1], [2, 3]]
+    assert op(*args(torch.tensor(X, dtype=torch.float32), torch.tensor(K, dtype=torch.float32))).dtype == torch.float32
+    if name in ("corr2d", "corr2d_naive", "trans_conv_naive"):  # the 2-D ops take nested lists directly
+        assert op(X, K).dtype == torch.get_default_dtype()
+        assert op(torch.tensor(X), K).dtype == torch.int64  # the list is read as the tensor's int64
+        assert op(torch.tensor(X, dtype=torch.float64), K).dtype == torch.float64
+        with pytest.raises(ConvlibInputError, match=r"^K: expected numbers that X's integer dtype torch\.int64 holds "
+                                                    r"exactly, got \[\[0\.5\]\]\. Fix: X = X\.float\(\)"):
+            op(torch.tensor(X), [[0.5]])
+
+
+@pytest.mark.parametrize("name", list(_ALL_OPS))
+@pytest.mark.parametrize(("x_dtype", "k_dtype"), [(torch.float32, torch.float64), (torch.float64, torch.float32),
+                                                  (torch.int64, torch.float32)])
+def test_two_dtypes_raise_as_f_conv2d(name: str, x_dtype: torch.dtype, k_dtype: torch.dtype) -> None:
+    """corr2d cast K to X's dtype (so argument order picked the result), trans_conv_naive promoted: now both raise."""
+    op, args, torch_op = _ALL_OPS[name]
+    X, K = torch.ones(3, 3, dtype=x_dtype), torch.ones(2, 2, dtype=k_dtype)
+    with pytest.raises(RuntimeError):
+        torch_op(X, K)
+    with pytest.raises(ConvlibInputError, match=rf"^K: expected the dtype of X \({x_dtype}\), got {k_dtype}\. "
+                                                r"Fix: K = K\.to\(X\.dtype\)"):
+        op(*args(X, K))
+
+
+@pytest.mark.parametrize("op", [corr2d, corr2d_naive, cl.trans_conv_naive])
+@pytest.mark.parametrize(("X", "match"), [
+    (None, r"^X: expected a tensor or a nested list of numbers, got None \(a NoneType\)\. Fix: pass numbers"),
+    ("abc", r"^X: expected a tensor or a nested list of numbers, got 'abc' \(a str\)\. Fix: pass numbers"),
+    ([[object()]], r"^X: expected a tensor or a nested list of numbers, got \[\[<object.*\(a list\), which torch cannot "
+                   r"read as numbers"),
+])
+def test_what_is_not_numbers_says_so(op, X: object, match: str) -> None:
+    """None gave torch's RuntimeError "Could not infer dtype of NoneType", a string a raw TypeError."""
+    with pytest.raises(TypeError, match=match):
+        op(X, [[1.0]])
 
 
 @pytest.mark.parametrize("op", [corr2d, corr2d_naive])
@@ -200,8 +266,8 @@ def test_multi_in_out_errors_name_its_own_shapes(X: tuple, K: tuple, match: str)
 def test_no_output_channels_is_the_empty_stack(dtype: torch.dtype) -> None:
     """C_out = 0: shape (0, H_out, W_out) in the dtype one kernel's map has, as stacking zero maps would give."""
     X = torch.arange(2 * 5 * 6, dtype=dtype).reshape(2, 5, 6)
-    out = corr2d_multi_in_out(X, torch.ones(0, 2, 3, 2))
-    one = corr2d_multi_in_out(X, torch.ones(1, 2, 3, 2))
+    out = corr2d_multi_in_out(X, torch.ones(0, 2, 3, 2, dtype=dtype))
+    one = corr2d_multi_in_out(X, torch.ones(1, 2, 3, 2, dtype=dtype))
     assert out.shape == (0, 3, 5) and out.dtype == one.dtype
     assert out.shape == F.conv2d(one.new_zeros(1, 2, 5, 6), one.new_zeros(1, 2, 3, 2))[0, :0].shape
 

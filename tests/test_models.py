@@ -191,3 +191,40 @@ def test_dropout_blocks_the_gradient_of_dropped_units() -> None:
 def test_bad_arguments(call: object, match: str) -> None:
     with pytest.raises(cl.ConvlibInputError, match=match):
         call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [  # each built a broken model (vgg_block(0, ...) gave in_channels maps, not out_channels) or raised a raw TypeError
+        (lambda: M.vgg_block(0, 3, 8), r"^num_convs: expected an int >= 1, got 0\. Fix: "),
+        (lambda: M.vgg_block(-1, 3, 8), r"^num_convs: expected an int >= 1, got -1\. Fix: "),
+        (lambda: M.vgg_block(1, 3, 8.0), r"^out_channels: expected an int >= 1, got 8\.0 \(a float\)\. Fix: "),
+        (lambda: M.nin_block(1, 8, 0, 1, 0), r"^kernel_size: expected values >= 1, got 0\. Fix: "),
+        (lambda: M.nin_block(1, 8, 3, 0, 1), r"^stride: expected values >= 1, got 0\. Fix: "),
+        (lambda: M.nin_block(1, 8, 3, 1, -1), r"^padding: expected values >= 0, got -1\. Fix: "),
+        (lambda: M.nin_block(0, 8, 3, 1, 1), r"^in_channels: expected an int >= 1, got 0\. Fix: "),
+        (lambda: M.Inception(0, 1, (1, 1), (1, 1), 1), r"^in_channels: expected an int >= 1, got 0\. Fix: "),
+        (lambda: M.Inception(4, 1, 2, (1, 1), 1), r"^c2: expected a pair \(1x1 reduce channels, output channels\) of ints >= 1, "
+                                                  r"got 2\. Fix: e\.g\. c2=\(96, 128\)"),
+        (lambda: M.Inception(4, 1, (1, 1), (1, 0), 1), r"^c3: expected a pair .*, got \(1, 0\), which holds 0\. Fix: "),
+        (lambda: M.vgg(image_size=224.0), r"^image_size: expected an int >= 1, got 224\.0 \(a float\)\. Fix: the side"),
+        (lambda: M.vgg(image_size="224"), r"^image_size: expected an int >= 1, got '224' \(a str\)\. Fix: the side"),
+        (lambda: M.alexnet(image_size=22.5), r"^image_size: expected an int >= 1, got 22\.5 \(a float\)"),
+        (lambda: M.vgg((3, 8), image_size=28), r"^conv_arch: expected a non-empty sequence of \(num_convs, out_channels\) pairs "
+                                               r"of ints >= 1, got \(3, 8\), whose block 0 is 3\. Fix: .*\(\(2, 64\),\), with the "
+                                               r"trailing comma"),
+        (lambda: M.vgg(((1.5, 8),), image_size=28), r"^conv_arch\[0\]: expected a pair \(num_convs, out_channels\) of ints >= 1, "
+                                                    r"got \(1\.5, 8\), which holds 1\.5 \(a float\)"),
+        (lambda: M.vgg(((1, 8), (1, 8, 2)), image_size=28), r"^conv_arch\[1\]: expected a pair"),
+        (lambda: M.vgg("ab", image_size=28), r"^conv_arch: expected a non-empty sequence .* got 'ab' \(a str\)"),
+        (lambda: M.vgg(((1, 8),), image_size=28, hidden=0), r"^hidden: expected an int >= 1, got 0"),
+    ],
+)
+def test_builders_check_every_argument(call: object, match: str) -> None:
+    with pytest.raises(cl.ConvlibInputError, match=match):
+        call()  # type: ignore[operator]
+
+
+def test_nin_block_still_takes_pairs_and_padding_strings() -> None:
+    block = M.nin_block(1, 8, (3, 1), (1, 1), "same")
+    assert block(torch.zeros(1, 1, 6, 6)).shape == (1, 8, 6, 6)

@@ -214,3 +214,9 @@ def test_conv1x1_refuses_an_image_without_pixels_as_f_conv2d_does(shape: tuple) 
     with pytest.raises(ConvlibInputError, match=r"^x: expected at least one row and one column \(H, W >= 1\), got shape"):
         conv1x1(x, w)
     assert conv1x1(torch.zeros(0, 2, 3, 3), w).shape == F.conv2d(torch.zeros(0, 2, 3, 3), w).shape == (0, 3, 3, 3)
+
+
+def test_bias_as_a_list_says_it_wants_a_tensor() -> None:
+    """conv1x1(x, w, [0.] * 4) raised AttributeError: 'list' object has no attribute 'dtype'."""
+    with pytest.raises(TypeError, match=r"^bias: expected a tensor of shape \(4,\) .*got a list\. Fix: bias = torch\.tensor\(bias"):
+        conv1x1(torch.randn(2, 3, 5, 5), torch.randn(4, 3), [0.0] * 4)

@@ -285,3 +285,43 @@ def test_channels_last_stays_channels_last(mode: str) -> None:
     got = pool2d(x, 3, stride=2, padding=1, ceil_mode=True, mode=mode)
     torch.testing.assert_close(got, ref)
     assert got.stride() == ref.stride()
+
+
+@pytest.mark.parametrize(("mode", "got"), [
+    (lambda w: w, r"shape \(1, 1, 2, 2, 4\)"),                      # reduced nothing
+    (lambda w: w.sum(), r"shape \(\)"),                            # reduced everything
+    (lambda w: w.sum(dim=-1).tolist(), r"a list"),                  # not a tensor
+])
+def test_custom_mode_that_does_not_reduce_the_last_axis_names_the_shape(mode, got: str) -> None:
+    """mode=lambda t: t raised a raw reshape RuntimeError from deep inside pool2d."""
+    with pytest.raises(ConvlibInputError, match=r"^mode: expected a function that reduces the windows' last axis, returning "
+                                                r"shape \(1, 1, 2, 2\) from windows of shape \(1, 1, 2, 2, 4\) "
+                                                rf"\(N, C, H_out, W_out, k_h\*k_w\), got {got}\. Fix: reduce dim=-1"):
+        pool2d(torch.randn(1, 1, 4, 4), 2, mode=mode)
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+@pytest.mark.parametrize(("name", "torch_pool"), [("ceil_mode", F.max_pool2d), ("count_include_pad", F.avg_pool2d)])
+def test_flags_must_be_bools_as_in_torch(name: str, torch_pool, value: object) -> None:
+    """pool2d(x, 2, ceil_mode="yes") ran (a truthy string); torch raises TypeError: must be bool."""
+    x = torch.randn(1, 1, 5, 5)
+    with pytest.raises(TypeError, match="must be bool"):
+        torch_pool(x, 2, **{name: value})
+    with pytest.raises(TypeError, match=rf"^{name}: expected True or False, got {value!r}.*Fix: {name}=True or {name}=False"):
+        pool2d(x, 2, mode="max" if name == "ceil_mode" else "avg", **{name: value})
+    if name == "ceil_mode":
+        with pytest.raises(TypeError, match="^ceil_mode: expected True or False"):
+            windows2d(x, 2, ceil_mode=value)
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("shape", [(1, 0, 4, 4), (2, 0, 4, 4), (0, 0, 4, 4), (0, 4, 4)])
+def test_no_channels_is_an_error_as_in_torch(mode: str, shape: tuple) -> None:
+    """A 0-channel input gave an empty result; F.max_pool2d and F.avg_pool2d raise (only N may be 0)."""
+    torch_pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+    with pytest.raises(RuntimeError):
+        torch_pool(torch.zeros(shape), 2)
+    with pytest.raises(ConvlibInputError, match=r"^x: expected at least one channel, got shape .*\(C = 0"):
+        pool2d(torch.zeros(shape), 2, mode=mode)
+    empty_batch = torch.zeros(0, 3, 4, 4)
+    assert torch.equal(pool2d(empty_batch, 2, mode=mode), torch_pool(empty_batch, 2))

@@ -326,3 +326,26 @@ def test_receptive_field_sizes_follow_ceil_mode() -> None:
     rf = cl.receptive_field(net, input_size=7)
     assert [r.out_size for r in rf] == [5, 3, 1] == [net[: i + 1](torch.zeros(1, 1, 7, 7)).shape[-1] for i in range(3)]
     assert cl.receptive_field(nn.Sequential(nn.MaxPool2d(2, ceil_mode=True)), input_size=5)[-1].out_size == 3
+
+
+def test_summary_wants_a_module() -> None:
+    """layer_summary(lambda t: t, ...) raised AttributeError: 'function' object has no attribute 'named_modules'."""
+    with pytest.raises(TypeError, match=r"^model: expected a torch\.nn\.Module .*got a function\. Fix: pass the network"):
+        cl.layer_summary(lambda t: t, (1, 28, 28))
+
+
+@pytest.mark.parametrize(("model", "shape", "where", "cause"), [
+    (lambda: M.lenet(), (3, 28, 28), r"'0' \(Conv2d\)", "to have 1 channels, but got 3"),      # channels do not match
+    (lambda: M.lenet(), (1, 32, 32), r"'7' \(Linear\)", "cannot be multiplied"),               # dense layer's size
+    (lambda: nn.Sequential(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Conv2d(3, 1, 1))), (1, 8, 8), r"'0\.1' \(Conv2d\)", "channels"),
+])
+def test_a_failing_forward_pass_names_the_shape_and_the_layer(model, shape: tuple, where: str, cause: str) -> None:
+    """A channel mismatch came out as torch's raw RuntimeError, with no word of the shape tried or the layer."""
+    net = model()
+    with pytest.raises(ConvlibInputError, match=rf"^input_shape: expected a shape the model runs on, got \(1, {shape[0]}, "
+                                                rf"{shape[1]}, {shape[2]}\): the forward pass .* failed in layer {where} with "
+                                                rf"RuntimeError: .*{cause}.*Fix: give the \(C, H, W\)") as info:
+        cl.layer_summary(net, shape)
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert not net._forward_hooks and not net._forward_pre_hooks  # every hook removed, the model reusable
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in net.modules())

@@ -246,3 +246,27 @@ def test_output_stored_as_torch(stored: str) -> None:
     got, expected = cl.conv_transpose2d(x, w, stride=2, padding=1), F.conv_transpose2d(x, w, stride=2, padding=1)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     assert got.stride() == expected.stride()
+
+
+@pytest.mark.parametrize(("X", "K", "match"), [
+    (torch.zeros(0, 2), torch.ones(2, 2), r"^X: expected at least one value along every axis of \(H, W\), got shape \(0, 2\)"),
+    (torch.ones(2, 2), torch.ones(2, 0), r"^K: expected at least one value along every axis of \(k_h, k_w\), got shape \(2, 0\)"),
+])
+def test_naive_refuses_an_empty_input_or_kernel_as_torch(X: torch.Tensor, K: torch.Tensor, match: str) -> None:
+    """trans_conv_naive(torch.zeros(0, 2), ...) returned a (1, 3) matrix of zeros; F.conv_transpose2d raises."""
+    with pytest.raises(RuntimeError):
+        F.conv_transpose2d(X[None, None], K[None, None])
+    with pytest.raises(ConvlibInputError, match=match):
+        trans_conv_naive(X, K)
+
+
+def test_bias_as_a_list_and_an_image_without_rows_say_what_is_wrong() -> None:
+    """A list bias raised AttributeError; a 0-row x failed in the output-size helper. F.conv_transpose2d raises for both."""
+    x, w = torch.randn(2, 4, 5, 5), torch.randn(4, 3, 3, 3)
+    with pytest.raises(TypeError, match=r"^bias: expected a tensor of shape \(3,\) .*got a list\. Fix: bias = torch\.tensor\(bias"):
+        conv_transpose2d(x, w, [0.0] * 3)
+    empty = torch.zeros(1, 4, 0, 5)
+    with pytest.raises(RuntimeError):
+        F.conv_transpose2d(empty, w, padding=1)
+    with pytest.raises(ConvlibInputError, match=r"^x: expected at least one row and one column \(H, W >= 1\), got shape \(1, 4, 0, 5\)"):
+        conv_transpose2d(empty, w, padding=1)
