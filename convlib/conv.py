@@ -39,6 +39,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from convlib import gemm
+from convlib._torchlike import autocast, channels_last, output_layout
 from convlib.shapes import conv_output_size
 from convlib.validate import (
     ConvlibInputError,
@@ -163,19 +164,6 @@ def _is_image(x: object) -> bool:
     return isinstance(x, torch.Tensor) and x.ndim == 3
 
 
-def _autocast(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """The three tensors in ``torch.autocast``'s dtype for ``x``'s device inside an autocast block
-    (as ``F.conv2d`` computes there, e.g. in bfloat16 on the CPU), else unchanged."""
-    kind = x.device.type
-    available = getattr(torch.amp, "is_autocast_available", lambda _: kind in ("cpu", "cuda"))
-    if not available(kind) or not torch.is_autocast_enabled(kind):  # no autocast at all on "meta"
-        return x, weight, bias
-    dtype = torch.get_autocast_dtype(kind)
-    return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
-
-
 def _plain_ops_only(*tensors: torch.Tensor | None) -> bool:
     """Whether a transform watches this call that a hand-written backward pass cannot serve:
     ``torch.compile``, ``torch.jit.trace``, ``torch.func`` (``grad``, ``vmap``, ...) or forward-mode AD."""
@@ -207,7 +195,7 @@ def conv2d_unfold(
     """
     image = _is_image(x)
     x, s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, dilation, groups)
-    x, weight, bias = _autocast(x, weight, bias)
+    x, weight, bias = autocast(x, weight, bias)
     c_out, _, kh, kw = weight.shape
     n = x.shape[0]
     cols = F.unfold(x, (kh, kw), dilation=d, padding=p, stride=s)  # (N, C_in*k_h*k_w, L), rows ordered by channel
@@ -265,17 +253,6 @@ def conv2d_loop(
 
 
 # ------------------------------------------------------------ the fast path
-
-
-def _channels_last(x: torch.Tensor) -> bool:
-    """Whether ``x (N, C, H, W)`` is stored channels-last (and not also plainly contiguous, as 1x1 maps are)."""
-    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-
-
-def _layout(x: torch.Tensor, weight: torch.Tensor) -> torch.memory_format:
-    """The memory format of the output and of both gradients, as ``F.conv2d`` chooses it:
-    channels-last when the input or the weight is stored so, else contiguous NCHW."""
-    return torch.channels_last if _channels_last(x) or _channels_last(weight) else torch.contiguous_format
 
 
 def _padded_nhwc(x: torch.Tensor, p: IntPair) -> torch.Tensor:
@@ -498,7 +475,8 @@ class _Im2colConv(torch.autograd.Function):
         xp = _padded_nhwc(x, p)  # (N, H_p, W_p, C_in)
         win = _windows(xp, (kh, kw), s, d, out_hw)  # (N, H_out, W_out, k_h, k_w, C_in), a view
         w2 = _weight_matrix(weight)  # (C_out, K), K = k_h*k_w*C_in
-        out = torch.empty(n, c_out, *out_hw, dtype=x.dtype, device=x.device, memory_format=_layout(x, weight))  # (N, C_out, H_out, W_out)
+        layout = output_layout(x, weight)  # as F.conv2d stores its output
+        out = torch.empty(n, c_out, *out_hw, dtype=x.dtype, device=x.device, memory_format=layout)  # (N, C_out, H_out, W_out)
         step = _batch_step(n, rows * width * x.element_size())
         for a in range(0, n, step):
             b = min(n, a + step)
@@ -526,7 +504,7 @@ class _Im2colConv(torch.autograd.Function):
         c_out, _, kh, kw = weight.shape
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         width = kh * kw * c_in  # K
-        layout = _layout(x, weight)  # both gradients are stored like the output, as torch's conv stores them
+        layout = output_layout(x, weight)  # both gradients are stored like the output, as torch's conv stores them
         gw = _WeightGrad(weight) if need_w else None
         gb = grad.new_zeros(c_out) if need_b else None  # (C_out,): the bias touches every output position
         win = _windows_kernel_first(_padded_nchw(x, p), (kh, kw), s, d, (h_out, w_out)) if need_w else None
@@ -609,13 +587,13 @@ def conv2d(
     """
     image = _is_image(x)  # one image (C_in, H, W), as F.conv2d takes it: run as a batch of one
     x, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, dilation, groups)  # x: (N, C_in, H, W)
-    x, weight, bias = _autocast(x, weight, bias)
+    x, weight, bias = autocast(x, weight, bias)
     if _plain_ops_only(x, weight, bias):
         out = conv2d_unfold(x, weight, bias, stride=s, padding=p, dilation=d, groups=groups)
     elif groups == 1:
         out = _Im2colConv.apply(x, weight, bias, s, p, d, out_hw)
     else:
-        layout = _layout(x, weight)
+        layout = output_layout(x, weight)
         # each group's kernels stored in the op's layout, so each group's gradients come back in it too
         parts = zip(x.chunk(groups, dim=1), [wg.contiguous(memory_format=layout) for wg in weight.chunk(groups, dim=0)],
                     bias.chunk(groups) if bias is not None else [None] * groups)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from convlib.conv import _autocast, _channels_last
+from convlib._torchlike import autocast, channels_last
 from convlib.validate import ConvlibInputError, check_float, check_pixels, check_weight_and_bias
 
 __all__ = ["conv1x1"]
@@ -72,8 +72,8 @@ def conv1x1(
             f"({c_out}, {c_in})."
         )
     check_weight_and_bias(x4, w, bias, c_out)  # one dtype for all three, as F.conv2d requires
-    x4, w, bias = _autocast(x4, w, bias)  # inside torch.autocast: its dtype, as F.conv2d
-    if _channels_last(x4):  # pixels already lie channel after channel: one row per pixel, and so does the output
+    x4, w, bias = autocast(x4, w, bias)  # inside torch.autocast: its dtype, as F.conv2d
+    if channels_last(x4):  # pixels already lie channel after channel: one row per pixel, and so does the output
         rows = x4.permute(0, 2, 3, 1).reshape(n, h * wd, c_in)  # (N, H*W, C_in), no copy
         out = rows @ w.t()  # (N, H*W, C_out)
         if bias is not None:

@@ -7,7 +7,7 @@ from typing import Callable, Literal, Union
 import torch
 import torch.nn.functional as F
 
-from convlib.conv import _channels_last
+from convlib._torchlike import channels_last
 from convlib.validate import as_pair, check_bool, check_fits, check_float, check_int, ConvlibInputError
 
 __all__ = ["adaptive_window", "pool2d", "pool_geometry", "windows2d"]
@@ -209,7 +209,7 @@ def pool2d(
             f"mode: expected 'max', 'avg' or a function of the windows, got {mode!r}. "
             "Fix: mode='max' or mode=lambda w: w.median(dim=-1).values."
         )
-    if rank == 4 and _channels_last(x):  # stored as F.max_pool2d / F.avg_pool2d store it
+    if rank == 4 and channels_last(x):  # stored as F.max_pool2d / F.avg_pool2d store it
         return out.contiguous(memory_format=torch.channels_last)
     return out.reshape(tuple(x.shape[:-2]) + tuple(out.shape[-2:]))  # same rank as x
 

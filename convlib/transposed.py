@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from convlib.conv import _autocast, _layout
+from convlib._torchlike import autocast, output_layout
 from convlib.corr import _pair_2d
 from convlib.shapes import conv_transpose_output_size
 from convlib.validate import (
@@ -149,7 +149,7 @@ def conv_transpose2d(
     s, p, op, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, output_padding, dilation, groups)
     image = x.ndim == 3  # one image (C_in, H, W): run as a batch of one
     x = x[None] if image else x  # (N, C_in, H, W)
-    x, weight, bias = _autocast(x, weight, bias)  # inside torch.autocast: its dtype, as F.conv_transpose2d
+    x, weight, bias = autocast(x, weight, bias)  # inside torch.autocast: its dtype, as F.conv_transpose2d
     n, c_in, h, w = x.shape
     kh, kw = weight.shape[2:]
     # Every input cell times every kernel of its group: (g, C_out/g*k_h*k_w, C_in/g) @ (N, g, C_in/g, H*W)
@@ -162,7 +162,7 @@ def conv_transpose2d(
     y = y[:, :, p[0] : p[0] + h_out, p[1] : p[1] + w_out]  # padding: drop p cells on each side
     if bias is not None:
         y = y + bias.reshape(1, -1, 1, 1)
-    y = y.contiguous(memory_format=_layout(x, weight))  # stored as F.conv_transpose2d stores it
+    y = y.contiguous(memory_format=output_layout(x, weight))  # stored as F.conv_transpose2d stores it
     return y[0] if image else y  # (N, C_out, H_out, W_out), or (C_out, H_out, W_out) for one image
 
 

@@ -1,0 +1,38 @@
+"""What every convlib op does the way torch's own op does it, in one place.
+
+Inside ``torch.autocast`` an op computes in autocast's dtype, and a result is
+stored channels-last when its input (or weight) is. :func:`convlib.conv2d`,
+:func:`convlib.conv_transpose2d`, :func:`convlib.conv1x1` and
+:func:`convlib.pool2d` all follow these rules, so they live here rather than in
+one of them.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["autocast", "channels_last", "output_layout"]
+
+
+def autocast(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The three tensors in ``torch.autocast``'s dtype for ``x``'s device inside an autocast block
+    (as ``F.conv2d`` computes there, e.g. in bfloat16 on the CPU), else unchanged."""
+    kind = x.device.type
+    available = getattr(torch.amp, "is_autocast_available", lambda _: kind in ("cpu", "cuda"))
+    if not available(kind) or not torch.is_autocast_enabled(kind):  # no autocast at all on "meta"
+        return x, weight, bias
+    dtype = torch.get_autocast_dtype(kind)
+    return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
+
+
+def channels_last(x: torch.Tensor) -> bool:
+    """Whether ``x (N, C, H, W)`` is stored channels-last (and not also plainly contiguous, as 1x1 maps are)."""
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
+def output_layout(x: torch.Tensor, weight: torch.Tensor) -> torch.memory_format:
+    """The memory format of the output and of both gradients, as ``F.conv2d`` chooses it:
+    channels-last when the input or the weight is stored so, else contiguous NCHW."""
+    return torch.channels_last if channels_last(x) or channels_last(weight) else torch.contiguous_format
