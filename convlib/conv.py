@@ -194,7 +194,7 @@ def conv2d_unfold(
               [37., 43.]]]])
     """
     image = _is_image(x)
-    x, s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, dilation, groups)
+    x, s, p, d, _ = _checked(x, weight, bias, stride, padding, dilation, groups)
     x, weight, bias = autocast(x, weight, bias)
     c_out, _, kh, kw = weight.shape
     n = x.shape[0]
@@ -204,6 +204,10 @@ def conv2d_unfold(
     out = out.reshape(n, c_out, cols.shape[-1])  # (N, C_out, L)
     if bias is not None:
         out = out + bias.reshape(1, c_out, 1)
+    # the output size from x's own size, not from _checked's ints: torch.jit.trace records this
+    # arithmetic, so a traced call replays on other image sizes
+    h_out, w_out = ((size + 2 * p[i] - d[i] * (k - 1) - 1) // s[i] + 1
+                    for i, (size, k) in enumerate(zip(x.shape[2:], (kh, kw))))
     out = out.reshape(n, c_out, h_out, w_out)  # (N, C_out, H_out, W_out)
     return out[0] if image else out  # one image: (C_out, H_out, W_out)
 

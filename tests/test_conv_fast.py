@@ -597,6 +597,12 @@ def test_jit_trace_matches_torch() -> None:
     x, w, b, kw = _reference_pair()
     traced = torch.jit.trace(lambda x: conv2d(x, w, b, **kw), (x,), check_trace=False)
     torch.testing.assert_close(traced(x), F.conv2d(x, w, b, **kw), rtol=1e-4, atol=1e-4)
+    # replayed on another batch and image size, as a traced F.conv2d is (the output size is traced arithmetic)
+    other = torch.randn(x.shape[0] + 1, x.shape[1], x.shape[2] + 3, x.shape[3] + 2, dtype=x.dtype)
+    torch.testing.assert_close(traced(other), F.conv2d(other, w, b, **kw), rtol=1e-4, atol=1e-4)
+    wide = torch.randn(4, x.shape[1], 2, 4, dtype=x.dtype)  # an even kernel: "same" pads one side more
+    same = torch.jit.trace(lambda x: conv2d(x, wide, padding="same"), (x,), check_trace=False)
+    torch.testing.assert_close(same(other), F.conv2d(other, wide, padding="same"), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
