@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -250,10 +252,16 @@ def test_every_control_has_a_label(book_page):
     assert unlabeled == 0
 
 
-def add_widget(book_page, view) -> object:
-    """Put ``view``'s static HTML (what the book embeds) on the open page and wait until it has drawn."""
+def add_widget(book_page, view, *, as_live_kernel: bool = False) -> object:
+    """Put ``view``'s static HTML (what the book embeds) on the open page and wait until it has drawn.
+
+    ``as_live_kernel`` writes the state's NaNs as the string "nan", as a live Jupyter kernel sends them.
+    """
     div, script = view.static_html().split("\n", 1)
     code = script.removeprefix('<script type="module">').removesuffix("</script>")
+    if as_live_kernel:  # only the data's NaNs: list items, between "[" or ", " and "," or "]"
+        code, swapped = re.subn(r"(?:(?<=\[)|(?<=, ))NaN(?=,|\])", '"nan"', code)
+        assert swapped, "the state holds no NaN to send as a string"
     dom_id = div.split('id="', 1)[1].split('"', 1)[0]
     book_page.page.evaluate(
         """([div, code]) => {
@@ -271,15 +279,17 @@ def add_widget(book_page, view) -> object:
     return book_page.page.locator(f"#{dom_id}")
 
 
-def test_nan_in_a_window_is_the_cell_max_pooling_takes(book_page):
-    """The page gets NaN itself (json.dumps writes the JavaScript literal NaN), so it outlines what
-    F.max_pool2d(return_indices=True) points to: the last NaN of a window, otherwise the first largest value.
-    The page used to outline the window's largest number and skip the NaN."""
+@pytest.mark.parametrize("as_live_kernel", [False, True], ids=["book", "live-kernel"])
+def test_nan_in_a_window_is_the_cell_max_pooling_takes(book_page, as_live_kernel: bool):
+    """The book's page gets NaN itself (json.dumps writes the JavaScript literal NaN), a live kernel the
+    string "nan"; either way the page outlines what F.max_pool2d(return_indices=True) points to: the last
+    NaN of a window, otherwise the first largest value. The page used to outline the window's largest
+    number and skip the NaN."""
     nan = float("nan")
     X = torch.tensor([[1.0, nan, 3.0, nan], [3.0, 2.0, nan, 0.0], [4.0, 4.0, 1.0, 2.0]], dtype=torch.float64)
     view = PoolingView(X, (2, 2), stride=(1, 1))
     book_page.open(PAGE)
-    widget = add_widget(book_page, view)
+    widget = add_widget(book_page, view, as_live_kernel=as_live_kernel)
     _, flat = torch.nn.functional.max_pool2d(X[None, None], 2, stride=1, return_indices=True)
     for p in range(n_out(widget)):
         set_range(widget, "position", p)

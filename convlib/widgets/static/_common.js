@@ -36,6 +36,15 @@ const CL_CSS = `
 .cl-body { display: contents; }
 `;
 
+// The numbers of a grid trait (nested arrays) as numbers. A live Jupyter kernel sends NaN and
+// +-Infinity as the strings "nan", "inf" and "-inf" (they are not JSON); the static book writes
+// the JavaScript literals itself. Either way the widget computes with numbers.
+const CL_SPECIAL = { nan: NaN, inf: Infinity, "-inf": -Infinity };
+function clNumbers(v) {
+  if (Array.isArray(v)) return v.map(clNumbers);
+  return typeof v === "string" ? (CL_SPECIAL[v.toLowerCase()] ?? Number(v)) : v;
+}
+
 // Add a stylesheet to the page once (by id): the shared one, or a widget's own.
 function clStyle(id = CL_STYLE_ID, css = CL_CSS) {
   if (document.getElementById(id)) return;

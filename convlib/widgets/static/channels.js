@@ -15,7 +15,7 @@ function render({ model, el }) {
 
   function build() {
     root.replaceChildren();
-    const X = model.get("x"), K = model.get("k");
+    const X = clNumbers(model.get("x")), K = clNumbers(model.get("k"));
     const cin = X.length, cout = K.length, H = X[0].length, W = X[0][0].length;
     const kh = K[0][0].length, kw = K[0][0][0].length;
     const win = X.map((Xc) => clWindows(Xc, kh, kw));

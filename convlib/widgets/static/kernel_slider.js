@@ -9,7 +9,7 @@ function render({ model, el }) {
 
   function build() {
     root.replaceChildren();
-    const X = model.get("x"), K = model.get("k");
+    const X = clNumbers(model.get("x")), K = clNumbers(model.get("k"));
     const kh = K.length, kw = K[0].length;
     const win = clWindows(X, kh, kw);
     const Y = [];

@@ -40,7 +40,7 @@ function render({ model, el }) {
   // A consistent geometry from a wanted one: padding <= half the window, the
   // window inside the padded input, the position inside the output.
   function settle(want) {
-    const X = model.get("x"), H = X.length, W = X[0].length;
+    const X = clNumbers(model.get("x")), H = X.length, W = X[0].length;
     const k = want.kernel_size, s = want.stride, p = want.padding.slice();
     const size = [H, W];
     for (const d of [0, 1]) {
@@ -75,7 +75,7 @@ function render({ model, el }) {
 
   function build() {
     root.replaceChildren();
-    const X = model.get("x"), H = X.length, W = X[0].length;
+    const X = clNumbers(model.get("x")), H = X.length, W = X[0].length;
     const k0 = model.get("kernel_size"), s0 = model.get("stride");
     const limits = { k: [Math.max(H, k0[0]), Math.max(W, k0[1])], s: [Math.max(H, s0[0]), Math.max(W, s0[1])] };
     const mode = clEl("select", { "aria-label": "Pooling mode", "data-testid": "mode" }, [

@@ -67,7 +67,7 @@ function render({ model, el }) {
   );
 
   function build() {
-    const X = model.get("x"), K = model.get("k");
+    const X = clNumbers(model.get("x")), K = clNumbers(model.get("k"));
     const H = X.length, W = X[0].length;
     const g0 = tcGeometry(X, K, model.get("stride"), model.get("padding"), model.get("output_padding"), model.get("position"));
     title.textContent = model.get("title");
@@ -93,19 +93,19 @@ function render({ model, el }) {
   }
 
   function clampPadding() {
-    const g = tcGeometry(model.get("x"), model.get("k"), model.get("stride"), 0, 0, model.get("position"));
+    const g = tcGeometry(clNumbers(model.get("x")), clNumbers(model.get("k")), model.get("stride"), 0, 0, model.get("position"));
     if (model.get("padding") > g.maxPad) model.set("padding", g.maxPad);
     if (model.get("output_padding") >= model.get("stride")) model.set("output_padding", model.get("stride") - 1);
   }
 
   function go(q) {
-    const X = model.get("x");
+    const X = clNumbers(model.get("x"));
     model.set("position", Math.min(X.length * X[0].length - 1, Math.max(0, q)));
     model.save_changes();
   }
 
   function draw() {
-    const X = model.get("x"), K = model.get("k");
+    const X = clNumbers(model.get("x")), K = clNumbers(model.get("k"));
     const s = model.get("stride"), p = model.get("padding"), op = model.get("output_padding"), q = model.get("position");
     const g = tcGeometry(X, K, s, p, op, q);
     const { input, output, caption } = parts;
