@@ -7,6 +7,8 @@ All functions raise :class:`ConvlibInputError` (a ``ValueError``) or
 
 from __future__ import annotations
 
+import argparse
+import math
 import operator
 from typing import Sequence
 
@@ -188,6 +190,33 @@ def check_bool(value: object, name: str) -> bool:
     if isinstance(value, bool):
         return value
     raise TypeError(f"{name}: expected True or False, got {_got(value)}. Fix: {name}=True or {name}=False")
+
+
+def positive_int_arg(text: str) -> int:
+    """argparse type: an int >= 1 (argparse turns the error into a usage message and exit code 2).
+
+    Shared by the command lines (``python -m convlib.bench``, ``python -m convlib.cifar``);
+    not in ``__all__``: it is plumbing, not an op.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}")
+    return value
+
+
+def positive_float_arg(text: str) -> float:
+    """argparse type: a finite number > 0, such as a learning rate (``nan``, ``inf``, 0 and below give
+    a usage message and exit code 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
 
 
 def check_seed(value: object, name: str = "seed") -> int:
