@@ -396,6 +396,11 @@ def fit(
       0.95 down to 0.85 at the peak and back, overriding ``momentum``).
     * ``loss_fn``: default cross-entropy with ``label_smoothing``; a custom one
       must return the batch's mean loss (give ``label_smoothing`` to it, not here).
+      The test loss (``History.test_loss``) is plain cross-entropy, as
+      :func:`evaluate` computes it, even when training smooths the labels, so test
+      curves compare across runs with and without ``label_smoothing`` (the
+      training loss is the smoothed one that was minimised); a custom ``loss_fn``
+      is used for both.
     * ``device``: default :func:`~convlib.train.select_device` (CUDA, then MPS, then CPU);
       ``verbose`` prints it once and a line per epoch.
     * ``max_batches``: stop each training epoch (and each test pass) after
@@ -430,6 +435,7 @@ def fit(
     if verbose:
         print(f"training on {dev}")
     model.to(dev)
+    test_loss_fn = loss_fn  # None: evaluate's plain cross-entropy, whatever label_smoothing trains with
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _make_optimizer(optimizer, params, lr, momentum, weight_decay)
@@ -494,7 +500,8 @@ def fit(
         line = (f"epoch {epoch + 1:2d}/{epochs}: train loss {history.train_loss[-1]:.3f}, "
                 f"train acc {history.train_acc[-1]:.3f}")
         if test_data is not None:
-            test_loss, test_acc = evaluate(model, test_data, device=dev, loss_fn=loss_fn, max_batches=max_batches)
+            test_loss, test_acc = evaluate(model, test_data, device=dev, loss_fn=test_loss_fn,
+                                           max_batches=max_batches)
             history.test_loss.append(test_loss)
             history.test_acc.append(test_acc)
             line += f", test loss {test_loss:.3f}, test acc {test_acc:.3f}"

@@ -364,3 +364,13 @@ def test_fit_refuses_non_integers_naming_their_type(bad: object) -> None:
         cl.fit(nn.Linear(4, 2), batches(X, y, 4), epochs=1, lr=0.1, max_batches=bad, verbose=False, progress=False)
     with pytest.raises(ValueError, match=rf"^epochs: expected an int >= 1, got .* \(a {kind}\)\. Fix: e\.g\. epochs=10"):
         cl.fit(nn.Linear(4, 2), batches(X, y, 4), epochs=bad, lr=0.1, verbose=False, progress=False)
+
+
+def test_test_loss_is_plain_cross_entropy_with_label_smoothing() -> None:
+    """History.test_loss agrees with cl.evaluate, whatever smoothing the training used (comparable curves)."""
+    X, y = blobs(32)
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    h = cl.fit(model, batches(X, y, 16), batches(X, y, 16), epochs=1, lr=0.1, label_smoothing=0.2,
+               device="cpu", verbose=False, progress=False)
+    assert h.test_loss[-1] == pytest.approx(cl.evaluate(model, batches(X, y, 16), device="cpu")[0], rel=1e-6)
