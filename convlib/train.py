@@ -406,6 +406,12 @@ def fit(
     * ``max_batches``: stop each training epoch (and each test pass) after
       this many batches: for quick runs.
 
+    Training mode: a model already in training mode trains as it is, so a
+    submodule deliberately put in evaluation mode (a BatchNorm frozen with
+    ``.eval()``) stays so; a model in evaluation mode gets ``model.train()``
+    (every submodule trains). After ``fit`` the modes are those it trained with
+    (the test passes run in :func:`evaluation_mode`, which restores them).
+
     An empty training batch raises ``ValueError`` before its step (the mean
     loss over no examples is nan).
 
@@ -450,8 +456,9 @@ def fit(
         from tqdm.auto import tqdm
 
     history = History(device=str(dev))
-    for epoch in range(epochs):
+    if not model.training:  # a model in training mode keeps its submodules' modes (a frozen BatchNorm stays frozen)
         model.train()
+    for epoch in range(epochs):
         total_loss, correct, count = 0.0, 0, 0
         batches: Iterable[Any] = train_data
         bar = None

@@ -374,3 +374,19 @@ def test_test_loss_is_plain_cross_entropy_with_label_smoothing() -> None:
     h = cl.fit(model, batches(X, y, 16), batches(X, y, 16), epochs=1, lr=0.1, label_smoothing=0.2,
                device="cpu", verbose=False, progress=False)
     assert h.test_loss[-1] == pytest.approx(cl.evaluate(model, batches(X, y, 16), device="cpu")[0], rel=1e-6)
+
+
+def test_fit_keeps_a_frozen_batchnorm_frozen() -> None:
+    """A BatchNorm put in .eval() inside a model in training mode keeps its running statistics;
+    a model in evaluation mode is put in training mode as a whole."""
+    X, y = blobs(32)
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.2), nn.Linear(4, 2))
+    model[1].eval()
+    mean, var = model[1].running_mean.clone(), model[1].running_var.clone()
+    cl.fit(model, batches(X, y, 8), batches(X, y, 8), epochs=2, lr=0.1, device="cpu", verbose=False, progress=False)
+    assert torch.equal(model[1].running_mean, mean) and torch.equal(model[1].running_var, var)
+    assert [m.training for m in model] == [True, False, True, True]
+    model.eval()
+    cl.fit(model, batches(X, y, 8), epochs=1, lr=0.1, device="cpu", verbose=False, progress=False)
+    assert all(m.training for m in model.modules())
+    assert not torch.equal(model[1].running_mean, mean)
