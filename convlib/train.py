@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Iterator, Sized
 import torch
 from torch import nn
 
-from convlib.validate import check_int, check_optional_int
+from convlib.validate import ConvlibInputError, check_int, check_optional_int, check_real
 
 __all__ = ["History", "fit", "evaluate", "evaluation_mode", "predict", "select_device", "seed"]
 
@@ -52,6 +52,32 @@ def _check_max_batches(max_batches: object) -> int | None:
 # ----------------------------------------------------------------- devices
 
 
+def _as_device(device: str | torch.device) -> torch.device:
+    """``torch.device(device)``, with a message that names the usual choices when torch refuses it."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as error:  # torch: "Expected one of cpu, cuda, ... at start of device string: gpu"
+        raise ConvlibInputError(
+            f"device: expected a device such as 'cpu', 'cuda', 'cuda:0' or 'mps', or None (the best available), "
+            f"got {device!r}. Fix: device='cuda' for an NVIDIA GPU, device='cpu', or leave it out."
+        ) from error
+
+
+def _model_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
+    """``device`` as a torch.device, or the device of ``model``'s first parameter (the CPU if it has none)."""
+    if device is not None:
+        return _as_device(device)
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
+def _check_model(model: object) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"model: expected a torch.nn.Module, got {type(model).__name__}. "
+            "Fix: wrap the computation in an nn.Module (e.g. nn.Sequential(...)), whose parameters can be trained."
+        )
+
+
 def select_device(prefer: str | torch.device | None = None) -> torch.device:
     """The device to train on: ``prefer`` if given, else CUDA, then MPS, then CPU.
 
@@ -59,7 +85,7 @@ def select_device(prefer: str | torch.device | None = None) -> torch.device:
     device(type='cpu')
     """
     if prefer is not None:
-        return torch.device(prefer)
+        return _as_device(prefer)
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -239,9 +265,8 @@ def evaluate(
     0.667
     """
     _check_data(data, "data")
-    dev = torch.device(device) if device is not None else next(
-        (p.device for p in model.parameters()), torch.device("cpu")
-    )
+    _check_model(model)
+    dev = _model_device(model, device)
     max_batches = _check_max_batches(max_batches)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     total_loss, correct, count = 0.0, 0, 0
@@ -276,9 +301,8 @@ def predict(
     """
     if not isinstance(X, torch.Tensor):
         raise TypeError(f"X: expected a tensor batch (N, C, H, W), got {type(X).__name__}.")
-    dev = torch.device(device) if device is not None else next(
-        (p.device for p in model.parameters()), torch.device("cpu")
-    )
+    _check_model(model)
+    dev = _model_device(model, device)
     batch_size = check_int(batch_size, "batch_size", minimum=1, fix="e.g. batch_size=256")
     with evaluation_mode(model.to(dev)):
         labels = [model(X[i : i + batch_size].to(dev)).argmax(dim=1).cpu() for i in range(0, len(X), batch_size)]
@@ -422,12 +446,16 @@ def fit(
     >>> h.epochs, len(h.seconds), h.test_acc
     (2, 2, [])
     """
+    _check_model(model)
     _check_data(train_data, "train_data")
     if test_data is not None:
         _check_data(test_data, "test_data")
     epochs = check_int(epochs, "epochs", minimum=1, fix="e.g. epochs=10")
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr: expected a positive learning rate such as 0.1, got {lr!r}.")
+    lr = check_real(lr, "lr", above=0, fix="a learning rate such as lr=0.1")
+    momentum = check_real(momentum, "momentum", minimum=0, fix="momentum=0 (plain SGD) or e.g. momentum=0.9")
+    weight_decay = check_real(weight_decay, "weight_decay", minimum=0, fix="weight_decay=0 (none) or e.g. 5e-4")
+    label_smoothing = check_real(label_smoothing, "label_smoothing", minimum=0, below=1,
+                                 fix="label_smoothing=0 (none) or e.g. 0.1")
     max_batches = _check_max_batches(max_batches)
     if loss_fn is not None and label_smoothing:
         raise ValueError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import numbers
 import operator
 from typing import Sequence
 
@@ -26,6 +27,7 @@ __all__ = [
     "as_tensor_2d",
     "as_tensor_pair",
     "check_float",
+    "check_real",
     "check_pixels",
     "check_batch",
     "check_fits",
@@ -217,6 +219,45 @@ def positive_float_arg(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
     return value
+
+
+def check_real(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+    fix: str,
+) -> float:
+    """``value`` as a Python float when it is a finite real number in range; else ``ConvlibInputError``.
+
+    A real number is an ``int``, a ``float``, a NumPy scalar (``np.float32(0.1)``) or a
+    one-element tensor (``torch.tensor(0.1)``); never a bool (``True`` is not a rate),
+    nor NaN or infinity. The range: ``>= minimum``, ``> above``, ``< below`` (each when given).
+
+    >>> check_real(0.1, "lr", above=0, fix="e.g. lr=0.1")
+    0.1
+    >>> check_real(True, "lr", above=0, fix="e.g. lr=0.1")
+    Traceback (most recent call last):
+    ...
+    convlib.validate.ConvlibInputError: lr: expected a finite number > 0, got True (a bool). Fix: e.g. lr=0.1
+    """
+    parts = [f">= {minimum}" if minimum is not None else "", f"> {above}" if above is not None else "",
+             f"< {below}" if below is not None else ""]
+    expected = "a finite number " + " and ".join(p for p in parts if p) if any(parts) else "a finite number"
+    number: float | None = None
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1 and value.dtype != torch.bool and not value.is_complex():
+            number = float(value)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+    if number is None:
+        raise ConvlibInputError(f"{name}: expected {expected}, got {_got(value)}. Fix: {fix}")
+    if not (math.isfinite(number) and (minimum is None or number >= minimum)
+            and (above is None or number > above) and (below is None or number < below)):
+        raise ConvlibInputError(f"{name}: expected {expected}, got {value!r}. Fix: {fix}")
+    return number
 
 
 def check_seed(value: object, name: str = "seed") -> int:

@@ -390,3 +390,45 @@ def test_fit_keeps_a_frozen_batchnorm_frozen() -> None:
     cl.fit(model, batches(X, y, 8), epochs=1, lr=0.1, device="cpu", verbose=False, progress=False)
     assert all(m.training for m in model.modules())
     assert not torch.equal(model[1].running_mean, mean)
+
+
+@pytest.mark.parametrize("lr", [np.float32(0.1), np.float64(0.1), torch.tensor(0.1), 1])
+def test_fit_takes_any_real_learning_rate(lr: object) -> None:
+    X, y = blobs(8)
+    h = cl.fit(nn.Linear(4, 2), batches(X, y, 4), epochs=1, lr=lr, momentum=np.float32(0.9),
+               weight_decay=torch.tensor(1e-4), device="cpu", verbose=False, progress=False)
+    assert h.epochs == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(lr=True), r"^lr: expected a finite number > 0, got True \(a bool\)\. Fix: "),
+        (dict(lr=float("nan")), r"^lr: expected a finite number > 0, got nan\. Fix: "),
+        (dict(lr=float("inf")), r"^lr: expected a finite number > 0, got inf\. Fix: "),
+        (dict(lr=0), r"^lr: expected a finite number > 0, got 0\. Fix: "),
+        (dict(lr="0.1"), r"^lr: expected a finite number > 0, got '0.1' \(a str\)\. Fix: "),
+        (dict(lr=torch.tensor([0.1, 0.2])), r"^lr: expected a finite number > 0, got tensor"),
+        (dict(momentum=-0.5), r"^momentum: expected a finite number >= 0, got -0.5\. Fix: "),
+        (dict(momentum=float("nan")), r"^momentum: expected a finite number >= 0, got nan\. Fix: "),
+        (dict(weight_decay=-1e-4), r"^weight_decay: expected a finite number >= 0, got -0.0001\. Fix: "),
+        (dict(label_smoothing=1.0), r"^label_smoothing: expected a finite number >= 0 and < 1, got 1.0\. Fix: "),
+        (dict(label_smoothing=-0.1), r"^label_smoothing: expected a finite number >= 0 and < 1, got -0.1\. Fix: "),
+        (dict(device="gpu"), r"^device: expected a device such as 'cpu', 'cuda'.*got 'gpu'\. Fix: device='cuda'"),
+    ],
+)
+def test_fit_refuses_bad_numbers_and_devices(kwargs: dict, match: str) -> None:
+    X, y = blobs(8)
+    args = dict(epochs=1, lr=0.1, device="cpu") | kwargs
+    with pytest.raises(cl.validate.ConvlibInputError, match=match):
+        cl.fit(nn.Linear(4, 2), batches(X, y, 4), verbose=False, progress=False, **args)
+
+
+def test_model_must_be_a_module() -> None:
+    X, y = blobs(8)
+    for call in (lambda m: cl.fit(m, batches(X, y, 4), epochs=1, lr=0.1, device="cpu", verbose=False, progress=False),
+                 lambda m: cl.evaluate(m, batches(X, y, 4)), lambda m: cl.predict(m, X)):
+        with pytest.raises(TypeError, match=r"^model: expected a torch.nn.Module, got function\. Fix: "):
+            call(lambda x: x)
+    with pytest.raises(cl.validate.ConvlibInputError, match="^device: "):
+        cl.evaluate(nn.Linear(4, 2), batches(X, y, 4), device="gpu")
