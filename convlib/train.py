@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Iterator, Sized
 import torch
 from torch import nn
 
-from convlib.validate import ConvlibInputError, check_int, check_optional_int, check_real
+from convlib.validate import ConvlibInputError, check_float, check_int, check_optional_int, check_real
 
 __all__ = ["History", "fit", "evaluate", "evaluation_mode", "predict", "select_device", "seed"]
 
@@ -240,6 +240,21 @@ def _accuracy_count(logits: torch.Tensor, y: torch.Tensor) -> int:
     return int((logits.argmax(dim=1) == y).sum())
 
 
+def _forward(model: nn.Module, X: torch.Tensor, name: str) -> torch.Tensor:
+    """``model(X)``; when that fails on a 3-D ``X``, which is one image ``(C, H, W)`` rather than a batch,
+    an error that says so (the model's own error, from deep inside, is chained)."""
+    try:
+        return model(X)
+    except (RuntimeError, ValueError) as error:
+        if X.ndim != 3:
+            raise
+        raise ConvlibInputError(
+            f"{name}: expected a float batch (N, C, H, W), got 3-D shape {tuple(X.shape)}, on which the model "
+            f"failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+            f"Fix: for one image (C, H, W) pass {name.split()[-1]}[None], a batch of one: (1, C, H, W)."
+        ) from error
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -275,8 +290,9 @@ def evaluate(
             if max_batches is not None and i >= max_batches:
                 break
             X, y = _unpack(batch, "data")
+            check_float(X, "data's X")
             X, y = X.to(dev), y.to(dev)
-            logits = model(X)  # (B, num_classes)
+            logits = _forward(model, X, "data's X")  # (B, num_classes)
             total_loss += float(loss_fn(logits, y)) * len(y)
             correct += _accuracy_count(logits, y)
             count += len(y)
@@ -301,11 +317,13 @@ def predict(
     """
     if not isinstance(X, torch.Tensor):
         raise TypeError(f"X: expected a tensor batch (N, C, H, W), got {type(X).__name__}.")
+    check_float(X, "X")
     _check_model(model)
     dev = _model_device(model, device)
     batch_size = check_int(batch_size, "batch_size", minimum=1, fix="e.g. batch_size=256")
     with evaluation_mode(model.to(dev)):
-        labels = [model(X[i : i + batch_size].to(dev)).argmax(dim=1).cpu() for i in range(0, len(X), batch_size)]
+        labels = [_forward(model, X[i : i + batch_size].to(dev), "X").argmax(dim=1).cpu()
+                  for i in range(0, len(X), batch_size)]
     return torch.cat(labels) if labels else torch.empty(0, dtype=torch.int64)
 
 

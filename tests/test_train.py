@@ -432,3 +432,21 @@ def test_model_must_be_a_module() -> None:
             call(lambda x: x)
     with pytest.raises(cl.validate.ConvlibInputError, match="^device: "):
         cl.evaluate(nn.Linear(4, 2), batches(X, y, 4), device="gpu")
+
+
+def test_predict_explains_one_image_and_uint8() -> None:
+    """One image (C, H, W) and uint8 pixels failed deep inside the model; predict and evaluate say what to pass."""
+    torch.manual_seed(0)
+    model, X = tiny_cnn(), torch.randn(4, 1, 8, 8)
+    with pytest.raises(cl.validate.ConvlibInputError,
+                       match=r"^X: expected a float batch \(N, C, H, W\), got 3-D shape \(1, 8, 8\).*Fix: .*X\[None\]"):
+        cl.predict(model, X[0])
+    assert cl.predict(model, X[0][None]).shape == (1,)
+    pixels = (X * 50 + 128).clamp(0, 255).to(torch.uint8)
+    with pytest.raises(TypeError, match=r"^X: expected a floating-point tensor, got dtype torch.uint8\. Fix: X\.float\(\).* / 255"):
+        cl.predict(model, pixels)
+    y = torch.zeros(4, dtype=torch.int64)
+    with pytest.raises(TypeError, match=r"^data's X: expected a floating-point tensor, got dtype torch.uint8"):
+        cl.evaluate(model, [(pixels, y)])
+    with pytest.raises(cl.validate.ConvlibInputError, match=r"^data's X: expected a float batch .*Fix: .*X\[None\]"):
+        cl.evaluate(model, [(X[0], y[:1])])
