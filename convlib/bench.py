@@ -60,7 +60,7 @@ except ImportError:  # pragma: no cover - Windows
     resource = None  # type: ignore[assignment]
 
 from convlib import gemm
-from convlib.validate import check_int
+from convlib.validate import check_int, positive_int_arg as _positive_int
 from convlib.conv import (
     _batch_step,
     _checked,
@@ -523,17 +523,6 @@ def spread_table(reports: Sequence[dict]) -> str:
     if any(t["extrapolated"] for entry in first["results"] for t in entry["timings"]):
         lines += ["", "* extrapolated from a smaller case (see one process's table for how)"]
     return "\n".join(lines)
-
-
-def _positive_int(text: str) -> int:
-    """argparse type: an int >= 1 (argparse turns the error into a usage message and exit code 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from convlib.bench import BenchCase
 from convlib.conv import Conv2D, layer_padding
 from convlib.train import evaluation_mode
-from convlib.validate import ConvlibInputError, check_int, check_ints, check_seed
+from convlib.validate import (ConvlibInputError, check_int, check_ints, check_seed, positive_float_arg,
+                              positive_int_arg)
 
 __all__ = [
     "RECIPE",
@@ -489,12 +490,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m convlib.cifar [--conv torch|convlib] [--epochs E] [--limit N]``: train, print the result."""
     parser = argparse.ArgumentParser(prog="python -m convlib.cifar", description="Train the CIFAR-10 chapter's network.")
     parser.add_argument("--conv", choices=("torch", "convlib"), default="torch", help="nn.Conv2d or convlib.Conv2D")
-    parser.add_argument("--epochs", type=int, default=RECIPE["epochs"])
-    parser.add_argument("--lr", type=float, default=RECIPE["lr"])
-    parser.add_argument("--batch-size", type=int, default=RECIPE["batch_size"])
-    parser.add_argument("--limit", type=int, default=None, help="train/test on this many images of each split")
+    parser.add_argument("--epochs", type=positive_int_arg, default=RECIPE["epochs"])
+    parser.add_argument("--lr", type=positive_float_arg, default=RECIPE["lr"])
+    parser.add_argument("--batch-size", type=positive_int_arg, default=RECIPE["batch_size"])
+    parser.add_argument("--limit", type=positive_int_arg, default=None, help="train/test on this many images of each split")
     parser.add_argument("--no-augment", action="store_true")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--threads", type=positive_int_arg, default=None, help="torch.set_num_threads")
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib.config import cache_dir, data_dir
-from convlib.validate import _fail, check_int, check_optional_int, check_seed
+from convlib.validate import _fail, check_bool, check_int, check_optional_int, check_seed
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -316,6 +316,23 @@ class Batches:
                                fix="give a whole number of examples per batch, e.g. batch_size=64")
         resize = check_optional_int(resize, "resize", none="keep the size", fix="e.g. resize=32, or resize=None")
         seed = check_seed(seed)
+        if not isinstance(data, ImageData):
+            raise TypeError(
+                f"data: expected a convlib.data.ImageData (uint8 images and labels), got {type(data).__name__}. "
+                "Fix: cl.data.cifar10(True) or cl.data.fashion_mnist(True) give one; for tensors of your own use "
+                "torch.utils.data.DataLoader(TensorDataset(X, y), batch_size=...)."
+            )
+        shuffle = check_bool(shuffle, "shuffle")
+        _check_transform(transform)
+        if (mean is None) != (std is None):
+            given, missing = ("mean", "std") if std is None else ("std", "mean")
+            raise _fail("mean and std", "both or neither (images become (X - mean) / std)",
+                        f"{given} without {missing}", f"give {missing} too, one number per channel, or neither")
+        channels = data.images.shape[1]
+        for name, stat in (("mean", mean), ("std", std)):
+            if stat is not None and len(stat) != channels:
+                raise _fail(name, f"one number per channel ({channels})", f"{len(stat)} values {tuple(stat)!r}",
+                            f"give {channels} values, one for each of the images' channels")
         self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
         self.resize, self.transform = resize, transform
         self.mean = None if mean is None else torch.tensor(mean).view(1, -1, 1, 1)
@@ -342,6 +359,15 @@ class Batches:
             if self.transform is not None:
                 X = self.transform(X)
             yield X, self.data.labels[idx]
+
+
+def _check_transform(transform: object) -> None:
+    """``transform`` as Batches and the loaders take it: None or a callable ``f(X) -> X`` on a batch."""
+    if transform is not None and not callable(transform):
+        raise TypeError(
+            f"transform: expected None or a callable f(X) -> X on a batch (B, C, H, W), got "
+            f"{type(transform).__name__}. Fix: e.g. transform=cl.cifar.random_crop_flip, or transform=None."
+        )
 
 
 def _check_limit(limit: object) -> int | None:
@@ -386,6 +412,7 @@ def load_cifar10(
     batches only.
     """
     limit, seed = _check_limit(limit), check_seed(seed)
+    _check_transform(transform)
     train, test = cifar10(True), cifar10(False)
     if limit is not None:
         train, test = train.subset(limit, seed=seed), test.subset(limit, seed=seed)

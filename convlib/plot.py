@@ -143,6 +143,13 @@ def history(h: object, *, title: str | None = None) -> Figure:
     ['loss', 'accuracy']
     """
     runs = dict(h) if isinstance(h, dict) else {"": h}
+    for name, run in runs.items():
+        if not all(hasattr(run, key) for key in ("train_loss", "train_acc", "test_loss", "test_acc")):
+            where = f"h[{name!r}]" if name else "h"
+            raise TypeError(
+                f"{where}: expected a convlib.History (what cl.fit returns), got {type(run).__name__}. "
+                "Fix: history(h) for one run, history({'sgd': h1, 'adam': h2}) to compare runs."
+            )
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4))
     for k, (name, run) in enumerate(runs.items()):
         color = f"C{k}"
@@ -242,6 +249,10 @@ def confusion_matrix(cm: object, classes: Sequence[str], *, normalize: bool = Tr
     ('true class', '0.20')
     """
     counts = torch.as_tensor(cm).double()
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] != len(classes):
+        raise _fail("cm", f"a square matrix (n, n) with one row and column per class ({len(classes)} classes)",
+                    f"shape {tuple(counts.shape)}",
+                    "pass one class name per row of cm, e.g. cl.data.CIFAR10_CLASSES for CIFAR-10")
     shown = counts / counts.sum(1, keepdim=True).clamp(min=1) if normalize else counts
     n = len(classes)
     fig, ax = plt.subplots(figsize=(0.55 * n + 2.2, 0.55 * n + 1.6))

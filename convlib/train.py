@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Iterator, Sized
 import torch
 from torch import nn
 
-from convlib.validate import check_int, check_optional_int
+from convlib.validate import ConvlibInputError, check_float, check_int, check_optional_int, check_real
 
 __all__ = ["History", "fit", "evaluate", "evaluation_mode", "predict", "select_device", "seed"]
 
@@ -52,6 +52,32 @@ def _check_max_batches(max_batches: object) -> int | None:
 # ----------------------------------------------------------------- devices
 
 
+def _as_device(device: str | torch.device) -> torch.device:
+    """``torch.device(device)``, with a message that names the usual choices when torch refuses it."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as error:  # torch: "Expected one of cpu, cuda, ... at start of device string: gpu"
+        raise ConvlibInputError(
+            f"device: expected a device such as 'cpu', 'cuda', 'cuda:0' or 'mps', or None (the best available), "
+            f"got {device!r}. Fix: device='cuda' for an NVIDIA GPU, device='cpu', or leave it out."
+        ) from error
+
+
+def _model_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
+    """``device`` as a torch.device, or the device of ``model``'s first parameter (the CPU if it has none)."""
+    if device is not None:
+        return _as_device(device)
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
+def _check_model(model: object) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"model: expected a torch.nn.Module, got {type(model).__name__}. "
+            "Fix: wrap the computation in an nn.Module (e.g. nn.Sequential(...)), whose parameters can be trained."
+        )
+
+
 def select_device(prefer: str | torch.device | None = None) -> torch.device:
     """The device to train on: ``prefer`` if given, else CUDA, then MPS, then CPU.
 
@@ -59,7 +85,7 @@ def select_device(prefer: str | torch.device | None = None) -> torch.device:
     device(type='cpu')
     """
     if prefer is not None:
-        return torch.device(prefer)
+        return _as_device(prefer)
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -214,6 +240,21 @@ def _accuracy_count(logits: torch.Tensor, y: torch.Tensor) -> int:
     return int((logits.argmax(dim=1) == y).sum())
 
 
+def _forward(model: nn.Module, X: torch.Tensor, name: str) -> torch.Tensor:
+    """``model(X)``; when that fails on a 3-D ``X``, which is one image ``(C, H, W)`` rather than a batch,
+    an error that says so (the model's own error, from deep inside, is chained)."""
+    try:
+        return model(X)
+    except (RuntimeError, ValueError) as error:
+        if X.ndim != 3:
+            raise
+        raise ConvlibInputError(
+            f"{name}: expected a float batch (N, C, H, W), got 3-D shape {tuple(X.shape)}, on which the model "
+            f"failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+            f"Fix: for one image (C, H, W) pass {name.split()[-1]}[None], a batch of one: (1, C, H, W)."
+        ) from error
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -239,9 +280,8 @@ def evaluate(
     0.667
     """
     _check_data(data, "data")
-    dev = torch.device(device) if device is not None else next(
-        (p.device for p in model.parameters()), torch.device("cpu")
-    )
+    _check_model(model)
+    dev = _model_device(model, device)
     max_batches = _check_max_batches(max_batches)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     total_loss, correct, count = 0.0, 0, 0
@@ -250,8 +290,9 @@ def evaluate(
             if max_batches is not None and i >= max_batches:
                 break
             X, y = _unpack(batch, "data")
+            check_float(X, "data's X")
             X, y = X.to(dev), y.to(dev)
-            logits = model(X)  # (B, num_classes)
+            logits = _forward(model, X, "data's X")  # (B, num_classes)
             total_loss += float(loss_fn(logits, y)) * len(y)
             correct += _accuracy_count(logits, y)
             count += len(y)
@@ -276,12 +317,13 @@ def predict(
     """
     if not isinstance(X, torch.Tensor):
         raise TypeError(f"X: expected a tensor batch (N, C, H, W), got {type(X).__name__}.")
-    dev = torch.device(device) if device is not None else next(
-        (p.device for p in model.parameters()), torch.device("cpu")
-    )
+    check_float(X, "X")
+    _check_model(model)
+    dev = _model_device(model, device)
     batch_size = check_int(batch_size, "batch_size", minimum=1, fix="e.g. batch_size=256")
     with evaluation_mode(model.to(dev)):
-        labels = [model(X[i : i + batch_size].to(dev)).argmax(dim=1).cpu() for i in range(0, len(X), batch_size)]
+        labels = [_forward(model, X[i : i + batch_size].to(dev), "X").argmax(dim=1).cpu()
+                  for i in range(0, len(X), batch_size)]
     return torch.cat(labels) if labels else torch.empty(0, dtype=torch.int64)
 
 
@@ -396,10 +438,21 @@ def fit(
       0.95 down to 0.85 at the peak and back, overriding ``momentum``).
     * ``loss_fn``: default cross-entropy with ``label_smoothing``; a custom one
       must return the batch's mean loss (give ``label_smoothing`` to it, not here).
+      The test loss (``History.test_loss``) is plain cross-entropy, as
+      :func:`evaluate` computes it, even when training smooths the labels, so test
+      curves compare across runs with and without ``label_smoothing`` (the
+      training loss is the smoothed one that was minimised); a custom ``loss_fn``
+      is used for both.
     * ``device``: default :func:`~convlib.train.select_device` (CUDA, then MPS, then CPU);
       ``verbose`` prints it once and a line per epoch.
     * ``max_batches``: stop each training epoch (and each test pass) after
       this many batches: for quick runs.
+
+    Training mode: a model already in training mode trains as it is, so a
+    submodule deliberately put in evaluation mode (a BatchNorm frozen with
+    ``.eval()``) stays so; a model in evaluation mode gets ``model.train()``
+    (every submodule trains). After ``fit`` the modes are those it trained with
+    (the test passes run in :func:`evaluation_mode`, which restores them).
 
     An empty training batch raises ``ValueError`` before its step (the mean
     loss over no examples is nan).
@@ -411,12 +464,16 @@ def fit(
     >>> h.epochs, len(h.seconds), h.test_acc
     (2, 2, [])
     """
+    _check_model(model)
     _check_data(train_data, "train_data")
     if test_data is not None:
         _check_data(test_data, "test_data")
     epochs = check_int(epochs, "epochs", minimum=1, fix="e.g. epochs=10")
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr: expected a positive learning rate such as 0.1, got {lr!r}.")
+    lr = check_real(lr, "lr", above=0, fix="a learning rate such as lr=0.1")
+    momentum = check_real(momentum, "momentum", minimum=0, fix="momentum=0 (plain SGD) or e.g. momentum=0.9")
+    weight_decay = check_real(weight_decay, "weight_decay", minimum=0, fix="weight_decay=0 (none) or e.g. 5e-4")
+    label_smoothing = check_real(label_smoothing, "label_smoothing", minimum=0, below=1,
+                                 fix="label_smoothing=0 (none) or e.g. 0.1")
     max_batches = _check_max_batches(max_batches)
     if loss_fn is not None and label_smoothing:
         raise ValueError(
@@ -430,6 +487,7 @@ def fit(
     if verbose:
         print(f"training on {dev}")
     model.to(dev)
+    test_loss_fn = loss_fn  # None: evaluate's plain cross-entropy, whatever label_smoothing trains with
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _make_optimizer(optimizer, params, lr, momentum, weight_decay)
@@ -444,8 +502,9 @@ def fit(
         from tqdm.auto import tqdm
 
     history = History(device=str(dev))
-    for epoch in range(epochs):
+    if not model.training:  # a model in training mode keeps its submodules' modes (a frozen BatchNorm stays frozen)
         model.train()
+    for epoch in range(epochs):
         total_loss, correct, count = 0.0, 0, 0
         batches: Iterable[Any] = train_data
         bar = None
@@ -494,7 +553,8 @@ def fit(
         line = (f"epoch {epoch + 1:2d}/{epochs}: train loss {history.train_loss[-1]:.3f}, "
                 f"train acc {history.train_acc[-1]:.3f}")
         if test_data is not None:
-            test_loss, test_acc = evaluate(model, test_data, device=dev, loss_fn=loss_fn, max_batches=max_batches)
+            test_loss, test_acc = evaluate(model, test_data, device=dev, loss_fn=test_loss_fn,
+                                           max_batches=max_batches)
             history.test_loss.append(test_loss)
             history.test_acc.append(test_acc)
             line += f", test loss {test_loss:.3f}, test acc {test_acc:.3f}"

@@ -7,6 +7,9 @@ All functions raise :class:`ConvlibInputError` (a ``ValueError``) or
 
 from __future__ import annotations
 
+import argparse
+import math
+import numbers
 import operator
 from typing import Sequence
 
@@ -24,6 +27,7 @@ __all__ = [
     "as_tensor_2d",
     "as_tensor_pair",
     "check_float",
+    "check_real",
     "check_pixels",
     "check_batch",
     "check_fits",
@@ -188,6 +192,72 @@ def check_bool(value: object, name: str) -> bool:
     if isinstance(value, bool):
         return value
     raise TypeError(f"{name}: expected True or False, got {_got(value)}. Fix: {name}=True or {name}=False")
+
+
+def positive_int_arg(text: str) -> int:
+    """argparse type: an int >= 1 (argparse turns the error into a usage message and exit code 2).
+
+    Shared by the command lines (``python -m convlib.bench``, ``python -m convlib.cifar``);
+    not in ``__all__``: it is plumbing, not an op.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}")
+    return value
+
+
+def positive_float_arg(text: str) -> float:
+    """argparse type: a finite number > 0, such as a learning rate (``nan``, ``inf``, 0 and below give
+    a usage message and exit code 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def check_real(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+    fix: str,
+) -> float:
+    """``value`` as a Python float when it is a finite real number in range; else ``ConvlibInputError``.
+
+    A real number is an ``int``, a ``float``, a NumPy scalar (``np.float32(0.1)``) or a
+    one-element tensor (``torch.tensor(0.1)``); never a bool (``True`` is not a rate),
+    nor NaN or infinity. The range: ``>= minimum``, ``> above``, ``< below`` (each when given).
+
+    >>> check_real(0.1, "lr", above=0, fix="e.g. lr=0.1")
+    0.1
+    >>> check_real(True, "lr", above=0, fix="e.g. lr=0.1")
+    Traceback (most recent call last):
+    ...
+    convlib.validate.ConvlibInputError: lr: expected a finite number > 0, got True (a bool). Fix: e.g. lr=0.1
+    """
+    parts = [f">= {minimum}" if minimum is not None else "", f"> {above}" if above is not None else "",
+             f"< {below}" if below is not None else ""]
+    expected = "a finite number " + " and ".join(p for p in parts if p) if any(parts) else "a finite number"
+    number: float | None = None
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1 and value.dtype != torch.bool and not value.is_complex():
+            number = float(value)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+    if number is None:
+        raise ConvlibInputError(f"{name}: expected {expected}, got {_got(value)}. Fix: {fix}")
+    if not (math.isfinite(number) and (minimum is None or number >= minimum)
+            and (above is None or number > above) and (below is None or number < below)):
+        raise ConvlibInputError(f"{name}: expected {expected}, got {value!r}. Fix: {fix}")
+    return number
 
 
 def check_seed(value: object, name: str = "seed") -> int:

@@ -337,3 +337,21 @@ def test_cifar_net_takes_numpy_ints() -> None:
 def test_bad_whole_numbers_are_refused(call, message) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [("--epochs", "0", "an int >= 1"), ("--limit", "0", "an int >= 1"), ("--batch-size", "0", "an int >= 1"),
+     ("--threads", "0", "an int >= 1"), ("--epochs", "two", "an int >= 1"),
+     ("--lr", "-1", "a finite number > 0"), ("--lr", "nan", "a finite number > 0"),
+     ("--lr", "inf", "a finite number > 0"), ("--lr", "0", "a finite number > 0")],
+)
+def test_command_line_rejects_bad_numbers(flag: str, value: str, expected: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A usage error (exit code 2) before any training, not a traceback from deep inside the run."""
+    with pytest.raises(SystemExit) as info:
+        cl.cifar.main([flag, value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m convlib.cifar")
+    assert f"argument {flag}: expected {expected}, got {value!r}" in err

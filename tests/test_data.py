@@ -355,3 +355,29 @@ def test_unreadable_cifar_cache_file_names_the_file_to_delete(empty_env: Path, m
     assert f"Fix: delete {cache} and load again" in str(info.value)
     cache.unlink()  # the fix works
     assert len(D.cifar10(True)) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(mean=(0.5,)), ValueError, r"^mean and std: expected both or neither .*got mean without std\. Fix: give std"),
+        (dict(std=(0.5,)), ValueError, r"^mean and std: .*got std without mean\. Fix: give mean"),
+        (dict(mean=(0.5, 0.5), std=(0.2, 0.2)), ValueError, r"^mean: expected one number per channel \(1\), got 2 values"),
+        (dict(shuffle="no"), TypeError, r"^shuffle: expected True or False, got 'no' \(a str\)"),
+        (dict(transform=3), TypeError, r"^transform: expected None or a callable .* got int\. Fix: "),
+    ],
+)
+def test_batches_refuse_bad_options_at_construction(kwargs: dict, error: type, match: str) -> None:
+    """These used to pass construction and fail at the first batch (or never: shuffle='no' shuffled)."""
+    with pytest.raises(error, match=match):
+        D.Batches(toy(), 4, **kwargs)
+
+
+def test_batches_want_image_data() -> None:
+    with pytest.raises(TypeError, match=r"^data: expected a convlib.data.ImageData .*got Tensor\. Fix: .*DataLoader"):
+        D.Batches(torch.zeros(4, 1, 4, 4), 2)  # type: ignore[arg-type]
+
+
+def test_load_cifar10_refuses_a_bad_transform_before_loading(empty_env: Path) -> None:
+    with pytest.raises(TypeError, match=r"^transform: expected None or a callable"):
+        D.load_cifar10(transform=3)  # type: ignore[arg-type]

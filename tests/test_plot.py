@@ -58,3 +58,16 @@ def test_predictions_rejects_nothing_to_show(count: int, n: int) -> None:
     imgs, labels = torch.zeros(count, 1, 4, 4), [0] * count
     with pytest.raises(ConvlibInputError, match=rf"^predictions: expected n >= 1 .* got n={n} with {count} images"):
         cl.plot.predictions(imgs, labels, labels, ["cat"], n=n)
+
+
+@pytest.mark.parametrize("bad", [None, [1, 2], {"run": None}])
+def test_history_refuses_what_is_not_a_history(bad: object) -> None:
+    with pytest.raises(TypeError, match=r"^h(\['run'\])?: expected a convlib.History .*Fix: history\(h\)"):
+        cl.plot.history(bad)
+
+
+def test_confusion_matrix_needs_one_class_name_per_row() -> None:
+    with pytest.raises(ConvlibInputError, match=r"^cm: expected a square matrix .*\(2 classes\), got shape \(3, 3\)"):
+        cl.plot.confusion_matrix(torch.eye(3), ["a", "b"])
+    with pytest.raises(ConvlibInputError, match=r"got shape \(2, 3\)"):
+        cl.plot.confusion_matrix(torch.ones(2, 3), ["a", "b"])

@@ -364,3 +364,89 @@ def test_fit_refuses_non_integers_naming_their_type(bad: object) -> None:
         cl.fit(nn.Linear(4, 2), batches(X, y, 4), epochs=1, lr=0.1, max_batches=bad, verbose=False, progress=False)
     with pytest.raises(ValueError, match=rf"^epochs: expected an int >= 1, got .* \(a {kind}\)\. Fix: e\.g\. epochs=10"):
         cl.fit(nn.Linear(4, 2), batches(X, y, 4), epochs=bad, lr=0.1, verbose=False, progress=False)
+
+
+def test_test_loss_is_plain_cross_entropy_with_label_smoothing() -> None:
+    """History.test_loss agrees with cl.evaluate, whatever smoothing the training used (comparable curves)."""
+    X, y = blobs(32)
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    h = cl.fit(model, batches(X, y, 16), batches(X, y, 16), epochs=1, lr=0.1, label_smoothing=0.2,
+               device="cpu", verbose=False, progress=False)
+    assert h.test_loss[-1] == pytest.approx(cl.evaluate(model, batches(X, y, 16), device="cpu")[0], rel=1e-6)
+
+
+def test_fit_keeps_a_frozen_batchnorm_frozen() -> None:
+    """A BatchNorm put in .eval() inside a model in training mode keeps its running statistics;
+    a model in evaluation mode is put in training mode as a whole."""
+    X, y = blobs(32)
+    model = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Dropout(0.2), nn.Linear(4, 2))
+    model[1].eval()
+    mean, var = model[1].running_mean.clone(), model[1].running_var.clone()
+    cl.fit(model, batches(X, y, 8), batches(X, y, 8), epochs=2, lr=0.1, device="cpu", verbose=False, progress=False)
+    assert torch.equal(model[1].running_mean, mean) and torch.equal(model[1].running_var, var)
+    assert [m.training for m in model] == [True, False, True, True]
+    model.eval()
+    cl.fit(model, batches(X, y, 8), epochs=1, lr=0.1, device="cpu", verbose=False, progress=False)
+    assert all(m.training for m in model.modules())
+    assert not torch.equal(model[1].running_mean, mean)
+
+
+@pytest.mark.parametrize("lr", [np.float32(0.1), np.float64(0.1), torch.tensor(0.1), 1])
+def test_fit_takes_any_real_learning_rate(lr: object) -> None:
+    X, y = blobs(8)
+    h = cl.fit(nn.Linear(4, 2), batches(X, y, 4), epochs=1, lr=lr, momentum=np.float32(0.9),
+               weight_decay=torch.tensor(1e-4), device="cpu", verbose=False, progress=False)
+    assert h.epochs == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(lr=True), r"^lr: expected a finite number > 0, got True \(a bool\)\. Fix: "),
+        (dict(lr=float("nan")), r"^lr: expected a finite number > 0, got nan\. Fix: "),
+        (dict(lr=float("inf")), r"^lr: expected a finite number > 0, got inf\. Fix: "),
+        (dict(lr=0), r"^lr: expected a finite number > 0, got 0\. Fix: "),
+        (dict(lr="0.1"), r"^lr: expected a finite number > 0, got '0.1' \(a str\)\. Fix: "),
+        (dict(lr=torch.tensor([0.1, 0.2])), r"^lr: expected a finite number > 0, got tensor"),
+        (dict(momentum=-0.5), r"^momentum: expected a finite number >= 0, got -0.5\. Fix: "),
+        (dict(momentum=float("nan")), r"^momentum: expected a finite number >= 0, got nan\. Fix: "),
+        (dict(weight_decay=-1e-4), r"^weight_decay: expected a finite number >= 0, got -0.0001\. Fix: "),
+        (dict(label_smoothing=1.0), r"^label_smoothing: expected a finite number >= 0 and < 1, got 1.0\. Fix: "),
+        (dict(label_smoothing=-0.1), r"^label_smoothing: expected a finite number >= 0 and < 1, got -0.1\. Fix: "),
+        (dict(device="gpu"), r"^device: expected a device such as 'cpu', 'cuda'.*got 'gpu'\. Fix: device='cuda'"),
+    ],
+)
+def test_fit_refuses_bad_numbers_and_devices(kwargs: dict, match: str) -> None:
+    X, y = blobs(8)
+    args = dict(epochs=1, lr=0.1, device="cpu") | kwargs
+    with pytest.raises(cl.validate.ConvlibInputError, match=match):
+        cl.fit(nn.Linear(4, 2), batches(X, y, 4), verbose=False, progress=False, **args)
+
+
+def test_model_must_be_a_module() -> None:
+    X, y = blobs(8)
+    for call in (lambda m: cl.fit(m, batches(X, y, 4), epochs=1, lr=0.1, device="cpu", verbose=False, progress=False),
+                 lambda m: cl.evaluate(m, batches(X, y, 4)), lambda m: cl.predict(m, X)):
+        with pytest.raises(TypeError, match=r"^model: expected a torch.nn.Module, got function\. Fix: "):
+            call(lambda x: x)
+    with pytest.raises(cl.validate.ConvlibInputError, match="^device: "):
+        cl.evaluate(nn.Linear(4, 2), batches(X, y, 4), device="gpu")
+
+
+def test_predict_explains_one_image_and_uint8() -> None:
+    """One image (C, H, W) and uint8 pixels failed deep inside the model; predict and evaluate say what to pass."""
+    torch.manual_seed(0)
+    model, X = tiny_cnn(), torch.randn(4, 1, 8, 8)
+    with pytest.raises(cl.validate.ConvlibInputError,
+                       match=r"^X: expected a float batch \(N, C, H, W\), got 3-D shape \(1, 8, 8\).*Fix: .*X\[None\]"):
+        cl.predict(model, X[0])
+    assert cl.predict(model, X[0][None]).shape == (1,)
+    pixels = (X * 50 + 128).clamp(0, 255).to(torch.uint8)
+    with pytest.raises(TypeError, match=r"^X: expected a floating-point tensor, got dtype torch.uint8\. Fix: X\.float\(\).* / 255"):
+        cl.predict(model, pixels)
+    y = torch.zeros(4, dtype=torch.int64)
+    with pytest.raises(TypeError, match=r"^data's X: expected a floating-point tensor, got dtype torch.uint8"):
+        cl.evaluate(model, [(pixels, y)])
+    with pytest.raises(cl.validate.ConvlibInputError, match=r"^data's X: expected a float batch .*Fix: .*X\[None\]"):
+        cl.evaluate(model, [(X[0], y[:1])])
