@@ -76,6 +76,13 @@ def test_edge_kernel_hint_names_the_problem() -> None:
     assert "K must be a small 2-D kernel" in bad.message
 
 
+def test_edge_kernel_accepts_int_and_float64_tensors() -> None:
+    # an int or float64 kernel is a right answer too, not a dtype clash with an image the learner never saw
+    for K in (torch.tensor([[1], [-1]]), torch.tensor([[1.0], [-1.0]], dtype=torch.float64), np.array([[-1], [1]])):
+        assert horizontal_edge_kernel(K).ok, K
+    assert not horizontal_edge_kernel(torch.tensor([[1, -1]])).ok
+
+
 def test_check_result() -> None:
     right, wrong = CheckResult(True, "5 x 5."), CheckResult(False, "Count <the> rows & columns.")
     assert bool(right) is True and bool(wrong) is False
