@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import html
+from numbers import Real
 from typing import Any
 
 import torch
 
-__all__ = ["CheckResult", "verdict", "same_values", "numbers"]
+__all__ = ["CheckResult", "verdict", "same_values", "numbers", "real_number"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,26 @@ def numbers(answer: Any) -> list[float]:
         return [float(v) for v in torch.as_tensor(answer, dtype=torch.float64).flatten()]
     except (TypeError, ValueError, RuntimeError):
         return []
+
+
+def real_number(answer: Any) -> float | None:
+    """``answer`` as a float when it is one real number, else ``None``.
+
+    Python ints and floats, NumPy scalars and 0-d tensors or arrays all count;
+    text, booleans, ``None`` and sequences do not.
+
+    >>> real_number(57.1), real_number(torch.tensor(57)), real_number("57"), real_number(True)
+    (57.1, 57.0, None, None)
+    """
+    if answer is None or isinstance(answer, (str, bytes, bool)):
+        return None
+    if isinstance(answer, Real):  # int, float and the NumPy scalars
+        return float(answer)
+    try:
+        t = torch.as_tensor(answer)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if t.ndim != 0 or t.dtype == torch.bool or t.is_complex():
+        return None
+    return float(t)
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convlib.check._core import CheckResult, same_values, verdict
+from convlib.check._core import CheckResult, real_number, same_values, verdict
 
 __all__ = [
     "CAT_ROW",
@@ -67,9 +67,9 @@ def cat_accuracy(answer: Any) -> CheckResult:
     False
     """
     right = CAT_ROW[3] / sum(CAT_ROW)
-    percent = isinstance(answer, (int, float)) and not isinstance(answer, bool) and 1 < answer <= 100
-    if percent:  # 57.1 (%) is the same answer as 0.571
-        answer = answer / 100
+    value = real_number(answer)  # also a 0-d tensor or a NumPy scalar
+    if value is not None and 1 < value <= 100:  # 57.1 (%) is the same answer as 0.571
+        answer = value / 100
     return verdict(
         same_values(answer, right, atol=2e-3),  # 0.57, rounded to two places, is right too
         f"the diagonal entry over the row sum: {CAT_ROW[3]} / {sum(CAT_ROW)} = {right:.3f}. "
