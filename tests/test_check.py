@@ -128,3 +128,23 @@ def test_same_values(answer, expected, want: bool) -> None:
 def test_same_values_atol() -> None:
     assert same_values(1.0, 1.05, atol=0.1)
     assert not same_values(1.0, 1.05)
+
+
+def test_notebook_prose_names_only_existing_check_attributes() -> None:
+    """Markdown that tells the learner to use ``cl.check.<name>`` names something that exists."""
+    import json
+    import re
+    from pathlib import Path
+
+    missing = []
+    for path in sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] != "markdown":
+                continue
+            for dotted in re.findall(r"cl\.check\.([A-Za-z_][\w.]*\w)", "".join(cell["source"])):
+                obj = cl.check
+                for part in dotted.split("."):
+                    obj = getattr(obj, part, None)
+                if obj is None:
+                    missing.append(f"{path.name}: cl.check.{dotted}")
+    assert not missing, missing
