@@ -148,3 +148,24 @@ def test_notebook_prose_names_only_existing_check_attributes() -> None:
                 if obj is None:
                     missing.append(f"{path.name}: cl.check.{dotted}")
     assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    ("check", "right"),
+    [
+        (cl.check.conv_layer_params, 1792),
+        (cl.check.mlp_photo_weights, 10**9),
+        (cl.check.padded_dataset_mb, 388.8),
+        (cl.check.cat_accuracy, 0.571),
+        (cl.check.lenet_flatten_size, 256),
+        (cl.check.padded_output_size, 16),
+        (cl.check.inception_channels, 480),
+        (cl.check.stacked_receptive_field, 5),
+    ],
+)
+def test_a_number_typed_as_text_gets_the_same_hint_everywhere(check, right) -> None:
+    """``"1792"`` is refused with a hint about the type, never accepted nor hinted about the content."""
+    result = check(str(right))
+    assert not result.ok
+    assert result.message == f'Hint: give a number, not text (e.g. {right}, not "{right}").'
+    assert check(right).ok

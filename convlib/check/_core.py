@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["CheckResult", "verdict", "same_values", "numbers", "real_number"]
+__all__ = ["CheckResult", "verdict", "same_values", "numbers", "real_number", "text_number_hint"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +95,22 @@ def real_number(answer: Any) -> float | None:
         return None
     return float(t)
 
+
+def text_number_hint(answer: Any) -> CheckResult | None:
+    """A hint when ``answer`` is a number typed as text (``"1792"``), else ``None``.
+
+    Checks refuse text answers but say why, instead of a hint about the content.
+
+    >>> text_number_hint("1792")
+    ❌ Not yet: Hint: give a number, not text (e.g. 1792, not "1792").
+    >>> text_number_hint(1792) is None, text_number_hint("a lot") is None
+    (True, True)
+    """
+    if not isinstance(answer, str):
+        return None
+    text = answer.strip()
+    try:
+        float(text.replace("_", ""))
+    except ValueError:
+        return None
+    return verdict(False, "", f'give a number, not text (e.g. {text}, not "{text}").')

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, numbers, same_values, verdict
+from convlib.check._core import CheckResult, numbers, same_values, text_number_hint, verdict
 from convlib.corr import corr2d
 
 __all__ = [
@@ -25,6 +25,8 @@ def output_shape(answer: Any) -> CheckResult:
     >>> output_shape((220, 220))
     ✅ Right: (224 - 5 + 1) x (224 - 5 + 1) = 220 x 220: the window fits 220 times along each axis.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, (220, 220)),
         "(224 - 5 + 1) x (224 - 5 + 1) = 220 x 220: the window fits 220 times along each axis.",
@@ -83,6 +85,8 @@ def stacked_receptive_field(answer: Any) -> CheckResult:
     >>> bool(stacked_receptive_field(5))
     True
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, 5),
         "each 3x3 layer adds 2 to the field: 1 + 2 + 2 = 5, the same as one 5x5 layer.",
@@ -107,6 +111,8 @@ def diagonal_edges(answer: Any) -> CheckResult:
     >>> diagonal_edges((6, 6, 6))
     ❌ Not yet: Hint: look at X.t(): its first row is all ones and its last two rows all zeros. How many rows still have a step?
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     expected = tuple(int((Y != 0).sum()) for Y in _diagonal_outputs())
     hint = "count each output's nonzero entries, e.g. int((Y != 0).sum()), and answer with three numbers."
     counts = numbers(answer)
