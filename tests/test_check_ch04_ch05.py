@@ -257,3 +257,17 @@ def test_the_notebook_answers_pass_their_checks():
     assert cl.check.relu_max_pool(namespace["max_pool_2x2"]).ok
     min_pool = eval(re.search(r"`min_pool = (lambda x: [^`]+)`", prose).group(1), namespace)
     assert cl.check.min_pool_from_max(min_pool).ok
+
+
+def test_pool_exercises_refuse_modules_and_partials():
+    """The no-max (no-min) rule reads a plain function's code; a module or a partial hides a max pooling."""
+    import functools
+
+    for fn in (nn.MaxPool2d(2), functools.partial(F.max_pool2d, kernel_size=2)):
+        result = cl.check.relu_max_pool(fn)
+        assert not result.ok and "plain function (a lambda or a def)" in result.message, fn
+        assert "F.relu" in result.message
+    hidden_min = functools.partial(lambda x, k: -F.max_pool2d(-x, k), k=2)
+    result = cl.check.min_pool_from_max(hidden_min)
+    assert not result.ok and "plain function" in result.message
+    assert cl.check.min_pool_from_max(lambda x: -F.max_pool2d(-x, 2)).ok

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from types import CodeType
+from types import CodeType, FunctionType
 from typing import Any, Callable
 
 import torch
@@ -167,6 +167,15 @@ def _names_used(fn: Callable[..., Any]) -> set[str]:
     return names
 
 
+def _not_plain_function(fn: Any, built_from: str) -> str:
+    """A hint when ``fn`` is callable but not a plain function (an ``nn.Module``, a ``functools.partial``,
+    a builtin): the no-max rule reads a function's own code, which those hide. ``""`` otherwise."""
+    if fn is None or not callable(fn) or isinstance(fn, FunctionType):
+        return ""
+    return (f"pass a plain function (a lambda or a def) built from {built_from}, not a {type(fn).__name__}: "
+            "the exercise is to write the computation yourself.")
+
+
 def _test_inputs() -> list[torch.Tensor]:
     """Random maps with negative values, and small integers with ties, both ``(N, C, H, W)``."""
     g = torch.Generator().manual_seed(0)
@@ -200,6 +209,8 @@ def min_pool_from_max(fn: Any) -> CheckResult:
     >>> min_pool_from_max(lambda x: -pool2d(x, 2))
     ❌ Not yet: Hint: that is minus the maximum; negate the input first, so the smallest value becomes the largest.
     """
+    if problem := _not_plain_function(fn, "max pooling and negation"):
+        return verdict(False, "", problem)
     if callable(fn) and _names_used(fn) & {"min", "amin", "minimum", "fmin", "cummin", "sort", "topk"}:
         return verdict(False, "", "use max pooling only (cl.pool2d or F.max_pool2d), with no min of any kind.")
     hint = "max pool a changed copy of x: what turns the smallest value of a window into the largest?"
@@ -241,6 +252,8 @@ def relu_max_pool(fn: Any) -> CheckResult:
     """
     forbidden = {"max_pool2d", "MaxPool2d", "pool2d", "max", "amax", "maximum", "fmax", "adaptive_max_pool2d",
                  "max_pool1d", "where", "sort", "topk", "cummax"}
+    if problem := _not_plain_function(fn, "slicing, sums and F.relu"):
+        return verdict(False, "", problem)
     if callable(fn) and _names_used(fn) & forbidden:
         return verdict(False, "", "build it without any max (no max pooling, max, amax or where): "
                                   "only linear maps and F.relu.")
