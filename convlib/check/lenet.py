@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import torch
@@ -79,9 +80,11 @@ def zero_grad_resets(answer: Any) -> CheckResult:
     >>> bool(zero_grad_resets("both"))
     False
     """
-    text = str(answer).strip().lower()
+    # "the gradients.", ".grad", "Gradient buffers" all name the gradients: lowercase, drop punctuation
+    # (the dot of .grad too) and articles before comparing
+    words = [w for w in re.sub(r"[^a-z ]", " ", str(answer).lower()).split() if w not in {"the", "a", "an", "all"}]
     return verdict(
-        text in {"gradients", "gradient", "grads", "grad"},
+        " ".join(words) in {"gradients", "gradient", "grads", "grad", "gradient buffers", "grad buffers"},
         "only the .grad buffers: backward() adds into them, so each step must start from zero. "
         "The weights keep what they learned, which is why accuracy keeps rising.",
         "if the weights were reset every step, could the accuracy curve go up?",
