@@ -169,3 +169,9 @@ def test_a_number_typed_as_text_gets_the_same_hint_everywhere(check, right) -> N
     assert not result.ok
     assert result.message == f'Hint: give a number, not text (e.g. {right}, not "{right}").'
     assert check(right).ok
+
+
+def test_diagonal_edges_hints_about_the_first_wrong_count() -> None:
+    assert "K.t() compares each pixel with the one below" in cl.check.diagonal_edges((6, 5, 6)).message
+    assert "X.t()" in cl.check.diagonal_edges((6, 6, 5)).message
+    assert "right neighbour" in cl.check.diagonal_edges((5, 5, 5)).message

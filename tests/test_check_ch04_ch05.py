@@ -271,3 +271,11 @@ def test_pool_exercises_refuse_modules_and_partials():
     result = cl.check.min_pool_from_max(hidden_min)
     assert not result.ok and "plain function" in result.message
     assert cl.check.min_pool_from_max(lambda x: -F.max_pool2d(-x, 2)).ok
+
+
+def test_near_miss_hints_name_the_order() -> None:
+    assert "(C, H, W)" in cl.check.pooled_shape((13, 13, 6)).message
+    assert "channel count does not change" in cl.check.pooled_shape((1, 13, 13)).message
+    swapped = cl.check.doubling_factors((1.129, 4))
+    assert not swapped.ok and "swapped" in swapped.message
+    assert cl.check.doubling_factors((4, 1.129)).ok

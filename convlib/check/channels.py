@@ -143,7 +143,9 @@ def doubling_factors(answer: Any) -> CheckResult:
     def near(value: float, target: float) -> bool:
         return abs(value - target) < 1e-6
 
-    if len(got) == 2 and near(got[0], 2):
+    if len(got) == 2 and abs(got[0] - padding) < 2e-3 and near(got[1], channels):
+        hint = "right numbers, swapped: answer (channels, padding), the channel factor first."
+    elif len(got) == 2 and near(got[0], 2):
         hint = "both C_in and C_out appear in c_o * h_o * w_o * c_i * k_h * k_w."
     elif len(got) == 2 and (near(got[1], 2) or near(got[1], 4)):
         hint = ("padding changes neither the channels nor the kernel, only how many outputs there are: "

@@ -119,8 +119,13 @@ def diagonal_edges(answer: Any) -> CheckResult:
     if len(counts) == 3 and 0 in counts[1:]:
         hint = ("unlike the band, the diagonal edge does not vanish: a staircase has a vertical step in its "
                 "rows and a horizontal step in its columns.")
-    elif len(counts) == 3 and counts[0] == expected[0] and counts[1:] != list(expected[1:]):
-        hint = "look at X.t(): its first row is all ones and its last two rows all zeros. How many rows still have a step?"
+    elif len(counts) == 3 and counts != list(expected):  # a hint about the first wrong count, not another
+        first_wrong = next(i for i in range(3) if counts[i] != expected[i])
+        hint = (
+            "corr2d(X, K) compares each pixel with its right neighbour: how many rows of X have a step from 1 to 0?",
+            "look at X.t(): its first row is all ones and its last two rows all zeros. How many rows still have a step?",
+            "K.t() compares each pixel with the one below it: how many columns of X change as you go down?",
+        )[first_wrong]
     return verdict(
         same_values(answer, expected),
         f"{expected[0]}, {expected[1]} and {expected[2]} nonzero outputs: a diagonal edge is a staircase with "

@@ -65,7 +65,9 @@ def pooled_shape(answer: Any) -> CheckResult:
     side = conv_output_size(28, 3, stride=2)
     hint = "channels stay; each side follows the convolution formula floor((n + 2p - k) / s) + 1."
     got = numbers(answer)
-    if len(got) == 3 and got[0] != 6:
+    if len(got) == 3 and got == [side, side, 6]:
+        hint = "PyTorch puts the channels first: answer in (C, H, W) order."
+    elif len(got) == 3 and got[0] != 6:
         hint = "pooling works on each channel separately, so the channel count does not change."
     elif same_values(answer, (6, 14, 14)):
         hint = "no padding here: floor((28 - 3) / 2) + 1, rounding down before adding 1."
