@@ -175,3 +175,12 @@ def test_diagonal_edges_hints_about_the_first_wrong_count() -> None:
     assert "K.t() compares each pixel with the one below" in cl.check.diagonal_edges((6, 5, 6)).message
     assert "X.t()" in cl.check.diagonal_edges((6, 6, 5)).message
     assert "right neighbour" in cl.check.diagonal_edges((5, 5, 5)).message
+
+
+def test_third_derivative_kernel_wants_1d_at_any_scale() -> None:
+    assert cl.check.third_derivative_kernel([1e-7, -3e-7, 3e-7, -1e-7]).ok
+    assert cl.check.third_derivative_kernel(torch.tensor([1e6, -3e6, 3e6, -1e6])).ok
+    assert cl.check.third_derivative_kernel([[1, -3, 3, -1]]).ok  # one row, as corr2d takes a kernel
+    for two_d in ([[1, -3], [3, -1]], [[1], [-3], [3], [-1]]):  # flattened, these read as the right weights
+        result = cl.check.third_derivative_kernel(two_d)
+        assert not result.ok and "1-D" in result.message, two_d

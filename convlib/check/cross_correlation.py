@@ -148,9 +148,13 @@ def third_derivative_kernel(K: Any) -> CheckResult:
     ❌ Not yet: Hint: that kernel also gives 0 on t³ (a higher difference); the d-th derivative needs d + 1 taps.
     """
     try:
-        k = torch.as_tensor(K, dtype=torch.float64).flatten()  # (taps,)
+        k = torch.as_tensor(K, dtype=torch.float64)  # (taps,)
     except (TypeError, ValueError, RuntimeError):
         k = torch.empty(0, dtype=torch.float64)
+    if k.ndim == 2 and k.shape[0] == 1:
+        k = k[0]  # a 1 x taps row, as corr2d takes it, is the same 1-D kernel
+    if k.ndim != 1 and k.numel() > 0:
+        return verdict(False, "", f"a 1-D kernel is one row of weights, [w0, w1, ...]; got shape {tuple(k.shape)}.")
     if k.numel() == 0 or not bool(torch.isfinite(k).all()):
         return verdict(False, "", "write the kernel as a list of weights, [w0, w1, ...]; the d-th derivative "
                        "needs d + 1 of them, and [1, -1] applied d times gives one.")
@@ -163,9 +167,10 @@ def third_derivative_kernel(K: Any) -> CheckResult:
     def response(f: torch.Tensor) -> torch.Tensor:
         return corr2d(f[None], k[None])[0]  # the kernel slid along a 1 x 12 image
 
-    kills_quadratics = all(bool(response(t**m).abs().max() < 1e-6) for m in range(3))
+    tol = 1e-6 * float(k.norm())  # relative to the kernel, so [1e-7, -3e-7, 3e-7, -1e-7] counts too
+    kills_quadratics = all(bool(response(t**m).abs().max() < tol) for m in range(3))
     on_cubic = response(t**3)  # (12 - taps + 1,)
-    cubic_constant = bool((on_cubic - on_cubic[0]).abs().max() < 1e-6) and abs(float(on_cubic[0])) > 1e-6
+    cubic_constant = bool((on_cubic - on_cubic[0]).abs().max() < tol) and abs(float(on_cubic[0])) > tol
     ok = k.numel() == 4 and kills_quadratics and cubic_constant
     hint = ("the d-th derivative needs d + 1 taps, and [1, -1] applied d times gives one: binomial coefficients "
             "with alternating signs.")
