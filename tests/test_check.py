@@ -76,6 +76,13 @@ def test_edge_kernel_hint_names_the_problem() -> None:
     assert "K must be a small 2-D kernel" in bad.message
 
 
+def test_edge_kernel_accepts_int_and_float64_tensors() -> None:
+    # an int or float64 kernel is a right answer too, not a dtype clash with an image the learner never saw
+    for K in (torch.tensor([[1], [-1]]), torch.tensor([[1.0], [-1.0]], dtype=torch.float64), np.array([[-1], [1]])):
+        assert horizontal_edge_kernel(K).ok, K
+    assert not horizontal_edge_kernel(torch.tensor([[1, -1]])).ok
+
+
 def test_check_result() -> None:
     right, wrong = CheckResult(True, "5 x 5."), CheckResult(False, "Count <the> rows & columns.")
     assert bool(right) is True and bool(wrong) is False
@@ -121,3 +128,59 @@ def test_same_values(answer, expected, want: bool) -> None:
 def test_same_values_atol() -> None:
     assert same_values(1.0, 1.05, atol=0.1)
     assert not same_values(1.0, 1.05)
+
+
+def test_notebook_prose_names_only_existing_check_attributes() -> None:
+    """Markdown that tells the learner to use ``cl.check.<name>`` names something that exists."""
+    import json
+    import re
+    from pathlib import Path
+
+    missing = []
+    for path in sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] != "markdown":
+                continue
+            for dotted in re.findall(r"cl\.check\.([A-Za-z_][\w.]*\w)", "".join(cell["source"])):
+                obj = cl.check
+                for part in dotted.split("."):
+                    obj = getattr(obj, part, None)
+                if obj is None:
+                    missing.append(f"{path.name}: cl.check.{dotted}")
+    assert not missing, missing
+
+
+@pytest.mark.parametrize(
+    ("check", "right"),
+    [
+        (cl.check.conv_layer_params, 1792),
+        (cl.check.mlp_photo_weights, 10**9),
+        (cl.check.padded_dataset_mb, 388.8),
+        (cl.check.cat_accuracy, 0.571),
+        (cl.check.lenet_flatten_size, 256),
+        (cl.check.padded_output_size, 16),
+        (cl.check.inception_channels, 480),
+        (cl.check.stacked_receptive_field, 5),
+    ],
+)
+def test_a_number_typed_as_text_gets_the_same_hint_everywhere(check, right) -> None:
+    """``"1792"`` is refused with a hint about the type, never accepted nor hinted about the content."""
+    result = check(str(right))
+    assert not result.ok
+    assert result.message == f'Hint: give a number, not text (e.g. {right}, not "{right}").'
+    assert check(right).ok
+
+
+def test_diagonal_edges_hints_about_the_first_wrong_count() -> None:
+    assert "K.t() compares each pixel with the one below" in cl.check.diagonal_edges((6, 5, 6)).message
+    assert "X.t()" in cl.check.diagonal_edges((6, 6, 5)).message
+    assert "right neighbour" in cl.check.diagonal_edges((5, 5, 5)).message
+
+
+def test_third_derivative_kernel_wants_1d_at_any_scale() -> None:
+    assert cl.check.third_derivative_kernel([1e-7, -3e-7, 3e-7, -1e-7]).ok
+    assert cl.check.third_derivative_kernel(torch.tensor([1e6, -3e6, 3e6, -1e6])).ok
+    assert cl.check.third_derivative_kernel([[1, -3, 3, -1]]).ok  # one row, as corr2d takes a kernel
+    for two_d in ([[1, -3], [3, -1]], [[1], [-3], [3], [-1]]):  # flattened, these read as the right weights
+        result = cl.check.third_derivative_kernel(two_d)
+        assert not result.ok and "1-D" in result.message, two_d

@@ -257,3 +257,25 @@ def test_the_notebook_answers_pass_their_checks():
     assert cl.check.relu_max_pool(namespace["max_pool_2x2"]).ok
     min_pool = eval(re.search(r"`min_pool = (lambda x: [^`]+)`", prose).group(1), namespace)
     assert cl.check.min_pool_from_max(min_pool).ok
+
+
+def test_pool_exercises_refuse_modules_and_partials():
+    """The no-max (no-min) rule reads a plain function's code; a module or a partial hides a max pooling."""
+    import functools
+
+    for fn in (nn.MaxPool2d(2), functools.partial(F.max_pool2d, kernel_size=2)):
+        result = cl.check.relu_max_pool(fn)
+        assert not result.ok and "plain function (a lambda or a def)" in result.message, fn
+        assert "F.relu" in result.message
+    hidden_min = functools.partial(lambda x, k: -F.max_pool2d(-x, k), k=2)
+    result = cl.check.min_pool_from_max(hidden_min)
+    assert not result.ok and "plain function" in result.message
+    assert cl.check.min_pool_from_max(lambda x: -F.max_pool2d(-x, 2)).ok
+
+
+def test_near_miss_hints_name_the_order() -> None:
+    assert "(C, H, W)" in cl.check.pooled_shape((13, 13, 6)).message
+    assert "channel count does not change" in cl.check.pooled_shape((1, 13, 13)).message
+    swapped = cl.check.doubling_factors((1.129, 4))
+    assert not swapped.ok and "swapped" in swapped.message
+    assert cl.check.doubling_factors((4, 1.129)).ok

@@ -174,3 +174,10 @@ def test_nin_class_map_values_needs_a_nin() -> None:
         cl.check.nin_class_map_values(None, M.lenet(), x)
     with pytest.raises(ConvlibInputError, match=r"^images: expected a batch \(N, C, H, W\), got shape \(1, 28, 28\)"):
         cl.check.nin_class_map_values(None, net, x[0])
+
+
+def test_zero_grad_resets_reads_the_ways_to_say_gradients() -> None:
+    for right in ("gradients.", "the gradients", ".grad", "gradient buffers", "The Grads", " grad! "):
+        assert cl.check.zero_grad_resets(right).ok, right
+    for wrong in ("weights", "both", "gradients and weights", "the weights.", None, 3):
+        assert not cl.check.zero_grad_resets(wrong).ok, wrong

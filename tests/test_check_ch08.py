@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -40,6 +41,10 @@ def test_numeric_answers_accept_tensors_and_variants():
     assert cl.check.cat_accuracy(torch.tensor(571 / 1000)).ok
     assert cl.check.cat_accuracy(57.1).ok and cl.check.cat_accuracy(0.57).ok  # a percentage; two decimals
     assert not cl.check.cat_accuracy(0.56).ok
+    # a percentage as a 0-d tensor or a NumPy scalar, as computed in the notebook
+    for percent in (torch.tensor(57.1), np.float32(57.1), np.int64(57), np.float64(57.1)):
+        assert cl.check.cat_accuracy(percent).ok, percent
+    assert not cl.check.cat_accuracy(np.float32(20.8)).ok
     assert cl.check.smoother_curve(" (C) ").ok
 
 

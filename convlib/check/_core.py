@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import html
+from numbers import Real
 from typing import Any
 
 import torch
 
-__all__ = ["CheckResult", "verdict", "same_values", "numbers"]
+__all__ = ["CheckResult", "verdict", "same_values", "numbers", "real_number", "text_number_hint"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,45 @@ def numbers(answer: Any) -> list[float]:
         return [float(v) for v in torch.as_tensor(answer, dtype=torch.float64).flatten()]
     except (TypeError, ValueError, RuntimeError):
         return []
+
+
+def real_number(answer: Any) -> float | None:
+    """``answer`` as a float when it is one real number, else ``None``.
+
+    Python ints and floats, NumPy scalars and 0-d tensors or arrays all count;
+    text, booleans, ``None`` and sequences do not.
+
+    >>> real_number(57.1), real_number(torch.tensor(57)), real_number("57"), real_number(True)
+    (57.1, 57.0, None, None)
+    """
+    if answer is None or isinstance(answer, (str, bytes, bool)):
+        return None
+    if isinstance(answer, Real):  # int, float and the NumPy scalars
+        return float(answer)
+    try:
+        t = torch.as_tensor(answer)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if t.ndim != 0 or t.dtype == torch.bool or t.is_complex():
+        return None
+    return float(t)
+
+
+def text_number_hint(answer: Any) -> CheckResult | None:
+    """A hint when ``answer`` is a number typed as text (``"1792"``), else ``None``.
+
+    Checks refuse text answers but say why, instead of a hint about the content.
+
+    >>> text_number_hint("1792")
+    ❌ Not yet: Hint: give a number, not text (e.g. 1792, not "1792").
+    >>> text_number_hint(1792) is None, text_number_hint("a lot") is None
+    (True, True)
+    """
+    if not isinstance(answer, str):
+        return None
+    text = answer.strip()
+    try:
+        float(text.replace("_", ""))
+    except ValueError:
+        return None
+    return verdict(False, "", f'give a number, not text (e.g. {text}, not "{text}").')

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, numbers, same_values, verdict
+from convlib.check._core import CheckResult, numbers, same_values, text_number_hint, verdict
 from convlib.counts import conv_macs, conv_params
 from convlib.pointwise import conv1x1
 from convlib.shapes import conv_output_size, conv_transpose_output_size
@@ -31,6 +31,8 @@ def kernel_tensor_shape(answer: Any) -> CheckResult:
     >>> kernel_tensor_shape((6, 10, 5, 5))
     ❌ Not yet: Hint: output channels come first in PyTorch's layout: (C_out, C_in, k_h, k_w).
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     expected = tuple(torch.nn.Conv2d(6, 10, 5).weight.shape)  # (10, 6, 5, 5)
     hint = "one filter per output channel, each as deep as the input; 28 - k + 1 = 24 gives k."
     if same_values(answer, (6, 10, 5, 5)):
@@ -53,6 +55,8 @@ def second_layer_costs(answer: Any) -> CheckResult:
     >>> second_layer_costs((1510, 864000))
     ✅ Right: 10 * 6 * 5 * 5 + 10 = 1510 parameters; 24 * 24 * 10 outputs, 6 * 5 * 5 = 150 MACs each: 864000.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     params, macs = conv_params(6, 10, 5), conv_macs(6, 10, 5, 24, 24)
     hint = "parameters: C_out * C_in * k * k + C_out biases; MACs: (outputs) * (C_in * k * k) per output."
     if same_values(answer, (params - 10, macs)):
@@ -104,6 +108,8 @@ def params_for_sizes(answer: Any) -> CheckResult:
     >>> params_for_sizes((448, 448))
     ✅ Right: 16 * 3 * 3 * 3 + 16 = 448 both times: the kernels slide over any height and width, only the channels fix the shapes.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     p = conv_params(3, 16, 3)
     hint = "count the weights of 16 filters of shape 3x3x3 plus biases; does the image size appear anywhere?"
     if same_values(answer, (p - 16, p - 16)):
@@ -125,6 +131,8 @@ def doubling_factors(answer: Any) -> CheckResult:
     >>> doubling_factors((2, 34 * 34 / (32 * 32)))
     ❌ Not yet: Hint: both C_in and C_out appear in c_o * h_o * w_o * c_i * k_h * k_w.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     side = {p: conv_output_size(32, 3, padding=p) for p in (1, 2)}  # {1: 32, 2: 34}
     base = conv_macs(64, 64, 3, side[1], side[1])
     channels = conv_macs(128, 128, 3, side[1], side[1]) / base
@@ -135,7 +143,9 @@ def doubling_factors(answer: Any) -> CheckResult:
     def near(value: float, target: float) -> bool:
         return abs(value - target) < 1e-6
 
-    if len(got) == 2 and near(got[0], 2):
+    if len(got) == 2 and abs(got[0] - padding) < 2e-3 and near(got[1], channels):
+        hint = "right numbers, swapped: answer (channels, padding), the channel factor first."
+    elif len(got) == 2 and near(got[0], 2):
         hint = "both C_in and C_out appear in c_o * h_o * w_o * c_i * k_h * k_w."
     elif len(got) == 2 and (near(got[1], 2) or near(got[1], 4)):
         hint = ("padding changes neither the channels nor the kernel, only how many outputs there are: "
@@ -162,6 +172,8 @@ def stacked_linear_kernel(answer: Any) -> CheckResult:
     >>> stacked_linear_kernel((8, 64))
     ❌ Not yet: Hint: the windows overlap by one cell: k1 + k2 - 1, as for the receptive field of two stacked layers.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     # the one kernel is the full convolution of the two: a transposed convolution of one kernel by the other
     side = conv_transpose_output_size(3, 5)  # (3 - 1) + 5 = 7
     weights = side * side
@@ -190,6 +202,8 @@ def grouped_params(answer: Any) -> CheckResult:
     >>> grouped_params((73856, 18464))
     ❌ Not yet: Hint: the weights shrink by the factor 4, the biases do not: there is still one per output channel.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     dense = sum(p.numel() for p in torch.nn.Conv2d(64, 128, 3).parameters())
     grouped = sum(p.numel() for p in torch.nn.Conv2d(64, 128, 3, groups=4).parameters())
     hint = "each filter reads only its group's C_in / groups channels; the number of filters stays C_out."
@@ -221,6 +235,8 @@ def separable_params(answer: Any) -> CheckResult:
     >>> separable_params((576, 73728))
     ❌ Not yet: Hint: the block has two layers: add the 1x1 convolution's 128 x 64 weights.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     depthwise = torch.nn.Conv2d(64, 64, 3, groups=64, bias=False).weight.numel()  # (64, 1, 3, 3)
     pointwise = torch.nn.Conv2d(64, 128, 1, bias=False).weight.numel()  # (128, 64, 1, 1)
     dense = torch.nn.Conv2d(64, 128, 3, bias=False).weight.numel()  # (128, 64, 3, 3)

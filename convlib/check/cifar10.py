@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convlib.check._core import CheckResult, same_values, verdict
+from convlib.check._core import CheckResult, real_number, same_values, text_number_hint, verdict
 
 __all__ = [
     "CAT_ROW",
@@ -31,6 +31,8 @@ def cifar_flatten_size(answer: Any) -> CheckResult:
     >>> bool(cifar_flatten_size(128))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, 2048),
         "three blocks, each ending in a 2x2 max pool: 32 -> 16 -> 8 -> 4, so 128 channels x 4 x 4 = 2,048.",
@@ -47,6 +49,8 @@ def loop_epoch_hours(answer: Any) -> CheckResult:
     >>> bool(loop_epoch_hours(0.087))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     hours = 48 * 391 / 3600  # 5.213...
     ok = answer is not None and same_values(answer, hours, atol=0.05)
     return verdict(
@@ -66,10 +70,12 @@ def cat_accuracy(answer: Any) -> CheckResult:
     >>> bool(cat_accuracy(0.208))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     right = CAT_ROW[3] / sum(CAT_ROW)
-    percent = isinstance(answer, (int, float)) and not isinstance(answer, bool) and 1 < answer <= 100
-    if percent:  # 57.1 (%) is the same answer as 0.571
-        answer = answer / 100
+    value = real_number(answer)  # also a 0-d tensor or a NumPy scalar
+    if value is not None and 1 < value <= 100:  # 57.1 (%) is the same answer as 0.571
+        answer = value / 100
     return verdict(
         same_values(answer, right, atol=2e-3),  # 0.57, rounded to two places, is right too
         f"the diagonal entry over the row sum: {CAT_ROW[3]} / {sum(CAT_ROW)} = {right:.3f}. "
@@ -87,6 +93,8 @@ def overfit_epoch(answer: Any) -> CheckResult:
     >>> bool(overfit_epoch(9))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     best = min(range(len(TEST_LOSSES)), key=TEST_LOSSES.__getitem__) + 1
     return verdict(
         same_values(answer, best),

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, numbers, same_values, verdict
+from convlib.check._core import CheckResult, numbers, same_values, text_number_hint, verdict
 from convlib.corr import corr2d
 
 __all__ = [
@@ -25,6 +25,8 @@ def output_shape(answer: Any) -> CheckResult:
     >>> output_shape((220, 220))
     ✅ Right: (224 - 5 + 1) x (224 - 5 + 1) = 220 x 220: the window fits 220 times along each axis.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, (220, 220)),
         "(224 - 5 + 1) x (224 - 5 + 1) = 220 x 220: the window fits 220 times along each axis.",
@@ -49,11 +51,13 @@ def horizontal_edge_kernel(K: Any) -> CheckResult:
     >>> bool(horizontal_edge_kernel([[1.0, -1.0]]))
     False
     """
+    X = _band_image()  # (8, 6), float32
     try:
-        got = corr2d(_band_image(), K)
+        # the learner's kernel may be int or float64: compare it in the image's dtype, not flag a dtype mismatch
+        got = corr2d(X, torch.as_tensor(K).to(X.dtype))
     except (ValueError, TypeError, RuntimeError) as error:
         return verdict(False, "", f"K must be a small 2-D kernel, e.g. [[a], [b]] ({error}).")
-    target = corr2d(_band_image(), [[1.0], [-1.0]])
+    target = corr2d(X, [[1.0], [-1.0]])
     ok = same_values(got, target) or same_values(got, -target)
     return verdict(
         ok,
@@ -81,6 +85,8 @@ def stacked_receptive_field(answer: Any) -> CheckResult:
     >>> bool(stacked_receptive_field(5))
     True
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, 5),
         "each 3x3 layer adds 2 to the field: 1 + 2 + 2 = 5, the same as one 5x5 layer.",
@@ -105,14 +111,21 @@ def diagonal_edges(answer: Any) -> CheckResult:
     >>> diagonal_edges((6, 6, 6))
     ❌ Not yet: Hint: look at X.t(): its first row is all ones and its last two rows all zeros. How many rows still have a step?
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     expected = tuple(int((Y != 0).sum()) for Y in _diagonal_outputs())
     hint = "count each output's nonzero entries, e.g. int((Y != 0).sum()), and answer with three numbers."
     counts = numbers(answer)
     if len(counts) == 3 and 0 in counts[1:]:
         hint = ("unlike the band, the diagonal edge does not vanish: a staircase has a vertical step in its "
                 "rows and a horizontal step in its columns.")
-    elif len(counts) == 3 and counts[0] == expected[0] and counts[1:] != list(expected[1:]):
-        hint = "look at X.t(): its first row is all ones and its last two rows all zeros. How many rows still have a step?"
+    elif len(counts) == 3 and counts != list(expected):  # a hint about the first wrong count, not another
+        first_wrong = next(i for i in range(3) if counts[i] != expected[i])
+        hint = (
+            "corr2d(X, K) compares each pixel with its right neighbour: how many rows of X have a step from 1 to 0?",
+            "look at X.t(): its first row is all ones and its last two rows all zeros. How many rows still have a step?",
+            "K.t() compares each pixel with the one below it: how many columns of X change as you go down?",
+        )[first_wrong]
     return verdict(
         same_values(answer, expected),
         f"{expected[0]}, {expected[1]} and {expected[2]} nonzero outputs: a diagonal edge is a staircase with "
@@ -135,9 +148,13 @@ def third_derivative_kernel(K: Any) -> CheckResult:
     ❌ Not yet: Hint: that kernel also gives 0 on t³ (a higher difference); the d-th derivative needs d + 1 taps.
     """
     try:
-        k = torch.as_tensor(K, dtype=torch.float64).flatten()  # (taps,)
+        k = torch.as_tensor(K, dtype=torch.float64)  # (taps,)
     except (TypeError, ValueError, RuntimeError):
         k = torch.empty(0, dtype=torch.float64)
+    if k.ndim == 2 and k.shape[0] == 1:
+        k = k[0]  # a 1 x taps row, as corr2d takes it, is the same 1-D kernel
+    if k.ndim != 1 and k.numel() > 0:
+        return verdict(False, "", f"a 1-D kernel is one row of weights, [w0, w1, ...]; got shape {tuple(k.shape)}.")
     if k.numel() == 0 or not bool(torch.isfinite(k).all()):
         return verdict(False, "", "write the kernel as a list of weights, [w0, w1, ...]; the d-th derivative "
                        "needs d + 1 of them, and [1, -1] applied d times gives one.")
@@ -150,9 +167,10 @@ def third_derivative_kernel(K: Any) -> CheckResult:
     def response(f: torch.Tensor) -> torch.Tensor:
         return corr2d(f[None], k[None])[0]  # the kernel slid along a 1 x 12 image
 
-    kills_quadratics = all(bool(response(t**m).abs().max() < 1e-6) for m in range(3))
+    tol = 1e-6 * float(k.norm())  # relative to the kernel, so [1e-7, -3e-7, 3e-7, -1e-7] counts too
+    kills_quadratics = all(bool(response(t**m).abs().max() < tol) for m in range(3))
     on_cubic = response(t**3)  # (12 - taps + 1,)
-    cubic_constant = bool((on_cubic - on_cubic[0]).abs().max() < 1e-6) and abs(float(on_cubic[0])) > 1e-6
+    cubic_constant = bool((on_cubic - on_cubic[0]).abs().max() < tol) and abs(float(on_cubic[0])) > tol
     ok = k.numel() == 4 and kills_quadratics and cubic_constant
     hint = ("the d-th derivative needs d + 1 taps, and [1, -1] applied d times gives one: binomial coefficients "
             "with alternating signs.")

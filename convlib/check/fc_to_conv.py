@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, same_values, verdict
+from convlib.check._core import CheckResult, same_values, text_number_hint, verdict
 from convlib.counts import conv_params, linear_params
 from convlib.dense import conv_as_matrix
 
@@ -27,6 +27,8 @@ def mlp_photo_weights(answer: Any) -> CheckResult:
     >>> bool(mlp_photo_weights(10**6))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     expected = linear_params(1000 * 1000, 1000, bias=False)
     hint = "one weight for every (input pixel, hidden unit) pair: (1000 * 1000) * 1000."
     if same_values(answer, 1000 * 1000) or same_values(answer, 1000):
@@ -46,6 +48,8 @@ def conv_layer_params(answer: Any) -> CheckResult:
     >>> conv_layer_params(1728)
     ❌ Not yet: Hint: close: each of the 64 output channels also has a bias.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     expected = conv_params(3, 64, 3)
     if same_values(answer, conv_params(3, 64, 3, bias=False)):
         hint = "close: each of the 64 output channels also has a bias."
@@ -71,6 +75,8 @@ def dense_matrix_shape(answer: Any) -> CheckResult:
     >>> dense_matrix_shape((36, 16))
     ❌ Not yet: Hint: rows are outputs and columns are inputs (y = M @ x): swap them.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     expected = tuple(_dense_6x6().shape)
     hint = "one row per output value (how many 3x3 windows fit in 6x6?), one column per input value."
     if same_values(answer, expected[::-1]):
@@ -90,6 +96,8 @@ def dense_matrix_nonzeros(answer: Any) -> CheckResult:
     >>> bool(dense_matrix_nonzeros(576))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     M = _dense_6x6()
     expected = int((M != 0).sum())
     return verdict(
@@ -111,6 +119,8 @@ def text_conv_params(answer: Any) -> CheckResult:
     >>> text_conv_params(400)
     ❌ Not yet: Hint: a filter reads the whole 300-number word vector at each of its 3 positions: the embedding size is C_in.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     layer = torch.nn.Conv1d(300, 100, 3, device="meta")  # weight (C_out, C_in, k) = (100, 300, 3)
     expected = sum(p.numel() for p in layer.parameters())
     hint = "each of the 100 filters has C_in x k weights (C_in = 300, the embedding size; k = 3 words) and a bias."

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from convlib.check._core import CheckResult, same_values, verdict
+from convlib.check._core import CheckResult, same_values, text_number_hint, verdict
 
 __all__ = [
     "lenet_flatten_size",
@@ -27,6 +28,8 @@ def lenet_flatten_size(answer: Any) -> CheckResult:
     >>> bool(lenet_flatten_size(400))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, 256),
         "28 -> 24 (5x5 conv) -> 12 (pool) -> 8 (5x5 conv) -> 4 (pool): 16 channels x 4 x 4 = 256.",
@@ -43,6 +46,8 @@ def lenet_conv2_params(answer: Any) -> CheckResult:
     >>> bool(lenet_conv2_params(416))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, 2416),
         "16 kernels of shape 6 x 5 x 5 = 2,400 weights, plus 16 biases: 2,416.",
@@ -58,6 +63,8 @@ def lenet_first_conv_macs(answer: Any) -> CheckResult:
     >>> bool(lenet_first_conv_macs(150))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, 117_600),
         "6 channels x 28 x 28 outputs, each a 1 x 5 x 5 dot product: 6 * 784 * 25 = 117,600.",
@@ -73,9 +80,11 @@ def zero_grad_resets(answer: Any) -> CheckResult:
     >>> bool(zero_grad_resets("both"))
     False
     """
-    text = str(answer).strip().lower()
+    # "the gradients.", ".grad", "Gradient buffers" all name the gradients: lowercase, drop punctuation
+    # (the dot of .grad too) and articles before comparing
+    words = [w for w in re.sub(r"[^a-z ]", " ", str(answer).lower()).split() if w not in {"the", "a", "an", "all"}]
     return verdict(
-        text in {"gradients", "gradient", "grads", "grad"},
+        " ".join(words) in {"gradients", "gradient", "grads", "grad", "gradient buffers", "grad buffers"},
         "only the .grad buffers: backward() adds into them, so each step must start from zero. "
         "The weights keep what they learned, which is why accuracy keeps rising.",
         "if the weights were reset every step, could the accuracy curve go up?",
@@ -90,6 +99,8 @@ def equal_scores_loss(answer: Any) -> CheckResult:
     >>> bool(equal_scores_loss(0.1))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     # the same score for every class (any value: softmax only sees differences), true class 0
     expected = float(F.cross_entropy(torch.zeros(1, 10), torch.tensor([0])))  # = log(10)
     ok = answer is not None and same_values(answer, expected, atol=5e-3)

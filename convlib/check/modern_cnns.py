@@ -9,7 +9,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from convlib.check._core import CheckResult, numbers, same_values, verdict
+from convlib.check._core import CheckResult, numbers, same_values, text_number_hint, verdict
 from convlib.train import evaluation_mode
 from convlib.validate import ConvlibInputError
 
@@ -41,6 +41,8 @@ def two_3x3_params(answer: Any) -> CheckResult:
     >>> bool(two_3x3_params((102_400, 73_728)))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, (73_728, 102_400)),
         "2 x (3 x 3 x 64 x 64) = 73,728 against 5 x 5 x 64 x 64 = 102,400: the same 5x5 receptive field "
@@ -57,6 +59,8 @@ def inception_channels(answer: Any) -> CheckResult:
     >>> bool(inception_channels(256))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, 480),
         "the four branches are concatenated: 128 + 192 + 96 + 64 = 480. The input's 256 and the "
@@ -75,6 +79,8 @@ def nin_switch_dataset(answer: Any) -> CheckResult:
     >>> bool(nin_switch_dataset((1, 10)))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, (3, 2)),
         "RGB needs 3 input channels and two classes need 2 class maps; the image size changes nothing, "
@@ -91,6 +97,8 @@ def alexnet_receptive_field(answer: Any) -> CheckResult:
     >>> bool(alexnet_receptive_field(13))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, 19),
         "r = 11 after the conv, jump 4; the pool adds (3 - 1) * 4 = 8: r = 19 pixels.",
@@ -106,6 +114,8 @@ def dropout_scale(answer: Any) -> CheckResult:
     >>> bool(dropout_scale(0.5))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, 2.0),
         "kept units are divided by 1 - p = 0.5, so each unit's expected value is unchanged and "
@@ -138,6 +148,8 @@ def vgg16_19_params(answer: Any) -> CheckResult:
     >>> bool(vgg16_19_params((143_667_240, 138_357_544)))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     v16, v19, v11 = _vgg_counts(3, 1000)
     ok = same_values(answer, (v16, v19))
     hint = ("write conv_arch for configurations D and E, build each with cl.models.vgg(conv_arch, "
@@ -179,6 +191,8 @@ def nin_extra_1x1_params(answer: Any) -> CheckResult:
     >>> bool(nin_extra_1x1_params(147_456))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     extra, extra3 = _extra_1x1()
     ok = same_values(answer, extra)
     hint = "a 1x1 conv from C to C channels has C * C weights (one per channel pair) plus C biases."
@@ -227,6 +241,8 @@ def smallest_inputs(answer: Any) -> CheckResult:
     >>> bool(smallest_inputs((14, 1)))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     nin_side, goog_side = _smallest_nin_googlenet()
     ok = same_values(answer, (nin_side, goog_side))
     hint = ("try sizes with torch: net(torch.zeros(1, 1, s, s)) for s = 1, 2, 3, ... and note the first "
@@ -271,6 +287,8 @@ def alexnet_activation_mb(answer: Any) -> CheckResult:
     >>> bool(alexnet_activation_mb(5.34))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     values, image, params = _alexnet_activation_values()
     batch, mb = 128, 1e6
     train = 4 * batch * sum(values) / mb

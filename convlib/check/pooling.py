@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from types import CodeType
+from types import CodeType, FunctionType
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from convlib.check._core import CheckResult, numbers, same_values, verdict
+from convlib.check._core import CheckResult, numbers, same_values, text_number_hint, verdict
 from convlib.counts import conv_params
 from convlib.pool import pool2d
 from convlib.shapes import conv_output_size
@@ -36,6 +36,8 @@ def max_pool_by_hand(answer: Any) -> CheckResult:
     >>> max_pool_by_hand([[3.25, 1], [1, 6]])
     ❌ Not yet: Hint: that is the average of each block; max pooling keeps the largest value.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     X = torch.tensor(HAND_X)
     expected = pool2d(X, 2)  # (2, 2): stride defaults to the window
     hint = "split the 4x4 matrix into four 2x2 blocks (stride 2: no overlap) and keep each block's largest value."
@@ -58,10 +60,14 @@ def pooled_shape(answer: Any) -> CheckResult:
     >>> pooled_shape((1, 13, 13))
     ❌ Not yet: Hint: pooling works on each channel separately, so the channel count does not change.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     side = conv_output_size(28, 3, stride=2)
     hint = "channels stay; each side follows the convolution formula floor((n + 2p - k) / s) + 1."
     got = numbers(answer)
-    if len(got) == 3 and got[0] != 6:
+    if len(got) == 3 and got == [side, side, 6]:
+        hint = "PyTorch puts the channels first: answer in (C, H, W) order."
+    elif len(got) == 3 and got[0] != 6:
         hint = "pooling works on each channel separately, so the channel count does not change."
     elif same_values(answer, (6, 14, 14)):
         hint = "no padding here: floor((28 - 3) / 2) + 1, rounding down before adding 1."
@@ -80,6 +86,8 @@ def padded_avg_corner(answer: Any) -> CheckResult:
     >>> padded_avg_corner(1.0)
     ❌ Not yet: Hint: 1 would ignore the padding; by default the padded zeros are averaged in too.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     expected = float(pool2d(torch.ones(4, 4), 3, stride=1, padding=1, mode="avg")[0, 0])
     hint = "count the window's 9 cells: how many are real ones and how many are padded zeros?"
     if same_values(answer, 1.0):
@@ -97,6 +105,8 @@ def downsampling_params(answer: Any) -> CheckResult:
     >>> downsampling_params((0, 2320))
     ✅ Right: pooling has nothing to learn (0); the strided convolution has 16 * 16 * 3 * 3 + 16 = 2320 parameters.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     conv = conv_params(16, 16, 3)
     hint = "does a max have weights? For the convolution: C_out * C_in * k * k + C_out."
     if same_values(answer, (0, conv - 16)):
@@ -119,6 +129,8 @@ def pool_reads(answer: Any) -> CheckResult:
     >>> pool_reads((64 * 112 * 112 * 9, 0))
     ❌ Not yet: Hint: count windows, one per output value: the output is 56 x 56, not 112 x 112.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     summary = layer_summary(nn.MaxPool2d(3, stride=2, padding=1), (64, 112, 112))
     _, c, side, w_out = summary.output_shape  # (1, 64, 56, 56)
     reads = c * side * w_out * 3 * 3  # C * h_o * w_o * p_h * p_w
@@ -157,6 +169,15 @@ def _names_used(fn: Callable[..., Any]) -> set[str]:
     return names
 
 
+def _not_plain_function(fn: Any, built_from: str) -> str:
+    """A hint when ``fn`` is callable but not a plain function (an ``nn.Module``, a ``functools.partial``,
+    a builtin): the no-max rule reads a function's own code, which those hide. ``""`` otherwise."""
+    if fn is None or not callable(fn) or isinstance(fn, FunctionType):
+        return ""
+    return (f"pass a plain function (a lambda or a def) built from {built_from}, not a {type(fn).__name__}: "
+            "the exercise is to write the computation yourself.")
+
+
 def _test_inputs() -> list[torch.Tensor]:
     """Random maps with negative values, and small integers with ties, both ``(N, C, H, W)``."""
     g = torch.Generator().manual_seed(0)
@@ -190,6 +211,8 @@ def min_pool_from_max(fn: Any) -> CheckResult:
     >>> min_pool_from_max(lambda x: -pool2d(x, 2))
     ❌ Not yet: Hint: that is minus the maximum; negate the input first, so the smallest value becomes the largest.
     """
+    if problem := _not_plain_function(fn, "max pooling and negation"):
+        return verdict(False, "", problem)
     if callable(fn) and _names_used(fn) & {"min", "amin", "minimum", "fmin", "cummin", "sort", "topk"}:
         return verdict(False, "", "use max pooling only (cl.pool2d or F.max_pool2d), with no min of any kind.")
     hint = "max pool a changed copy of x: what turns the smallest value of a window into the largest?"
@@ -231,6 +254,8 @@ def relu_max_pool(fn: Any) -> CheckResult:
     """
     forbidden = {"max_pool2d", "MaxPool2d", "pool2d", "max", "amax", "maximum", "fmax", "adaptive_max_pool2d",
                  "max_pool1d", "where", "sort", "topk", "cummax"}
+    if problem := _not_plain_function(fn, "slicing, sums and F.relu"):
+        return verdict(False, "", problem)
     if callable(fn) and _names_used(fn) & forbidden:
         return verdict(False, "", "build it without any max (no max pooling, max, amax or where): "
                                   "only linear maps and F.relu.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convlib.check._core import CheckResult, same_values, verdict
+from convlib.check._core import CheckResult, same_values, text_number_hint, verdict
 
 __all__ = ["distinct_views", "smoothed_targets", "speedrun_steps", "padded_dataset_mb", "tta_passes"]
 
@@ -15,6 +15,8 @@ def distinct_views(answer: Any) -> CheckResult:
     >>> distinct_views(50)
     ✅ Right: 5 vertical x 5 horizontal shifts (-2..+2 each) x 2 (flipped or not) = 50 views.
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, 50),
         "5 vertical x 5 horizontal shifts (-2..+2 each) x 2 (flipped or not) = 50 views.",
@@ -30,6 +32,8 @@ def smoothed_targets(answer: Any) -> CheckResult:
     >>> bool(smoothed_targets((0.8, 0.02)))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     ok = same_values(answer, (0.82, 0.02), atol=1e-6)
     return verdict(
         ok,
@@ -45,6 +49,8 @@ def speedrun_steps(answer: Any) -> CheckResult:
     >>> bool(speedrun_steps(576))
     True
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     if same_values(answer, 588) or same_values(answer, 586):
         return verdict(False, "", "drop_last throws away the last, partial batch of each epoch: use 50,000 // 1024.")
     return verdict(
@@ -62,6 +68,8 @@ def padded_dataset_mb(answer: Any) -> CheckResult:
     >>> bool(padded_dataset_mb(777.6))
     False
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     try:
         value = float(answer)
     except (TypeError, ValueError):
@@ -83,6 +91,8 @@ def tta_passes(answer: Any) -> CheckResult:
     >>> bool(tta_passes(6))
     True
     """
+    if (text := text_number_hint(answer)) is not None:
+        return text
     return verdict(
         same_values(answer, 6),
         "three positions (unshifted, up-left, down-right), each with and without the flip: 3 x 2 = 6.",
