@@ -174,6 +174,15 @@ def test_nin_class_map_values_needs_a_nin() -> None:
         cl.check.nin_class_map_values(None, M.lenet(), x)
     with pytest.raises(ConvlibInputError, match=r"^images: expected a batch \(N, C, H, W\), got shape \(1, 28, 28\)"):
         cl.check.nin_class_map_values(None, net, x[0])
+    with pytest.raises(ConvlibInputError, match=r"^images: expected float images, got torch.uint8\. Fix"):
+        cl.check.nin_class_map_values(None, net, (x * 255).to(torch.uint8))
+    with pytest.raises(ConvlibInputError, match=r"^images: expected 1 channel \(what .*got shape \(3, 3, 28, 28\)"):
+        cl.check.nin_class_map_values(None, net, x.expand(3, 3, 28, 28))
+    with pytest.raises(ConvlibInputError, match=r"^images: the NiN could not run on shape \(3, 1, 8, 8\)") as info:
+        cl.check.nin_class_map_values(None, net, x[:, :, :8, :8])
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert net.training  # the failed run left the modes as they were
+    assert cl.check.nin_class_map_values(net.eval()[:-2](x.double().float()).mean((2, 3)), net, x.double()).ok  # float64 in
 
 
 def test_zero_grad_resets_reads_the_ways_to_say_gradients() -> None:

@@ -30,7 +30,7 @@ def mlp_photo_weights(answer: Any) -> CheckResult:
     if (text := text_number_hint(answer)) is not None:
         return text
     expected = linear_params(1000 * 1000, 1000, bias=False)
-    hint = "one weight for every (input pixel, hidden unit) pair: (1000 * 1000) * 1000."
+    hint = "each hidden unit has one weight for every input pixel: how many pixels, and how many units?"
     if same_values(answer, 1000 * 1000) or same_values(answer, 1000):
         hint = "that counts one side only; every one of the 1000 units has its own weight for every pixel."
     return verdict(

@@ -337,10 +337,22 @@ def _class_maps(model: Any, images: Any) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         got = f"shape {tuple(images.shape)}" if isinstance(images, torch.Tensor) else type(images).__name__
         raise ConvlibInputError(f"images: expected a batch (N, C, H, W), got {got}. Fix: pass nin_images, the view's images.")
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    with evaluation_mode(model), torch.no_grad():
-        maps = model[:-2](images.to(device))  # (N, K, h, w)
-        scores = model[-2:](maps)  # (N, K)
+    if not images.is_floating_point():
+        raise ConvlibInputError(f"images: expected float images, got {images.dtype}. "
+                                "Fix: pass nin_images, the view's images (or x.float() / 255 for raw pixels).")
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if first is not None and images.shape[1] != first.in_channels:
+        raise ConvlibInputError(f"images: expected {first.in_channels} channel{'s' * (first.in_channels != 1)} (what the NiN's first conv reads), "
+                                f"got shape {tuple(images.shape)}. Fix: pass nin_images, the view's images.")
+    param = next(model.parameters(), None)
+    device, dtype = (param.device, param.dtype) if param is not None else (torch.device("cpu"), images.dtype)
+    try:
+        with evaluation_mode(model), torch.no_grad():
+            maps = model[:-2](images.to(device, dtype))  # (N, K, h, w)
+            scores = model[-2:](maps)  # (N, K)
+    except RuntimeError as err:  # e.g. images too small for the NiN's kernels and pooling
+        raise ConvlibInputError(f"images: the NiN could not run on shape {tuple(images.shape)} ({err}). "
+                                "Fix: pass nin_images, the view's images, at the size the NiN was trained on.") from err
     return maps.cpu().double(), scores.cpu().double()
 
 
