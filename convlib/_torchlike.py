@@ -1,7 +1,8 @@
 """What every convlib op does the way torch's own op does it, in one place.
 
-Inside ``torch.autocast`` an op computes in autocast's dtype, and a result is
-stored channels-last when its input (or weight) is. :func:`convlib.conv2d`,
+One image ``(C, H, W)`` runs as a batch of one; inside ``torch.autocast`` an
+op computes in autocast's dtype; and a result is stored channels-last when its
+input (or weight) is. :func:`convlib.conv2d`,
 :func:`convlib.conv_transpose2d`, :func:`convlib.conv1x1` and
 :func:`convlib.pool2d` all follow these rules, so they live here rather than in
 one of them.
@@ -11,7 +12,13 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["autocast", "channels_last", "output_layout"]
+__all__ = ["autocast", "channels_last", "is_image", "output_layout"]
+
+
+def is_image(x: object) -> bool:
+    """Whether ``x`` is one image ``(C, H, W)`` rather than a batch: the ops then run it as a batch of
+    one and return ``(C_out, H_out, W_out)``, as ``F.conv2d`` does."""
+    return isinstance(x, torch.Tensor) and x.ndim == 3
 
 
 def autocast(

@@ -39,7 +39,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from convlib import gemm
-from convlib._torchlike import autocast, channels_last, output_layout
+from convlib._torchlike import autocast, channels_last, is_image, output_layout
 from convlib.shapes import conv_output_size
 from convlib.validate import (
     ConvlibInputError,
@@ -117,7 +117,7 @@ def _checked(
     """Validate the arguments; return ``x, stride, padding, dilation, (H_out, W_out)``.
 
     ``x`` comes back as a batch ``(N, C_in, H, W)``: one image ``(C_in, H, W)``
-    gets a batch axis of 1 (the caller removes it from the result, see :func:`_is_image`).
+    gets a batch axis of 1 (the caller removes it from the result, see :func:`convlib._torchlike.is_image`).
     ``padding`` comes back as the zeros on each side. ``padding="same"`` with an
     even window wants one zero more after than before; that extra row or column
     is added to ``x`` here (``F.pad``, so gradients flow through it).
@@ -139,7 +139,7 @@ def _checked(
     check_batch(x, "x", channels=c_in * g, image=True,
                 channels_from="the weight's C_in" if g == 1 else f"groups={g} times the weight's C_in/groups = {c_in}")
     check_pixels(x)  # F.conv2d refuses an image without rows or columns, padding or not
-    if _is_image(x):
+    if is_image(x):
         x = x.unsqueeze(0)  # (1, C_in, H, W)
     # x's channels and the weight's depth leave one choice of groups: C_out must suit it
     check_groups(g, c_out, fix=f"x's {c_in * g} channels in kernels {c_in} deep make {g} groups, so the weight needs a "
@@ -156,12 +156,6 @@ def _checked(
     out = (conv_output_size(h, kh, padding=p[0], stride=s[0], dilation=d[0]),
            conv_output_size(w, kw, padding=p[1], stride=s[1], dilation=d[1]))
     return x, s, p, d, out
-
-
-def _is_image(x: object) -> bool:
-    """Whether ``x`` is one image ``(C, H, W)`` rather than a batch: the ops then run it as a batch of
-    one and return ``(C_out, H_out, W_out)``, as ``F.conv2d`` does."""
-    return isinstance(x, torch.Tensor) and x.ndim == 3
 
 
 def _plain_ops_only(*tensors: torch.Tensor | None) -> bool:
@@ -193,7 +187,7 @@ def conv2d_unfold(
     tensor([[[[19., 25.],
               [37., 43.]]]])
     """
-    image = _is_image(x)
+    image = is_image(x)
     x, s, p, d, _ = _checked(x, weight, bias, stride, padding, dilation, groups)
     x, weight, bias = autocast(x, weight, bias)
     c_out, _, kh, kw = weight.shape
@@ -237,7 +231,7 @@ def conv2d_loop(
     """
     from convlib.corr import corr2d_naive
 
-    image = _is_image(x)
+    image = is_image(x)
     x, s, p, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1, groups)
     if x.shape[0] == 0:  # no images: nothing to loop over, but the result still has a shape
         return conv2d_unfold(x, weight, bias, stride=s, padding=p, groups=groups)
@@ -589,7 +583,7 @@ def conv2d(
     >>> conv2d(torch.ones(1, 4, 3, 3), torch.ones(2, 2, 1, 1), groups=2).shape  # 2 groups of 2 channels
     torch.Size([1, 2, 3, 3])
     """
-    image = _is_image(x)  # one image (C_in, H, W), as F.conv2d takes it: run as a batch of one
+    image = is_image(x)  # one image (C_in, H, W), as F.conv2d takes it: run as a batch of one
     x, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, dilation, groups)  # x: (N, C_in, H, W)
     x, weight, bias = autocast(x, weight, bias)
     if _plain_ops_only(x, weight, bias):

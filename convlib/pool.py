@@ -184,8 +184,7 @@ def pool2d(
             f"x: expected at least one channel, got shape {tuple(x.shape)} (C = 0: no maps to pool). "
             "Fix: pass (N, C, H, W) or (C, H, W) with C >= 1; an empty batch (N = 0) is fine."
         )
-    check_bool(ceil_mode, "ceil_mode")
-    check_bool(count_include_pad, "count_include_pad")
+    check_bool(count_include_pad, "count_include_pad")  # ceil_mode: windows2d checks it on every path
     rank = x.ndim
     x4 = x.reshape((1,) * (4 - rank) + tuple(x.shape))  # (N, C, H, W)
     geometry = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from convlib._torchlike import autocast, output_layout
+from convlib._torchlike import autocast, is_image, output_layout
 from convlib.corr import _pair_2d
 from convlib.shapes import conv_transpose_output_size
 from convlib.validate import (
@@ -147,7 +147,7 @@ def conv_transpose2d(
     torch.Size([1, 3, 8, 8])
     """
     s, p, op, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, output_padding, dilation, groups)
-    image = x.ndim == 3  # one image (C_in, H, W): run as a batch of one
+    image = is_image(x)  # one image (C_in, H, W): run as a batch of one
     x = x[None] if image else x  # (N, C_in, H, W)
     x, weight, bias = autocast(x, weight, bias)  # inside torch.autocast: its dtype, as F.conv_transpose2d
     n, c_in, h, w = x.shape

@@ -19,7 +19,6 @@ from importlib import resources
 from typing import Any, ClassVar
 
 import anywidget
-import torch
 import traitlets as t
 
 from convlib.validate import check_int, nonempty
