@@ -78,21 +78,24 @@ class _Scratch(threading.local):
     im2col matrix (more when a single image's is larger), as much again for the
     input-gradient product where ``torch.mm`` computes it, one slice's output
     gradient (and, on ``torch.mm``, output), and one slice's input gradient when
-    the input is stored channels-last; :func:`free_scratch` releases them.
+    the input is stored channels-last or in bfloat16/float16 (there a float32 one,
+    where col2im sums); :func:`free_scratch` releases them.
     """
 
     def __init__(self) -> None:
         self.buffers: dict[tuple[str, torch.dtype, torch.device], torch.Tensor] = {}
 
-    def get(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    def get(self, name: str, shape: tuple[int, ...], like: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """A scratch tensor ``shape`` on ``like``'s device, in ``dtype`` (default: ``like``'s)."""
         numel = math.prod(shape)
-        key = (name, like.dtype, like.device)
+        dtype = like.dtype if dtype is None else dtype
+        key = (name, dtype, like.device)
         buf = self.buffers.get(key)
         if buf is None or buf.numel() < numel:
             # a normal tensor even inside torch.inference_mode(): an inference tensor kept
             # here could not be written to by a later call outside it
             with torch.inference_mode(False):
-                buf = torch.empty(numel, dtype=like.dtype, device=like.device)
+                buf = torch.empty(numel, dtype=dtype, device=like.device)
             self.buffers[key] = buf
         return buf[:numel].view(shape)
 
@@ -512,6 +515,9 @@ class _Im2colConv(torch.autograd.Function):
             plan, covers = _col2im_plan((h, w), (h_out, w_out), (kh, kw), s, p, d)
             w2_t = _weight_matrix(weight).t().contiguous()  # (K, C_out)
             gx = torch.empty_like(x, memory_format=layout)  # (N, C_in, H, W)
+        # bfloat16/float16: the taps' shares are summed in float32 and rounded once, as torch's
+        # convolutions accumulate; summed in the low precision, each addition would round
+        wide = torch.float32 if x.dtype in (torch.bfloat16, torch.float16) else None
         for a in range(0, n, step):
             b = min(n, a + step)
             m = (b - a) * h_out * w_out  # output positions in the slice
@@ -526,8 +532,8 @@ class _Im2colConv(torch.autograd.Function):
                 gw.add(g_t, cols_t.view(width, m))
             if gx is not None:
                 gc = _product(w2_t, g_t, _SCRATCH.get("gcols", (width, m), grad))  # (K, M): each tap's share
-                direct = gx.is_contiguous()  # else the slice is summed in a dense buffer, then copied
-                target = gx[a:b] if direct else _SCRATCH.get("gx", (b - a, c_in, h, w), grad)  # (B, C_in, H, W)
+                direct = gx.is_contiguous() and wide is None  # else summed in a dense buffer, then copied
+                target = gx[a:b] if direct else _SCRATCH.get("gx", (b - a, c_in, h, w), grad, wide)  # (B, C_in, H, W)
                 _col2im(target, _col2im_pairs(target, gc.view(kh, kw, c_in, b - a, h_out, w_out), plan), covers)
                 if not direct:
                     gx[a:b] = target
