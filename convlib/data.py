@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib.config import cache_dir, data_dir
-from convlib.validate import _fail, check_bool, check_int, check_optional_int, check_seed
+from convlib.validate import _fail, _got, check_bool, check_int, check_optional_int, check_real, check_seed
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -291,7 +291,8 @@ class Batches:
 
     Yields ``(X, y)`` with ``X`` float32 ``(B, C, H, W)``: the images scaled to
     ``[0, 1]``, then resized to ``resize x resize`` (if ``resize``), standardised
-    per channel as ``(X - mean) / std`` (if ``mean`` and ``std``) and passed
+    per channel as ``(X - mean) / std`` (if ``mean`` and ``std``: one finite number
+    per channel each, every ``std`` > 0) and passed
     through ``transform`` (if given); ``y`` int64 ``(B,)``. Shuffling uses the
     object's own generator, seeded by ``seed``, so a new ``Batches`` repeats its order.
 
@@ -329,14 +330,10 @@ class Batches:
             raise _fail("mean and std", "both or neither (images become (X - mean) / std)",
                         f"{given} without {missing}", f"give {missing} too, one number per channel, or neither")
         channels = data.images.shape[1]
-        for name, stat in (("mean", mean), ("std", std)):
-            if stat is not None and len(stat) != channels:
-                raise _fail(name, f"one number per channel ({channels})", f"{len(stat)} values {tuple(stat)!r}",
-                            f"give {channels} values, one for each of the images' channels")
         self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
         self.resize, self.transform = resize, transform
-        self.mean = None if mean is None else torch.tensor(mean).view(1, -1, 1, 1)
-        self.std = None if std is None else torch.tensor(std).view(1, -1, 1, 1)
+        self.mean = _channel_stats(mean, "mean", channels)
+        self.std = _channel_stats(std, "std", channels)
         self.generator = torch.Generator().manual_seed(seed)
 
     @property
@@ -359,6 +356,42 @@ class Batches:
             if self.transform is not None:
                 X = self.transform(X)
             yield X, self.data.labels[idx]
+
+
+def _channel_stats(values: object, name: str, channels: int) -> torch.Tensor | None:
+    """``mean`` or ``std`` as Batches takes them: None, or one finite number per channel (a standard
+    deviation > 0, since the images are divided by it), as a float32 ``(1, C, 1, 1)`` tensor.
+
+    A std of 0 (a channel that never changes), a negative or NaN one would turn every batch into
+    inf or NaN without a word; so would NaN or infinity in ``mean``.
+
+    >>> _channel_stats((0.5, 0.25), "std", 2).flatten().tolist()
+    [0.5, 0.25]
+    >>> _channel_stats((0.2, 0.0), "std", 2)
+    Traceback (most recent call last):
+    ...
+    convlib.validate.ConvlibInputError: std[1]: expected a finite number > 0, got 0.0. Fix: a standard deviation > 0 for every channel (the images are divided by it); for a channel that never changes use 1.0
+    """
+    if values is None:
+        return None
+    example = f"{name}=({', '.join(['0.5'] * channels)}{',' if channels == 1 else ''})"  # (0.5,) or (0.5, 0.5, 0.5)
+    try:
+        items = None if isinstance(values, (str, bytes)) else list(values)  # type: ignore[call-overload]
+    except TypeError:
+        items = None
+    if items is None:
+        raise _fail(name, f"a sequence of one number per channel ({channels})", _got(values), f"e.g. {example}")
+    if len(items) != channels:
+        raise _fail(name, f"one number per channel ({channels})", f"{len(items)} values {tuple(items)!r}",
+                    f"give {channels} values, one for each of the images' channels")
+    if name == "std":
+        fix = "a standard deviation > 0 for every channel (the images are divided by it); " \
+              "for a channel that never changes use 1.0"
+        numbers = [check_real(v, f"std[{i}]", above=0, fix=fix) for i, v in enumerate(items)]
+    else:
+        numbers = [check_real(v, f"mean[{i}]", fix=f"a finite number for every channel, e.g. {example}")
+                   for i, v in enumerate(items)]
+    return torch.tensor(numbers, dtype=torch.float32).view(1, channels, 1, 1)
 
 
 def _check_transform(transform: object) -> None:

@@ -82,6 +82,22 @@ def test_batches_normalise_each_channel() -> None:
     torch.testing.assert_close(X, expected)
 
 
+def test_batches_take_the_channel_statistics_as_any_sequence_and_stay_float32() -> None:
+    """A tensor or array of numbers works as a tuple does; the batches stay float32 whatever the default dtype."""
+    import numpy as np
+
+    data = toy(4, channels=3)
+    expected = next(iter(D.Batches(data, 4, mean=(0.1, 0.2, 0.3), std=(0.5, 0.25, 2.0))))[0]
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        (X, _), = D.Batches(data, 4, mean=torch.tensor([0.1, 0.2, 0.3]), std=np.array([0.5, 0.25, 2.0]))
+    finally:
+        torch.set_default_dtype(previous)
+    assert X.dtype == torch.float32
+    torch.testing.assert_close(X, expected)
+
+
 def test_batches_resize_and_transform() -> None:
     (X, _), = D.Batches(toy(3), 3, resize=8, transform=lambda t: t.flip(3))
     assert X.shape == (3, 1, 8, 8)
@@ -363,6 +379,17 @@ def test_unreadable_cifar_cache_file_names_the_file_to_delete(empty_env: Path, m
         (dict(mean=(0.5,)), ValueError, r"^mean and std: expected both or neither .*got mean without std\. Fix: give std"),
         (dict(std=(0.5,)), ValueError, r"^mean and std: .*got std without mean\. Fix: give mean"),
         (dict(mean=(0.5, 0.5), std=(0.2, 0.2)), ValueError, r"^mean: expected one number per channel \(1\), got 2 values"),
+        # a std that is 0 (a constant channel), negative or NaN, or a mean that is not finite, made every
+        # batch inf or NaN without a word
+        (dict(mean=(0.5,), std=(0.0,)), ValueError,
+         r"^std\[0\]: expected a finite number > 0, got 0\.0\. Fix: a standard deviation > 0 .*use 1\.0"),
+        (dict(mean=(0.5,), std=(-0.2,)), ValueError, r"^std\[0\]: expected a finite number > 0, got -0\.2\. Fix: "),
+        (dict(mean=(0.5,), std=(float("nan"),)), ValueError, r"^std\[0\]: expected a finite number > 0, got nan\. "),
+        (dict(mean=(float("inf"),), std=(0.2,)), ValueError,
+         r"^mean\[0\]: expected a finite number, got inf\. Fix: a finite number for every channel, e\.g\. mean=\(0\.5,\)"),
+        (dict(mean=("a",), std=(0.2,)), ValueError, r"^mean\[0\]: expected a finite number, got 'a' \(a str\)"),
+        (dict(mean=0.5, std=0.2), ValueError,  # (len() of a float was a raw TypeError)
+         r"^mean: expected a sequence of one number per channel \(1\), got 0\.5 \(a float\)\. Fix: e\.g\. mean=\(0\.5,\)"),
         (dict(shuffle="no"), TypeError, r"^shuffle: expected True or False, got 'no' \(a str\)"),
         (dict(transform=3), TypeError, r"^transform: expected None or a callable .* got int\. Fix: "),
     ],
