@@ -134,9 +134,12 @@ class History:
     """Per-epoch numbers of one :func:`fit` run.
 
     ``train_loss``/``train_acc``: mean loss and accuracy over each epoch's
-    training batches (measured on the fly, in training mode). ``test_loss``/
-    ``test_acc``: after each epoch, in evaluation mode (empty without test
-    data). ``seconds``: training time of each epoch, evaluation excluded.
+    training batches (measured on the fly, in training mode; the loss is the one
+    minimised: smoothed with ``label_smoothing``, or ``fit``'s ``loss_fn``).
+    ``test_loss``/``test_acc``: after each epoch, in evaluation mode (empty
+    without test data), as :func:`evaluate` measures them by default: the test
+    loss is always plain cross-entropy, so it compares across every run.
+    ``seconds``: training time of each epoch, evaluation excluded.
 
     >>> h = History([0.9, 0.5], [0.6, 0.8], [0.7, 0.6], [0.7, 0.75], [2.0, 3.0], "cpu")
     >>> h
@@ -438,11 +441,14 @@ def fit(
       0.95 down to 0.85 at the peak and back, overriding ``momentum``).
     * ``loss_fn``: default cross-entropy with ``label_smoothing``; a custom one
       must return the batch's mean loss (give ``label_smoothing`` to it, not here).
-      The test loss (``History.test_loss``) is plain cross-entropy, as
-      :func:`evaluate` computes it, even when training smooths the labels, so test
-      curves compare across runs with and without ``label_smoothing`` (the
-      training loss is the smoothed one that was minimised); a custom ``loss_fn``
-      is used for both.
+      It is what training minimises and ``History.train_loss`` reports. The test
+      loss (``History.test_loss``) is always plain cross-entropy, the number
+      ``evaluate(model, test_data)`` returns, whatever the training loss: so test
+      curves compare across runs with and without label smoothing or a loss of
+      one's own, and ``label_smoothing=0.1`` and
+      ``loss_fn=nn.CrossEntropyLoss(label_smoothing=0.1)`` report the same test
+      loss. For the test loss in a custom loss, call
+      ``evaluate(model, test_data, loss_fn=loss_fn)``.
     * ``device``: default :func:`~convlib.train.select_device` (CUDA, then MPS, then CPU);
       ``verbose`` prints it once and a line per epoch.
     * ``max_batches``: stop each training epoch (and each test pass) after
@@ -487,7 +493,6 @@ def fit(
     if verbose:
         print(f"training on {dev}")
     model.to(dev)
-    test_loss_fn = loss_fn  # None: evaluate's plain cross-entropy, whatever label_smoothing trains with
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = _make_optimizer(optimizer, params, lr, momentum, weight_decay)
@@ -553,8 +558,8 @@ def fit(
         line = (f"epoch {epoch + 1:2d}/{epochs}: train loss {history.train_loss[-1]:.3f}, "
                 f"train acc {history.train_acc[-1]:.3f}")
         if test_data is not None:
-            test_loss, test_acc = evaluate(model, test_data, device=dev, loss_fn=test_loss_fn,
-                                           max_batches=max_batches)
+            # plain cross-entropy, whatever loss trains (see the docstring): comparable test curves
+            test_loss, test_acc = evaluate(model, test_data, device=dev, max_batches=max_batches)
             history.test_loss.append(test_loss)
             history.test_acc.append(test_acc)
             line += f", test loss {test_loss:.3f}, test acc {test_acc:.3f}"

@@ -376,6 +376,26 @@ def test_test_loss_is_plain_cross_entropy_with_label_smoothing() -> None:
     assert h.test_loss[-1] == pytest.approx(cl.evaluate(model, batches(X, y, 16), device="cpu")[0], rel=1e-6)
 
 
+def test_test_loss_is_plain_cross_entropy_with_a_custom_loss_too() -> None:
+    """The same rule with ``loss_fn``: smoothing given as nn.CrossEntropyLoss(label_smoothing=0.2) (what
+    fit's own error message advises) used to report the smoothed test loss, and label_smoothing=0.2 the plain one."""
+    X, y = blobs(32)
+    histories, plain = {}, {}
+    for name, kwargs in [("label_smoothing", dict(label_smoothing=0.2)),
+                         ("loss_fn", dict(loss_fn=nn.CrossEntropyLoss(label_smoothing=0.2))),
+                         ("doubled", dict(loss_fn=lambda logits, y: 2 * nn.functional.cross_entropy(logits, y)))]:
+        torch.manual_seed(0)
+        model = nn.Linear(4, 2)
+        histories[name] = cl.fit(model, batches(X, y, 16), batches(X, y, 16), epochs=1, lr=1e-12, device="cpu",
+                                 verbose=False, progress=False, **kwargs)
+        plain[name] = cl.evaluate(model, batches(X, y, 16), device="cpu")[0]
+    for name, h in histories.items():
+        assert h.test_loss[-1] == pytest.approx(plain[name], rel=1e-6), name
+    # the training loss stays the one minimised: the custom loss's own numbers
+    assert histories["doubled"].train_loss[0] == pytest.approx(2 * histories["label_smoothing"].test_loss[0], rel=1e-4)
+    assert histories["loss_fn"].train_loss[0] == pytest.approx(histories["label_smoothing"].train_loss[0], rel=1e-6)
+
+
 def test_fit_keeps_a_frozen_batchnorm_frozen() -> None:
     """A BatchNorm put in .eval() inside a model in training mode keeps its running statistics;
     a model in evaluation mode is put in training mode as a whole."""
