@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from convlib._torchlike import autocast, channels_last
+from convlib._torchlike import autocast, channels_last, is_image
 from convlib.validate import ConvlibInputError, check_float, check_pixels, check_weight_and_bias
 
 __all__ = ["conv1x1"]
@@ -60,7 +60,7 @@ def conv1x1(
             f"x: expected (N, C_in, H, W) or (C_in, H, W), got {x.ndim}-D shape "
             f"{tuple(x.shape)}. Fix: a single-channel matrix M becomes M[None]."
         )
-    single = x.ndim == 3
+    single = is_image(x)  # one image (C_in, H, W): run as a batch of one
     x4 = x[None] if single else x  # (N, C_in, H, W)
     n, c_in, h, wd = x4.shape
     c_out = w.shape[0]

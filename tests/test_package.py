@@ -68,3 +68,25 @@ def test_api_page_documents_every_public_name() -> None:
     for name in documented:  # and every entry names something real
         module, attr = name.rsplit(".", 1)
         assert hasattr(importlib.import_module(module), attr), name
+
+
+#: Rules written once, each in its home module; a module that writes its own copy drifts from it.
+SHARED_HELPERS = {
+    "a model's device (its first parameter's)": ("train.py", "_model_device", re.compile(r"\bp\.device for p in\b")),
+    "whether x is one image (C, H, W), run as a batch of one": (
+        "_torchlike.py", "is_image", re.compile(r"=\s*x\.ndim == 3\b")),
+}
+
+
+@pytest.mark.parametrize("rule", SHARED_HELPERS, ids=lambda rule: SHARED_HELPERS[rule][1])
+def test_shared_rules_have_one_home(rule: str) -> None:
+    """summary.py found the model's device itself and pointwise.py wrote ``single = x.ndim == 3``
+    (transposed.py did too, earlier) beside the helpers every other module imports."""
+    home, helper, twin = SHARED_HELPERS[rule]
+    package = Path(cl.__file__).parent
+    copies = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name != home:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            copies += [f"{path.relative_to(package)}:{n}" for n, line in enumerate(lines, 1) if twin.search(line)]
+    assert not copies, f"{rule}: written again at {copies}; import {helper} from convlib.{home[:-3]} instead"
