@@ -171,6 +171,42 @@ def test_a_number_typed_as_text_gets_the_same_hint_everywhere(check, right) -> N
     assert check(right).ok
 
 
+def _check_modules() -> list:
+    import importlib
+    import pkgutil
+
+    return [importlib.import_module(f"convlib.check.{m.name}") for m in pkgutil.iter_modules(cl.check.__path__)]
+
+
+def test_the_text_hint_has_one_home() -> None:
+    """The two-line guard ``if (text := text_number_hint(answer)) ...`` stood in 49 checks;
+    @wants_a_number now says it once, so a new numeric check cannot forget it in another wording."""
+    from pathlib import Path
+
+    copies = [f"{Path(mod.__file__).name}:{n}" for mod in _check_modules() if not mod.__name__.endswith("_core")
+              for n, line in enumerate(Path(mod.__file__).read_text(encoding="utf-8").splitlines(), 1)
+              if "text_number_hint(" in line]
+    assert not copies, f"decorate the check with @wants_a_number instead: {copies}"
+
+
+def test_decorated_checks_keep_their_doctests() -> None:
+    """doctest skips a function it takes for another module's; functools.wraps keeps each check's own
+    ``__module__`` and docstring, so every check's examples still run (under Python 3.11 too)."""
+    import doctest
+
+    decorated = 0
+    for mod in _check_modules():
+        found = {t.name for t in doctest.DocTestFinder().find(mod) if t.examples}
+        for name in getattr(mod, "__all__", []):
+            check = getattr(mod, name)
+            if hasattr(check, "__wrapped__"):
+                decorated += 1
+                assert check.__module__ == mod.__name__ and check.__doc__ == check.__wrapped__.__doc__
+            if ">>>" in (check.__doc__ or ""):
+                assert f"{mod.__name__}.{name}" in found, name
+    assert decorated >= 49
+
+
 def test_diagonal_edges_hints_about_the_first_wrong_count() -> None:
     assert "K.t() compares each pixel with the one below" in cl.check.diagonal_edges((6, 5, 6)).message
     assert "X.t()" in cl.check.diagonal_edges((6, 6, 5)).message

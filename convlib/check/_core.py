@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import functools
 import html
 from numbers import Real
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-__all__ = ["CheckResult", "verdict", "same_values", "numbers", "real_number", "text_number_hint"]
+__all__ = ["CheckResult", "verdict", "same_values", "numbers", "real_number", "text_number_hint", "wants_a_number"]
 
 
 @dataclass(frozen=True)
@@ -114,3 +115,28 @@ def text_number_hint(answer: Any) -> CheckResult | None:
     except ValueError:
         return None
     return verdict(False, "", f'give a number, not text (e.g. {text}, not "{text}").')
+
+
+def wants_a_number(check: Callable[[Any], CheckResult]) -> Callable[[Any], CheckResult]:
+    """Decorator for a check whose answer is numeric: a number typed as text gets
+    :func:`text_number_hint`'s hint, the same in every check, before the check itself runs.
+
+    ``functools.wraps`` keeps the check's name, docstring and ``__module__`` (and
+    ``__wrapped__``), so ``cl.check.<name>?`` shows the check's own help and doctest,
+    which finds a function's module by its ``__module__``, still runs its examples.
+
+    >>> @wants_a_number
+    ... def answer_is_four(answer):
+    ...     return verdict(answer == 4, "2 + 2.", "add again.")
+    >>> answer_is_four(" 4 ")
+    ❌ Not yet: Hint: give a number, not text (e.g. 4, not "4").
+    >>> answer_is_four(4), answer_is_four.__name__
+    (✅ Right: 2 + 2., 'answer_is_four')
+    """
+    @functools.wraps(check)
+    def checked(answer: Any) -> CheckResult:
+        if (text := text_number_hint(answer)) is not None:
+            return text
+        return check(answer)
+
+    return checked

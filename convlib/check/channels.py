@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, numbers, same_values, text_number_hint, verdict
+from convlib.check._core import CheckResult, numbers, same_values, verdict, wants_a_number
 from convlib.counts import conv_macs, conv_params
 from convlib.pointwise import conv1x1
 from convlib.shapes import conv_output_size, conv_transpose_output_size
@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 
+@wants_a_number
 def kernel_tensor_shape(answer: Any) -> CheckResult:
     """Exercise: the kernel tensor of a layer taking 28x28x6 to 24x24x10, as ``(C_out, C_in, k_h, k_w)``.
 
@@ -31,8 +32,6 @@ def kernel_tensor_shape(answer: Any) -> CheckResult:
     >>> kernel_tensor_shape((6, 10, 5, 5))
     ❌ Not yet: Hint: output channels come first in PyTorch's layout: (C_out, C_in, k_h, k_w).
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     expected = tuple(torch.nn.Conv2d(6, 10, 5).weight.shape)  # (10, 6, 5, 5)
     hint = "one filter per output channel, each as deep as the input; 28 - k + 1 = 24 gives k."
     if same_values(answer, (6, 10, 5, 5)):
@@ -49,14 +48,13 @@ def kernel_tensor_shape(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def second_layer_costs(answer: Any) -> CheckResult:
     """Exercise: parameters and multiply-adds of ten 5x5x6 filters on a 28x28x6 input, as ``(params, macs)``.
 
     >>> second_layer_costs((1510, 864000))
     ✅ Right: 10 * 6 * 5 * 5 + 10 = 1510 parameters; 24 * 24 * 10 outputs, 6 * 5 * 5 = 150 MACs each: 864000.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     params, macs = conv_params(6, 10, 5), conv_macs(6, 10, 5, 24, 24)
     hint = "parameters: C_out * C_in * k * k + C_out biases; MACs: (outputs) * (C_in * k * k) per output."
     if same_values(answer, (params - 10, macs)):
@@ -102,14 +100,13 @@ def channel_mean_weight(weight: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def params_for_sizes(answer: Any) -> CheckResult:
     """Exercise: parameters of ``nn.Conv2d(3, 16, 3)`` on 32x32 images, and on 224x224 images: ``(p32, p224)``.
 
     >>> params_for_sizes((448, 448))
     ✅ Right: 16 * 3 * 3 * 3 + 16 = 448 both times: the kernels slide over any height and width, only the channels fix the shapes.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     p = conv_params(3, 16, 3)
     hint = "count the weights of 16 filters of shape 3x3x3 plus biases; does the image size appear anywhere?"
     if same_values(answer, (p - 16, p - 16)):
@@ -122,6 +119,7 @@ def params_for_sizes(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def doubling_factors(answer: Any) -> CheckResult:
     """Exercise: ``nn.Conv2d(64, 64, 3, padding=1)`` on a 32x32 input; by what factor do its MACs
     grow when both channel counts double, and when the padding doubles to 2? Answer ``(channels, padding)``.
@@ -131,8 +129,6 @@ def doubling_factors(answer: Any) -> CheckResult:
     >>> doubling_factors((2, 34 * 34 / (32 * 32)))
     ❌ Not yet: Hint: both C_in and C_out appear in c_o * h_o * w_o * c_i * k_h * k_w.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     side = {p: conv_output_size(32, 3, padding=p) for p in (1, 2)}  # {1: 32, 2: 34}
     base = conv_macs(64, 64, 3, side[1], side[1])
     channels = conv_macs(128, 128, 3, side[1], side[1]) / base
@@ -163,6 +159,7 @@ def doubling_factors(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def stacked_linear_kernel(answer: Any) -> CheckResult:
     """Exercise: a 3x3 then a 5x5 convolution (one channel, stride 1, no padding, nothing in
     between) equal one convolution; its kernel side and its number of weights: ``(side, weights)``.
@@ -172,8 +169,6 @@ def stacked_linear_kernel(answer: Any) -> CheckResult:
     >>> stacked_linear_kernel((8, 64))
     ❌ Not yet: Hint: the windows overlap by one cell: k1 + k2 - 1, as for the receptive field of two stacked layers.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     # the one kernel is the full convolution of the two: a transposed convolution of one kernel by the other
     side = conv_transpose_output_size(3, 5)  # (3 - 1) + 5 = 7
     weights = side * side
@@ -194,6 +189,7 @@ def stacked_linear_kernel(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def grouped_params(answer: Any) -> CheckResult:
     """Exercise: parameters of ``nn.Conv2d(64, 128, 3)`` and of ``nn.Conv2d(64, 128, 3, groups=4)``: ``(dense, grouped)``.
 
@@ -202,8 +198,6 @@ def grouped_params(answer: Any) -> CheckResult:
     >>> grouped_params((73856, 18464))
     ❌ Not yet: Hint: the weights shrink by the factor 4, the biases do not: there is still one per output channel.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     dense = sum(p.numel() for p in torch.nn.Conv2d(64, 128, 3).parameters())
     grouped = sum(p.numel() for p in torch.nn.Conv2d(64, 128, 3, groups=4).parameters())
     hint = "each filter reads only its group's C_in / groups channels; the number of filters stays C_out."
@@ -225,6 +219,7 @@ def grouped_params(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def separable_params(answer: Any) -> CheckResult:
     """Exercise: weights (no biases) of a depthwise separable block, a depthwise 3x3 convolution on 64
     channels followed by a 1x1 convolution 64 -> 128, and of one dense 3x3 convolution 64 -> 128:
@@ -235,8 +230,6 @@ def separable_params(answer: Any) -> CheckResult:
     >>> separable_params((576, 73728))
     ❌ Not yet: Hint: the block has two layers: add the 1x1 convolution's 128 x 64 weights.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     depthwise = torch.nn.Conv2d(64, 64, 3, groups=64, bias=False).weight.numel()  # (64, 1, 3, 3)
     pointwise = torch.nn.Conv2d(64, 128, 1, bias=False).weight.numel()  # (128, 64, 1, 1)
     dense = torch.nn.Conv2d(64, 128, 3, bias=False).weight.numel()  # (128, 64, 3, 3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convlib.check._core import CheckResult, real_number, same_values, text_number_hint, verdict
+from convlib.check._core import CheckResult, real_number, same_values, verdict, wants_a_number
 
 __all__ = [
     "CAT_ROW",
@@ -23,6 +23,7 @@ CAT_ROW = (12, 6, 48, 571, 52, 208, 55, 26, 14, 8)
 TEST_LOSSES = (1.52, 1.21, 1.03, 0.94, 0.91, 0.93, 0.98, 1.04, 1.11)
 
 
+@wants_a_number
 def cifar_flatten_size(answer: Any) -> CheckResult:
     """Exercise: inputs of the linear head of ``cifar_net(widths=(32, 64, 128))`` on 32x32 images.
 
@@ -31,8 +32,6 @@ def cifar_flatten_size(answer: Any) -> CheckResult:
     >>> bool(cifar_flatten_size(128))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, 2048),
         "three blocks, each ending in a 2x2 max pool: 32 -> 16 -> 8 -> 4, so 128 channels x 4 x 4 = 2,048.",
@@ -41,6 +40,7 @@ def cifar_flatten_size(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def loop_epoch_hours(answer: Any) -> CheckResult:
     """Exercise: hours per epoch if the loop layer needs 48 s per batch (50,000 images, batches of 128).
 
@@ -49,8 +49,6 @@ def loop_epoch_hours(answer: Any) -> CheckResult:
     >>> bool(loop_epoch_hours(0.087))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     hours = 48 * 391 / 3600  # 5.213...
     ok = answer is not None and same_values(answer, hours, atol=0.05)
     return verdict(
@@ -62,6 +60,7 @@ def loop_epoch_hours(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def cat_accuracy(answer: Any) -> CheckResult:
     """Exercise: the accuracy on cats, from the row ``CAT_ROW`` of a confusion matrix.
 
@@ -70,8 +69,6 @@ def cat_accuracy(answer: Any) -> CheckResult:
     >>> bool(cat_accuracy(0.208))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     right = CAT_ROW[3] / sum(CAT_ROW)
     value = real_number(answer)  # also a 0-d tensor or a NumPy scalar
     if value is not None and 1 < value <= 100:  # 57.1 (%) is the same answer as 0.571
@@ -85,6 +82,7 @@ def cat_accuracy(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def overfit_epoch(answer: Any) -> CheckResult:
     """Exercise: after which epoch (counting from 1) should training have stopped, given ``TEST_LOSSES``?
 
@@ -93,8 +91,6 @@ def overfit_epoch(answer: Any) -> CheckResult:
     >>> bool(overfit_epoch(9))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     best = min(range(len(TEST_LOSSES)), key=TEST_LOSSES.__getitem__) + 1
     return verdict(
         same_values(answer, best),

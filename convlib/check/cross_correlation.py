@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, numbers, same_values, text_number_hint, verdict
+from convlib.check._core import CheckResult, numbers, same_values, verdict, wants_a_number
 from convlib.corr import corr2d
 
 __all__ = [
@@ -19,14 +19,13 @@ __all__ = [
 ]
 
 
+@wants_a_number
 def output_shape(answer: Any) -> CheckResult:
     """Exercise: the output shape of a 224x224 input and a 5x5 kernel.
 
     >>> output_shape((220, 220))
     ✅ Right: (224 - 5 + 1) x (224 - 5 + 1) = 220 x 220: the window fits 220 times along each axis.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, (220, 220)),
         "(224 - 5 + 1) x (224 - 5 + 1) = 220 x 220: the window fits 220 times along each axis.",
@@ -79,14 +78,13 @@ def flipped_kernel(K: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def stacked_receptive_field(answer: Any) -> CheckResult:
     """Exercise: the receptive field side of one output after two 3x3 layers.
 
     >>> bool(stacked_receptive_field(5))
     True
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, 5),
         "each 3x3 layer adds 2 to the field: 1 + 2 + 2 = 5, the same as one 5x5 layer.",
@@ -100,6 +98,7 @@ def _diagonal_outputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return corr2d(X, K), corr2d(X.t(), K), corr2d(X, K.t())  # (6, 7), (8, 5), (5, 8)
 
 
+@wants_a_number
 def diagonal_edges(answer: Any) -> CheckResult:
     """Exercise: the nonzero counts of ``corr2d(X, K)``, ``corr2d(X.t(), K)`` and
     ``corr2d(X, K.t())`` for ``X = torch.tril(torch.ones(6, 8))`` and ``K = [[1, -1]]``.
@@ -111,8 +110,6 @@ def diagonal_edges(answer: Any) -> CheckResult:
     >>> diagonal_edges((6, 6, 6))
     ❌ Not yet: Hint: look at X.t(): its first row is all ones and its last two rows all zeros. How many rows still have a step?
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     expected = tuple(int((Y != 0).sum()) for Y in _diagonal_outputs())
     hint = "count each output's nonzero entries, e.g. int((Y != 0).sum()), and answer with three numbers."
     counts = numbers(answer)

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, same_values, text_number_hint, verdict
+from convlib.check._core import CheckResult, same_values, verdict, wants_a_number
 from convlib.counts import conv_params, linear_params
 from convlib.dense import conv_as_matrix
 
@@ -19,6 +19,7 @@ __all__ = [
 ]
 
 
+@wants_a_number
 def mlp_photo_weights(answer: Any) -> CheckResult:
     """Exercise: weights (no biases) from a 1000x1000 grayscale photo into 1000 hidden units.
 
@@ -27,8 +28,6 @@ def mlp_photo_weights(answer: Any) -> CheckResult:
     >>> bool(mlp_photo_weights(10**6))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     expected = linear_params(1000 * 1000, 1000, bias=False)
     hint = "each hidden unit has one weight for every input pixel: how many pixels, and how many units?"
     if same_values(answer, 1000 * 1000) or same_values(answer, 1000):
@@ -40,6 +39,7 @@ def mlp_photo_weights(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def conv_layer_params(answer: Any) -> CheckResult:
     """Exercise: parameters of a conv layer, 3 input channels, 64 output channels, 3x3 kernels, biases.
 
@@ -48,8 +48,6 @@ def conv_layer_params(answer: Any) -> CheckResult:
     >>> conv_layer_params(1728)
     ❌ Not yet: Hint: close: each of the 64 output channels also has a bias.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     expected = conv_params(3, 64, 3)
     if same_values(answer, conv_params(3, 64, 3, bias=False)):
         hint = "close: each of the 64 output channels also has a bias."
@@ -67,6 +65,7 @@ def _dense_6x6() -> torch.Tensor:
     return conv_as_matrix(weight, 6)  # (16, 36)
 
 
+@wants_a_number
 def dense_matrix_shape(answer: Any) -> CheckResult:
     """Exercise: the shape of the dense matrix of a 3x3 conv on a 6x6 input (one channel).
 
@@ -75,8 +74,6 @@ def dense_matrix_shape(answer: Any) -> CheckResult:
     >>> dense_matrix_shape((36, 16))
     ❌ Not yet: Hint: rows are outputs and columns are inputs (y = M @ x): swap them.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     expected = tuple(_dense_6x6().shape)
     hint = "one row per output value (how many 3x3 windows fit in 6x6?), one column per input value."
     if same_values(answer, expected[::-1]):
@@ -88,6 +85,7 @@ def dense_matrix_shape(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def dense_matrix_nonzeros(answer: Any) -> CheckResult:
     """Exercise: how many entries of that (16, 36) matrix are nonzero (no kernel weight is 0)?
 
@@ -96,8 +94,6 @@ def dense_matrix_nonzeros(answer: Any) -> CheckResult:
     >>> bool(dense_matrix_nonzeros(576))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     M = _dense_6x6()
     expected = int((M != 0).sum())
     return verdict(
@@ -108,6 +104,7 @@ def dense_matrix_nonzeros(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def text_conv_params(answer: Any) -> CheckResult:
     """Exercise: parameters of a 1-D convolution over a sentence of 300-dimensional word
     vectors, with 100 filters 3 words wide and biases.
@@ -119,8 +116,6 @@ def text_conv_params(answer: Any) -> CheckResult:
     >>> text_conv_params(400)
     ❌ Not yet: Hint: a filter reads the whole 300-number word vector at each of its 3 positions: the embedding size is C_in.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     layer = torch.nn.Conv1d(300, 100, 3, device="meta")  # weight (C_out, C_in, k) = (100, 300, 3)
     expected = sum(p.numel() for p in layer.parameters())
     hint = "each of the 100 filters has C_in x k weights (C_in = 300, the embedding size; k = 3 words) and a bias."

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from convlib.check._core import CheckResult, same_values, text_number_hint, verdict
+from convlib.check._core import CheckResult, same_values, verdict, wants_a_number
 
 __all__ = [
     "lenet_flatten_size",
@@ -20,6 +20,7 @@ __all__ = [
 ]
 
 
+@wants_a_number
 def lenet_flatten_size(answer: Any) -> CheckResult:
     """Exercise: features entering the first dense layer if the first conv had no padding (28x28 input).
 
@@ -28,8 +29,6 @@ def lenet_flatten_size(answer: Any) -> CheckResult:
     >>> bool(lenet_flatten_size(400))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, 256),
         "28 -> 24 (5x5 conv) -> 12 (pool) -> 8 (5x5 conv) -> 4 (pool): 16 channels x 4 x 4 = 256.",
@@ -38,6 +37,7 @@ def lenet_flatten_size(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def lenet_conv2_params(answer: Any) -> CheckResult:
     """Exercise: learnable parameters of LeNet's second conv layer (6 -> 16 channels, 5x5).
 
@@ -46,8 +46,6 @@ def lenet_conv2_params(answer: Any) -> CheckResult:
     >>> bool(lenet_conv2_params(416))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, 2416),
         "16 kernels of shape 6 x 5 x 5 = 2,400 weights, plus 16 biases: 2,416.",
@@ -55,6 +53,7 @@ def lenet_conv2_params(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def lenet_first_conv_macs(answer: Any) -> CheckResult:
     """Exercise: multiply-adds of LeNet's first conv layer for one 28x28 image.
 
@@ -63,8 +62,6 @@ def lenet_first_conv_macs(answer: Any) -> CheckResult:
     >>> bool(lenet_first_conv_macs(150))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, 117_600),
         "6 channels x 28 x 28 outputs, each a 1 x 5 x 5 dot product: 6 * 784 * 25 = 117,600.",
@@ -91,6 +88,7 @@ def zero_grad_resets(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def equal_scores_loss(answer: Any) -> CheckResult:
     """Exercise: the cross-entropy loss when a network gives all 10 classes the same score.
 
@@ -99,8 +97,6 @@ def equal_scores_loss(answer: Any) -> CheckResult:
     >>> bool(equal_scores_loss(0.1))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     # the same score for every class (any value: softmax only sees differences), true class 0
     expected = float(F.cross_entropy(torch.zeros(1, 10), torch.tensor([0])))  # = log(10)
     ok = answer is not None and same_values(answer, expected, atol=5e-3)

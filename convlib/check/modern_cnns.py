@@ -9,7 +9,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from convlib.check._core import CheckResult, numbers, same_values, text_number_hint, verdict
+from convlib.check._core import CheckResult, numbers, same_values, verdict, wants_a_number
 from convlib.train import evaluation_mode
 from convlib.validate import ConvlibInputError
 
@@ -31,6 +31,7 @@ _VGG16_ARCH = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
 _VGG19_ARCH = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
 
 
+@wants_a_number
 def two_3x3_params(answer: Any) -> CheckResult:
     """Exercise: weights (no biases) of two stacked 3x3 convs, 64 -> 64 -> 64 channels, and of one 5x5 conv 64 -> 64.
 
@@ -41,8 +42,6 @@ def two_3x3_params(answer: Any) -> CheckResult:
     >>> bool(two_3x3_params((102_400, 73_728)))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, (73_728, 102_400)),
         "2 x (3 x 3 x 64 x 64) = 73,728 against 5 x 5 x 64 x 64 = 102,400: the same 5x5 receptive field "
@@ -51,6 +50,7 @@ def two_3x3_params(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def inception_channels(answer: Any) -> CheckResult:
     """Exercise: output channels of ``Inception(256, 128, (128, 192), (32, 96), 64)``.
 
@@ -59,8 +59,6 @@ def inception_channels(answer: Any) -> CheckResult:
     >>> bool(inception_channels(256))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, 480),
         "the four branches are concatenated: 128 + 192 + 96 + 64 = 480. The input's 256 and the "
@@ -69,6 +67,7 @@ def inception_channels(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def nin_switch_dataset(answer: Any) -> CheckResult:
     """Exercise: NiN from 10-class grayscale to 2-class RGB images of another size.
 
@@ -79,8 +78,6 @@ def nin_switch_dataset(answer: Any) -> CheckResult:
     >>> bool(nin_switch_dataset((1, 10)))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, (3, 2)),
         "RGB needs 3 input channels and two classes need 2 class maps; the image size changes nothing, "
@@ -89,6 +86,7 @@ def nin_switch_dataset(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def alexnet_receptive_field(answer: Any) -> CheckResult:
     """Exercise: receptive field after AlexNet's 11x11 stride-4 conv and its 3x3 stride-2 max pooling.
 
@@ -97,8 +95,6 @@ def alexnet_receptive_field(answer: Any) -> CheckResult:
     >>> bool(alexnet_receptive_field(13))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, 19),
         "r = 11 after the conv, jump 4; the pool adds (3 - 1) * 4 = 8: r = 19 pixels.",
@@ -106,6 +102,7 @@ def alexnet_receptive_field(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def dropout_scale(answer: Any) -> CheckResult:
     """Exercise: the factor ``nn.Dropout(p=0.5)`` multiplies kept units by during training.
 
@@ -114,8 +111,6 @@ def dropout_scale(answer: Any) -> CheckResult:
     >>> bool(dropout_scale(0.5))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, 2.0),
         "kept units are divided by 1 - p = 0.5, so each unit's expected value is unchanged and "
@@ -138,6 +133,7 @@ def _vgg_counts(in_channels: int, num_classes: int) -> tuple[int, int, int]:
                      for arch in (_VGG16_ARCH, _VGG19_ARCH, models.VGG11_ARCH))  # type: ignore[return-value]
 
 
+@wants_a_number
 def vgg16_19_params(answer: Any) -> CheckResult:
     """Exercise: parameters of VGG-16 and VGG-19 as published (3 colour channels, 224x224, 1,000 classes).
 
@@ -148,8 +144,6 @@ def vgg16_19_params(answer: Any) -> CheckResult:
     >>> bool(vgg16_19_params((143_667_240, 138_357_544)))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     v16, v19, v11 = _vgg_counts(3, 1000)
     ok = same_values(answer, (v16, v19))
     hint = ("write conv_arch for configurations D and E, build each with cl.models.vgg(conv_arch, "
@@ -183,6 +177,7 @@ def _extra_1x1() -> tuple[int, int]:
     return three - two, three3 - two3
 
 
+@wants_a_number
 def nin_extra_1x1_params(answer: Any) -> CheckResult:
     """Exercise: parameters one more 1x1 conv adds to NiN's third block (384 channels, published width).
 
@@ -191,8 +186,6 @@ def nin_extra_1x1_params(answer: Any) -> CheckResult:
     >>> bool(nin_extra_1x1_params(147_456))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     extra, extra3 = _extra_1x1()
     ok = same_values(answer, extra)
     hint = "a 1x1 conv from C to C channels has C * C weights (one per channel pair) plus C biases."
@@ -231,6 +224,7 @@ def _smallest_nin_googlenet() -> tuple[int, int]:
             _smallest_side(lambda: models.googlenet(div=8, stem="small")))
 
 
+@wants_a_number
 def smallest_inputs(answer: Any) -> CheckResult:
     """Exercise: the smallest square input the course-scale NiN and GoogLeNet accept (``div=8, stem="small"``).
 
@@ -241,8 +235,6 @@ def smallest_inputs(answer: Any) -> CheckResult:
     >>> bool(smallest_inputs((14, 1)))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     nin_side, goog_side = _smallest_nin_googlenet()
     ok = same_values(answer, (nin_side, goog_side))
     hint = ("try sizes with torch: net(torch.zeros(1, 1, s, s)) for s = 1, 2, 3, ... and note the first "
@@ -277,6 +269,7 @@ def _alexnet_activation_values() -> tuple[tuple[int, ...], int, int]:
     return values, 224 * 224, rows.total_params
 
 
+@wants_a_number
 def alexnet_activation_mb(answer: Any) -> CheckResult:
     """Exercise: MB of activations that training ``cl.models.alexnet()`` keeps for backward, batch 128.
 
@@ -287,8 +280,6 @@ def alexnet_activation_mb(answer: Any) -> CheckResult:
     >>> bool(alexnet_activation_mb(5.34))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     values, image, params = _alexnet_activation_values()
     batch, mb = 128, 1e6
     train = 4 * batch * sum(values) / mb

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from convlib.check._core import CheckResult, same_values, text_number_hint, verdict
+from convlib.check._core import CheckResult, same_values, verdict, wants_a_number
 from convlib.coverage import input_usage
 from convlib.shapes import conv_output_size, conv_transpose_output_size
 from convlib.transposed import trans_conv_naive
@@ -24,6 +24,7 @@ __all__ = [
 ]
 
 
+@wants_a_number
 def padded_output_size(answer: Any) -> CheckResult:
     """Exercise: output side for a 32x32 input, 5x5 kernel, padding 2, stride 2.
 
@@ -32,8 +33,6 @@ def padded_output_size(answer: Any) -> CheckResult:
     >>> padded_output_size(32)
     ❌ Not yet: Hint: padding 2 alone keeps 32, but stride 2 then keeps every second window.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     expected = conv_output_size(32, 5, padding=2, stride=2)
     hint = "use floor((n + 2p - k) / s) + 1 with n=32, k=5, p=2, s=2."
     if same_values(answer, 32):
@@ -47,6 +46,7 @@ def padded_output_size(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def same_padding(answer: Any) -> CheckResult:
     """Exercise: the padding per side that keeps the size for a 7x7 kernel at stride 1.
 
@@ -55,8 +55,6 @@ def same_padding(answer: Any) -> CheckResult:
     >>> same_padding(6)
     ❌ Not yet: Hint: 6 is the total over both sides; how much goes on each side?
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     ok = same_values(answer, 3) and conv_output_size(20, 7, padding=3) == 20
     hint = "the window loses k - 1 cells along each axis; split them between the two sides."
     if same_values(answer, 6):
@@ -68,6 +66,7 @@ def same_padding(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def corner_usage(answer: Any) -> CheckResult:
     """Exercise: how many windows read the corner pixel of a 5x5 input (3x3 kernel, stride 1),
     without and with padding 1? Answer as a pair ``(without, with)``.
@@ -77,8 +76,6 @@ def corner_usage(answer: Any) -> CheckResult:
     >>> bool(corner_usage((1, 9)))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     expected = (int(input_usage(5, 3)[0, 0]), int(input_usage(5, 3, padding=1)[0, 0]))
     return verdict(
         same_values(answer, expected),
@@ -89,6 +86,7 @@ def corner_usage(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def dilated_output_size(answer: Any) -> CheckResult:
     """Exercise: output side for a 10x10 input, 3x3 kernel, dilation 2, no padding, stride 1.
 
@@ -97,8 +95,6 @@ def dilated_output_size(answer: Any) -> CheckResult:
     >>> dilated_output_size(8)
     ❌ Not yet: Hint: 8 is the undilated answer; with dilation 2 the 3 taps span 2*(3-1) + 1 = 5 cells.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     expected = conv_output_size(10, 3, dilation=2)
     hint = "the taps are 2 apart, so the window spans d*(k-1) + 1 cells; then floor((n - span) / s) + 1."
     if same_values(answer, conv_output_size(10, 3)):
@@ -110,6 +106,7 @@ def dilated_output_size(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def transposed_output_size(answer: Any) -> CheckResult:
     """Exercise: output side of a transposed convolution on a 4x4 input, 3x3 kernel,
     stride 2, padding 1, output_padding 1.
@@ -119,8 +116,6 @@ def transposed_output_size(answer: Any) -> CheckResult:
     >>> transposed_output_size(7)
     ❌ Not yet: Hint: 7 leaves out output_padding: it adds one more row and column at the bottom and right.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     expected = conv_transpose_output_size(4, 3, padding=1, stride=2, output_padding=1)
     hint = "use (n - 1)*s - 2p + k + output_padding with n=4, k=3, s=2, p=1."
     if same_values(answer, expected - 1):
@@ -137,6 +132,7 @@ def transposed_output_size(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def trans_conv_by_hand(answer: Any) -> CheckResult:
     """Exercise: the transposed convolution of ``[[1, 2], [3, 4]]`` with the kernel
     ``[[1, 1], [1, 1]]``, stride 1, no padding (a 3x3 matrix).
@@ -146,8 +142,6 @@ def trans_conv_by_hand(answer: Any) -> CheckResult:
     >>> bool(trans_conv_by_hand([[10]]))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     X, K = [[1.0, 2.0], [3.0, 4.0]], [[1.0, 1.0], [1.0, 1.0]]
     expected = trans_conv_naive(X, K)
     hint = "start from a 3x3 grid of zeros; cell (i, j) of the input adds its value to the 2x2 patch at (i, j)."
@@ -163,6 +157,7 @@ def trans_conv_by_hand(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def reflect_padding(answer: Any) -> CheckResult:
     """Exercise: the row ``[1, 2, 3, 4]`` padded by reflection, 2 cells on each side.
 
@@ -173,8 +168,6 @@ def reflect_padding(answer: Any) -> CheckResult:
     >>> reflect_padding([2, 1, 1, 2, 3, 4, 4, 3])
     ❌ Not yet: Hint: close: that mirror repeats the edge pixel (NumPy's "symmetric"); PyTorch's "reflect" mirrors around it, so 1 and 4 appear once.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     row = torch.tensor([[[1.0, 2.0, 3.0, 4.0]]])  # (N, C, W) = (1, 1, 4)
     expected = F.pad(row, (2, 2), mode="reflect")[0, 0]  # (8,)
     hint = "padded position j reads index |j| on the left and 2(n - 1) - j on the right (n = 4, j from -2 to 5)."

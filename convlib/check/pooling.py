@@ -8,7 +8,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from convlib.check._core import CheckResult, numbers, same_values, text_number_hint, verdict
+from convlib.check._core import CheckResult, numbers, same_values, verdict, wants_a_number
 from convlib.counts import conv_params
 from convlib.pool import pool2d
 from convlib.shapes import conv_output_size
@@ -28,6 +28,7 @@ __all__ = [
 HAND_X = [[1.0, 3.0, 2.0, 0.0], [5.0, 4.0, 1.0, 1.0], [0.0, 2.0, 6.0, 7.0], [1.0, 1.0, 8.0, 3.0]]
 
 
+@wants_a_number
 def max_pool_by_hand(answer: Any) -> CheckResult:
     """Exercise: 2x2 max pooling (stride 2) of :data:`HAND_X`.
 
@@ -36,8 +37,6 @@ def max_pool_by_hand(answer: Any) -> CheckResult:
     >>> max_pool_by_hand([[3.25, 1], [1, 6]])
     ❌ Not yet: Hint: that is the average of each block; max pooling keeps the largest value.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     X = torch.tensor(HAND_X)
     expected = pool2d(X, 2)  # (2, 2): stride defaults to the window
     hint = "split the 4x4 matrix into four 2x2 blocks (stride 2: no overlap) and keep each block's largest value."
@@ -52,6 +51,7 @@ def max_pool_by_hand(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def pooled_shape(answer: Any) -> CheckResult:
     """Exercise: the shape of a ``(6, 28, 28)`` input after ``nn.MaxPool2d(3, stride=2)``.
 
@@ -60,8 +60,6 @@ def pooled_shape(answer: Any) -> CheckResult:
     >>> pooled_shape((1, 13, 13))
     ❌ Not yet: Hint: pooling works on each channel separately, so the channel count does not change.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     side = conv_output_size(28, 3, stride=2)
     hint = "channels stay; each side follows the convolution formula floor((n + 2p - k) / s) + 1."
     got = numbers(answer)
@@ -78,6 +76,7 @@ def pooled_shape(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def padded_avg_corner(answer: Any) -> CheckResult:
     """Exercise: the top-left output of ``nn.AvgPool2d(3, stride=1, padding=1)`` on ``torch.ones(4, 4)``.
 
@@ -86,8 +85,6 @@ def padded_avg_corner(answer: Any) -> CheckResult:
     >>> padded_avg_corner(1.0)
     ❌ Not yet: Hint: 1 would ignore the padding; by default the padded zeros are averaged in too.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     expected = float(pool2d(torch.ones(4, 4), 3, stride=1, padding=1, mode="avg")[0, 0])
     hint = "count the window's 9 cells: how many are real ones and how many are padded zeros?"
     if same_values(answer, 1.0):
@@ -99,14 +96,13 @@ def padded_avg_corner(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def downsampling_params(answer: Any) -> CheckResult:
     """Exercise: learnable parameters of ``nn.MaxPool2d(2)`` and of ``nn.Conv2d(16, 16, 3, stride=2, padding=1)``.
 
     >>> downsampling_params((0, 2320))
     ✅ Right: pooling has nothing to learn (0); the strided convolution has 16 * 16 * 3 * 3 + 16 = 2320 parameters.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     conv = conv_params(16, 16, 3)
     hint = "does a max have weights? For the convolution: C_out * C_in * k * k + C_out."
     if same_values(answer, (0, conv - 16)):
@@ -120,6 +116,7 @@ def downsampling_params(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def pool_reads(answer: Any) -> CheckResult:
     """Exercise: ``nn.MaxPool2d(3, stride=2, padding=1)`` on a ``(64, 112, 112)`` map (ResNet's stem):
     window cells read per image (padding included), and the MACs the course counts: ``(reads, macs)``.
@@ -129,8 +126,6 @@ def pool_reads(answer: Any) -> CheckResult:
     >>> pool_reads((64 * 112 * 112 * 9, 0))
     ❌ Not yet: Hint: count windows, one per output value: the output is 56 x 56, not 112 x 112.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     summary = layer_summary(nn.MaxPool2d(3, stride=2, padding=1), (64, 112, 112))
     _, c, side, w_out = summary.output_shape  # (1, 64, 56, 56)
     reads = c * side * w_out * 3 * 3  # C * h_o * w_o * p_h * p_w

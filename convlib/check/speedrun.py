@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from convlib.check._core import CheckResult, same_values, text_number_hint, verdict
+from convlib.check._core import CheckResult, same_values, verdict, wants_a_number
 
 __all__ = ["distinct_views", "smoothed_targets", "speedrun_steps", "padded_dataset_mb", "tta_passes"]
 
 
+@wants_a_number
 def distinct_views(answer: Any) -> CheckResult:
     """Exercise: how many different training views of one image do shifts of up to 2 pixels and flips give?
 
     >>> distinct_views(50)
     ✅ Right: 5 vertical x 5 horizontal shifts (-2..+2 each) x 2 (flipped or not) = 50 views.
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, 50),
         "5 vertical x 5 horizontal shifts (-2..+2 each) x 2 (flipped or not) = 50 views.",
@@ -24,6 +23,7 @@ def distinct_views(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def smoothed_targets(answer: Any) -> CheckResult:
     """Exercise: the label-smoothed target for 10 classes, eps = 0.2: (true class, each other class).
 
@@ -32,8 +32,6 @@ def smoothed_targets(answer: Any) -> CheckResult:
     >>> bool(smoothed_targets((0.8, 0.02)))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     ok = same_values(answer, (0.82, 0.02), atol=1e-6)
     return verdict(
         ok,
@@ -43,14 +41,13 @@ def smoothed_targets(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def speedrun_steps(answer: Any) -> CheckResult:
     """Exercise: optimizer steps of 12 epochs over 50,000 images at batch 1024, dropping the last partial batch.
 
     >>> bool(speedrun_steps(576))
     True
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     if same_values(answer, 588) or same_values(answer, 586):
         return verdict(False, "", "drop_last throws away the last, partial batch of each epoch: use 50,000 // 1024.")
     return verdict(
@@ -60,6 +57,7 @@ def speedrun_steps(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def padded_dataset_mb(answer: Any) -> CheckResult:
     """Exercise: megabytes (10^6 bytes) of the padded training set, 50,000 x 3 x 36 x 36 in bf16.
 
@@ -68,8 +66,6 @@ def padded_dataset_mb(answer: Any) -> CheckResult:
     >>> bool(padded_dataset_mb(777.6))
     False
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     try:
         value = float(answer)
     except (TypeError, ValueError):
@@ -85,14 +81,13 @@ def padded_dataset_mb(answer: Any) -> CheckResult:
     )
 
 
+@wants_a_number
 def tta_passes(answer: Any) -> CheckResult:
     """Exercise: forward passes per test image at TTA level 2.
 
     >>> bool(tta_passes(6))
     True
     """
-    if (text := text_number_hint(answer)) is not None:
-        return text
     return verdict(
         same_values(answer, 6),
         "three positions (unshifted, up-left, down-right), each with and without the flip: 3 x 2 = 6.",
