@@ -385,8 +385,8 @@ def _channel_stats(values: object, name: str, channels: int) -> torch.Tensor | N
         raise _fail(name, f"one number per channel ({channels})", f"{len(items)} values {tuple(items)!r}",
                     f"give {channels} values, one for each of the images' channels")
     if name == "std":
-        fix = "a standard deviation > 0 for every channel (the images are divided by it); " \
-              "for a channel that never changes use 1.0"
+        fix = ("a standard deviation > 0 for every channel (the images are divided by it); "
+               "for a channel that never changes use 1.0")
         numbers = [check_real(v, f"std[{i}]", above=0, fix=fix) for i, v in enumerate(items)]
     else:
         numbers = [check_real(v, f"mean[{i}]", fix=f"a finite number for every channel, e.g. {example}")
