@@ -105,8 +105,9 @@ def _archive(name: str) -> Path:
     assert folder is not None
     path = folder / name
     if not folder.is_dir():
+        relative = "" if folder.is_absolute() else f", read from the current folder {Path.cwd()}; give an absolute path"
         raise DataUnavailableError(
-            f"CONVLIB_DATA={folder}: no such folder (expected a folder holding {name}). "
+            f"CONVLIB_DATA={folder}: no such folder (expected a folder holding {name}{relative}). "
             + _HOW_TO_GET.format(name=name)
         )
     if not path.is_file():

@@ -204,6 +204,17 @@ def test_missing_folder_is_named_as_missing(empty_env: Path, monkeypatch: pytest
         loader(True)  # type: ignore[operator]
     message = str(info.value)
     assert f"CONVLIB_DATA={missing}" in message and name in message and "../shared/data" in message
+    assert "absolute" not in message  # only a relative path earns that hint
+
+
+def test_missing_relative_folder_says_where_it_was_looked_for(empty_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative CONVLIB_DATA is read from the current folder: a kernel in notebooks/ misses ../shared/data."""
+    (empty_env / "notebooks").mkdir()
+    monkeypatch.chdir(empty_env / "notebooks")
+    monkeypatch.setenv("CONVLIB_DATA", "../shared/data")
+    with pytest.raises(D.DataUnavailableError, match="no such folder") as info:
+        D.cifar10(False)
+    assert f"read from the current folder {empty_env / 'notebooks'}; give an absolute path" in str(info.value)
 
 
 @pytest.mark.parametrize(("which", "dataset", "name"), [("fashion", "FashionMNIST", D.FASHION_ARCHIVE),
