@@ -58,12 +58,13 @@ FASHION_ARCHIVE = "fashion-mnist.tar.gz"
 CIFAR_ARCHIVE = "cifar10-jpeg.tar.gz"
 _HOW_TO_GET = (
     "Either let torchvision download the original (unset CONVLIB_DATA; needs internet), "
-    "or point CONVLIB_DATA at a folder holding {name} (on the course machines: ../shared/data)."
+    "or point CONVLIB_DATA at a folder holding {name} (on the course machines: ../shared/data beside the "
+    "repository, as an absolute path)."
 )
 # After a failed download CONVLIB_DATA is already unset: only the offline way is left.
 _HOW_TO_GET_OFFLINE = (
     "Without internet, point CONVLIB_DATA at a folder holding {name} "
-    "(on the course machines: CONVLIB_DATA=../shared/data from the repository root)."
+    "(on the course machines: ../shared/data beside the repository, as an absolute path)."
 )
 
 

@@ -204,7 +204,7 @@ def test_missing_folder_is_named_as_missing(empty_env: Path, monkeypatch: pytest
         loader(True)  # type: ignore[operator]
     message = str(info.value)
     assert f"CONVLIB_DATA={missing}" in message and name in message and "../shared/data" in message
-    assert "absolute" not in message  # only a relative path earns that hint
+    assert "current folder" not in message  # only a relative path earns that hint
 
 
 def test_missing_relative_folder_says_where_it_was_looked_for(empty_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
