@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from convlib.bench import BenchCase
 from convlib.conv import Conv2D, layer_padding
+from convlib.data import DataUnavailableError
 from convlib.train import evaluation_mode
 from convlib.validate import (ConvlibInputError, check_int, check_ints, check_seed, positive_float_arg,
                               positive_int_arg)
@@ -501,8 +502,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     conv = Conv2D if args.conv == "convlib" else nn.Conv2d
     cpu, wall = time.process_time(), time.perf_counter()
-    _, h = train(conv, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, limit=args.limit,
-                 augment=not args.no_augment, progress=False)
+    try:
+        _, h = train(conv, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, limit=args.limit,
+                     augment=not args.no_augment, progress=False)
+    except DataUnavailableError as error:  # the message says how to get the data: no traceback around it
+        parser.exit(1, f"{parser.prog}: error: {error}\n")
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(

@@ -58,7 +58,13 @@ FASHION_ARCHIVE = "fashion-mnist.tar.gz"
 CIFAR_ARCHIVE = "cifar10-jpeg.tar.gz"
 _HOW_TO_GET = (
     "Either let torchvision download the original (unset CONVLIB_DATA; needs internet), "
-    "or point CONVLIB_DATA at a folder holding {name} (on the course machines: ../shared/data)."
+    "or point CONVLIB_DATA at a folder holding {name} (on the course machines: ../shared/data beside the "
+    "repository, as an absolute path)."
+)
+# After a failed download CONVLIB_DATA is already unset: only the offline way is left.
+_HOW_TO_GET_OFFLINE = (
+    "Without internet, point CONVLIB_DATA at a folder holding {name} "
+    "(on the course machines: ../shared/data beside the repository, as an absolute path)."
 )
 
 
@@ -99,6 +105,12 @@ def _archive(name: str) -> Path:
     folder = data_dir()
     assert folder is not None
     path = folder / name
+    if not folder.is_dir():
+        relative = "" if folder.is_absolute() else f", read from the current folder {Path.cwd()}; give an absolute path"
+        raise DataUnavailableError(
+            f"CONVLIB_DATA={folder}: no such folder (expected a folder holding {name}{relative}). "
+            + _HOW_TO_GET.format(name=name)
+        )
     if not path.is_file():
         raise DataUnavailableError(
             f"CONVLIB_DATA={folder} has no {name}: expected the archive at {path}. "
@@ -201,7 +213,7 @@ def _fashion_online(train: bool) -> ImageData:
         ds = torchvision.datasets.FashionMNIST(str(root), train=train, download=True)
     except Exception as error:  # network errors come in many types
         raise DataUnavailableError(
-            f"downloading Fashion-MNIST failed ({error}). " + _HOW_TO_GET.format(name=FASHION_ARCHIVE)
+            f"downloading Fashion-MNIST failed ({error}). " + _HOW_TO_GET_OFFLINE.format(name=FASHION_ARCHIVE)
         ) from error
     return ImageData(ds.data[:, None].clone(), ds.targets.clone(), FASHION_MNIST_CLASSES, "torchvision download")
 
@@ -271,7 +283,7 @@ def _cifar_online(train: bool) -> ImageData:
         ds = torchvision.datasets.CIFAR10(str(root), train=train, download=True)
     except Exception as error:  # network errors come in many types
         raise DataUnavailableError(
-            f"downloading CIFAR-10 failed ({error}). " + _HOW_TO_GET.format(name=CIFAR_ARCHIVE)
+            f"downloading CIFAR-10 failed ({error}). " + _HOW_TO_GET_OFFLINE.format(name=CIFAR_ARCHIVE)
         ) from error
     images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 3, 32, 32)
     return ImageData(images, torch.tensor(ds.targets), CIFAR10_CLASSES, "torchvision download")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -355,3 +357,16 @@ def test_command_line_rejects_bad_numbers(flag: str, value: str, expected: str,
     err = capsys.readouterr().err
     assert err.startswith("usage: python -m convlib.cifar")
     assert f"argument {flag}: expected {expected}, got {value!r}" in err
+
+
+def test_command_line_reports_missing_data_without_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A learner's CONVLIB_DATA typo: one line saying what is missing and how to fix it, exit code 1."""
+    monkeypatch.setenv("CONVLIB_DATA", str(tmp_path / "no-such-folder"))
+    monkeypatch.setenv("CONVLIB_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(SystemExit) as info:
+        cl.cifar.main(["--epochs", "1", "--limit", "64"])
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("python -m convlib.cifar: error: CONVLIB_DATA=")
+    assert "no such folder" in err and "cifar10-jpeg.tar.gz" in err and "Traceback" not in err

@@ -23,6 +23,9 @@ import torch
 
 from convlib import data as D
 
+# The real online loaders, kept before the autouse fixture below replaces them.
+REAL_ONLINE = {"fashion": D._fashion_online, "cifar": D._cifar_online}
+
 def _shared_data() -> Path:
     """CONVLIB_DATA if set, else the course machines' folder beside the checkout (../shared/data)."""
     value = os.environ.get("CONVLIB_DATA", "").strip()
@@ -206,6 +209,48 @@ def test_missing_archive_names_the_file_and_the_fix(empty_env: Path, loader: obj
     message = str(info.value)
     assert name in message and str(empty_env) in message
     assert "torchvision" in message and "CONVLIB_DATA" in message
+
+
+@pytest.mark.parametrize(("loader", "name"), [(D.fashion_mnist, D.FASHION_ARCHIVE), (D.cifar10, D.CIFAR_ARCHIVE)])
+def test_missing_folder_is_named_as_missing(empty_env: Path, monkeypatch: pytest.MonkeyPatch, loader: object,
+                                             name: str) -> None:
+    missing = empty_env / "no-such-folder"
+    monkeypatch.setenv("CONVLIB_DATA", str(missing))
+    with pytest.raises(D.DataUnavailableError, match="no such folder") as info:
+        loader(True)  # type: ignore[operator]
+    message = str(info.value)
+    assert f"CONVLIB_DATA={missing}" in message and name in message and "../shared/data" in message
+    assert "current folder" not in message  # only a relative path earns that hint
+
+
+def test_missing_relative_folder_says_where_it_was_looked_for(empty_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative CONVLIB_DATA is read from the current folder: a kernel in notebooks/ misses ../shared/data."""
+    (empty_env / "notebooks").mkdir()
+    monkeypatch.chdir(empty_env / "notebooks")
+    monkeypatch.setenv("CONVLIB_DATA", "../shared/data")
+    with pytest.raises(D.DataUnavailableError, match="no such folder") as info:
+        D.cifar10(False)
+    assert f"read from the current folder {empty_env / 'notebooks'}; give an absolute path" in str(info.value)
+
+
+@pytest.mark.parametrize(("which", "dataset", "name"), [("fashion", "FashionMNIST", D.FASHION_ARCHIVE),
+                                                        ("cifar", "CIFAR10", D.CIFAR_ARCHIVE)])
+def test_failed_download_points_to_the_offline_archives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                        which: str, dataset: str, name: str) -> None:
+    """With CONVLIB_DATA unset, a failed download says how to load offline, not "unset CONVLIB_DATA"."""
+    import torchvision
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise OSError("<urlopen error [Errno -2] Name or service not known>")
+
+    monkeypatch.delenv("CONVLIB_DATA", raising=False)
+    monkeypatch.setenv("CONVLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(torchvision.datasets, dataset, unreachable)
+    with pytest.raises(D.DataUnavailableError, match="Name or service not known") as info:
+        REAL_ONLINE[which](True)
+    message = str(info.value)
+    assert "unset CONVLIB_DATA" not in message
+    assert f"point CONVLIB_DATA at a folder holding {name}" in message and "../shared/data" in message
 
 
 @pytest.mark.parametrize(("loader", "name"), [(D.fashion_mnist, D.FASHION_ARCHIVE), (D.cifar10, D.CIFAR_ARCHIVE)])

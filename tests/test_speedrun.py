@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -566,3 +569,15 @@ def test_trainer_checks_run_arguments_before_training() -> None:
             trainer.run(**kwargs)
     with pytest.raises(ValueError, match=r"^runs: expected an int >= 1, got 0\."):
         ablate(_tiny_recipe(), (x, y, x, y), torch.device("cpu"), runs=0)
+
+
+def test_command_line_reports_missing_data_without_a_traceback(tmp_path: Path) -> None:
+    """`python -m convlib.speedrun` with a wrong CONVLIB_DATA: one error line with the fix, exit code 1."""
+    env = {**os.environ, "CONVLIB_DATA": str(tmp_path / "no-such-folder"), "CONVLIB_CACHE": str(tmp_path / "cache"),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-m", "convlib.speedrun", "--device", "cpu", "--quiet"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("python -m convlib.speedrun: error: CONVLIB_DATA="), done.stderr
+    assert "no such folder" in done.stderr and "cifar10-jpeg.tar.gz" in done.stderr
+    assert "Traceback" not in done.stderr
