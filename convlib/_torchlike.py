@@ -5,14 +5,16 @@ op computes in autocast's dtype; and a result is stored channels-last when its
 input (or weight) is. :func:`convlib.conv2d`,
 :func:`convlib.conv_transpose2d`, :func:`convlib.conv1x1` and
 :func:`convlib.pool2d` all follow these rules, so they live here rather than in
-one of them.
+one of them; so does the layout of the input's gradient (:func:`grad_stored`).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-__all__ = ["autocast", "channels_last", "is_image", "output_layout"]
+__all__ = ["autocast", "channels_last", "grad_stored", "is_image", "output_layout"]
 
 
 def is_image(x: object) -> bool:
@@ -43,3 +45,30 @@ def output_layout(x: torch.Tensor, weight: torch.Tensor) -> torch.memory_format:
     """The memory format of the output and of both gradients, as ``F.conv2d`` chooses it:
     channels-last when the input or the weight is stored so, else contiguous NCHW."""
     return torch.channels_last if channels_last(x) or channels_last(weight) else torch.contiguous_format
+
+
+class _GradStored(torch.autograd.Function):
+    """The identity, whose backward pass stores the gradient in a given memory format."""
+
+    generate_vmap_rule = True  # works under torch.func too
+
+    @staticmethod
+    def forward(x: torch.Tensor, layout: torch.memory_format) -> torch.Tensor:  # type: ignore[override]
+        return x.view_as(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        ctx.layout = inputs[1]
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        return grad.contiguous(memory_format=ctx.layout), None
+
+
+def grad_stored(x: torch.Tensor, layout: torch.memory_format) -> torch.Tensor:
+    """``x`` itself (a view), whose gradient comes back stored in ``layout``, as torch's convolutions and
+    pools store an input's gradient (channels-last for a channels-last input), where an op's own steps
+    (``chunk``, ``unfold``, ``F.pad``) would hand it back contiguous. ``x`` unchanged for the contiguous layout."""
+    if layout == torch.contiguous_format or not x.requires_grad or torch.jit.is_tracing():
+        return x  # (a trace records no Python autograd.Function)
+    return _GradStored.apply(x, layout)

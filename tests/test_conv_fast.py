@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import convlib.conv as conv_module
 from convlib import gemm
@@ -639,3 +639,48 @@ def test_meta_device_needs_no_autocast() -> None:
     """Shapes on the meta device (layer_summary's promise): no autocast exists there."""
     y = conv2d(torch.zeros(2, 3, 8, 8, device="meta"), torch.zeros(4, 3, 3, 3, device="meta"), padding=1)
     assert y.shape == (2, 4, 8, 8) and y.device.type == "meta"
+
+
+@st.composite
+def _layout_case(draw: st.DrawFn) -> dict:
+    """A channels-last x or weight with groups (depthwise too), even "same" windows, strides and dilation."""
+    groups = draw(st.sampled_from([1, 2, 3]))
+    c_in = groups * draw(st.integers(1, 2))
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    same = draw(st.booleans())
+    stride = 1 if same else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    span = [d[i] * (k[i] - 1) + 1 for i in range(2)]
+    size = (draw(st.integers(span[0], span[0] + 4)), draw(st.integers(span[1], span[1] + 4)))
+    return dict(x_shape=(draw(st.integers(1, 2)), c_in, *size), w_shape=(groups * draw(st.integers(1, 2)),
+                c_in // groups, *k), kw=dict(stride=stride, padding="same" if same else 0, dilation=d, groups=groups),
+                stored=draw(st.sampled_from(["x", "weight"])), seed=draw(st.integers(0, 2**31 - 1)))
+
+
+@FAST
+@given(_layout_case(), st.sampled_from(["conv2d", "conv2d_unfold", "conv2d_loop"]), st.booleans())
+def test_every_version_stores_output_and_gradients_as_torch(case: dict, version: str, create_graph: bool) -> None:
+    """A channels-last x or weight: output and both gradients channels-last, as F.conv2d stores them.
+    x's gradient came back NCHW when groups were depthwise, after an even "same" window's extra zero, from
+    create_graph=True, and from conv2d_unfold and conv2d_loop (the output too); torch.autograd.grad shows it
+    (.backward() hides it: x.grad takes x's layout)."""
+    fn = dict(conv2d=conv2d, conv2d_unfold=conv2d_unfold, conv2d_loop=conv2d_loop)[version]
+    kw = case["kw"]
+    if version == "conv2d_loop":
+        assume(kw["dilation"] == (1, 1))
+        kw = {name: v for name, v in kw.items() if name != "dilation"}
+    x, w, b = _case(case["seed"], case["x_shape"], case["w_shape"])
+    x, w = (t.contiguous(memory_format=torch.channels_last) if name == case["stored"] else t
+            for name, t in (("x", x), ("weight", w)))
+    assume(not (x if case["stored"] == "x" else w).is_contiguous())  # stored alike either way (a 1x1 map, one channel)
+    x.requires_grad_()
+    w.requires_grad_()
+    y, ref = fn(x, w, b, **kw), F.conv2d(x, w, b, **case["kw"])
+    up = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=ref.dtype)
+    got = torch.autograd.grad(y, (x, w), up, create_graph=create_graph)
+    expected = torch.autograd.grad(ref, (x, w), up)
+    torch.testing.assert_close(y, ref, rtol=1e-10, atol=1e-10)
+    for mine, theirs in zip((y, *got), (ref, *expected)):
+        torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-10)
+        assert mine.is_contiguous(memory_format=torch.channels_last) == theirs.is_contiguous(memory_format=torch.channels_last)
+        assert mine.is_contiguous() == theirs.is_contiguous()
