@@ -7,7 +7,7 @@ from typing import Callable, Literal, Union
 import torch
 import torch.nn.functional as F
 
-from convlib._torchlike import channels_last
+from convlib._torchlike import channels_last, grad_stored
 from convlib.validate import as_pair, check_bool, check_fits, check_float, check_int, ConvlibInputError
 
 __all__ = ["adaptive_window", "pool2d", "pool_geometry", "windows2d"]
@@ -152,6 +152,7 @@ def pool2d(
     dilation: int | tuple[int, int] = 1,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
+    divisor_override: int | None = None,
 ) -> torch.Tensor:
     """Max, average or custom pooling of each channel separately.
 
@@ -163,7 +164,9 @@ def pool2d(
     ``dilation`` spaces the window's cells; ``ceil_mode`` rounds ``H_out`` up,
     keeping a last, partial window; ``count_include_pad`` (average only) says
     whether padded zeros count in the mean (cells of a partial ``ceil_mode``
-    window past the padding never do).
+    window past the padding never do); ``divisor_override`` (average only) divides
+    every window's sum by that number instead. A channels-last batch gives a
+    channels-last result and gradient, as in torch.
 
     >>> X = torch.arange(9.).reshape(3, 3)
     >>> pool2d(X, 2, stride=1)
@@ -185,14 +188,16 @@ def pool2d(
             "Fix: pass (N, C, H, W) or (C, H, W) with C >= 1; an empty batch (N = 0) is fine."
         )
     check_bool(count_include_pad, "count_include_pad")  # ceil_mode: windows2d checks it on every path
+    divisor = _divisor(divisor_override, mode)
     rank = x.ndim
-    x4 = x.reshape((1,) * (4 - rank) + tuple(x.shape))  # (N, C, H, W)
+    stored = torch.channels_last if rank == 4 and channels_last(x) else torch.contiguous_format
+    x4 = grad_stored(x, stored).reshape((1,) * (4 - rank) + tuple(x.shape))  # (N, C, H, W)
     geometry = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
     if mode == "max":
         out = _window_max(x4, kernel_size, **geometry)
     elif mode == "avg":
         total = windows2d(x4, kernel_size, **geometry).sum(dim=-1)  # (N, C, H_out, W_out)
-        out = total / _counts(x4, kernel_size, count_include_pad, **geometry)
+        out = total / (divisor if divisor is not None else _counts(x4, kernel_size, count_include_pad, **geometry))
     elif callable(mode):
         windows = windows2d(x4, kernel_size, **geometry)  # (N, C, H_out, W_out, k_h*k_w)
         out = mode(windows)
@@ -208,10 +213,27 @@ def pool2d(
             f"mode: expected 'max', 'avg' or a function of the windows, got {mode!r}. "
             "Fix: mode='max' or mode=lambda w: w.median(dim=-1).values."
         )
-    if rank == 4 and channels_last(x):  # stored as F.max_pool2d / F.avg_pool2d store it
+    if stored == torch.channels_last:  # stored as F.max_pool2d / F.avg_pool2d store it
         return out.contiguous(memory_format=torch.channels_last)
     return out.reshape(tuple(x.shape[:-2]) + tuple(out.shape[-2:]))  # same rank as x
 
+
+
+def _divisor(divisor_override: object, mode: object) -> int | None:
+    """``divisor_override`` as an int (``F.avg_pool2d`` takes any int but 0), or None; average pooling only."""
+    if divisor_override is None:
+        return None
+    if isinstance(mode, str) and mode != "avg":
+        raise ConvlibInputError(
+            f"divisor_override: expected None for mode={mode!r}, got {divisor_override!r}. "
+            "Fix: divisor_override only changes what average pooling divides by; drop it or use mode='avg'."
+        )
+    divisor = check_int(divisor_override, "divisor_override", expected="None or a nonzero int",
+                        fix="e.g. divisor_override=4, or None to divide by the cells counted")
+    if divisor == 0:
+        raise ConvlibInputError("divisor_override: expected None or a nonzero int, got 0. "
+                                "Fix: e.g. divisor_override=4, or None to divide by the cells counted.")
+    return divisor
 
 
 def _window_max(

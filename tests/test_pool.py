@@ -325,3 +325,44 @@ def test_no_channels_is_an_error_as_in_torch(mode: str, shape: tuple) -> None:
         pool2d(torch.zeros(shape), 2, mode=mode)
     empty_batch = torch.zeros(0, 3, 4, 4)
     assert torch.equal(pool2d(empty_batch, 2, mode=mode), torch_pool(empty_batch, 2))
+
+
+@FAST
+@given(pool_case(), st.sampled_from([1, 3, -2]), st.booleans())
+def test_divisor_override_matches_torch(case: dict, divisor: int, ceil_mode: bool) -> None:
+    """F.avg_pool2d's divisor_override (every window's sum divided by one number) was refused as an
+    unexpected keyword."""
+    x0 = torch.randn(case["shape"], generator=torch.Generator().manual_seed(case["seed"]), dtype=torch.float64)
+    kw = dict(stride=case["stride"], padding=case["padding"], ceil_mode=ceil_mode, divisor_override=divisor)
+    y, gx = _values_and_grads(lambda x: pool2d(x, case["kernel"], mode="avg", **kw), x0)
+    y_ref, gx_ref = _values_and_grads(lambda x: F.avg_pool2d(x, case["kernel"], **kw), x0)
+    torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("mode", "value", "message"), [
+    ("avg", 0, r"^divisor_override: expected None or a nonzero int, got 0\..*Fix:"),
+    ("avg", 2.5, r"^divisor_override: expected None or a nonzero int, got 2\.5 \(a float\)\..*Fix:"),
+    ("max", 4, r"^divisor_override: expected None for mode='max', got 4\..*Fix: .*mode='avg'"),
+])
+def test_bad_divisor_override_says_why(mode: str, value: object, message: str) -> None:
+    with pytest.raises(ConvlibInputError, match=message):
+        pool2d(torch.randn(1, 1, 4, 4), 2, mode=mode, divisor_override=value)
+
+
+@FAST
+@given(pool_case(), st.sampled_from(["max", "avg"]))
+def test_channels_last_gradient_is_channels_last(case: dict, mode: str) -> None:
+    """As F.max_pool2d / F.avg_pool2d: a channels-last batch gets a channels-last gradient from
+    torch.autograd.grad (it came back NCHW; .backward() hides that, x.grad takes x's layout)."""
+    x0 = torch.randn(case["shape"], generator=torch.Generator().manual_seed(case["seed"]),
+                     dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    assume(not x0.is_contiguous())  # a 1x1 map (or one channel) is stored alike either way
+    kw = dict(stride=case["stride"], padding=case["padding"])
+    ref = F.max_pool2d if mode == "max" else F.avg_pool2d
+    x = x0.requires_grad_()
+    y, y_ref = pool2d(x, case["kernel"], mode=mode, **kw), ref(x, case["kernel"], **kw)
+    up = torch.randn(y.shape, generator=torch.Generator().manual_seed(7), dtype=y.dtype)
+    (gx,), (gx_ref,) = torch.autograd.grad(y, x, up), torch.autograd.grad(y_ref, x, up)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-12, atol=1e-12)
+    assert y.is_contiguous(memory_format=torch.channels_last) and gx.stride() == gx_ref.stride()
