@@ -67,8 +67,8 @@ class _GradStored(torch.autograd.Function):
 
 def grad_stored(x: torch.Tensor, layout: torch.memory_format) -> torch.Tensor:
     """``x`` itself (a view), whose gradient comes back stored in ``layout``, as torch's convolutions and
-    pools store an input's gradient (channels-last for a channels-last input), where an op's own steps
-    (``chunk``, ``unfold``, ``F.pad``) would hand it back contiguous. ``x`` unchanged for the contiguous layout."""
-    if layout == torch.contiguous_format or not x.requires_grad or torch.jit.is_tracing():
+    pools store an input's gradient (see :func:`output_layout`), where an op's own steps would hand it back
+    in another (``chunk``, ``unfold`` and ``F.pad`` give NCHW, a broadcast matmul transposed strides)."""
+    if not x.requires_grad or torch.jit.is_tracing():
         return x  # (a trace records no Python autograd.Function)
     return _GradStored.apply(x, layout)

@@ -220,3 +220,22 @@ def test_bias_as_a_list_says_it_wants_a_tensor() -> None:
     """conv1x1(x, w, [0.] * 4) raised AttributeError: 'list' object has no attribute 'dtype'."""
     with pytest.raises(TypeError, match=r"^bias: expected a tensor of shape \(4,\) .*got a list\. Fix: bias = torch\.tensor\(bias"):
         conv1x1(torch.randn(2, 3, 5, 5), torch.randn(4, 3), [0.0] * 4)
+
+
+@FAST
+@given(batch_and_weight(), st.booleans())
+def test_input_gradient_stored_as_torch(case, channels_last: bool) -> None:
+    """x's gradient (torch.autograd.grad) is stored like F.conv2d's: it came back with transposed strides
+    (channels-last-like) for a contiguous x when the weight wanted a gradient too, from the broadcast
+    product ``w @ pixels``."""
+    x, weight, bias = case
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    weight.requires_grad_()
+    y, ref = conv1x1(x, weight, bias), F.conv2d(x, weight[:, :, None, None], bias)
+    up = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=ref.dtype)
+    (gx, _), (gx_ref, _) = torch.autograd.grad(y, (x, weight), up), torch.autograd.grad(ref, (x, weight), up)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-10, atol=1e-10)
+    assert gx.is_contiguous() == gx_ref.is_contiguous()
+    assert gx.is_contiguous(memory_format=torch.channels_last) == gx_ref.is_contiguous(memory_format=torch.channels_last)

@@ -270,3 +270,21 @@ def test_bias_as_a_list_and_an_image_without_rows_say_what_is_wrong() -> None:
         F.conv_transpose2d(empty, w, padding=1)
     with pytest.raises(ConvlibInputError, match=r"^x: expected at least one row and one column \(H, W >= 1\), got shape \(1, 4, 0, 5\)"):
         conv_transpose2d(empty, w, padding=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(transposed_case(), st.sampled_from(["x", "weight", "neither"]))
+def test_gradients_stored_as_torch(case: dict, stored: str) -> None:
+    """Both gradients come back in F.conv_transpose2d's layout (torch.autograd.grad): x's was NCHW for a
+    channels-last x, the weight's had F.fold's transposed strides even when nothing was channels-last."""
+    x, w, b = _tensors(case)
+    x, w = (t.contiguous(memory_format=torch.channels_last) if name == stored else t for name, t in (("x", x), ("weight", w)))
+    assume(stored == "neither" or not (x if stored == "x" else w).is_contiguous())  # a 1x1 map is stored alike either way
+    x.requires_grad_()
+    w.requires_grad_()
+    y, ref = conv_transpose2d(x, w, b, **case["kw"]), F.conv_transpose2d(x, w, b, **case["kw"])
+    up = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=ref.dtype)
+    for mine, theirs in zip(torch.autograd.grad(y, (x, w), up), torch.autograd.grad(ref, (x, w), up)):
+        torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-10)
+        assert mine.is_contiguous(memory_format=torch.channels_last) == theirs.is_contiguous(memory_format=torch.channels_last)
+        assert mine.is_contiguous() == theirs.is_contiguous()
