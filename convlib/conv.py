@@ -670,6 +670,7 @@ class Conv2D(nn.Module):
         # nn.Conv2d's attributes, so code written for it (summaries, exporters) reads this layer too
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.groups = groups
+        self.transposed, self.output_padding = False, (0, 0)  # as nn.Conv2d sets them (its shared base reads them)
         self.stride = as_pair(stride, "stride")
         self.dilation = as_pair(dilation, "dilation")
         pair, _ = resolve_padding(padding, (kh, kw), stride=self.stride, dilation=self.dilation)  # fails here, not at the first call
@@ -694,6 +695,7 @@ class Conv2D(nn.Module):
             check_batch(x, "x", image=True)
             before, after = resolve_padding(padding, tuple(self.weight.shape[2:]), stride=self.stride,
                                             dilation=self.dilation)
+            _check_border(x, before, after, self.padding_mode)
             x = F.pad(x, (before[1], after[1], before[0], after[0]), mode=self.padding_mode)  # (N, C_in, H + p, W + p)
             padding = 0
         return conv2d(
@@ -707,6 +709,22 @@ class Conv2D(nn.Module):
         mode = f", padding_mode={self.padding_mode}" if self.padding_mode != "zeros" else ""  # likewise
         return (f"{c_group * self.groups}, {c_out}, kernel_size=({kh}, {kw}), stride={self.stride}, "
                 f"padding={self.padding}, dilation={self.dilation}{groups}, bias={self.bias is not None}{mode}")
+
+
+def _check_border(x: torch.Tensor, before: IntPair, after: IntPair, mode: str) -> None:
+    """Require ``x (..., H, W)`` large enough for ``F.pad``'s ``mode``: a reflected border mirrors at most
+    ``size - 1`` cells, a circular one wraps at most ``size`` (torch refuses more, as here)."""
+    most = {"reflect": 1, "circular": 0}.get(mode)
+    if most is None:  # "replicate" repeats the edge cell as often as asked
+        return
+    for axis, name in ((0, "H"), (1, "W")):
+        size, pad = int(x.shape[axis - 2]), max(before[axis], after[axis])
+        if pad > size - most:
+            raise ConvlibInputError(
+                f"x: expected {name} >= {pad + most} for padding_mode={mode!r} with {pad} padded cells on a side "
+                f"({'a reflection mirrors at most ' + name + ' - 1 cells' if most else 'a wrap copies at most ' + name + ' cells'}), "
+                f"got shape {tuple(x.shape)}. Fix: a larger input, less padding, or padding_mode='replicate' or 'zeros'."
+            )
 
 
 def layer_padding(layer: nn.Module) -> IntPair:
