@@ -226,13 +226,16 @@ def conv2d_loop(
     *,
     stride: int | tuple[int, int] = 1,
     padding: Padding = 0,
+    dilation: int | tuple[int, int] = 1,
     groups: int = 1,
 ) -> torch.Tensor:
     """The for-loop layer: every image, every output channel, every input channel.
 
-    Shapes as in :func:`~convlib.conv2d` (no dilation). Each ``(image, C_out, C_in)``
+    Shapes as in :func:`~convlib.conv2d`. Each ``(image, C_out, C_in)``
     triple runs :func:`convlib.corr2d_naive`, itself a double loop over output
-    cells; a stride keeps every ``s``-th output of the stride-1 result. With
+    cells; a stride keeps every ``s``-th output of the stride-1 result, and a
+    dilation ``d`` spreads each kernel out with ``d - 1`` zeros between its taps
+    (:func:`convlib.insert_zeros`) before it slides. With
     ``groups``, output channel ``o`` belongs to group ``o // (C_out/groups)`` and
     sums over that group's ``C_in/groups`` input channels only.
     Differentiable through autograd, so it can train, very slowly. The output and both
@@ -244,11 +247,12 @@ def conv2d_loop(
               [37., 43.]]]])
     """
     from convlib.corr import corr2d_naive
+    from convlib.transposed import insert_zeros
 
     image = is_image(x)
-    x, s, p, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1, groups)
+    x, s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, dilation, groups)
     if x.shape[0] == 0:  # no images: nothing to loop over, but the result still has a shape
-        return conv2d_unfold(x, weight, bias, stride=s, padding=p, groups=groups)
+        return conv2d_unfold(x, weight, bias, stride=s, padding=p, dilation=d, groups=groups)
     layout = _teaching_layout(x, weight, bias)
     x, weight = grad_stored(x, layout), grad_stored(weight, layout)
     c_out, c_group = weight.shape[:2]  # c_group = C_in/groups: the channels each kernel reads
@@ -258,9 +262,10 @@ def conv2d_loop(
         maps = []
         for o in range(c_out):
             first = o // (c_out // groups) * c_group  # the group's first input channel
-            acc = sum(corr2d_naive(xp[n, first + c], weight[o, c]) for c in range(c_group))  # (H_p - k_h + 1, W_p - k_w + 1)
+            # (H_p - span_h + 1, W_p - span_w + 1), span = d*(k - 1) + 1: the dilated kernel's extent
+            acc = sum(corr2d_naive(xp[n, first + c], insert_zeros(weight[o, c], d)) for c in range(c_group))
             maps.append(acc if bias is None else acc + bias[o])
-        images.append(torch.stack(maps))  # (C_out, H_p - k_h + 1, W_p - k_w + 1)
+        images.append(torch.stack(maps))  # (C_out, H_p - span_h + 1, W_p - span_w + 1)
     out = torch.stack(images)[:, :, :: s[0], :: s[1]]  # (N, C_out, H_out, W_out)
     assert out.shape[2:] == (h_out, w_out)
     out = out.contiguous(memory_format=layout)

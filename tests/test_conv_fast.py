@@ -385,6 +385,17 @@ def test_loop_matches_torch(case: dict) -> None:
     _assert_match(_grads(conv2d_loop, x, w, b, **kw), _grads(F.conv2d, x, w, b, **kw))
 
 
+@FAST
+@given(loop_case(), st.tuples(st.integers(1, 3), st.integers(1, 3)))
+def test_loop_takes_dilation_as_f_conv2d(case: dict, dilation: tuple[int, int]) -> None:
+    """conv2d_loop(..., dilation=2) was a TypeError; it spreads the kernel with insert_zeros."""
+    x, w, b = _case(case["seed"], case["x"], case["w"], case["bias"])
+    span = [dilation[i] * (case["w"][2 + i] - 1) + 1 for i in (0, 1)]
+    assume(all(span[i] <= case["x"][2 + i] + 2 * case["padding"][i] for i in (0, 1)))
+    kw = dict(padding=case["padding"], stride=case["stride"], dilation=dilation)
+    _assert_match(_grads(conv2d_loop, x, w, b, **kw), _grads(F.conv2d, x, w, b, **kw))
+
+
 def test_loop_validates_like_conv2d() -> None:
     with pytest.raises(ValueError, match=r"^x: expected 3 input channels"):
         conv2d_loop(torch.randn(1, 2, 5, 5), torch.randn(1, 3, 3, 3))
@@ -413,10 +424,8 @@ def test_padding_strings_match_torch(case: dict) -> None:
     x, w, b = _case(case["seed"], case["x"], case["w"], case["bias"])
     kw = dict(padding=case["padding"], dilation=case["dilation"])
     ref = _grads(F.conv2d, x, w, b, **kw)
-    for fn in (conv2d, conv2d_unfold):
+    for fn in (conv2d, conv2d_unfold, conv2d_loop):  # the loop had no dilation= (F.conv2d's keyword)
         _assert_match(_grads(fn, x, w, b, **kw), ref)
-    loop = dict(padding=case["padding"])  # the loop layer has no dilation
-    _assert_match(_grads(conv2d_loop, x, w, b, **loop), _grads(F.conv2d, x, w, b, **loop))
 
 
 def test_padding_string_errors_say_what_to_do() -> None:
@@ -461,9 +470,8 @@ def test_groups_match_torch(case: dict) -> None:
     x, w, b = _case(case["seed"], case["x"], case["w"], case["bias"])
     kw = dict(padding=case["padding"], stride=case["stride"], groups=case["groups"])
     ref = _grads(F.conv2d, x, w, b, dilation=case["dilation"], **kw)
-    for fn in (conv2d, conv2d_unfold):
+    for fn in (conv2d, conv2d_unfold, conv2d_loop):
         _assert_match(_grads(fn, x, w, b, dilation=case["dilation"], **kw), ref)
-    _assert_match(_grads(conv2d_loop, x, w, b, **kw), _grads(F.conv2d, x, w, b, **kw))  # no dilation in the loop
 
 
 def test_groups_gradcheck_and_second_derivatives() -> None:
@@ -666,16 +674,13 @@ def test_every_version_stores_output_and_gradients_as_torch(case: dict, version:
     (.backward() hides it: x.grad takes x's layout)."""
     fn = dict(conv2d=conv2d, conv2d_unfold=conv2d_unfold, conv2d_loop=conv2d_loop)[version]
     kw = case["kw"]
-    if version == "conv2d_loop":
-        assume(kw["dilation"] == (1, 1))
-        kw = {name: v for name, v in kw.items() if name != "dilation"}
     x, w, b = _case(case["seed"], case["x_shape"], case["w_shape"])
     x, w = (t.contiguous(memory_format=torch.channels_last) if name == case["stored"] else t
             for name, t in (("x", x), ("weight", w)))
     assume(not (x if case["stored"] == "x" else w).is_contiguous())  # stored alike either way (a 1x1 map, one channel)
     x.requires_grad_()
     w.requires_grad_()
-    y, ref = fn(x, w, b, **kw), F.conv2d(x, w, b, **case["kw"])
+    y, ref = fn(x, w, b, **kw), F.conv2d(x, w, b, **kw)
     up = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=ref.dtype)
     got = torch.autograd.grad(y, (x, w), up, create_graph=create_graph)
     expected = torch.autograd.grad(ref, (x, w), up)
