@@ -152,6 +152,9 @@ def conv_transpose2d(
     x, weight, bias = autocast(x, weight, bias)  # inside torch.autocast: its dtype, as F.conv_transpose2d
     layout = output_layout(x, weight)  # of the output and both gradients, as F.conv_transpose2d stores them
     x, weight = grad_stored(x, layout), grad_stored(weight, layout)
+    dtype = x.dtype
+    if dtype in (torch.float16, torch.bfloat16):  # summed in float32 and rounded once, as torch does
+        x, weight, bias = x.float(), weight.float(), None if bias is None else bias.float()
     n, c_in, h, w = x.shape
     kh, kw = weight.shape[2:]
     # Every input cell times every kernel of its group: (g, C_out/g*k_h*k_w, C_in/g) @ (N, g, C_in/g, H*W)
@@ -164,7 +167,7 @@ def conv_transpose2d(
     y = y[:, :, p[0] : p[0] + h_out, p[1] : p[1] + w_out]  # padding: drop p cells on each side
     if bias is not None:
         y = y + bias.reshape(1, -1, 1, 1)
-    y = y.contiguous(memory_format=layout)
+    y = y.to(dtype).contiguous(memory_format=layout)
     return y[0] if image else y  # (N, C_out, H_out, W_out), or (C_out, H_out, W_out) for one image
 
 

@@ -288,3 +288,16 @@ def test_gradients_stored_as_torch(case: dict, stored: str) -> None:
         torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-10)
         assert mine.is_contiguous(memory_format=torch.channels_last) == theirs.is_contiguous(memory_format=torch.channels_last)
         assert mine.is_contiguous() == theirs.is_contiguous()
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(stride=2, padding=1, output_padding=1), dict(groups=2, dilation=2)])
+def test_bfloat16_sums_in_float32_as_torch(kwargs: dict) -> None:
+    """bfloat16 patches were added in bfloat16 (each overlap rounded again: errors of 1% of the result);
+    F.conv_transpose2d sums in float32 and rounds once, and so does convlib now: the same numbers."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 4, 8, 8, generator=g).bfloat16()
+    w = torch.randn(4, 3, 3, 3, generator=g).bfloat16()
+    b = torch.randn(3 * kwargs.get("groups", 1), generator=g).bfloat16()
+    got, expected = conv_transpose2d(x, w, b, **kwargs), F.conv_transpose2d(x, w, b, **kwargs)
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
