@@ -37,8 +37,12 @@ def autocast(
 
 
 def channels_last(x: torch.Tensor) -> bool:
-    """Whether ``x (N, C, H, W)`` is stored channels-last (and not also plainly contiguous, as 1x1 maps are)."""
-    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    """Whether ``x (N, C, H, W)`` is stored channels-last (and not also plainly contiguous, as 1x1 maps are).
+    Inside ``torch.func.vmap``, which cannot answer the question, ``False``: the ops compute as for NCHW there."""
+    try:
+        return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    except RuntimeError:  # vmap: "NYI: querying is_contiguous inside of vmap for memory_format other than ..."
+        return False
 
 
 def output_layout(x: torch.Tensor, weight: torch.Tensor) -> torch.memory_format:

@@ -366,3 +366,18 @@ def test_channels_last_gradient_is_channels_last(case: dict, mode: str) -> None:
     (gx,), (gx_ref,) = torch.autograd.grad(y, x, up), torch.autograd.grad(y_ref, x, up)
     torch.testing.assert_close(gx, gx_ref, rtol=1e-12, atol=1e-12)
     assert y.is_contiguous(memory_format=torch.channels_last) and gx.stride() == gx_ref.stride()
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")  # torch.func's own import
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_vmap_and_func_grad_match_torch(mode: str) -> None:
+    """torch.func.vmap over a batch of (N, C, H, W) raised "NYI: querying is_contiguous inside of vmap"
+    (pool2d asked for channels-last); a channels-last batch under torch.func.grad goes through too."""
+    torch_pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+    xs = torch.randn(3, 2, 2, 6, 6, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    torch.testing.assert_close(torch.func.vmap(lambda x: pool2d(x, 3, stride=2, padding=1, mode=mode))(xs),
+                               torch.func.vmap(lambda x: torch_pool(x, 3, stride=2, padding=1))(xs))
+    x = xs[0].contiguous(memory_format=torch.channels_last)
+    grads = [torch.func.grad(lambda t: f(t).pow(2).sum())(x)
+             for f in (lambda t: pool2d(t, 2, mode=mode), lambda t: torch_pool(t, 2))]
+    torch.testing.assert_close(*grads)

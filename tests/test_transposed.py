@@ -301,3 +301,15 @@ def test_bfloat16_sums_in_float32_as_torch(kwargs: dict) -> None:
     got, expected = conv_transpose2d(x, w, b, **kwargs), F.conv_transpose2d(x, w, b, **kwargs)
     assert got.dtype == torch.bfloat16
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")  # torch.func's own import
+def test_vmap_and_func_grad_match_torch() -> None:
+    """torch.func.vmap over conv_transpose2d raised "NYI: querying is_contiguous inside of vmap" (asking
+    the layout); it now computes as for NCHW there, and torch.func.grad goes through too."""
+    g = torch.Generator().manual_seed(4)
+    xs, w = torch.randn(3, 2, 5, 5, generator=g), torch.randn(2, 3, 3, 3, generator=g)
+    kw = dict(stride=2, padding=1)
+    torch.testing.assert_close(torch.func.vmap(lambda x: conv_transpose2d(x, w, **kw))(xs), F.conv_transpose2d(xs, w, **kw))
+    grads = [torch.func.grad(lambda x: fn(x, w, **kw).pow(2).sum())(xs) for fn in (conv_transpose2d, F.conv_transpose2d)]
+    torch.testing.assert_close(*grads, rtol=1e-4, atol=1e-4)
