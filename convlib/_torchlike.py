@@ -47,7 +47,9 @@ def channels_last(x: torch.Tensor) -> bool:
 
 def output_layout(x: torch.Tensor, weight: torch.Tensor) -> torch.memory_format:
     """The memory format of the output and of both gradients, as ``F.conv2d`` chooses it:
-    channels-last when the input or the weight is stored so, else contiguous NCHW."""
+    channels-last when the input or the weight is stored so, else contiguous NCHW (an empty batch too)."""
+    if x.shape[0] == 0:  # torch returns an empty batch plainly contiguous, whatever the weight's layout
+        return torch.contiguous_format
     return torch.channels_last if channels_last(x) or channels_last(weight) else torch.contiguous_format
 
 

@@ -689,3 +689,12 @@ def test_every_version_stores_output_and_gradients_as_torch(case: dict, version:
         torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-10)
         assert mine.is_contiguous(memory_format=torch.channels_last) == theirs.is_contiguous(memory_format=torch.channels_last)
         assert mine.is_contiguous() == theirs.is_contiguous()
+
+
+@pytest.mark.parametrize("fn", [conv2d, conv2d_unfold, conv2d_loop], ids=lambda f: f.__name__)
+def test_empty_batch_is_stored_contiguous_as_torch(fn) -> None:
+    """An empty batch (N = 0) with a channels-last weight: F.conv2d returns plain NCHW; convlib returned
+    channels-last."""
+    x, w = torch.randn(0, 2, 6, 6), torch.randn(3, 2, 3, 3).contiguous(memory_format=torch.channels_last)
+    got, expected = fn(x, w, padding=1), F.conv2d(x, w, padding=1)
+    assert got.shape == expected.shape and got.stride() == expected.stride()

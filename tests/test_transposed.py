@@ -313,3 +313,10 @@ def test_vmap_and_func_grad_match_torch() -> None:
     torch.testing.assert_close(torch.func.vmap(lambda x: conv_transpose2d(x, w, **kw))(xs), F.conv_transpose2d(xs, w, **kw))
     grads = [torch.func.grad(lambda x: fn(x, w, **kw).pow(2).sum())(xs) for fn in (conv_transpose2d, F.conv_transpose2d)]
     torch.testing.assert_close(*grads, rtol=1e-4, atol=1e-4)
+
+
+def test_empty_batch_is_stored_contiguous_as_torch() -> None:
+    """As F.conv_transpose2d: an empty batch (N = 0) comes back plain NCHW, even for a channels-last weight."""
+    x, w = torch.randn(0, 2, 6, 6), torch.randn(2, 3, 3, 3).contiguous(memory_format=torch.channels_last)
+    got, expected = conv_transpose2d(x, w), F.conv_transpose2d(x, w)
+    assert got.shape == expected.shape and got.stride() == expected.stride()
