@@ -381,3 +381,37 @@ def test_vmap_and_func_grad_match_torch(mode: str) -> None:
     grads = [torch.func.grad(lambda t: f(t).pow(2).sum())(x)
              for f in (lambda t: pool2d(t, 2, mode=mode), lambda t: torch_pool(t, 2))]
     torch.testing.assert_close(*grads)
+
+
+@FAST
+@given(torch_option_case(), st.sampled_from(["randn", "ties", "nan"]), st.booleans())
+def test_return_indices_match_torch(case: dict, values: str, channels_last: bool) -> None:
+    """F.max_pool2d's return_indices (the flat input cell of each maximum, F.max_unpool2d's input) was an
+    unexpected keyword; ties and NaN pick torch's cell."""
+    x = torch.randn(case["shape"], generator=torch.Generator().manual_seed(case["seed"]), dtype=torch.float64)
+    if values == "ties":
+        x = x.round()
+    elif values == "nan":
+        x[..., 0, 0] = float("nan")
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"], ceil_mode=case["ceil_mode"])
+    assume(all(p <= k // 2 for p, k in zip(case["padding"], case["kernel"])))
+    try:
+        windows2d(x, case["kernel"], **kw)
+    except ConvlibInputError:  # a window of padding only: refused, see test_window_of_padding_only_is_refused
+        assume(False)
+    (y, indices), (y_ref, indices_ref) = (pool2d(x, case["kernel"], return_indices=True, **kw),
+                                          F.max_pool2d(x, case["kernel"], return_indices=True, **kw))
+    torch.testing.assert_close(y, y_ref, equal_nan=True)
+    assert indices.dtype == torch.int64 and torch.equal(indices, indices_ref)
+    assert indices.is_contiguous(memory_format=torch.channels_last) == indices_ref.is_contiguous(memory_format=torch.channels_last)
+    one = pool2d(x[0, 0], case["kernel"], return_indices=True, **kw)[1]  # one map (H, W): indices of its own shape
+    assert torch.equal(one, indices_ref[0, 0])
+
+
+def test_return_indices_only_for_max() -> None:
+    with pytest.raises(ConvlibInputError, match=r"^return_indices: expected False for mode='avg', got True\..*Fix:"):
+        pool2d(torch.randn(1, 1, 4, 4), 2, mode="avg", return_indices=True)
+    with pytest.raises(TypeError, match=r"^return_indices: expected True or False"):
+        pool2d(torch.randn(1, 1, 4, 4), 2, return_indices="yes")
