@@ -178,6 +178,9 @@ def pool2d(
     >>> pool2d(X, 2, stride=1, mode="avg")
     tensor([[2., 3.],
             [5., 6.]])
+    >>> pool2d(X, 2, stride=1, return_indices=True)[1]  # each maximum's cell, row * W + column
+    tensor([[4, 5],
+            [7, 8]])
     """
     check_float(x, "x")
     if x.ndim not in (2, 3, 4):
