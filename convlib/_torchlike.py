@@ -5,14 +5,16 @@ op computes in autocast's dtype; and a result is stored channels-last when its
 input (or weight) is. :func:`convlib.conv2d`,
 :func:`convlib.conv_transpose2d`, :func:`convlib.conv1x1` and
 :func:`convlib.pool2d` all follow these rules, so they live here rather than in
-one of them.
+one of them; so does the layout of the input's gradient (:func:`grad_stored`).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-__all__ = ["autocast", "channels_last", "is_image", "output_layout"]
+__all__ = ["autocast", "channels_last", "grad_stored", "is_image", "output_layout"]
 
 
 def is_image(x: object) -> bool:
@@ -35,11 +37,44 @@ def autocast(
 
 
 def channels_last(x: torch.Tensor) -> bool:
-    """Whether ``x (N, C, H, W)`` is stored channels-last (and not also plainly contiguous, as 1x1 maps are)."""
-    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    """Whether ``x (N, C, H, W)`` is stored channels-last (and not also plainly contiguous, as 1x1 maps are).
+    Inside ``torch.func.vmap``, which cannot answer the question, ``False``: the ops compute as for NCHW there."""
+    try:
+        return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    except RuntimeError:  # vmap: "NYI: querying is_contiguous inside of vmap for memory_format other than ..."
+        return False
 
 
 def output_layout(x: torch.Tensor, weight: torch.Tensor) -> torch.memory_format:
     """The memory format of the output and of both gradients, as ``F.conv2d`` chooses it:
-    channels-last when the input or the weight is stored so, else contiguous NCHW."""
+    channels-last when the input or the weight is stored so, else contiguous NCHW (an empty batch too)."""
+    if x.shape[0] == 0:  # torch returns an empty batch plainly contiguous, whatever the weight's layout
+        return torch.contiguous_format
     return torch.channels_last if channels_last(x) or channels_last(weight) else torch.contiguous_format
+
+
+class _GradStored(torch.autograd.Function):
+    """The identity, whose backward pass stores the gradient in a given memory format."""
+
+    generate_vmap_rule = True  # works under torch.func too
+
+    @staticmethod
+    def forward(x: torch.Tensor, layout: torch.memory_format) -> torch.Tensor:  # type: ignore[override]
+        return x.view_as(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        ctx.layout = inputs[1]
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        return grad.contiguous(memory_format=ctx.layout), None
+
+
+def grad_stored(x: torch.Tensor, layout: torch.memory_format) -> torch.Tensor:
+    """``x`` itself (a view), whose gradient comes back stored in ``layout``, as torch's convolutions and
+    pools store an input's gradient (see :func:`output_layout`), where an op's own steps would hand it back
+    in another (``chunk``, ``unfold`` and ``F.pad`` give NCHW, a broadcast matmul transposed strides)."""
+    if not x.requires_grad or torch.jit.is_tracing():
+        return x  # (a trace records no Python autograd.Function)
+    return _GradStored.apply(x, layout)

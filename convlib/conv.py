@@ -39,7 +39,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from convlib import gemm
-from convlib._torchlike import autocast, channels_last, is_image, output_layout
+from convlib._torchlike import autocast, channels_last, grad_stored, is_image, output_layout
 from convlib.shapes import conv_output_size
 from convlib.validate import (
     ConvlibInputError,
@@ -152,7 +152,8 @@ def _checked(
     d = as_pair(dilation, "dilation")
     p, after = resolve_padding(padding, (kh, kw), stride=s, dilation=d)
     if after != p:
-        x = F.pad(x, (0, after[1] - p[1], 0, after[0] - p[0]))  # (N, C_in, H + 1?, W + 1?)
+        layout = output_layout(x, weight)  # F.pad returns NCHW: keep a channels-last x channels-last
+        x = F.pad(x, (0, after[1] - p[1], 0, after[0] - p[0])).contiguous(memory_format=layout)  # (N, C_in, H + 1?, W + 1?)
     span = (d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1)
     check_fits(tuple(x.shape[2:]), span, p, name="weight")
     h, w = (int(v) for v in x.shape[2:])
@@ -169,6 +170,13 @@ def _plain_ops_only(*tensors: torch.Tensor | None) -> bool:
     return any(gemm.transformed(t) for t in tensors if t is not None)
 
 
+def _teaching_layout(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.memory_format:
+    """The memory format of :func:`conv2d_unfold`'s and :func:`conv2d_loop`'s output and gradients:
+    :func:`~convlib._torchlike.output_layout`, except under a transform (``vmap`` cannot even ask a
+    tensor's layout), where it stays contiguous NCHW."""
+    return torch.contiguous_format if _plain_ops_only(x, weight, bias) else output_layout(x, weight)
+
+
 def conv2d_unfold(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -183,7 +191,9 @@ def conv2d_unfold(
     Shapes as in :func:`~convlib.conv2d`. Autograd derives the backward pass (so second
     derivatives work too); it is correct and simple, not fast. With ``groups``,
     the unfolded rows split into one block per group and each group's kernels
-    multiply only their own block (a batched matmul over groups).
+    multiply only their own block (a batched matmul over groups). The output and
+    both gradients are stored as ``F.conv2d`` stores them (channels-last when ``x`` or ``weight`` is),
+    except under ``torch.compile``, ``torch.jit.trace`` and ``torch.func``: contiguous NCHW there.
 
     >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
     >>> conv2d_unfold(x, torch.tensor([[[[0., 1], [2, 3]]]]))
@@ -193,6 +203,8 @@ def conv2d_unfold(
     image = is_image(x)
     x, s, p, d, _ = _checked(x, weight, bias, stride, padding, dilation, groups)
     x, weight, bias = autocast(x, weight, bias)
+    layout = _teaching_layout(x, weight, bias)
+    x, weight = grad_stored(x, layout), grad_stored(weight, layout)
     c_out, _, kh, kw = weight.shape
     n = x.shape[0]
     cols = F.unfold(x, (kh, kw), dilation=d, padding=p, stride=s)  # (N, C_in*k_h*k_w, L), rows ordered by channel
@@ -206,6 +218,7 @@ def conv2d_unfold(
     h_out, w_out = ((size + 2 * p[i] - d[i] * (k - 1) - 1) // s[i] + 1
                     for i, (size, k) in enumerate(zip(x.shape[2:], (kh, kw))))
     out = out.reshape(n, c_out, h_out, w_out)  # (N, C_out, H_out, W_out)
+    out = out.contiguous(memory_format=layout)
     return out[0] if image else out  # one image: (C_out, H_out, W_out)
 
 
@@ -216,16 +229,20 @@ def conv2d_loop(
     *,
     stride: int | tuple[int, int] = 1,
     padding: Padding = 0,
+    dilation: int | tuple[int, int] = 1,
     groups: int = 1,
 ) -> torch.Tensor:
     """The for-loop layer: every image, every output channel, every input channel.
 
-    Shapes as in :func:`~convlib.conv2d` (no dilation). Each ``(image, C_out, C_in)``
+    Shapes as in :func:`~convlib.conv2d`. Each ``(image, C_out, C_in)``
     triple runs :func:`convlib.corr2d_naive`, itself a double loop over output
-    cells; a stride keeps every ``s``-th output of the stride-1 result. With
+    cells; a stride keeps every ``s``-th output of the stride-1 result, and a
+    dilation ``d`` spreads each kernel out with ``d - 1`` zeros between its taps
+    (:func:`convlib.insert_zeros`) before it slides. With
     ``groups``, output channel ``o`` belongs to group ``o // (C_out/groups)`` and
     sums over that group's ``C_in/groups`` input channels only.
-    Differentiable through autograd, so it can train, very slowly.
+    Differentiable through autograd, so it can train, very slowly. The output and both
+    gradients are stored as ``F.conv2d`` stores them (channels-last when ``x`` or ``weight`` is).
 
     >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
     >>> conv2d_loop(x, torch.tensor([[[[0., 1], [2, 3]]]]))
@@ -233,11 +250,14 @@ def conv2d_loop(
               [37., 43.]]]])
     """
     from convlib.corr import corr2d_naive
+    from convlib.transposed import insert_zeros
 
     image = is_image(x)
-    x, s, p, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1, groups)
+    x, s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, dilation, groups)
     if x.shape[0] == 0:  # no images: nothing to loop over, but the result still has a shape
-        return conv2d_unfold(x, weight, bias, stride=s, padding=p, groups=groups)
+        return conv2d_unfold(x, weight, bias, stride=s, padding=p, dilation=d, groups=groups)
+    layout = _teaching_layout(x, weight, bias)
+    x, weight = grad_stored(x, layout), grad_stored(weight, layout)
     c_out, c_group = weight.shape[:2]  # c_group = C_in/groups: the channels each kernel reads
     xp = F.pad(x, (p[1], p[1], p[0], p[0]))  # (N, C_in, H + 2p_h, W + 2p_w)
     images = []
@@ -245,11 +265,13 @@ def conv2d_loop(
         maps = []
         for o in range(c_out):
             first = o // (c_out // groups) * c_group  # the group's first input channel
-            acc = sum(corr2d_naive(xp[n, first + c], weight[o, c]) for c in range(c_group))  # (H_p - k_h + 1, W_p - k_w + 1)
+            # (H_p - span_h + 1, W_p - span_w + 1), span = d*(k - 1) + 1: the dilated kernel's extent
+            acc = sum(corr2d_naive(xp[n, first + c], insert_zeros(weight[o, c], d)) for c in range(c_group))
             maps.append(acc if bias is None else acc + bias[o])
-        images.append(torch.stack(maps))  # (C_out, H_p - k_h + 1, W_p - k_w + 1)
+        images.append(torch.stack(maps))  # (C_out, H_p - span_h + 1, W_p - span_w + 1)
     out = torch.stack(images)[:, :, :: s[0], :: s[1]]  # (N, C_out, H_out, W_out)
     assert out.shape[2:] == (h_out, w_out)
+    out = out.contiguous(memory_format=layout)
     return out[0] if image else out  # one image: (C_out, H_out, W_out)
 
 
@@ -308,8 +330,10 @@ def _differentiable_backward(
     inputs = [t for t, need in zip((x, weight, bias), ctx.needs_input_grad[:3]) if need]
     y = conv2d_unfold(x, weight, bias, stride=s, padding=p, dilation=d)  # (N, C_out, H_out, W_out)
     found = iter(torch.autograd.grad(y, inputs, grad, create_graph=True))
-    grads = tuple(next(found) if need else None for need in ctx.needs_input_grad[:3])
-    return (*grads, None, None, None, None)
+    layout = output_layout(x, weight)  # stored as the first-order backward stores them (F.conv2d's rule)
+    gx, gw, gb = (next(found) if need else None for need in ctx.needs_input_grad[:3])
+    gx, gw = (None if g is None else g.contiguous(memory_format=layout) for g in (gx, gw))
+    return gx, gw, gb, None, None, None, None
 
 
 def _tap_span(size: int, out: int, offset: int, s: int) -> tuple[slice, slice] | None:
@@ -598,8 +622,9 @@ def conv2d(
         out = _Im2colConv.apply(x, weight, bias, s, p, d, out_hw)
     else:
         layout = output_layout(x, weight)
-        # each group's kernels stored in the op's layout, so each group's gradients come back in it too
-        parts = zip(x.chunk(groups, dim=1), [wg.contiguous(memory_format=layout) for wg in weight.chunk(groups, dim=0)],
+        # each group's kernels stored in the op's layout, so each group's gradients come back in it too;
+        # x's gradient is put together from its groups' (one channel each when depthwise), so it is stored once more
+        parts = zip(grad_stored(x, layout).chunk(groups, dim=1), [wg.contiguous(memory_format=layout) for wg in weight.chunk(groups, dim=0)],
                     bias.chunk(groups) if bias is not None else [None] * groups)
         # one convolution per group: (N, C_in/g, H, W) with (C_out/g, C_in/g, k_h, k_w) -> (N, C_out/g, H_out, W_out)
         outs = [_Im2colConv.apply(xg, wg, bg, s, p, d, out_hw) for xg, wg, bg in parts]
@@ -656,6 +681,7 @@ class Conv2D(nn.Module):
         # nn.Conv2d's attributes, so code written for it (summaries, exporters) reads this layer too
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw)
         self.groups = groups
+        self.transposed, self.output_padding = False, (0, 0)  # as nn.Conv2d sets them (its shared base reads them)
         self.stride = as_pair(stride, "stride")
         self.dilation = as_pair(dilation, "dilation")
         pair, _ = resolve_padding(padding, (kh, kw), stride=self.stride, dilation=self.dilation)  # fails here, not at the first call
@@ -680,6 +706,7 @@ class Conv2D(nn.Module):
             check_batch(x, "x", image=True)
             before, after = resolve_padding(padding, tuple(self.weight.shape[2:]), stride=self.stride,
                                             dilation=self.dilation)
+            _check_border(x, before, after, self.padding_mode)
             x = F.pad(x, (before[1], after[1], before[0], after[0]), mode=self.padding_mode)  # (N, C_in, H + p, W + p)
             padding = 0
         return conv2d(
@@ -693,6 +720,22 @@ class Conv2D(nn.Module):
         mode = f", padding_mode={self.padding_mode}" if self.padding_mode != "zeros" else ""  # likewise
         return (f"{c_group * self.groups}, {c_out}, kernel_size=({kh}, {kw}), stride={self.stride}, "
                 f"padding={self.padding}, dilation={self.dilation}{groups}, bias={self.bias is not None}{mode}")
+
+
+def _check_border(x: torch.Tensor, before: IntPair, after: IntPair, mode: str) -> None:
+    """Require ``x (..., H, W)`` large enough for ``F.pad``'s ``mode``: a reflected border mirrors at most
+    ``size - 1`` cells, a circular one wraps at most ``size`` (torch refuses more, as here)."""
+    most = {"reflect": 1, "circular": 0}.get(mode)
+    if most is None:  # "replicate" repeats the edge cell as often as asked
+        return
+    for axis, name in ((0, "H"), (1, "W")):
+        size, pad = int(x.shape[axis - 2]), max(before[axis], after[axis])
+        if pad > size - most:
+            raise ConvlibInputError(
+                f"x: expected {name} >= {pad + most} for padding_mode={mode!r} with {pad} padded cells on a side "
+                f"({'a reflection mirrors at most ' + name + ' - 1 cells' if most else 'a wrap copies at most ' + name + ' cells'}), "
+                f"got shape {tuple(x.shape)}. Fix: a larger input, less padding, or padding_mode='replicate' or 'zeros'."
+            )
 
 
 def layer_padding(layer: nn.Module) -> IntPair:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from convlib.conv import conv2d
-from convlib.validate import ConvlibInputError, as_pair, check_fits, check_float
+from convlib.validate import ConvlibInputError, as_pair, check_float, check_groups
 
 __all__ = ["conv_as_matrix", "conv_weight_ids", "MAX_DENSE_INPUTS"]
 
@@ -27,15 +27,17 @@ def conv_as_matrix(
     input_size: int | tuple[int, int],
     *,
     stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
+    padding: int | tuple[int, int] | str = 0,
     dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
 ) -> torch.Tensor:
     """The dense matrix ``M`` of a bias-free convolution on inputs of size ``input_size``.
 
-    ``weight`` is ``(C_out, C_in, k_h, k_w)`` or a single kernel ``(k_h, k_w)``.
-    Returns ``M`` of shape ``(C_out * H_out * W_out, C_in * H * W)`` such that
+    ``weight`` is ``(C_out, C_in/groups, k_h, k_w)`` or a single kernel ``(k_h, k_w)``;
+    ``stride``, ``padding`` (``"same"`` and ``"valid"`` too), ``dilation`` and ``groups``
+    as in :func:`convlib.conv2d`. Returns ``M`` of shape ``(C_out * H_out * W_out, C_in * H * W)`` such that
     ``conv2d(x, weight, ...).flatten(1) == x.flatten(1) @ M.T`` for every
-    batch ``x (N, C_in, H, W)``. Row ``r`` of ``M`` is output ``r`` in
+    batch ``x (N, C_in, H, W)``, in ``weight``'s dtype and on its device. Row ``r`` of ``M`` is output ``r`` in
     reading order; its nonzero columns are that output's receptive field.
 
     >>> K = torch.tensor([[1., 2.], [3., 4.]])
@@ -54,7 +56,8 @@ def conv_as_matrix(
             f"{tuple(weight.shape)}. Fix: one 2-D kernel K works as is; stacks need 4 axes."
         )
     h, w = as_pair(input_size, "input_size")
-    c_out, c_in, kh, kw = weight.shape
+    c_out, c_group, kh, kw = weight.shape
+    c_in = c_group * check_groups(groups, c_out)  # the input's channels: C_in/groups per kernel, groups of them
     n_in = c_in * h * w
     if n_in > MAX_DENSE_INPUTS:
         raise ConvlibInputError(
@@ -62,11 +65,10 @@ def conv_as_matrix(
             f"{c_in} * {h} * {w} = {n_in}. Fix: use a small input; the dense matrix grows as "
             "(H * W) squared, which is exactly why layers do not store it."
         )
-    d = as_pair(dilation, "dilation")
-    check_fits((h, w), (d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1), as_pair(padding, "padding", minimum=0),
-               name="weight")
-    basis = torch.eye(n_in, dtype=weight.dtype).reshape(n_in, c_in, h, w)  # (C_in*H*W, C_in, H, W)
-    out = conv2d(basis, weight, stride=stride, padding=padding, dilation=dilation)  # (C_in*H*W, C_out, H_out, W_out)
+    basis = torch.eye(n_in, dtype=weight.dtype, device=weight.device).reshape(n_in, c_in, h, w)  # (C_in*H*W, C_in, H, W)
+    # conv2d checks the geometry (the window must fit the padded input) before it computes anything
+    out = conv2d(basis, weight, stride=stride, padding=padding, dilation=dilation,
+                 groups=groups)  # (C_in*H*W, C_out, H_out, W_out)
     return out.reshape(n_in, -1).T.contiguous()  # (C_out*H_out*W_out, C_in*H*W)
 
 

@@ -7,7 +7,7 @@ from typing import Callable, Literal, Union
 import torch
 import torch.nn.functional as F
 
-from convlib._torchlike import channels_last
+from convlib._torchlike import channels_last, grad_stored
 from convlib.validate import as_pair, check_bool, check_fits, check_float, check_int, ConvlibInputError
 
 __all__ = ["adaptive_window", "pool2d", "pool_geometry", "windows2d"]
@@ -152,7 +152,9 @@ def pool2d(
     dilation: int | tuple[int, int] = 1,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
-) -> torch.Tensor:
+    divisor_override: int | None = None,
+    return_indices: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Max, average or custom pooling of each channel separately.
 
     ``x`` is ``(N, C, H, W)``, ``(C, H, W)`` or ``(H, W)``; the result has the
@@ -163,7 +165,11 @@ def pool2d(
     ``dilation`` spaces the window's cells; ``ceil_mode`` rounds ``H_out`` up,
     keeping a last, partial window; ``count_include_pad`` (average only) says
     whether padded zeros count in the mean (cells of a partial ``ceil_mode``
-    window past the padding never do).
+    window past the padding never do); ``divisor_override`` (average only) divides
+    every window's sum by that number instead; ``return_indices`` (max only) also
+    returns where each maximum came from, as the index ``row * W + column`` of its
+    cell in the unpadded input (``F.max_unpool2d``'s input). A channels-last batch gives a
+    channels-last result and gradient, as in torch.
 
     >>> X = torch.arange(9.).reshape(3, 3)
     >>> pool2d(X, 2, stride=1)
@@ -172,6 +178,9 @@ def pool2d(
     >>> pool2d(X, 2, stride=1, mode="avg")
     tensor([[2., 3.],
             [5., 6.]])
+    >>> pool2d(X, 2, stride=1, return_indices=True)[1]  # each maximum's cell, row * W + column
+    tensor([[4, 5],
+            [7, 8]])
     """
     check_float(x, "x")
     if x.ndim not in (2, 3, 4):
@@ -185,14 +194,22 @@ def pool2d(
             "Fix: pass (N, C, H, W) or (C, H, W) with C >= 1; an empty batch (N = 0) is fine."
         )
     check_bool(count_include_pad, "count_include_pad")  # ceil_mode: windows2d checks it on every path
+    divisor = _divisor(divisor_override, mode)
+    if check_bool(return_indices, "return_indices") and mode != "max":
+        raise ConvlibInputError(f"return_indices: expected False for mode={mode!r}, got True. Fix: the indices say "
+                                "which cell each maximum came from; use mode='max' or drop return_indices.")
     rank = x.ndim
-    x4 = x.reshape((1,) * (4 - rank) + tuple(x.shape))  # (N, C, H, W)
+    stored = torch.channels_last if rank == 4 and channels_last(x) else torch.contiguous_format
+    x4 = grad_stored(x, stored).reshape((1,) * (4 - rank) + tuple(x.shape))  # (N, C, H, W)
     geometry = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    indices = None
     if mode == "max":
-        out = _window_max(x4, kernel_size, **geometry)
+        out, taps = _window_max(x4, kernel_size, **geometry)  # taps: (N, C, H_out, W_out), which cell of each window
+        if return_indices:
+            indices = _input_cells(taps, tuple(x4.shape[-2:]), _parse(kernel_size, stride, padding, dilation))
     elif mode == "avg":
         total = windows2d(x4, kernel_size, **geometry).sum(dim=-1)  # (N, C, H_out, W_out)
-        out = total / _counts(x4, kernel_size, count_include_pad, **geometry)
+        out = total / (divisor if divisor is not None else _counts(x4, kernel_size, count_include_pad, **geometry))
     elif callable(mode):
         windows = windows2d(x4, kernel_size, **geometry)  # (N, C, H_out, W_out, k_h*k_w)
         out = mode(windows)
@@ -208,17 +225,46 @@ def pool2d(
             f"mode: expected 'max', 'avg' or a function of the windows, got {mode!r}. "
             "Fix: mode='max' or mode=lambda w: w.median(dim=-1).values."
         )
-    if rank == 4 and channels_last(x):  # stored as F.max_pool2d / F.avg_pool2d store it
-        return out.contiguous(memory_format=torch.channels_last)
-    return out.reshape(tuple(x.shape[:-2]) + tuple(out.shape[-2:]))  # same rank as x
+    def as_given(t: torch.Tensor) -> torch.Tensor:  # (N, C, H_out, W_out) -> x's rank, stored as torch's pools store it
+        if stored == torch.channels_last:
+            return t.contiguous(memory_format=torch.channels_last)
+        return t.reshape(tuple(x.shape[:-2]) + tuple(t.shape[-2:]))
 
+    return as_given(out) if indices is None else (as_given(out), as_given(indices))
+
+
+def _input_cells(taps: torch.Tensor, size: tuple[int, ...], geometry: tuple[IntPair, ...]) -> torch.Tensor:
+    """``taps (N, C, H_out, W_out)``, each a cell ``a * k_w + b`` of its window, as the flat index
+    ``row * W + column`` of that cell in the unpadded input ``size = (H, W)`` (``F.max_pool2d``'s indices)."""
+    k, s, p, d = geometry
+    rows = torch.arange(taps.shape[-2], device=taps.device)[:, None] * s[0] - p[0] + taps // k[1] * d[0]
+    cols = torch.arange(taps.shape[-1], device=taps.device) * s[1] - p[1] + taps % k[1] * d[1]
+    return rows * size[1] + cols  # (N, C, H_out, W_out), int64
+
+
+def _divisor(divisor_override: object, mode: object) -> int | None:
+    """``divisor_override`` as an int (``F.avg_pool2d`` takes any int but 0), or None; average pooling only."""
+    if divisor_override is None:
+        return None
+    if isinstance(mode, str) and mode != "avg":
+        raise ConvlibInputError(
+            f"divisor_override: expected None for mode={mode!r}, got {divisor_override!r}. "
+            "Fix: divisor_override only changes what average pooling divides by; drop it or use mode='avg'."
+        )
+    divisor = check_int(divisor_override, "divisor_override", expected="None or a nonzero int",
+                        fix="e.g. divisor_override=4, or None to divide by the cells counted")
+    if divisor == 0:
+        raise ConvlibInputError("divisor_override: expected None or a nonzero int, got 0. "
+                                "Fix: e.g. divisor_override=4, or None to divide by the cells counted.")
+    return divisor
 
 
 def _window_max(
     x: torch.Tensor, kernel_size: int | tuple[int, int], *,
     stride: int | tuple[int, int] | None, padding: int | tuple[int, int], dilation: int | tuple[int, int], ceil_mode: bool,
-) -> torch.Tensor:
-    """Each window's maximum of ``x (N, C, H, W)``, ``(N, C, H_out, W_out)``, taken from the cell PyTorch takes it from.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each window's maximum of ``x (N, C, H, W)``, ``(N, C, H_out, W_out)``, taken from the cell PyTorch takes it from,
+    and that cell's place in its window, ``a * k_w + b`` (an int64 tensor of the same shape).
 
     The value is the plain maximum; the cell matters for the gradient, which flows
     to it alone. As in ``F.max_pool2d``: the first real cell holding the maximum (a
@@ -235,7 +281,7 @@ def _window_max(
     order = torch.arange(win.shape[-1], device=x.device)
     rank = torch.where(any_nan, order, -order)  # last NaN, else first hit
     index = torch.where(hit, rank, torch.iinfo(torch.int64).min).argmax(dim=-1, keepdim=True)
-    return win.gather(-1, index).squeeze(-1)
+    return win.gather(-1, index).squeeze(-1), index.squeeze(-1)
 
 
 def _counts(

@@ -3,7 +3,8 @@
 :func:`layer_summary` pushes one dummy input through a model and records, for
 every layer, the output shape, its learnable parameters and its
 multiply-accumulates (MACs, 乘加运算): ``C_out * H_out * W_out * C_in/groups *
-k_h * k_w`` for a convolution, ``in_features * out_features`` for a linear
+k_h * k_w`` for a convolution (1-D and 3-D alike), ``C_in * H_in * W_in * C_out/groups * k_h * k_w``
+for a transposed one (every input value times one kernel slice), ``in_features * out_features`` for a linear
 layer. Pooling, activations, BatchNorm and dropout count 0 MACs here: their
 work is a comparison or one multiply per value, small next to the
 convolutions.
@@ -143,10 +144,17 @@ class LayerSummary(list):
         )
 
 
-def _layer_macs(module: nn.Module, out: torch.Tensor, batch: int) -> int:
-    if isinstance(module, CONV_TYPES):
-        # each output value is one kernel (C_in/groups, k_h, k_w) dotted with one window
+#: Convolutions whose every output value is one kernel ``(C_in/groups, k...)`` dotted with one window.
+MAC_CONV_TYPES = (*CONV_TYPES, nn.Conv1d, nn.Conv3d)
+#: Transposed convolutions: every input value is multiplied into one ``(C_out/groups, k...)`` kernel slice.
+MAC_TRANSPOSED_TYPES = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def _layer_macs(module: nn.Module, inputs: tuple[object, ...], out: torch.Tensor, batch: int) -> int:
+    if isinstance(module, MAC_CONV_TYPES):
         return out.numel() // batch * module.weight[0].numel()
+    if isinstance(module, MAC_TRANSPOSED_TYPES) and inputs and isinstance(inputs[0], torch.Tensor):
+        return inputs[0].numel() // batch * module.weight[0].numel()
     if isinstance(module, nn.Linear):
         return out.numel() // batch * module.in_features
     return 0
@@ -216,10 +224,10 @@ def layer_summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | 
               if list(m.children()) and name not in groups and group_of(name) is None
               and next(m.parameters(recurse=False), None) is not None}
 
-    def hook(module: nn.Module, _inputs: object, out: object) -> None:
+    def hook(module: nn.Module, inputs: tuple[object, ...], out: object) -> None:
         name = names[module]
         tensor = out if isinstance(out, torch.Tensor) else None
-        macs = _layer_macs(module, tensor, shape[0]) if tensor is not None else 0
+        macs = _layer_macs(module, inputs, tensor, shape[0]) if tensor is not None else 0
         group = group_of(name)
         if group is not None:  # a layer inside a block: its block's row adds it up
             pending[group] = pending.get(group, 0) + macs

@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from convlib._torchlike import autocast, is_image, output_layout
+from convlib._torchlike import autocast, grad_stored, is_image, output_layout
 from convlib.corr import _pair_2d
 from convlib.shapes import conv_transpose_output_size
 from convlib.validate import (
@@ -136,7 +136,7 @@ def conv_transpose2d(
     in ``x``, ``weight`` and ``bias`` (autograd through the matmul and ``F.fold``).
     The arguments come in ``F.conv_transpose2d``'s order (``groups`` before
     ``dilation``), positional or by name; the output is stored as torch stores
-    it (channels-last when ``x`` or ``weight`` is).
+    it (channels-last when ``x`` or ``weight`` is), and so are both gradients.
 
     >>> x = torch.tensor([[[[0., 1], [2, 3]]]])
     >>> conv_transpose2d(x, torch.tensor([[[[0., 1], [2, 3]]]]))
@@ -150,6 +150,11 @@ def conv_transpose2d(
     image = is_image(x)  # one image (C_in, H, W): run as a batch of one
     x = x[None] if image else x  # (N, C_in, H, W)
     x, weight, bias = autocast(x, weight, bias)  # inside torch.autocast: its dtype, as F.conv_transpose2d
+    layout = output_layout(x, weight)  # of the output and both gradients, as F.conv_transpose2d stores them
+    x, weight = grad_stored(x, layout), grad_stored(weight, layout)
+    dtype = x.dtype
+    if dtype in (torch.float16, torch.bfloat16):  # summed in float32 and rounded once, as torch does
+        x, weight, bias = x.float(), weight.float(), None if bias is None else bias.float()
     n, c_in, h, w = x.shape
     kh, kw = weight.shape[2:]
     # Every input cell times every kernel of its group: (g, C_out/g*k_h*k_w, C_in/g) @ (N, g, C_in/g, H*W)
@@ -162,7 +167,7 @@ def conv_transpose2d(
     y = y[:, :, p[0] : p[0] + h_out, p[1] : p[1] + w_out]  # padding: drop p cells on each side
     if bias is not None:
         y = y + bias.reshape(1, -1, 1, 1)
-    y = y.contiguous(memory_format=output_layout(x, weight))  # stored as F.conv_transpose2d stores it
+    y = y.to(dtype).contiguous(memory_format=layout)
     return y[0] if image else y  # (N, C_out, H_out, W_out), or (C_out, H_out, W_out) for one image
 
 

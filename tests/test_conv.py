@@ -300,3 +300,30 @@ def test_an_image_without_rows_is_an_error_about_x_as_in_f_conv2d(padding) -> No
                                                 r"\(1, 1, 0, 5\)\. Fix: pass an image with pixels"):
         conv2d(x, w, padding=padding)
     assert conv2d(torch.zeros(0, 1, 3, 5), w, padding=padding).shape == F.conv2d(torch.zeros(0, 1, 3, 5), w, padding=padding).shape
+
+
+@pytest.mark.parametrize(("mode", "shape", "padding", "got"), [
+    ("reflect", (3, 3, 1), 2, r"^x: expected W >= 3 for padding_mode='reflect' with 2 padded cells on a side "
+                              r"\(a reflection mirrors at most W - 1 cells\), got shape \(3, 3, 1\)\. Fix:"),
+    ("reflect", (1, 3, 2, 7), (2, 1), r"^x: expected H >= 3 for padding_mode='reflect'"),
+    ("circular", (2, 3, 8, 1), (0, 2), r"^x: expected W >= 2 for padding_mode='circular' with 2 padded cells .*"
+                                      r"a wrap copies at most W cells"),
+])
+def test_padding_mode_border_larger_than_the_input_says_why(mode: str, shape: tuple, padding, got: str) -> None:
+    """nn.Conv2d refuses these too, with F.pad's RuntimeError ("Padding size should be less than the
+    corresponding input dimension"), which convlib passed on without expected / got / fix."""
+    x = torch.randn(shape)
+    with pytest.raises(RuntimeError):
+        nn.Conv2d(3, 3, 3, padding=padding, padding_mode=mode)(x)
+    with pytest.raises(ConvlibInputError, match=got):
+        Conv2D(3, 3, 3, padding=padding, padding_mode=mode)(x)
+    fits = torch.randn(*shape[:-2], 9, 9)  # large enough: both layers run, with the same numbers
+    ours, ref = Conv2D(3, 3, 3, padding=padding, padding_mode=mode), nn.Conv2d(3, 3, 3, padding=padding, padding_mode=mode)
+    ours.load_state_dict(ref.state_dict())
+    torch.testing.assert_close(ours(fits), ref(fits))
+
+
+def test_layer_has_nn_conv2d_s_other_attributes() -> None:
+    """transposed and output_padding, which code written for nn.Conv2d's base class reads."""
+    ours, ref = Conv2D(3, 4, 3), nn.Conv2d(3, 4, 3)
+    assert (ours.transposed, ours.output_padding) == (ref.transposed, ref.output_padding) == (False, (0, 0))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import convlib.conv as conv_module
 from convlib import gemm
@@ -385,6 +385,17 @@ def test_loop_matches_torch(case: dict) -> None:
     _assert_match(_grads(conv2d_loop, x, w, b, **kw), _grads(F.conv2d, x, w, b, **kw))
 
 
+@FAST
+@given(loop_case(), st.tuples(st.integers(1, 3), st.integers(1, 3)))
+def test_loop_takes_dilation_as_f_conv2d(case: dict, dilation: tuple[int, int]) -> None:
+    """conv2d_loop(..., dilation=2) was a TypeError; it spreads the kernel with insert_zeros."""
+    x, w, b = _case(case["seed"], case["x"], case["w"], case["bias"])
+    span = [dilation[i] * (case["w"][2 + i] - 1) + 1 for i in (0, 1)]
+    assume(all(span[i] <= case["x"][2 + i] + 2 * case["padding"][i] for i in (0, 1)))
+    kw = dict(padding=case["padding"], stride=case["stride"], dilation=dilation)
+    _assert_match(_grads(conv2d_loop, x, w, b, **kw), _grads(F.conv2d, x, w, b, **kw))
+
+
 def test_loop_validates_like_conv2d() -> None:
     with pytest.raises(ValueError, match=r"^x: expected 3 input channels"):
         conv2d_loop(torch.randn(1, 2, 5, 5), torch.randn(1, 3, 3, 3))
@@ -413,10 +424,8 @@ def test_padding_strings_match_torch(case: dict) -> None:
     x, w, b = _case(case["seed"], case["x"], case["w"], case["bias"])
     kw = dict(padding=case["padding"], dilation=case["dilation"])
     ref = _grads(F.conv2d, x, w, b, **kw)
-    for fn in (conv2d, conv2d_unfold):
+    for fn in (conv2d, conv2d_unfold, conv2d_loop):  # the loop had no dilation= (F.conv2d's keyword)
         _assert_match(_grads(fn, x, w, b, **kw), ref)
-    loop = dict(padding=case["padding"])  # the loop layer has no dilation
-    _assert_match(_grads(conv2d_loop, x, w, b, **loop), _grads(F.conv2d, x, w, b, **loop))
 
 
 def test_padding_string_errors_say_what_to_do() -> None:
@@ -461,9 +470,8 @@ def test_groups_match_torch(case: dict) -> None:
     x, w, b = _case(case["seed"], case["x"], case["w"], case["bias"])
     kw = dict(padding=case["padding"], stride=case["stride"], groups=case["groups"])
     ref = _grads(F.conv2d, x, w, b, dilation=case["dilation"], **kw)
-    for fn in (conv2d, conv2d_unfold):
+    for fn in (conv2d, conv2d_unfold, conv2d_loop):
         _assert_match(_grads(fn, x, w, b, dilation=case["dilation"], **kw), ref)
-    _assert_match(_grads(conv2d_loop, x, w, b, **kw), _grads(F.conv2d, x, w, b, **kw))  # no dilation in the loop
 
 
 def test_groups_gradcheck_and_second_derivatives() -> None:
@@ -675,3 +683,54 @@ def test_low_precision_input_gradient_sums_in_float32(dtype: torch.dtype, kernel
     assert _relative_error(ours, exact) < 1.6 * rounded_once
     if dtype == torch.bfloat16:  # (torch's CPU float16 convolution sums in float16 itself)
         assert _relative_error(ours, exact) < 1.6 * _relative_error(torchs, exact)
+
+
+@st.composite
+def _layout_case(draw: st.DrawFn) -> dict:
+    """A channels-last x or weight with groups (depthwise too), even "same" windows, strides and dilation."""
+    groups = draw(st.sampled_from([1, 2, 3]))
+    c_in = groups * draw(st.integers(1, 2))
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    same = draw(st.booleans())
+    stride = 1 if same else (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    span = [d[i] * (k[i] - 1) + 1 for i in range(2)]
+    size = (draw(st.integers(span[0], span[0] + 4)), draw(st.integers(span[1], span[1] + 4)))
+    return dict(x_shape=(draw(st.integers(1, 2)), c_in, *size), w_shape=(groups * draw(st.integers(1, 2)),
+                c_in // groups, *k), kw=dict(stride=stride, padding="same" if same else 0, dilation=d, groups=groups),
+                stored=draw(st.sampled_from(["x", "weight"])), seed=draw(st.integers(0, 2**31 - 1)))
+
+
+@FAST
+@given(_layout_case(), st.sampled_from(["conv2d", "conv2d_unfold", "conv2d_loop"]), st.booleans())
+def test_every_version_stores_output_and_gradients_as_torch(case: dict, version: str, create_graph: bool) -> None:
+    """A channels-last x or weight: output and both gradients channels-last, as F.conv2d stores them.
+    x's gradient came back NCHW when groups were depthwise, after an even "same" window's extra zero, from
+    create_graph=True, and from conv2d_unfold and conv2d_loop (the output too); torch.autograd.grad shows it
+    (.backward() hides it: x.grad takes x's layout)."""
+    fn = dict(conv2d=conv2d, conv2d_unfold=conv2d_unfold, conv2d_loop=conv2d_loop)[version]
+    kw = case["kw"]
+    x, w, b = _case(case["seed"], case["x_shape"], case["w_shape"])
+    x, w = (t.contiguous(memory_format=torch.channels_last) if name == case["stored"] else t
+            for name, t in (("x", x), ("weight", w)))
+    assume(not (x if case["stored"] == "x" else w).is_contiguous())  # stored alike either way (a 1x1 map, one channel)
+    x.requires_grad_()
+    w.requires_grad_()
+    y, ref = fn(x, w, b, **kw), F.conv2d(x, w, b, **kw)
+    up = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=ref.dtype)
+    got = torch.autograd.grad(y, (x, w), up, create_graph=create_graph)
+    expected = torch.autograd.grad(ref, (x, w), up)
+    torch.testing.assert_close(y, ref, rtol=1e-10, atol=1e-10)
+    for mine, theirs in zip((y, *got), (ref, *expected)):
+        torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-10)
+        assert mine.is_contiguous(memory_format=torch.channels_last) == theirs.is_contiguous(memory_format=torch.channels_last)
+        assert mine.is_contiguous() == theirs.is_contiguous()
+
+
+@pytest.mark.parametrize("fn", [conv2d, conv2d_unfold, conv2d_loop], ids=lambda f: f.__name__)
+def test_empty_batch_is_stored_contiguous_as_torch(fn) -> None:
+    """An empty batch (N = 0) with a channels-last weight: F.conv2d returns plain NCHW; convlib returned
+    channels-last."""
+    x, w = torch.randn(0, 2, 6, 6), torch.randn(3, 2, 3, 3).contiguous(memory_format=torch.channels_last)
+    got, expected = fn(x, w, padding=1), F.conv2d(x, w, padding=1)
+    assert got.shape == expected.shape and got.stride() == expected.stride()

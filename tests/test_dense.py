@@ -87,3 +87,28 @@ def test_bad_inputs():
         conv_as_matrix(torch.ones(5, 5), 3)
     with pytest.raises(TypeError, match="floating-point"):
         conv_as_matrix(torch.ones(2, 2, dtype=torch.long), 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv_settings(), st.sampled_from(["same", "valid", None]), st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_string_padding_and_groups_as_f_conv2d(cfg, padding, groups, seed):
+    """padding="same" / "valid" (which conv2d takes) raised a TypeError, and groups was no keyword."""
+    padding = cfg["padding"] if padding is None else padding
+    stride = 1 if padding == "same" else cfg["stride"]
+    g = torch.Generator().manual_seed(seed)
+    weight = torch.randn(cfg["c_out"] * groups, cfg["c_in"], cfg["kh"], cfg["kw"], generator=g, dtype=torch.float64)
+    x = torch.randn(2, cfg["c_in"] * groups, cfg["h"], cfg["w"], generator=g, dtype=torch.float64)
+    kw = dict(stride=stride, padding=padding, dilation=cfg["dilation"], groups=groups)
+    try:
+        ref = F.conv2d(x, weight, **kw)
+    except RuntimeError:  # the window does not fit the (unpadded) input: torch refuses, so does convlib
+        with pytest.raises(ConvlibInputError, match="larger input"):
+            conv_as_matrix(weight, (cfg["h"], cfg["w"]), **kw)
+        return
+    M = conv_as_matrix(weight, (cfg["h"], cfg["w"]), **kw)
+    torch.testing.assert_close(x.flatten(1) @ M.T, ref.flatten(1), rtol=1e-10, atol=1e-10)
+
+
+def test_groups_must_divide_the_kernels():
+    with pytest.raises(ConvlibInputError, match=r"^groups: expected a divisor of the weight's C_out = 3.*Fix"):
+        conv_as_matrix(torch.ones(3, 1, 2, 2), 4, groups=2)

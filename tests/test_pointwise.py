@@ -220,3 +220,46 @@ def test_bias_as_a_list_says_it_wants_a_tensor() -> None:
     """conv1x1(x, w, [0.] * 4) raised AttributeError: 'list' object has no attribute 'dtype'."""
     with pytest.raises(TypeError, match=r"^bias: expected a tensor of shape \(4,\) .*got a list\. Fix: bias = torch\.tensor\(bias"):
         conv1x1(torch.randn(2, 3, 5, 5), torch.randn(4, 3), [0.0] * 4)
+
+
+@FAST
+@given(batch_and_weight(), st.booleans())
+def test_input_gradient_stored_as_torch(case, channels_last: bool) -> None:
+    """x's gradient (torch.autograd.grad) is stored like F.conv2d's: it came back with transposed strides
+    (channels-last-like) for a contiguous x when the weight wanted a gradient too, from the broadcast
+    product ``w @ pixels``."""
+    x, weight, bias = case
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    weight.requires_grad_()
+    y, ref = conv1x1(x, weight, bias), F.conv2d(x, weight[:, :, None, None], bias)
+    up = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=ref.dtype)
+    (gx, _), (gx_ref, _) = torch.autograd.grad(y, (x, weight), up), torch.autograd.grad(ref, (x, weight), up)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-10, atol=1e-10)
+    assert gx.is_contiguous() == gx_ref.is_contiguous()
+    assert gx.is_contiguous(memory_format=torch.channels_last) == gx_ref.is_contiguous(memory_format=torch.channels_last)
+
+
+@FAST
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5), st.booleans(),
+       st.integers(4, 9))
+def test_grouped_counts_match_nn_conv2d(groups: int, in_per_group: int, out_per_group: int, kh: int, kw: int,
+                                        bias: bool, size: int) -> None:
+    """nn.Conv2d's groups (depthwise too) was no keyword of conv_params / conv_macs: each kernel is
+    C_in/groups deep, so both counts shrink by the factor groups."""
+    c_in, c_out = groups * in_per_group, groups * out_per_group
+    layer = nn.Conv2d(c_in, c_out, (kh, kw), bias=bias, groups=groups)
+    assert conv_params(c_in, c_out, (kh, kw), bias=bias, groups=groups) == sum(p.numel() for p in layer.parameters())
+    out = layer(torch.zeros(1, c_in, size + kh, size + kw))  # (1, C_out, H_out, W_out)
+    summary_macs = cl.layer_summary(layer, (c_in, size + kh, size + kw)).total_macs
+    assert conv_macs(c_in, c_out, (kh, kw), *out.shape[2:], groups=groups) == out.numel() * layer.weight[0].numel() \
+        == summary_macs
+
+
+@pytest.mark.parametrize("count", [lambda g: conv_params(4, 6, 3, groups=g), lambda g: conv_macs(4, 6, 3, 5, 5, groups=g)])
+def test_groups_that_split_no_channels_evenly_say_why(count) -> None:
+    with pytest.raises(ConvlibInputError, match=r"^c_in: expected a multiple of groups=3 .*got 4\. Fix:"):
+        count(3)
+    with pytest.raises(ConvlibInputError, match=r"^groups: expected an int >= 1, got 0\. Fix:"):
+        count(0)

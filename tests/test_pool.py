@@ -325,3 +325,93 @@ def test_no_channels_is_an_error_as_in_torch(mode: str, shape: tuple) -> None:
         pool2d(torch.zeros(shape), 2, mode=mode)
     empty_batch = torch.zeros(0, 3, 4, 4)
     assert torch.equal(pool2d(empty_batch, 2, mode=mode), torch_pool(empty_batch, 2))
+
+
+@FAST
+@given(pool_case(), st.sampled_from([1, 3, -2]), st.booleans())
+def test_divisor_override_matches_torch(case: dict, divisor: int, ceil_mode: bool) -> None:
+    """F.avg_pool2d's divisor_override (every window's sum divided by one number) was refused as an
+    unexpected keyword."""
+    x0 = torch.randn(case["shape"], generator=torch.Generator().manual_seed(case["seed"]), dtype=torch.float64)
+    kw = dict(stride=case["stride"], padding=case["padding"], ceil_mode=ceil_mode, divisor_override=divisor)
+    y, gx = _values_and_grads(lambda x: pool2d(x, case["kernel"], mode="avg", **kw), x0)
+    y_ref, gx_ref = _values_and_grads(lambda x: F.avg_pool2d(x, case["kernel"], **kw), x0)
+    torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(("mode", "value", "message"), [
+    ("avg", 0, r"^divisor_override: expected None or a nonzero int, got 0\..*Fix:"),
+    ("avg", 2.5, r"^divisor_override: expected None or a nonzero int, got 2\.5 \(a float\)\..*Fix:"),
+    ("max", 4, r"^divisor_override: expected None for mode='max', got 4\..*Fix: .*mode='avg'"),
+])
+def test_bad_divisor_override_says_why(mode: str, value: object, message: str) -> None:
+    with pytest.raises(ConvlibInputError, match=message):
+        pool2d(torch.randn(1, 1, 4, 4), 2, mode=mode, divisor_override=value)
+
+
+@FAST
+@given(pool_case(), st.sampled_from(["max", "avg"]))
+def test_channels_last_gradient_is_channels_last(case: dict, mode: str) -> None:
+    """As F.max_pool2d / F.avg_pool2d: a channels-last batch gets a channels-last gradient from
+    torch.autograd.grad (it came back NCHW; .backward() hides that, x.grad takes x's layout)."""
+    x0 = torch.randn(case["shape"], generator=torch.Generator().manual_seed(case["seed"]),
+                     dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    assume(not x0.is_contiguous())  # a 1x1 map (or one channel) is stored alike either way
+    kw = dict(stride=case["stride"], padding=case["padding"])
+    ref = F.max_pool2d if mode == "max" else F.avg_pool2d
+    x = x0.requires_grad_()
+    y, y_ref = pool2d(x, case["kernel"], mode=mode, **kw), ref(x, case["kernel"], **kw)
+    up = torch.randn(y.shape, generator=torch.Generator().manual_seed(7), dtype=y.dtype)
+    (gx,), (gx_ref,) = torch.autograd.grad(y, x, up), torch.autograd.grad(y_ref, x, up)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-12, atol=1e-12)
+    assert y.is_contiguous(memory_format=torch.channels_last) and gx.stride() == gx_ref.stride()
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")  # torch.func's own import
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_vmap_and_func_grad_match_torch(mode: str) -> None:
+    """torch.func.vmap over a batch of (N, C, H, W) raised "NYI: querying is_contiguous inside of vmap"
+    (pool2d asked for channels-last); a channels-last batch under torch.func.grad goes through too."""
+    torch_pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+    xs = torch.randn(3, 2, 2, 6, 6, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    torch.testing.assert_close(torch.func.vmap(lambda x: pool2d(x, 3, stride=2, padding=1, mode=mode))(xs),
+                               torch.func.vmap(lambda x: torch_pool(x, 3, stride=2, padding=1))(xs))
+    x = xs[0].contiguous(memory_format=torch.channels_last)
+    grads = [torch.func.grad(lambda t: f(t).pow(2).sum())(x)
+             for f in (lambda t: pool2d(t, 2, mode=mode), lambda t: torch_pool(t, 2))]
+    torch.testing.assert_close(*grads)
+
+
+@FAST
+@given(torch_option_case(), st.sampled_from(["randn", "ties", "nan"]), st.booleans())
+def test_return_indices_match_torch(case: dict, values: str, channels_last: bool) -> None:
+    """F.max_pool2d's return_indices (the flat input cell of each maximum, F.max_unpool2d's input) was an
+    unexpected keyword; ties and NaN pick torch's cell."""
+    x = torch.randn(case["shape"], generator=torch.Generator().manual_seed(case["seed"]), dtype=torch.float64)
+    if values == "ties":
+        x = x.round()
+    elif values == "nan":
+        x[..., 0, 0] = float("nan")
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"], ceil_mode=case["ceil_mode"])
+    assume(all(p <= k // 2 for p, k in zip(case["padding"], case["kernel"])))
+    try:
+        windows2d(x, case["kernel"], **kw)
+    except ConvlibInputError:  # a window of padding only: refused, see test_window_of_padding_only_is_refused
+        assume(False)
+    (y, indices), (y_ref, indices_ref) = (pool2d(x, case["kernel"], return_indices=True, **kw),
+                                          F.max_pool2d(x, case["kernel"], return_indices=True, **kw))
+    torch.testing.assert_close(y, y_ref, equal_nan=True)
+    assert indices.dtype == torch.int64 and torch.equal(indices, indices_ref)
+    assert indices.is_contiguous(memory_format=torch.channels_last) == indices_ref.is_contiguous(memory_format=torch.channels_last)
+    one = pool2d(x[0, 0], case["kernel"], return_indices=True, **kw)[1]  # one map (H, W): indices of its own shape
+    assert torch.equal(one, indices_ref[0, 0])
+
+
+def test_return_indices_only_for_max() -> None:
+    with pytest.raises(ConvlibInputError, match=r"^return_indices: expected False for mode='avg', got True\..*Fix:"):
+        pool2d(torch.randn(1, 1, 4, 4), 2, mode="avg", return_indices=True)
+    with pytest.raises(TypeError, match=r"^return_indices: expected True or False"):
+        pool2d(torch.randn(1, 1, 4, 4), 2, return_indices="yes")

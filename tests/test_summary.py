@@ -349,3 +349,31 @@ def test_a_failing_forward_pass_names_the_shape_and_the_layer(model, shape: tupl
     assert isinstance(info.value.__cause__, RuntimeError)
     assert not net._forward_hooks and not net._forward_pre_hooks  # every hook removed, the model reusable
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in net.modules())
+
+
+def brute_force_transposed_macs(c_in: int, c_out: int, k: int, n: int, groups: int) -> int:
+    """Count every multiply of a direct transposed convolution: each input value times its group's kernels."""
+    count = 0
+    for _ci in range(c_in):
+        for _i in range(n):
+            for _j in range(n):
+                for _co in range(c_out // groups):  # an input channel writes only its group's outputs
+                    count += k * k  # X[ci, i, j] * K[ci, co]: one patch of k x k products
+    return count
+
+
+@pytest.mark.parametrize(("c_in", "c_out", "k", "n", "stride", "padding", "groups"),
+                         [(1, 1, 3, 4, 1, 0, 1), (2, 3, 3, 5, 2, 1, 1), (4, 6, 2, 3, 2, 0, 2)])
+def test_transposed_and_1d_3d_conv_macs_are_counted(c_in: int, c_out: int, k: int, n: int, stride: int,
+                                                     padding: int, groups: int) -> None:
+    """A ConvTranspose2d (and Conv1d / Conv3d) counted 0 MACs, though MACS_NOTE counts convolutions."""
+    layer = nn.ConvTranspose2d(c_in, c_out, k, stride=stride, padding=padding, groups=groups)
+    (row,) = cl.layer_summary(layer, (c_in, n, n))
+    assert row.macs == brute_force_transposed_macs(c_in, c_out, k, n, groups) > 0
+    flat = nn.Sequential(nn.Flatten(2), nn.Conv1d(c_in, c_out, k, stride=stride, padding=padding, groups=groups))
+    out = flat(torch.zeros(1, c_in, n, n))  # (1, C_out, L_out)
+    assert cl.layer_summary(flat, (c_in, n, n)).total_macs == out.numel() * (c_in // groups) * k > 0
+    deep = nn.Sequential(nn.Unflatten(1, (c_in, 1)), nn.Conv3d(c_in, c_out, (1, k, k), padding=(0, padding, padding),
+                                                               groups=groups))
+    out = deep(torch.zeros(1, c_in, n, n))  # (1, C_out, 1, H_out, W_out)
+    assert cl.layer_summary(deep, (c_in, n, n)).total_macs == out.numel() * (c_in // groups) * k * k > 0

@@ -270,3 +270,53 @@ def test_bias_as_a_list_and_an_image_without_rows_say_what_is_wrong() -> None:
         F.conv_transpose2d(empty, w, padding=1)
     with pytest.raises(ConvlibInputError, match=r"^x: expected at least one row and one column \(H, W >= 1\), got shape \(1, 4, 0, 5\)"):
         conv_transpose2d(empty, w, padding=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(transposed_case(), st.sampled_from(["x", "weight", "neither"]))
+def test_gradients_stored_as_torch(case: dict, stored: str) -> None:
+    """Both gradients come back in F.conv_transpose2d's layout (torch.autograd.grad): x's was NCHW for a
+    channels-last x, the weight's had F.fold's transposed strides even when nothing was channels-last."""
+    x, w, b = _tensors(case)
+    x, w = (t.contiguous(memory_format=torch.channels_last) if name == stored else t for name, t in (("x", x), ("weight", w)))
+    assume(stored == "neither" or not (x if stored == "x" else w).is_contiguous())  # a 1x1 map is stored alike either way
+    x.requires_grad_()
+    w.requires_grad_()
+    y, ref = conv_transpose2d(x, w, b, **case["kw"]), F.conv_transpose2d(x, w, b, **case["kw"])
+    up = torch.randn(ref.shape, generator=torch.Generator().manual_seed(1), dtype=ref.dtype)
+    for mine, theirs in zip(torch.autograd.grad(y, (x, w), up), torch.autograd.grad(ref, (x, w), up)):
+        torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-10)
+        assert mine.is_contiguous(memory_format=torch.channels_last) == theirs.is_contiguous(memory_format=torch.channels_last)
+        assert mine.is_contiguous() == theirs.is_contiguous()
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(stride=2, padding=1, output_padding=1), dict(groups=2, dilation=2)])
+def test_bfloat16_sums_in_float32_as_torch(kwargs: dict) -> None:
+    """bfloat16 patches were added in bfloat16 (each overlap rounded again: errors of 1% of the result);
+    F.conv_transpose2d sums in float32 and rounds once, and so does convlib now: the same numbers."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 4, 8, 8, generator=g).bfloat16()
+    w = torch.randn(4, 3, 3, 3, generator=g).bfloat16()
+    b = torch.randn(3 * kwargs.get("groups", 1), generator=g).bfloat16()
+    got, expected = conv_transpose2d(x, w, b, **kwargs), F.conv_transpose2d(x, w, b, **kwargs)
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")  # torch.func's own import
+def test_vmap_and_func_grad_match_torch() -> None:
+    """torch.func.vmap over conv_transpose2d raised "NYI: querying is_contiguous inside of vmap" (asking
+    the layout); it now computes as for NCHW there, and torch.func.grad goes through too."""
+    g = torch.Generator().manual_seed(4)
+    xs, w = torch.randn(3, 2, 5, 5, generator=g), torch.randn(2, 3, 3, 3, generator=g)
+    kw = dict(stride=2, padding=1)
+    torch.testing.assert_close(torch.func.vmap(lambda x: conv_transpose2d(x, w, **kw))(xs), F.conv_transpose2d(xs, w, **kw))
+    grads = [torch.func.grad(lambda x: fn(x, w, **kw).pow(2).sum())(xs) for fn in (conv_transpose2d, F.conv_transpose2d)]
+    torch.testing.assert_close(*grads, rtol=1e-4, atol=1e-4)
+
+
+def test_empty_batch_is_stored_contiguous_as_torch() -> None:
+    """As F.conv_transpose2d: an empty batch (N = 0) comes back plain NCHW, even for a channels-last weight."""
+    x, w = torch.randn(0, 2, 6, 6), torch.randn(2, 3, 3, 3).contiguous(memory_format=torch.channels_last)
+    got, expected = conv_transpose2d(x, w), F.conv_transpose2d(x, w)
+    assert got.shape == expected.shape and got.stride() == expected.stride()
