@@ -145,9 +145,9 @@ def windows2d(
 def pool2d(
     x: torch.Tensor,
     kernel_size: int | tuple[int, int],
-    *,
     stride: int | tuple[int, int] | None = None,
     padding: int | tuple[int, int] = 0,
+    *,
     mode: Mode = "max",
     dilation: int | tuple[int, int] = 1,
     ceil_mode: bool = False,
@@ -169,7 +169,8 @@ def pool2d(
     every window's sum by that number instead; ``return_indices`` (max only) also
     returns where each maximum came from, as the index ``row * W + column`` of its
     cell in the unpadded input (``F.max_unpool2d``'s input). A channels-last batch gives a
-    channels-last result and gradient, as in torch.
+    channels-last result and gradient, as in torch. ``stride`` and ``padding`` may
+    come positionally, in ``F.max_pool2d``'s order; the rest are keywords.
 
     >>> X = torch.arange(9.).reshape(3, 3)
     >>> pool2d(X, 2, stride=1)
@@ -183,6 +184,12 @@ def pool2d(
             [7, 8]])
     """
     check_float(x, "x")
+    if isinstance(stride, str) or callable(stride):  # d2l's pool2d(X, pool_size, mode) order
+        raise ConvlibInputError(
+            f"stride: expected None, an int or a pair of ints, got the mode {stride!r}: the third positional "
+            "argument is the stride, as in F.max_pool2d. Fix: pass the mode by name, "
+            f"pool2d(x, {kernel_size!r}, mode={stride!r}) (add stride=1 for windows one cell apart)."
+        )
     if x.ndim not in (2, 3, 4):
         raise ConvlibInputError(
             f"x: expected (H, W), (C, H, W) or (N, C, H, W), got {x.ndim}-D shape "

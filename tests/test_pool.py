@@ -63,6 +63,23 @@ def test_stride_defaults_to_window() -> None:
     torch.testing.assert_close(pool2d(x, 2, mode="avg"), F.avg_pool2d(x, 2))
 
 
+@FAST
+@given(pool_case(), st.sampled_from(["max", "avg"]))
+def test_stride_and_padding_positional_as_in_torch(case: dict, mode: str) -> None:
+    """pool2d(x, k, s, p) reads its arguments in F.max_pool2d's / F.avg_pool2d's order (they were keyword-only)."""
+    x = torch.randn(case["shape"], generator=torch.Generator().manual_seed(case["seed"]), dtype=torch.float64)
+    ref = F.max_pool2d if mode == "max" else F.avg_pool2d
+    torch.testing.assert_close(pool2d(x, case["kernel"], case["stride"], case["padding"], mode=mode),
+                               ref(x, case["kernel"], case["stride"], case["padding"]), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["avg", "max", torch.amax])
+def test_mode_in_stride_place_says_to_name_it(mode) -> None:
+    """d2l writes pool2d(X, pool_size, mode); here the third positional argument is the stride."""
+    with pytest.raises(ConvlibInputError, match=r"third positional argument is the stride.*mode="):
+        pool2d(torch.ones(1, 1, 4, 4), 2, mode)
+
+
 def test_worked_example() -> None:
     X = torch.arange(9.0).reshape(3, 3)
     assert torch.equal(pool2d(X, 2, stride=1), torch.tensor([[4.0, 5.0], [7.0, 8.0]]))
