@@ -53,14 +53,38 @@ def _check_max_batches(max_batches: object) -> int | None:
 
 
 def _as_device(device: str | torch.device) -> torch.device:
-    """``torch.device(device)``, with a message that names the usual choices when torch refuses it."""
+    """``torch.device(device)``, with a message that names the usual choices when torch refuses it,
+    or when the machine lacks it (``'cuda'`` without a GPU)."""
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except (RuntimeError, TypeError) as error:  # torch: "Expected one of cpu, cuda, ... at start of device string: gpu"
         raise ConvlibInputError(
             f"device: expected a device such as 'cpu', 'cuda', 'cuda:0' or 'mps', or None (the best available), "
             f"got {device!r}. Fix: device='cuda' for an NVIDIA GPU, device='cpu', or leave it out."
         ) from error
+    _check_available(dev)
+    return dev
+
+
+def _check_available(dev: torch.device) -> None:
+    """Refuse a CUDA or MPS device this machine lacks, before torch fails deep inside ``.to()``
+    (``Found no NVIDIA driver on your system``), naming the fix."""
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (dev.index is not None and dev.index >= count):
+            have = "no CUDA GPU" if count == 0 else f"{count} CUDA GPU(s), cuda:0 to cuda:{count - 1}"
+            raise ConvlibInputError(
+                f"device: expected a device this machine has, got {str(dev)!r}, but it has {have}. "
+                "Fix: leave device out (the best available is chosen) or pass device='cpu'; "
+                "on Colab, Runtime > Change runtime type > GPU."
+            )
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConvlibInputError(
+                f"device: expected a device this machine has, got 'mps', but MPS (Apple GPUs) is not available. "
+                "Fix: leave device out (the best available is chosen) or pass device='cpu'."
+            )
 
 
 def _model_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
@@ -236,7 +260,32 @@ def _unpack(batch: object, name: str) -> Batch:
             f"{name}: expected each batch to be a pair (X, y), got {type(batch).__name__}. "
             "Fix: yield (images, labels) pairs."
         )
+    for part, value in (("X", batch[0]), ("y", batch[1])):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"{name}: expected each batch's {part} to be a tensor, got {type(value).__name__}. "
+                f"Fix: torch.as_tensor({part}"
+                + (", dtype=torch.float32)" if part == "X" else ") (labels: int64 class indices)")
+                + ", or a torch DataLoader, which makes tensors."
+            )
     return batch[0], batch[1]
+
+
+def _param_dtype(model: nn.Module) -> torch.dtype | None:
+    """The dtype of ``model``'s first floating-point parameter (None if it has none)."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+
+
+def _check_dtype(X: torch.Tensor, dtype: torch.dtype | None, name: str) -> None:
+    """Refuse a float ``X`` of another dtype than the model's weights, which torch reports from deep
+    inside the first layer (``Input type (double) and bias type (float) should be the same``)."""
+    if dtype is not None and X.is_floating_point() and X.dtype != dtype:
+        cast = {torch.float32: ".float()", torch.float64: ".double()", torch.float16: ".half()",
+                torch.bfloat16: ".bfloat16()"}.get(dtype, f".to({dtype})")
+        raise ConvlibInputError(
+            f"{name}: expected dtype {dtype} (that of the model's weights), got {X.dtype}. "
+            f"Fix: {name.split()[-1]}{cast} (or convert the model to {X.dtype})."
+        )
 
 
 def _accuracy_count(logits: torch.Tensor, y: torch.Tensor) -> int:
@@ -288,12 +337,14 @@ def evaluate(
     max_batches = _check_max_batches(max_batches)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
     total_loss, correct, count = 0.0, 0, 0
+    dtype = _param_dtype(model)
     with evaluation_mode(model.to(dev)):
         for i, batch in enumerate(data):
             if max_batches is not None and i >= max_batches:
                 break
             X, y = _unpack(batch, "data")
             check_float(X, "data's X")
+            _check_dtype(X, dtype, "data's X")
             X, y = X.to(dev), y.to(dev)
             logits = _forward(model, X, "data's X")  # (B, num_classes)
             total_loss += float(loss_fn(logits, y)) * len(y)
@@ -319,9 +370,16 @@ def predict(
     torch.Size([5])
     """
     if not isinstance(X, torch.Tensor):
-        raise TypeError(f"X: expected a tensor batch (N, C, H, W), got {type(X).__name__}.")
+        if isinstance(X, (list, tuple)):
+            fix = "torch.stack(images) for a list of image tensors, torch.as_tensor(X, dtype=torch.float32) for numbers."
+        elif isinstance(X, Iterable) and not isinstance(X, (str, bytes)):  # a DataLoader or Batches
+            fix = "for batches of (X, y), torch.cat([predict(model, X) for X, _ in data])."
+        else:
+            fix = "torch.as_tensor(X, dtype=torch.float32)."
+        raise TypeError(f"X: expected a tensor batch (N, C, H, W), got {type(X).__name__}. Fix: {fix}")
     check_float(X, "X")
     _check_model(model)
+    _check_dtype(X, _param_dtype(model), "X")
     dev = _model_device(model, device)
     batch_size = check_int(batch_size, "batch_size", minimum=1, fix="e.g. batch_size=256")
     with evaluation_mode(model.to(dev)):
@@ -507,6 +565,7 @@ def fit(
         from tqdm.auto import tqdm
 
     history = History(device=str(dev))
+    dtype = _param_dtype(model)
     if not model.training:  # a model in training mode keeps its submodules' modes (a frozen BatchNorm stays frozen)
         model.train()
     for epoch in range(epochs):
@@ -521,6 +580,7 @@ def fit(
             if i >= steps:
                 break
             X, y = _unpack(batch, "train_data")
+            _check_dtype(X, dtype, "train_data's X")
             if len(y) == 0:  # its mean loss is nan: refuse before a step spoils the weights
                 none_yet = count == 0 and not history.train_loss
                 raise ValueError(

@@ -470,3 +470,46 @@ def test_predict_explains_one_image_and_uint8() -> None:
         cl.evaluate(model, [(pixels, y)])
     with pytest.raises(cl.validate.ConvlibInputError, match=r"^data's X: expected a float batch .*Fix: .*X\[None\]"):
         cl.evaluate(model, [(X[0], y[:1])])
+
+
+def test_a_device_the_machine_lacks_is_refused_with_a_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """device='cuda' on a machine without CUDA failed deep in torch ("Found no NVIDIA driver")."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    X, y = torch.randn(4, 2), torch.tensor([0, 1, 0, 1])
+    for call in (
+        lambda: T.evaluate(nn.Linear(2, 2), [(X, y)], device="cuda"),
+        lambda: T.predict(nn.Linear(2, 2), X, "cuda:0"),
+        lambda: T.fit(nn.Linear(2, 2), [(X, y)], epochs=1, lr=0.1, device="cuda", verbose=False, progress=False),
+    ):
+        with pytest.raises(cl.ConvlibInputError, match=r"got 'cuda(:0)?', but it has no CUDA GPU.*device='cpu'"):
+            call()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(cl.ConvlibInputError, match=r"got 'cuda:1', but it has 1 CUDA GPU\(s\), cuda:0 to cuda:0"):
+        T.select_device("cuda:1")
+
+
+def test_a_batch_of_another_float_dtype_than_the_model_names_the_cast() -> None:
+    """float64 images into a float32 model failed inside the first layer
+    ("Input type (double) and bias type (float) should be the same")."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2, 2))
+    X, y = torch.randn(4, 1, 3, 3, dtype=torch.float64), torch.tensor([0, 1, 0, 1])
+    with pytest.raises(cl.ConvlibInputError, match=r"X: expected dtype torch.float32 .* got torch.float64\. Fix: X\.float\(\)"):
+        T.predict(model, X, "cpu")
+    with pytest.raises(cl.ConvlibInputError, match=r"data's X: expected dtype torch.float32 .*Fix: X\.float\(\)"):
+        T.evaluate(model, [(X, y)], device="cpu")
+    with pytest.raises(cl.ConvlibInputError, match=r"train_data's X: expected dtype torch.float32"):
+        T.fit(model, [(X, y)], epochs=1, lr=0.1, device="cpu", verbose=False, progress=False)
+    assert T.predict(model.double(), X, "cpu").shape == (4,)  # matching dtypes work
+
+
+def test_predict_on_batches_and_non_tensor_labels_say_what_to_do() -> None:
+    X, y = torch.randn(6, 2), torch.tensor([0, 1, 0, 1, 1, 0])
+    loader = DataLoader(TensorDataset(X, y), batch_size=4)
+    with pytest.raises(TypeError, match=r"got DataLoader\. Fix: .*torch\.cat\(\[predict\(model, X\) for X, _ in data\]\)"):
+        T.predict(nn.Linear(2, 2), loader)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"got list\. Fix: torch\.stack\(images\) .*torch\.as_tensor\(X, dtype=torch\.float32\)"):
+        T.predict(nn.Linear(2, 2), [[1.0, 2.0]])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"data: expected each batch's y to be a tensor, got list"):
+        T.evaluate(nn.Linear(2, 2), [(X, y.tolist())], device="cpu")
