@@ -445,3 +445,21 @@ def test_view_restores_each_submodule_mode() -> None:
     net[1].eval()
     NetworkView(net, torch.rand(2, 1, 6, 6), [0, 1], ["a", "b", "c"])
     assert [m.training for m in net] == [True, False, True, True, True]
+
+
+def test_images_the_model_cannot_take_or_not_finite_are_refused_with_a_fix() -> None:
+    """3-channel images into a 1-channel network raised torch's conv error from deep inside; a NaN image
+    was blamed on "a custom forward" (NaN != NaN in the reproduction check) and would carry NaN into the page."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    with pytest.raises(ConvlibInputError, match=r"images: expected images the model takes, got shape \(2, 3, 4, 4\).*"
+                                                r"to have 1 channels.*Fix: pass images of the channels"):
+        NetworkView(model, torch.rand(2, 3, 4, 4), None, ["a", "b", "c"])
+    x = torch.rand(3, 1, 4, 4)
+    x[1, 0, 2, 2] = float("nan")
+    with pytest.raises(ConvlibInputError, match=r"expected finite pixel values, got NaN or infinity in image 1\. Fix:"):
+        NetworkView(model, x, None, ["a", "b", "c"])
+    x[1, 0, 2, 2] = float("inf")
+    with pytest.raises(ConvlibInputError, match=r"in image 1\. Fix:"):
+        NetworkView(model, x, None, ["a", "b", "c"])
+    x[1, 0, 2, 2] = 0.5
+    json.dumps(NetworkView(model, x, None, ["a", "b", "c"]).static_state(), allow_nan=False)  # finite: plain JSON

@@ -335,7 +335,15 @@ class NetworkView(StaticWidget):
                 f"images: expected 1 to {MAX_IMAGES} images with 1 or 3 channels, got shape {tuple(x.shape)}. "
                 f"Fix: pass X[:{MAX_IMAGES}] of gray or RGB images."
             )
-        return x.detach().float().cpu()
+        x = x.detach().float().cpu()
+        bad = ~torch.isfinite(x).flatten(1).all(dim=1)  # (N,): images holding NaN or +-inf
+        if bool(bad.any()):
+            i = int(bad.nonzero()[0])
+            raise ConvlibInputError(
+                f"images: expected finite pixel values, got NaN or infinity in image {i}. "
+                f"Fix: pass the images as the model sees them (e.g. X_test[:8]); torch.nan_to_num(images) to clean them."
+            )
+        return x
 
     def _check_reproduces(self, model: nn.Module, x: torch.Tensor) -> None:
         """The page's layer data must compute what ``model`` computes (in evaluation mode)."""
@@ -344,7 +352,15 @@ class NetworkView(StaticWidget):
         dtype = weight.dtype if weight is not None else torch.float32  # a float64 model gets float64 images
         with evaluation_mode(model), torch.no_grad():  # every submodule's own mode comes back afterwards
             first = run_layers(self.layers[:1], x[0])[0] if self.layers[0]["kind"] == "normalize" else x[0]
-            want = model(first[None].to(device, dtype))[0].cpu().float()  # (classes,): the page's float32
+            try:
+                want = model(first[None].to(device, dtype))[0].cpu().float()  # (classes,): the page's float32
+            except (RuntimeError, ValueError) as error:  # e.g. 3-channel images into a 1-channel network
+                first_line = str(error).splitlines()[0] if str(error) else ""
+                raise ConvlibInputError(
+                    f"images: expected images the model takes, got shape {tuple(x.shape)} (N, C, H, W), on which "
+                    f"the model failed ({type(error).__name__}: {first_line}). Fix: pass images of the channels "
+                    "and size the model was built for, e.g. X_test[:8] of its own data set."
+                ) from error
         got = self.activations(0)[-1]
         if got.shape != want.shape or want.ndim != 1 or len(self.classes) != want.numel():
             raise ConvlibInputError(
