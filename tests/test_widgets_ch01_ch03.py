@@ -251,3 +251,15 @@ def test_transposed_page_geometry_matches_convlib(tmp_path):
         assert tuple(page["out"]) == w.out_shape and page["formula"] == w.formula
         assert [tuple(c) for c in page["patch"]] == w.patch()
         assert page["sums"] == w.partial()
+
+
+def test_whole_numbers_of_other_types_are_taken_as_the_checks_promise():
+    """check_int takes anything with __index__ (np.int64, a 0-d int tensor), as PyTorch does, but the
+    constructors handed the original object to traitlets' Int, which refused a tensor with its own words."""
+    import numpy as np
+
+    view = LocalityView(torch.tensor(4), np.int64(5), torch.tensor(2))
+    assert (view.height, view.width, view.kernel_size) == (4, 5, 2) and type(view.height) is int
+    explorer = PaddingStrideExplorer(torch.tensor(7), np.int64(3), padding=torch.tensor(1), stride=np.int32(2))
+    assert (explorer.size, explorer.kernel_size, explorer.padding, explorer.stride) == (7, 3, 1, 2)
+    json.dumps(explorer.static_state(), allow_nan=False)

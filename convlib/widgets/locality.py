@@ -49,9 +49,9 @@ class LocalityView(WindowWidget):
     def __init__(
         self, height: int = 4, width: int = 4, kernel_size: int = 2, *, position: int = 0, title: str = ""
     ) -> None:
-        for name, value in (("height", height), ("width", width)):
-            self._check_side(name, value)
-        self._check_kernel(kernel_size, height, width)
+        # the checked values are plain ints: traitlets' Int refuses np.int64 or a 0-d tensor with its own words
+        height, width = self._check_side("height", height), self._check_side("width", width)
+        kernel_size = self._check_kernel(kernel_size, height, width)
         super().__init__(height=height, width=width, kernel_size=kernel_size, position=position, title=title)
 
     # --- validation -------------------------------------------------------

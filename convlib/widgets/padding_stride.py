@@ -64,10 +64,9 @@ class PaddingStrideExplorer(StaticWidget):
         position: int = 0,
         title: str = "",
     ) -> None:
-        values = {"size": size, "kernel_size": kernel_size, "padding": padding, "stride": stride,
-                  "dilation": dilation}
-        for name, value in values.items():
-            self._check(name, value)
+        given = {"size": size, "kernel_size": kernel_size, "padding": padding, "stride": stride, "dilation": dilation}
+        # the checked values are plain ints: traitlets' Int refuses a 0-d tensor with its own words
+        values = {name: self._check(name, value) for name, value in given.items()}
         super().__init__(**values, title=title)
         self.position = position
 
