@@ -241,3 +241,29 @@ def test_int_in_range_takes_numpy_ints_and_names_a_wrong_type() -> None:
         int_in_range("stride", True, 1, 3, why="the slider", fix="pick 1 to 3.")
     with pytest.raises(traitlets.TraitError, match=r"^stride: expected an int from 1 to 3, got 4\. Fix: pick 1 to 3\.$"):
         int_in_range("stride", 4, 1, 3, fix="pick 1 to 3.")
+
+
+def test_int_traits_take_whole_numbers_of_any_type_and_refuse_others_with_a_fix() -> None:
+    """position=torch.tensor(1) (e.g. from argmax) or stride=np.int64(2) passed convlib's checks but
+    traitlets' Int refused them raw ("expected an int, not the Tensor"); a float got the same raw words."""
+    from convlib.widgets import (ChannelsView, KernelSlider, LocalityView, NetworkView, PaddingStrideExplorer,
+                                 PoolingView, TransposedConvView)
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    views = {
+        "position": [KernelSlider(torch.ones(4, 4), torch.ones(2, 2)), LocalityView(), PaddingStrideExplorer(),
+                     PoolingView(torch.ones(4, 4), 2), TransposedConvView(torch.ones(2, 2), torch.ones(2, 2))],
+        "out_channel": [ChannelsView(torch.ones(2, 4, 4), torch.ones(3, 2, 3, 3))],
+        "stride": [TransposedConvView(torch.ones(2, 2), torch.ones(2, 2))],
+        "image": [NetworkView(net, torch.rand(2, 1, 4, 4), None, ["a", "b", "c"])],
+    }
+    for name, widgets in views.items():
+        for widget in widgets:
+            setattr(widget, name, torch.tensor(1))
+            assert getattr(widget, name) == 1 and type(getattr(widget, name)) is int, (widget, name)
+            setattr(widget, name, np.int64(1))
+            assert type(getattr(widget, name)) is int
+            with pytest.raises(traitlets.TraitError, match=rf"{name}: expected an int, got 1\.5 \(a float\)\. Fix: "):
+                setattr(widget, name, 1.5)
+    assert KernelSlider(torch.ones(4, 4), torch.ones(2, 2), position=torch.tensor(3)).position == 3
+    assert NetworkView(net, torch.rand(2, 1, 4, 4), torch.tensor([2, 0]), ["a", "b", "c"]).labels == [2, 0]

@@ -23,7 +23,7 @@ import traitlets as t
 
 from convlib.validate import check_int, nonempty
 
-__all__ = ["StaticWidget", "WindowWidget", "esm_source", "int_in_range", "nonempty"]
+__all__ = ["StaticWidget", "WholeNumber", "WindowWidget", "esm_source", "int_in_range", "nonempty"]
 
 
 def esm_source(name: str) -> str:
@@ -42,6 +42,28 @@ def int_in_range(name: str, value: object, low: int, high: int, *, why: str = ""
     because = f" ({why})" if why else ""
     return check_int(value, name, minimum=low, maximum=high, expected=f"an int from {low} to {high}{because}",
                      fix=fix, error=t.TraitError)
+
+
+class WholeNumber(t.Int):  # type: ignore[type-arg]
+    """An ``Int`` trait that takes every whole number :func:`convlib.validate.check_int` takes
+    (``np.int64(2)``, a 0-d int tensor ``torch.tensor(2)``: anything with ``__index__``, as PyTorch
+    does) as a plain int, and answers anything else (a float, a bool, a string) with expected/got/fix,
+    not traitlets' ``The 'stride' trait of a ... instance expected an int, not the Tensor``.
+
+    >>> class Demo(t.HasTraits):
+    ...     stride = WholeNumber(1)
+    >>> import numpy as np; Demo(stride=np.int64(2)).stride
+    2
+    >>> Demo(stride=1.5)
+    Traceback (most recent call last):
+    ...
+    traitlets.traitlets.TraitError: stride: expected an int, got 1.5 (a float). Fix: pass a whole number, e.g. stride=1
+    """
+
+    def validate(self, obj: Any, value: Any) -> int:
+        name = self.name or "value"
+        value = check_int(value, name, fix=f"pass a whole number, e.g. {name}={self.default_value}", error=t.TraitError)
+        return super().validate(obj, value)
 
 
 def _script_safe(text: str) -> str:
@@ -117,7 +139,7 @@ class WindowWidget(StaticWidget):
     changes, so the window never falls off a shrunken grid.
     """
 
-    position = t.Int(0).tag(sync=True)
+    position = WholeNumber(0).tag(sync=True)
 
     @property
     def out_shape(self) -> tuple[int, int]:

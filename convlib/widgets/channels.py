@@ -7,7 +7,7 @@ import traitlets as t
 
 from convlib.corr import corr2d, corr2d_multi_in, corr2d_multi_in_out
 from convlib.validate import ConvlibInputError, _nested_tensor, check_fits
-from convlib.widgets._base import WindowWidget, esm_source, nonempty
+from convlib.widgets._base import WholeNumber, WindowWidget, esm_source, nonempty
 
 __all__ = ["ChannelsView"]
 
@@ -61,7 +61,7 @@ class ChannelsView(WindowWidget):
 
     x = t.List(t.List(t.List(t.Float()))).tag(sync=True)
     k = t.List(t.List(t.List(t.List(t.Float())))).tag(sync=True)
-    out_channel = t.Int(0).tag(sync=True)
+    out_channel = WholeNumber(0).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
     def __init__(

@@ -14,7 +14,7 @@ import traitlets as t
 
 from convlib.dense import conv_weight_ids
 from convlib.shapes import conv_output_size
-from convlib.widgets._base import WindowWidget, esm_source, int_in_range
+from convlib.widgets._base import WholeNumber, WindowWidget, esm_source, int_in_range
 
 __all__ = ["LocalityView", "MAX_SIDE"]
 
@@ -41,9 +41,9 @@ class LocalityView(WindowWidget):
 
     _esm = esm_source("locality")
 
-    height = t.Int(4).tag(sync=True)
-    width = t.Int(4).tag(sync=True)
-    kernel_size = t.Int(2).tag(sync=True)
+    height = WholeNumber(4).tag(sync=True)
+    width = WholeNumber(4).tag(sync=True)
+    kernel_size = WholeNumber(2).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
     def __init__(

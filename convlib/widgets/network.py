@@ -24,7 +24,7 @@ from torch import nn
 from convlib.conv import PADDING_MODES, Conv2D, layer_padding
 from convlib.train import evaluation_mode
 from convlib.validate import ConvlibInputError
-from convlib.widgets._base import StaticWidget, esm_source, int_in_range
+from convlib.widgets._base import StaticWidget, WholeNumber, esm_source, int_in_range
 
 __all__ = ["NetworkView", "network_layers", "run_layers", "MAX_IMAGES"]
 
@@ -274,9 +274,9 @@ class NetworkView(StaticWidget):
     stages = t.List(t.Dict()).tag(sync=True)
     layer_stages = t.List(t.Dict()).tag(sync=True)
     images = t.List(t.Dict()).tag(sync=True)
-    labels = t.List(t.Int()).tag(sync=True)
+    labels = t.List(WholeNumber()).tag(sync=True)
     classes = t.List(t.Unicode()).tag(sync=True)
-    image = t.Int(0).tag(sync=True)
+    image = WholeNumber(0).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
     _outputs: int | None = None  # the model's scores per image, set once the constructor has checked them
 

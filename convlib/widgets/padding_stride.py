@@ -12,7 +12,7 @@ import traitlets as t
 
 from convlib.coverage import input_usage
 from convlib.shapes import conv_output_size
-from convlib.widgets._base import StaticWidget, esm_source, int_in_range
+from convlib.widgets._base import StaticWidget, WholeNumber, esm_source, int_in_range
 
 __all__ = ["PaddingStrideExplorer", "LIMITS"]
 
@@ -45,12 +45,12 @@ class PaddingStrideExplorer(StaticWidget):
 
     _esm = esm_source("padding_stride")
 
-    size = t.Int(7).tag(sync=True)
-    kernel_size = t.Int(3).tag(sync=True)
-    padding = t.Int(0).tag(sync=True)
-    stride = t.Int(1).tag(sync=True)
-    dilation = t.Int(1).tag(sync=True)
-    position = t.Int(0).tag(sync=True)
+    size = WholeNumber(7).tag(sync=True)
+    kernel_size = WholeNumber(3).tag(sync=True)
+    padding = WholeNumber(0).tag(sync=True)
+    stride = WholeNumber(1).tag(sync=True)
+    dilation = WholeNumber(1).tag(sync=True)
+    position = WholeNumber(0).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
     def __init__(

@@ -10,7 +10,7 @@ import traitlets as t
 
 from convlib.pool import _counts, pool2d, windows2d
 from convlib.validate import as_pair, as_tensor_2d
-from convlib.widgets._base import WindowWidget, esm_source, nonempty
+from convlib.widgets._base import WholeNumber, WindowWidget, esm_source, nonempty
 
 __all__ = ["PoolingView"]
 
@@ -48,9 +48,9 @@ class PoolingView(WindowWidget):
     _esm = esm_source("pooling")
 
     x = t.List(t.List(t.Float())).tag(sync=True)
-    kernel_size = t.List(t.Int(), minlen=2, maxlen=2).tag(sync=True)
-    stride = t.List(t.Int(), minlen=2, maxlen=2).tag(sync=True)
-    padding = t.List(t.Int(), minlen=2, maxlen=2).tag(sync=True)
+    kernel_size = t.List(WholeNumber(), minlen=2, maxlen=2).tag(sync=True)
+    stride = t.List(WholeNumber(), minlen=2, maxlen=2).tag(sync=True)
+    padding = t.List(WholeNumber(), minlen=2, maxlen=2).tag(sync=True)
     mode = t.Unicode("max").tag(sync=True)
     ceil_mode = t.Bool(False).tag(sync=True)
     count_include_pad = t.Bool(True).tag(sync=True)

@@ -16,7 +16,7 @@ import traitlets as t
 
 from convlib.shapes import conv_transpose_output_size
 from convlib.transposed import conv_transpose2d, trans_conv_naive
-from convlib.widgets._base import StaticWidget, esm_source, int_in_range
+from convlib.widgets._base import StaticWidget, WholeNumber, esm_source, int_in_range
 from convlib.widgets.kernel_slider import matrix_state
 
 __all__ = ["TransposedConvView", "MAX_STRIDE", "MAX_PADDING"]
@@ -55,10 +55,10 @@ class TransposedConvView(StaticWidget):
 
     x = t.List(t.List(t.Float())).tag(sync=True)
     k = t.List(t.List(t.Float())).tag(sync=True)
-    stride = t.Int(1).tag(sync=True)
-    padding = t.Int(0).tag(sync=True)
-    output_padding = t.Int(0).tag(sync=True)
-    position = t.Int(0).tag(sync=True)
+    stride = WholeNumber(1).tag(sync=True)
+    padding = WholeNumber(0).tag(sync=True)
+    output_padding = WholeNumber(0).tag(sync=True)
+    position = WholeNumber(0).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
     def __init__(
