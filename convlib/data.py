@@ -258,20 +258,26 @@ def _decode_cifar_archive(path: Path) -> dict[str, ImageData]:
 def _cifar_offline(train: bool) -> ImageData:
     path = _archive(CIFAR_ARCHIVE)
     cache = cache_dir() / f"cifar10-jpeg-{_verify(path)[:12]}.pt"
+    split = "train" if train else "test"
     if cache.is_file():
         try:
-            stored = torch.load(cache)
-        except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:
+            images, labels = torch.load(cache)[split]
+            if not (images.dtype == torch.uint8 and images.ndim == 4 and images.shape[1] == 3
+                    and labels.dtype == torch.int64 and labels.shape == images.shape[:1]):  # RGB (N, 3, H, W), (N,)
+                raise ValueError(f"{split} images {images.dtype} {tuple(images.shape)}, labels {tuple(labels.shape)}")
+        except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError,
+                AttributeError, IndexError) as error:
+            # torch's own text would suggest torch.load(weights_only=False): wrong for a damaged file
             raise DataUnavailableError(
-                f"could not read the decoded CIFAR-10 cache file {cache} ({error}). "
+                f"could not read the decoded CIFAR-10 cache file {cache}: expected the {split} images and labels "
+                f"this module stores, got a damaged or foreign file ({type(error).__name__}). "
                 f"Fix: delete {cache} and load again (it is decoded anew from {path})."
             ) from error
     else:
         decoded = _decode_cifar_archive(path)
-        stored = {split: (d.images, d.labels) for split, d in decoded.items()}
         with _staged(cache) as stage:
-            torch.save(stored, stage)
-    images, labels = stored["train" if train else "test"]
+            torch.save({name: (d.images, d.labels) for name, d in decoded.items()}, stage)
+        images, labels = decoded[split].images, decoded[split].labels
     return ImageData(images, labels, CIFAR10_CLASSES, f"offline JPEG copy {path}")
 
 

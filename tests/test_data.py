@@ -418,6 +418,27 @@ def test_unreadable_cifar_cache_file_names_the_file_to_delete(empty_env: Path, m
     assert len(D.cifar10(True)) == 2
 
 
+@pytest.mark.parametrize("content", [b"not a torch file", "empty dict", "wrong shapes"])
+def test_a_damaged_or_foreign_cifar_cache_says_delete_it_not_weights_only(
+    empty_env: Path, monkeypatch: pytest.MonkeyPatch, content: object
+) -> None:
+    """torch.load's text for a damaged file advises weights_only=False ("will likely succeed"): wrong here,
+    and unsafe; a readable file without the splits raised a raw KeyError; one with other shapes loaded silently."""
+    _tiny_cifar(monkeypatch, empty_env)
+    cache = D.cache_dir() / f"cifar10-jpeg-{_sha(empty_env / D.CIFAR_ARCHIVE)}.pt"
+    if content == "empty dict":
+        torch.save({}, cache)
+    elif content == "wrong shapes":
+        torch.save({s: (torch.zeros(2, 1, 28, 28, dtype=torch.uint8), torch.zeros(2)) for s in ("train", "test")}, cache)
+    else:
+        cache.write_bytes(content)  # type: ignore[arg-type]
+    with pytest.raises(D.DataUnavailableError, match=r"could not read the decoded CIFAR-10 cache file .*: expected the "
+                                                     r"train images and labels this module stores, got a damaged or "
+                                                     r"foreign file \(\w+\)\. Fix: delete") as info:
+        D.cifar10(True)
+    assert "weights_only" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
