@@ -463,6 +463,7 @@ def load_cifar10(
     batches only.
     """
     limit, seed = _check_limit(limit), check_seed(seed)
+    normalize = check_bool(normalize, "normalize")  # normalize="no" is truthy: it would standardise without a word
     _check_transform(transform)
     train, test = cifar10(True), cifar10(False)
     if limit is not None:

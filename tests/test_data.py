@@ -474,3 +474,10 @@ def test_batches_want_image_data() -> None:
 def test_load_cifar10_refuses_a_bad_transform_before_loading(empty_env: Path) -> None:
     with pytest.raises(TypeError, match=r"^transform: expected None or a callable"):
         D.load_cifar10(transform=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("normalize", ["no", 0, None])
+def test_load_cifar10_refuses_a_normalize_that_is_not_a_bool_before_loading(empty_env: Path, normalize: object) -> None:
+    """normalize="no" is truthy: it standardised the images without a word (Batches checks shuffle alike)."""
+    with pytest.raises(TypeError, match=r"^normalize: expected True or False, got .*Fix: normalize=True or normalize=False"):
+        D.load_cifar10(normalize=normalize)  # type: ignore[arg-type]
