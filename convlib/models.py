@@ -8,7 +8,8 @@ width divided by ``div`` ("course scale", so they train on a laptop CPU in
 minutes; ``div=1`` gives the published widths). Stems come in two kinds:
 ``stem="imagenet"`` is the published first stage for 224x224 photos (large
 kernel, stride, pooling), ``stem="small"`` keeps 28x28-to-64x64 inputs from
-shrinking to nothing in the first layers.
+shrinking to nothing in the first layers. ``dropout`` (AlexNet, VGG, NiN) is
+the rate of their dropout layers, in ``[0, 1)``, 0.5 as published.
 
 Layer order follows the papers as the d2l book writes them; shapes are in the
 docstrings, ``(N, C, H, W)`` in and ``(N, num_classes)`` logits out.
@@ -21,7 +22,7 @@ from typing import Callable, Literal, Sequence
 import torch
 from torch import nn
 
-from convlib.validate import ConvlibInputError, _got, as_pair, check_int, check_ints
+from convlib.validate import ConvlibInputError, _got, as_pair, check_bool, check_int, check_ints, check_real
 
 __all__ = [
     "lenet",
@@ -62,9 +63,30 @@ def _check_image_size(image_size: object) -> None:
     check_int(image_size, "image_size", minimum=1, fix="the side of the input images in pixels, e.g. image_size=28")
 
 
-def _check_stem(stem: str) -> None:
-    if stem not in ("imagenet", "small"):
-        raise ConvlibInputError(f"stem: expected 'imagenet' or 'small', got {stem!r}.")
+def _check_choice(value: object, name: str, choices: Sequence[str], fix: str) -> None:
+    """``value`` must be one of the strings ``choices``; the error lists them and says how to fix it."""
+    if not isinstance(value, str) or value not in choices:
+        raise ConvlibInputError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {_got(value)}. Fix: {fix}")
+
+
+def _check_stem(stem: object) -> None:
+    _check_choice(stem, "stem", ("imagenet", "small"),
+                  "stem='imagenet' for 224x224 photos (96x96 for GoogLeNet), stem='small' for 28x28 to 64x64 images")
+
+
+def _check_dropout(dropout: object) -> float:
+    """The dropout rate as a float in ``[0, 1)``: 1 would drop every unit and the dense layers would learn nothing."""
+    return check_real(dropout, "dropout", minimum=0, below=1, fix="dropout=0.5 (the published rate), dropout=0 for none")
+
+
+def _check_conv(conv: object) -> None:
+    """``conv`` must be a conv layer class (or another callable that builds one), not a layer or a name."""
+    if isinstance(conv, nn.Module) or not callable(conv):
+        raise ConvlibInputError(
+            f"conv: expected a conv layer class, called as conv(in_channels, out_channels, kernel_size=..., ...), "
+            f"got {_got(conv)}. Fix: conv=torch.nn.Conv2d or conv=convlib.Conv2D (the class itself, not a layer "
+            "built from it, nor its name)"
+        )
 
 
 def _flat_features(features: nn.Module, in_channels: int, image_size: int) -> int:
@@ -82,17 +104,13 @@ def _flat_features(features: nn.Module, in_channels: int, image_size: int) -> in
 
 def _activation(name: str) -> nn.Module:
     table = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
-    if name not in table:
-        raise ConvlibInputError(f"activation: expected one of {sorted(table)}, got {name!r}.")
+    _check_choice(name, "activation", tuple(table), "activation='sigmoid' (the original LeNet) or 'relu'")
     return table[name]()
 
 
 def _pool(name: str, kernel_size: int = 2, stride: int = 2) -> nn.Module:
-    if name == "avg":
-        return nn.AvgPool2d(kernel_size, stride)
-    if name == "max":
-        return nn.MaxPool2d(kernel_size, stride)
-    raise ConvlibInputError(f"pool: expected 'avg' or 'max', got {name!r}.")
+    _check_choice(name, "pool", ("avg", "max"), "pool='avg' (the original LeNet) or pool='max'")
+    return nn.AvgPool2d(kernel_size, stride) if name == "avg" else nn.MaxPool2d(kernel_size, stride)
 
 
 # ------------------------------------------------------------------- LeNet
@@ -142,8 +160,8 @@ def lenet(
     61706
     """
     _check_common(in_channels, num_classes)
-    if init not in ("xavier", "default"):
-        raise ConvlibInputError(f"init: expected 'xavier' or 'default', got {init!r}.")
+    _check_conv(conv)
+    _check_choice(init, "init", ("xavier", "default"), "init='xavier' (trains the sigmoid LeNet) or init='default'")
     act = lambda: _activation(activation)  # noqa: E731 - one fresh module per use
     net = nn.Sequential(
         conv(in_channels, 6, kernel_size=5, padding=2), act(),  # (N, 6, 28, 28)
@@ -167,6 +185,7 @@ def lenet_modern(*, in_channels: int = 1, num_classes: int = 10, conv: ConvFacto
     torch.Size([2, 10])
     """
     _check_common(in_channels, num_classes)
+    _check_conv(conv)
     return nn.Sequential(
         conv(in_channels, 6, kernel_size=5, padding=2), nn.BatchNorm2d(6), nn.ReLU(),  # (N, 6, 28, 28)
         nn.MaxPool2d(2, 2),                                                             # (N, 6, 14, 14)
@@ -207,6 +226,8 @@ def alexnet(
     _check_common(in_channels, num_classes, div)
     _check_image_size(image_size)
     _check_stem(stem)
+    _check_conv(conv)
+    dropout = _check_dropout(dropout)
     c1, c2, c3, c4, c5 = (_div(c, div) for c in (96, 256, 384, 384, 256))
     hidden = _div(4096, div)
     first = (conv(in_channels, c1, kernel_size=11, stride=4, padding=1) if stem == "imagenet"
@@ -241,6 +262,8 @@ def vgg_block(num_convs: int, in_channels: int, out_channels: int, *, conv: Conv
     torch.Size([1, 8, 16, 16])
     """
     _check_ints(num_convs=(num_convs, 1), in_channels=(in_channels, 1), out_channels=(out_channels, 1))
+    _check_conv(conv)
+    batch_norm = check_bool(batch_norm, "batch_norm")  # batch_norm="no" is truthy: it would add BatchNorm
     layers: list[nn.Module] = []
     for _ in range(num_convs):
         layers.append(conv(in_channels, out_channels, kernel_size=3, padding=1))
@@ -294,6 +317,9 @@ def vgg(
     conv_arch = _check_arch(conv_arch)
     _check_image_size(image_size)
     _check_ints(hidden=(hidden, 1))
+    _check_conv(conv)
+    dropout = _check_dropout(dropout)
+    batch_norm = check_bool(batch_norm, "batch_norm")
     if image_size < 2 ** len(conv_arch):
         raise ConvlibInputError(
             f"image_size: {len(conv_arch)} VGG blocks halve the side {len(conv_arch)} times, so they need "
@@ -334,6 +360,7 @@ def nin_block(in_channels: int, out_channels: int, kernel_size: int, stride: int
     """
     _check_ints(in_channels=(in_channels, 1), out_channels=(out_channels, 1), num_1x1=(num_1x1, 0),
                 inner_kernel_size=(inner_kernel_size, 1))
+    _check_conv(conv)
     as_pair(kernel_size, "kernel_size")
     as_pair(stride, "stride")
     if not isinstance(padding, str):  # "same" and "valid" are the conv layer's to check
@@ -379,6 +406,8 @@ def nin(
     """
     _check_common(in_channels, num_classes, div)
     _check_stem(stem)
+    _check_conv(conv)
+    dropout = _check_dropout(dropout)
     c1, c2, c3 = (_div(c, div) for c in (96, 256, 384))
     block = lambda *args: nin_block(*args, num_1x1=num_1x1, conv=conv)  # noqa: E731
     first = block(in_channels, c1, 11, 4, 0) if stem == "imagenet" else block(in_channels, c1, 5, 1, 2)
@@ -418,6 +447,7 @@ class Inception(nn.Module):
                  conv: ConvFactory = nn.Conv2d) -> None:
         super().__init__()
         _check_ints(in_channels=(in_channels, 1), c1=(c1, 1), c4=(c4, 1))
+        _check_conv(conv)
         c2, c3 = (check_ints(c, name, length=2, expected="a pair (1x1 reduce channels, output channels) of ints >= 1",
                              fix=f"e.g. {name}=(96, 128)") for name, c in (("c2", c2), ("c3", c3)))
         self.p1 = nn.Sequential(conv(in_channels, c1, kernel_size=1), nn.ReLU())
@@ -468,6 +498,7 @@ def googlenet(
     """
     _check_common(in_channels, num_classes, div)
     _check_stem(stem)
+    _check_conv(conv)
     d = lambda c: _div(c, div)  # noqa: E731
     c64, c192 = d(64), d(192)
     if stem == "imagenet":
