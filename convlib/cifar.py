@@ -33,8 +33,9 @@ import torch.nn.functional as F
 from convlib.bench import BenchCase
 from convlib.conv import Conv2D, layer_padding
 from convlib.data import DataUnavailableError
+from convlib.models import _check_conv
 from convlib.train import evaluation_mode
-from convlib.validate import (ConvlibInputError, check_int, check_ints, check_seed, positive_float_arg,
+from convlib.validate import (ConvlibInputError, check_bool, check_int, check_ints, check_seed, positive_float_arg,
                               positive_int_arg)
 
 __all__ = [
@@ -84,7 +85,9 @@ def cifar_net(
     >>> type(cifar_net(Conv2D, widths=(8,))[0]).__name__
     'Conv2D'
     """
+    _check_conv(conv)
     widths = check_ints(widths, "widths", fix="widths=(32, 64, 128)")
+    batchnorm = check_bool(batchnorm, "batchnorm")  # batchnorm="no" is truthy: it would add BatchNorm, drop the biases
     convs_per_block = check_int(convs_per_block, "convs_per_block", minimum=1, fix="e.g. convs_per_block=2")
     hidden = check_int(hidden, "hidden", minimum=0, fix="hidden=0 for no hidden layer, e.g. hidden=256 for one")
     in_channels, image_size, num_classes = (
@@ -94,7 +97,7 @@ def cifar_net(
     )
     side = image_size // 2 ** len(widths)
     if side < 1:
-        raise ValueError(
+        raise ConvlibInputError(
             f"widths: expected at most {max(0, image_size.bit_length() - 1)} blocks for {image_size}x{image_size} "
             f"images (each halves the side), got {len(widths)}. Fix: use fewer blocks."
         )

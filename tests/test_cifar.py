@@ -85,6 +85,22 @@ def test_cifar_net_bad_arguments(kwargs, match) -> None:
         cifar_net(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [  # a name or a built layer as conv raised a raw TypeError; batchnorm="no" (truthy) added BatchNorm and dropped
+       # the conv biases without a word; too many widths raised a plain ValueError, not convlib's input error
+        (lambda: cifar_net("Conv2D"), cl.ConvlibInputError, r"^conv: expected a conv layer class.*, got 'Conv2D' \(a str\)\. Fix: "),
+        (lambda: cifar_net(nn.Conv2d(3, 8, 3)), cl.ConvlibInputError, r"^conv: expected .*\(a Conv2d\)\. Fix: "),
+        (lambda: cifar_net(batchnorm="no"), TypeError, r"^batchnorm: expected True or False, got 'no' \(a str\)\. Fix: "),
+        (lambda: cifar_net(batchnorm=0), TypeError, r"^batchnorm: expected True or False, got 0\. Fix: "),
+        (lambda: cifar_net(widths=(4,) * 6), cl.ConvlibInputError, r"^widths: expected at most 5 blocks .* Fix: "),
+    ],
+)
+def test_cifar_net_checks_conv_and_batchnorm(call, error, match) -> None:
+    with pytest.raises(error, match=match):
+        call()
+
+
 def test_conv_cases() -> None:
     cases = conv_cases(cifar_net(widths=(32, 64, 128)), 128)
     assert [c.label for c in cases] == [
