@@ -463,3 +463,18 @@ def test_images_the_model_cannot_take_or_not_finite_are_refused_with_a_fix() -> 
         NetworkView(model, x, None, ["a", "b", "c"])
     x[1, 0, 2, 2] = 0.5
     json.dumps(NetworkView(model, x, None, ["a", "b", "c"]).static_state(), allow_nan=False)  # finite: plain JSON
+
+
+def test_meta_tensors_and_values_past_float32_say_what_to_do() -> None:
+    """A meta model or meta images raised torch's bare 'Cannot copy out of meta tensor'; finite float64
+    images past float32's range (the page computes in float32) were blamed as 'NaN or infinity'."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 10)).eval()
+    x = torch.rand(2, 1, 4, 4)
+    with pytest.raises(ConvlibInputError, match=r"1.weight is on the 'meta' device.*to_empty"):
+        NetworkView(net.to("meta"), x, None, CLASSES)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 10)).eval()
+    with pytest.raises(ConvlibInputError, match=r"images: .*'meta' device.*torch.randn\(2, 1, 4, 4\)"):
+        NetworkView(net, x.to("meta"), None, CLASSES)
+    with pytest.raises(ConvlibInputError, match=r"float32's range.*got 1e\+300 in image 2"):
+        NetworkView(net.double(), torch.cat([x.double(), torch.full((1, 1, 4, 4), 1e300, dtype=torch.float64)]), None, CLASSES)
+    NetworkView(net.double(), x.double(), None, CLASSES)  # float64 within range: fine
