@@ -8,7 +8,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from convlib.check._core import CheckResult, numbers, same_values, verdict, wants_a_number
+from convlib.check._core import CheckResult, answer_check, numbers, same_values, verdict, wants_a_number
 from convlib.counts import conv_params
 from convlib.pool import pool2d
 from convlib.shapes import conv_output_size
@@ -197,6 +197,7 @@ def _run(fn: Any, x: torch.Tensor) -> tuple[torch.Tensor | None, str]:
     return out.detach().to(x.dtype), ""
 
 
+@answer_check
 def min_pool_from_max(fn: Any) -> CheckResult:
     """Exercise: a function ``min_pool(x)``, 2x2 min pooling (stride 2) of ``x (N, C, H, W)``,
     built from max pooling only.
@@ -234,6 +235,7 @@ def min_pool_from_max(fn: Any) -> CheckResult:
     )
 
 
+@answer_check
 def relu_max_pool(fn: Any) -> CheckResult:
     """Exercise: a function ``max_pool_2x2(x)``, 2x2 max pooling (stride 2) of ``x (N, C, H, W)``
     built from linear maps (convolutions, slicing, sums) and ReLUs, with no max of any kind.
