@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import convlib as cl
 from convlib.check import (
@@ -286,3 +287,23 @@ def test_gpu_like_answers_are_read_on_the_host() -> None:
     assert host_float64([0.1]).item() == 0.1
     assert host_float64(torch.zeros(1, device="meta")) is None and host_float64(10**400) is None
     assert same_values(torch.tensor([[1.0, 2.0]]), [[1, 2]]) and not same_values(torch.zeros(1, 2, device="meta"), [[0, 0]])
+
+
+@pytest.mark.parametrize(
+    ("check", "right"),
+    [
+        (cl.check.max_pool_by_hand, lambda: F.max_pool2d(torch.tensor(cl.check.pooling.HAND_X, dtype=torch.float32)[None, None], 2)),
+        (cl.check.trans_conv_by_hand, lambda: F.conv_transpose2d(torch.tensor([[[[1.0, 2], [3, 4]]]]), torch.ones(1, 1, 2, 2))),
+        (cl.check.reflect_padding, lambda: F.pad(torch.tensor([[[1.0, 2, 3, 4]]]), (2, 2), mode="reflect")),
+        (cl.check.flipped_kernel, lambda: torch.flip(torch.tensor([[0.0, 1], [2, 3]]), (0, 1))[None, None]),
+        (cl.check.horizontal_edge_kernel, lambda: torch.tensor([[1.0], [-1.0]])[None, None]),
+        (cl.check.third_derivative_kernel, lambda: torch.tensor([1.0, -3, 3, -1])[None, None]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_a_right_array_with_torchs_batch_and_channel_axes_counts(check, right) -> None:
+    """F.max_pool2d(X[None, None], 2) is a learner's way to the answer; its (1, 1, H, W) result got the content hint."""
+    answer = right()
+    assert answer.shape[:2] == (1, 1)
+    assert check(answer).ok, check(answer)
+    assert not check(answer + 1).ok

@@ -9,9 +9,10 @@ import math
 from numbers import Real
 from typing import Any, Callable
 
+import numpy as np
 import torch
 
-__all__ = ["CheckResult", "verdict", "same_values", "host_float64", "numbers", "real_number", "text_number_hint", "wants_a_number", "answer_check"]
+__all__ = ["CheckResult", "verdict", "same_values", "host_float64", "drop_leading_ones", "numbers", "real_number", "text_number_hint", "wants_a_number", "answer_check"]
 
 
 @dataclass(frozen=True)
@@ -63,19 +64,37 @@ def host_float64(answer: Any) -> torch.Tensor | None:
         return None
 
 
+def drop_leading_ones(t: torch.Tensor, ndim: int) -> torch.Tensor:
+    """``t`` without leading axes of size 1 beyond ``ndim`` axes (``ndim >= 1``); otherwise ``t`` as it is.
+
+    >>> drop_leading_ones(torch.zeros(1, 1, 2, 3), 2).shape, drop_leading_ones(torch.zeros(2, 1, 3), 2).shape
+    (torch.Size([2, 3]), torch.Size([2, 1, 3]))
+    """
+    while ndim >= 1 and t.ndim > ndim and t.shape[0] == 1:
+        t = t[0]
+    return t
+
+
 def same_values(answer: Any, expected: Any, *, atol: float = 1e-4) -> bool:
     """True when ``answer`` has ``expected``'s shape and values (to ``atol``).
 
-    Accepts numbers, nested lists, tuples, NumPy arrays and tensors.
+    Accepts numbers, nested lists, tuples, NumPy arrays and tensors. A tensor's or array's leading
+    axes of size 1 in front of an expected array are let go: ``F.max_pool2d(X[None, None], 2)`` is a
+    learner's way to the right matrix, with the batch and channel axes torch's ops want. Typed lists
+    keep their brackets: ``[[1, 2]]`` is not ``[1, 2]``.
 
     >>> same_values([[1, 2]], torch.tensor([[1., 2.]]))
     True
     >>> same_values((6, 7), (7, 6))
     False
+    >>> same_values(torch.tensor([[[[1., 2.]]]]), [[1, 2]]), same_values([[[1, 2]]], [[1, 2]])
+    (True, False)
     """
     a, e = host_float64(answer), host_float64(expected)
     if a is None or e is None:
         return False
+    if isinstance(answer, (torch.Tensor, np.ndarray)):
+        a = drop_leading_ones(a, e.ndim)
     return a.shape == e.shape and bool(torch.allclose(a, e, atol=atol, rtol=0))
 
 

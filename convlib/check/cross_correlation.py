@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, answer_check, host_float64, numbers, same_values, verdict, wants_a_number
+from convlib.check._core import CheckResult, answer_check, drop_leading_ones, host_float64, numbers, same_values, verdict, wants_a_number
 from convlib.corr import corr2d
 
 __all__ = [
@@ -57,7 +57,7 @@ def horizontal_edge_kernel(K: Any) -> CheckResult:
         return verdict(False, "", "K must be a small 2-D kernel of numbers, e.g. [[a], [b]].")
     try:
         # the learner's kernel may be int or float64: compare it in the image's dtype, not flag a dtype mismatch
-        got = corr2d(X, k.to(X.dtype))
+        got = corr2d(X, drop_leading_ones(k, 2).to(X.dtype))  # an nn.Conv2d weight (1, 1, k_h, k_w) too
     except (ValueError, TypeError, RuntimeError) as error:
         return verdict(False, "", f"K must be a small 2-D kernel, e.g. [[a], [b]] ({error}).")
     target = corr2d(X, [[1.0], [-1.0]])
@@ -153,8 +153,7 @@ def third_derivative_kernel(K: Any) -> CheckResult:
     k = host_float64(K)  # (taps,)
     if k is None:
         k = torch.empty(0, dtype=torch.float64)
-    if k.ndim == 2 and k.shape[0] == 1:
-        k = k[0]  # a 1 x taps row, as corr2d takes it, is the same 1-D kernel
+    k = drop_leading_ones(k, 1)  # a 1 x taps row, as corr2d takes it, or an nn.Conv1d weight (1, 1, taps): the same kernel
     if k.ndim != 1 and k.numel() > 0:
         return verdict(False, "", f"a 1-D kernel is one row of weights, [w0, w1, ...]; got shape {tuple(k.shape)}.")
     if k.numel() == 0 or not bool(torch.isfinite(k).all()):
