@@ -307,3 +307,10 @@ def test_a_right_array_with_torchs_batch_and_channel_axes_counts(check, right) -
     assert answer.shape[:2] == (1, 1)
     assert check(answer).ok, check(answer)
     assert not check(answer + 1).ok
+
+
+def test_shapes_with_torchs_batch_axis_get_a_hint_about_it() -> None:
+    """(1, 1, 220, 220), the .shape of torch's output, got the formula hint, as if the sizes were wrong."""
+    assert "without batch or channel axes" in cl.check.output_shape(torch.Size([1, 1, 220, 220])).message
+    assert "drop the batch axis" in cl.check.pooled_shape(torch.Size([1, 6, 13, 13])).message
+    assert not cl.check.output_shape((1, 1, 220, 220)).ok and not cl.check.pooled_shape((1, 6, 13, 13)).ok

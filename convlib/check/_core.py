@@ -12,7 +12,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-__all__ = ["CheckResult", "verdict", "same_values", "host_float64", "drop_leading_ones", "numbers", "real_number", "text_number_hint", "wants_a_number", "answer_check"]
+__all__ = [
+    "CheckResult", "verdict", "same_values", "host_float64", "drop_leading_ones", "numbers", "real_number",
+    "text_number_hint", "wants_a_number", "answer_check",
+]
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,14 @@ def output_shape(answer: Any) -> CheckResult:
     >>> output_shape((220, 220))
     ✅ Right: (224 - 5 + 1) x (224 - 5 + 1) = 220 x 220: the window fits 220 times along each axis.
     """
+    hint = "the output loses k - 1 rows and k - 1 columns: (n_h - k_h + 1, n_w - k_w + 1)."
+    got = numbers(answer)
+    if len(got) > 2 and got[-2:] == [220, 220]:  # torch's output .shape, batch and channel axes included
+        hint = "right height and width; the exercise asks for the matrix's shape alone, (H_out, W_out), without batch or channel axes."
     return verdict(
         same_values(answer, (220, 220)),
         "(224 - 5 + 1) x (224 - 5 + 1) = 220 x 220: the window fits 220 times along each axis.",
-        "the output loses k - 1 rows and k - 1 columns: (n_h - k_h + 1, n_w - k_w + 1).",
+        hint,
     )
 
 

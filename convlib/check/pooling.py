@@ -67,6 +67,8 @@ def pooled_shape(answer: Any) -> CheckResult:
         hint = "PyTorch puts the channels first: answer in (C, H, W) order."
     elif len(got) == 3 and got[0] != 6:
         hint = "pooling works on each channel separately, so the channel count does not change."
+    elif len(got) == 4 and got[1:] == [6, side, side]:  # torch's output .shape of a batch of one
+        hint = "right channels and sides; drop the batch axis: the input (6, 28, 28) has none, answer (C, H, W)."
     elif same_values(answer, (6, 14, 14)):
         hint = "no padding here: floor((28 - 3) / 2) + 1, rounding down before adding 1."
     return verdict(
