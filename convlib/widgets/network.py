@@ -23,7 +23,7 @@ from torch import nn
 
 from convlib.conv import PADDING_MODES, Conv2D, layer_padding
 from convlib.train import evaluation_mode
-from convlib.validate import ConvlibInputError
+from convlib.validate import ConvlibInputError, check_int
 from convlib.widgets._base import StaticWidget, WholeNumber, check_values, esm_source, int_in_range
 
 __all__ = ["NetworkView", "network_layers", "run_layers", "MAX_IMAGES"]
@@ -304,7 +304,10 @@ class NetworkView(StaticWidget):
         if normalize is not None:
             layers = [self._normalize_layer(normalize, x.shape[1]), *layers]
         n = x.shape[0]
-        labels = [-1] * n if labels is None else [int(v) for v in labels]
+        labels = [-1] * n if labels is None else [
+            check_int(v, "labels", fix=f"pass one class index per image, e.g. labels=y[:{n}] (ints, not floats)")
+            for v in labels
+        ]
         if len(labels) != n:
             raise ConvlibInputError(f"labels: expected one per image ({n}), got {len(labels)}. Fix: labels=y[:{n}].")
         _check_labels(labels, len(classes))
@@ -318,6 +321,11 @@ class NetworkView(StaticWidget):
     def _normalize_layer(normalize: tuple[Sequence[float], Sequence[float]], channels: int) -> dict[str, Any]:
         """``(x - mean) / std`` per channel, as a first layer: scale ``1/std``, shift ``-mean/std``."""
         mean, std = (torch.as_tensor(v, dtype=torch.float32).flatten() for v in normalize)
+        if mean.is_meta or std.is_meta:
+            raise ConvlibInputError(
+                "normalize: expected (mean, std) with values, got a tensor on the 'meta' device (a shape, no values). "
+                "Fix: normalize=(cl.data.CIFAR10_MEAN, cl.data.CIFAR10_STD)."
+            )
         if mean.numel() != channels or std.numel() != channels or bool((std <= 0).any()):
             raise ConvlibInputError(
                 f"normalize: expected (mean, std) with {channels} numbers each (std > 0), got "
