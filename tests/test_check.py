@@ -314,3 +314,13 @@ def test_shapes_with_torchs_batch_axis_get_a_hint_about_it() -> None:
     assert "without batch or channel axes" in cl.check.output_shape(torch.Size([1, 1, 220, 220])).message
     assert "drop the batch axis" in cl.check.pooled_shape(torch.Size([1, 6, 13, 13])).message
     assert not cl.check.output_shape((1, 1, 220, 220)).ok and not cl.check.pooled_shape((1, 6, 13, 13)).ok
+
+
+def test_a_tuple_of_tensors_that_carry_gradients_reads_quietly() -> None:
+    """torch.as_tensor warned 'Converting a tensor with requires_grad=True to a scalar' into the learner's cell."""
+    import warnings
+
+    true = torch.tensor(0.41, requires_grad=True) * 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cl.check.smoothed_targets((true, torch.tensor(0.02))).ok

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import functools
 import html
 import math
+import warnings
 from numbers import Real
 from typing import Any, Callable
 
@@ -58,8 +59,12 @@ def host_float64(answer: Any) -> torch.Tensor | None:
     (tensor([[1., 2.]], dtype=torch.float64), None, None)
     """
     try:
-        # Python floats read straight into float64: 1e-7 must not pass through float32 on the way
-        t = answer if isinstance(answer, torch.Tensor) else torch.as_tensor(answer, dtype=torch.float64)
+        # Python floats read straight into float64: 1e-7 must not pass through float32 on the way.
+        # A tuple of results that still carry gradients, (loss_a, loss_b), reads as its values: torch's
+        # "Converting a tensor with requires_grad=True to a scalar" warning would only puzzle a learner here.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad=True", category=UserWarning)
+            t = answer if isinstance(answer, torch.Tensor) else torch.as_tensor(answer, dtype=torch.float64)
         if t.is_meta or t.is_complex():
             return None
         return t.detach().to("cpu", torch.float64)
