@@ -60,7 +60,7 @@ def _as_index(value: object) -> int | None:
         return None
     try:
         return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
+    except (TypeError, RuntimeError):  # RuntimeError: a tensor on the meta device has no value to read
         return None
 
 

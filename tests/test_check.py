@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import convlib as cl
 from convlib.check import (
@@ -220,3 +221,106 @@ def test_third_derivative_kernel_wants_1d_at_any_scale() -> None:
     for two_d in ([[1, -3], [3, -1]], [[1], [-3], [3], [-1]]):  # flattened, these read as the right weights
         result = cl.check.third_derivative_kernel(two_d)
         assert not result.ok and "1-D" in result.message, two_d
+
+
+def _public_checks() -> list:
+    """Every exercise check that takes the answer alone (nin_class_map_values also takes a model and images)."""
+    skip = {"CheckResult", "verdict", "same_values", "nin_class_map_values"}
+    return [getattr(cl.check, name) for name in cl.check.__all__ if name not in skip]
+
+
+@pytest.mark.parametrize("check", _public_checks(), ids=_id)
+def test_stored_none_says_fill_in_then_hints(check) -> None:
+    """The cell as stored (answer = None) gave only the content hint, as if None were a wrong answer."""
+    message = check(None).message
+    assert message.startswith("Hint: fill in your answer: it is still None"), message
+    assert "To work it out: " in message and len(message.split("To work it out: ")[1]) > 20
+
+
+@pytest.mark.parametrize("check", _public_checks(), ids=_id)
+@pytest.mark.parametrize(
+    "answer",
+    [10**400, -(10**400), torch.zeros(2, 2, device="meta"), torch.zeros(1, device="meta"), complex(1, 2)],
+    ids=["huge-int", "huge-negative-int", "meta-2x2", "meta-1", "complex"],
+)
+def test_unusable_numbers_get_a_hint_not_an_exception(check, answer) -> None:
+    """An int past float64's range raised OverflowError (from torch.as_tensor or float) in most checks,
+    and a meta tensor raised torch's device mismatch in max_pool_by_hand and trans_conv_by_hand."""
+    result = check(answer)
+    assert isinstance(result, CheckResult) and not result.ok and result.message.startswith("Hint: ")
+
+
+def test_nin_class_map_values_none_and_meta() -> None:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d((1, 1)),
+                              torch.nn.Flatten())
+    x = torch.rand(2, 1, 6, 6)
+    assert cl.check.nin_class_map_values(None, net, x).message.startswith("Hint: fill in your answer")
+    assert not cl.check.nin_class_map_values(torch.zeros(2, 3, device="meta"), net, x).ok
+    assert "got shape (). Take" in cl.check.nin_class_map_values(3, net, x).message
+
+
+@pytest.mark.parametrize(
+    ("check", "right"),
+    [(cl.check.cifar_flatten_size, 2048), (cl.check.speedrun_steps, 576), (cl.check.padded_avg_corner, 4 / 9),
+     (cl.check.loop_epoch_hours, 5.2), (cl.check.lenet_conv2_params, 2416)],
+    ids=lambda v: getattr(v, "__name__", str(v)),
+)
+def test_a_right_number_in_a_one_element_list_or_tensor_counts(check, right) -> None:
+    """[2048] or tensor([2048]) (e.g. a .shape[1:] or a sum kept 1-D) got the content hint, as if the value were wrong."""
+    for boxed in ([right], (right,), torch.tensor([right]), np.array([right]), torch.tensor([[right]])):
+        result = check(boxed)
+        assert result.ok and "the number itself" in result.message, (boxed, result)
+    assert not check([right, right]).ok and not check([right + 1]).ok
+
+
+def test_numbers_typed_with_separators_or_percent_get_the_text_hint() -> None:
+    assert cl.check.cat_accuracy("57.1%").message == 'Hint: give a number, not text (e.g. 57.1, not "57.1%").'
+    assert cl.check.conv_layer_params("1,792").message == 'Hint: give a number, not text (e.g. 1792, not "1,792").'
+
+
+def test_gpu_like_answers_are_read_on_the_host() -> None:
+    """same_values/numbers read tensors through host_float64: float64 straight from Python floats (no float32
+    rounding of 1e-7 steps), and torch.allclose never sees two devices."""
+    from convlib.check._core import host_float64
+
+    assert host_float64([0.1]).item() == 0.1
+    assert host_float64(torch.zeros(1, device="meta")) is None and host_float64(10**400) is None
+    assert same_values(torch.tensor([[1.0, 2.0]]), [[1, 2]]) and not same_values(torch.zeros(1, 2, device="meta"), [[0, 0]])
+
+
+@pytest.mark.parametrize(
+    ("check", "right"),
+    [
+        (cl.check.max_pool_by_hand, lambda: F.max_pool2d(torch.tensor(cl.check.pooling.HAND_X, dtype=torch.float32)[None, None], 2)),
+        (cl.check.trans_conv_by_hand, lambda: F.conv_transpose2d(torch.tensor([[[[1.0, 2], [3, 4]]]]), torch.ones(1, 1, 2, 2))),
+        (cl.check.reflect_padding, lambda: F.pad(torch.tensor([[[1.0, 2, 3, 4]]]), (2, 2), mode="reflect")),
+        (cl.check.flipped_kernel, lambda: torch.flip(torch.tensor([[0.0, 1], [2, 3]]), (0, 1))[None, None]),
+        (cl.check.horizontal_edge_kernel, lambda: torch.tensor([[1.0], [-1.0]])[None, None]),
+        (cl.check.third_derivative_kernel, lambda: torch.tensor([1.0, -3, 3, -1])[None, None]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_a_right_array_with_torchs_batch_and_channel_axes_counts(check, right) -> None:
+    """F.max_pool2d(X[None, None], 2) is a learner's way to the answer; its (1, 1, H, W) result got the content hint."""
+    answer = right()
+    assert answer.shape[:2] == (1, 1)
+    assert check(answer).ok, check(answer)
+    assert not check(answer + 1).ok
+
+
+def test_shapes_with_torchs_batch_axis_get_a_hint_about_it() -> None:
+    """(1, 1, 220, 220), the .shape of torch's output, got the formula hint, as if the sizes were wrong."""
+    assert "without batch or channel axes" in cl.check.output_shape(torch.Size([1, 1, 220, 220])).message
+    assert "drop the batch axis" in cl.check.pooled_shape(torch.Size([1, 6, 13, 13])).message
+    assert not cl.check.output_shape((1, 1, 220, 220)).ok and not cl.check.pooled_shape((1, 6, 13, 13)).ok
+
+
+def test_a_tuple_of_tensors_that_carry_gradients_reads_quietly() -> None:
+    """torch.as_tensor warned 'Converting a tensor with requires_grad=True to a scalar' into the learner's cell."""
+    import warnings
+
+    true = torch.tensor(0.41, requires_grad=True) * 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cl.check.smoothed_targets((true, torch.tensor(0.02))).ok

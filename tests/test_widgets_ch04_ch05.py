@@ -313,3 +313,35 @@ def test_pooling_page_sizes_follow_pytorchs_ceil_rule(tmp_path):
         (out, _), (extra, _) = pool_geometry((n, n), (k, k), (s, s), (p, p), (1, 1), ceil)
         assert (page["out"], page["extra"]) == (out, extra), (n, k, s, p, ceil)
         assert out == F.max_pool2d(torch.zeros(1, 1, n, n), k, stride=s, padding=p, ceil_mode=ceil).shape[-1]
+
+
+@pytest.mark.parametrize("setting", ["ceil_mode", "count_include_pad"])
+@pytest.mark.parametrize("value", [1, 0, "yes", None])
+def test_pooling_view_flags_must_be_bools_as_in_torch(setting: str, value: object) -> None:
+    """torch's pools raise TypeError for ceil_mode=1; traitlets' Bool read 1 as True without a word."""
+    X = torch.arange(16.0).reshape(4, 4)
+    with pytest.raises(TypeError):
+        F.avg_pool2d(X[None, None], 2, **{setting: value})
+    with pytest.raises(traitlets.TraitError, match=rf"{setting}: expected True or False, got .*Fix: {setting}=True"):
+        PoolingView(X, 2, mode="avg", **{setting: value})
+    w = PoolingView(X, 2, mode="avg")
+    with pytest.raises(traitlets.TraitError, match="expected True or False"):
+        setattr(w, setting, value)
+    assert getattr(w, setting) is (setting == "count_include_pad")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: PoolingView(m, 2),
+        lambda m: ChannelsView(m[None], torch.ones(1, 1, 2, 2)),
+        lambda m: ChannelsView(torch.ones(1, 3, 3), m[None, None, :2, :2]),
+        lambda m: cl.widgets.KernelSlider(m, torch.ones(2, 2)),
+        lambda m: cl.widgets.KernelSlider(torch.ones(3, 3), m[:2, :2]),
+        lambda m: cl.widgets.TransposedConvView(m, torch.ones(2, 2)),
+    ],
+)
+def test_meta_tensors_say_to_pass_real_values(make) -> None:
+    """A meta tensor (a shape, no values) raised torch's bare NotImplementedError 'Cannot copy out of meta tensor'."""
+    with pytest.raises(ConvlibInputError, match=r"'meta' device .*Fix: pass a tensor that holds numbers"):
+        make(torch.ones(3, 3, device="meta"))

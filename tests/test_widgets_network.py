@@ -463,3 +463,34 @@ def test_images_the_model_cannot_take_or_not_finite_are_refused_with_a_fix() -> 
         NetworkView(model, x, None, ["a", "b", "c"])
     x[1, 0, 2, 2] = 0.5
     json.dumps(NetworkView(model, x, None, ["a", "b", "c"]).static_state(), allow_nan=False)  # finite: plain JSON
+
+
+def test_meta_tensors_and_values_past_float32_say_what_to_do() -> None:
+    """A meta model or meta images raised torch's bare 'Cannot copy out of meta tensor'; finite float64
+    images past float32's range (the page computes in float32) were blamed as 'NaN or infinity'."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 10)).eval()
+    x = torch.rand(2, 1, 4, 4)
+    with pytest.raises(ConvlibInputError, match=r"1.weight is on the 'meta' device.*to_empty"):
+        NetworkView(net.to("meta"), x, None, CLASSES)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 10)).eval()
+    with pytest.raises(ConvlibInputError, match=r"images: .*'meta' device.*torch.randn\(2, 1, 4, 4\)"):
+        NetworkView(net, x.to("meta"), None, CLASSES)
+    with pytest.raises(ConvlibInputError, match=r"float32's range.*got 1e\+300 in image 2"):
+        NetworkView(net.double(), torch.cat([x.double(), torch.full((1, 1, 4, 4), 1e300, dtype=torch.float64)]), None, CLASSES)
+    NetworkView(net.double(), x.double(), None, CLASSES)  # float64 within range: fine
+
+
+def test_labels_must_be_whole_numbers_and_meta_settings_say_so() -> None:
+    """labels=[0.5, 1] became [0, 1] through int() without a word; meta labels, normalize and a meta
+    position raised torch's bare 'Tensor.item() cannot be called on meta tensors'."""
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 10)).eval()
+    x = torch.rand(2, 1, 4, 4)
+    with pytest.raises(ConvlibInputError, match=r"labels: expected an int, got 0.5 \(a float\)"):
+        NetworkView(net, x, [0.5, 1], CLASSES)
+    with pytest.raises(ConvlibInputError, match=r"labels: expected an int, got tensor\(\.\.\., device='meta'"):
+        NetworkView(net, x, torch.zeros(2, dtype=torch.long, device="meta"), CLASSES)
+    with pytest.raises(ConvlibInputError, match=r"normalize: .*'meta' device"):
+        NetworkView(net, x, None, CLASSES, normalize=(torch.zeros(1, device="meta"), torch.ones(1, device="meta")))
+    assert NetworkView(net, x, torch.tensor([0, 9]), CLASSES).labels == [0, 9]
+    with pytest.raises(traitlets.TraitError, match=r"position: expected an int, got tensor\(\.\.\., device='meta'"):
+        cl.widgets.KernelSlider(torch.ones(3, 3), torch.ones(2, 2), position=torch.tensor(1, device="meta"))

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, numbers, same_values, verdict, wants_a_number
+from convlib.check._core import CheckResult, answer_check, host_float64, numbers, same_values, verdict, wants_a_number
 from convlib.counts import conv_macs, conv_params
 from convlib.pointwise import conv1x1
 from convlib.shapes import conv_output_size, conv_transpose_output_size
@@ -70,6 +70,7 @@ def second_layer_costs(answer: Any) -> CheckResult:
     )
 
 
+@answer_check
 def channel_mean_weight(weight: Any) -> CheckResult:
     """Exercise: a 1x1 convolution weight ``(1, 3)`` that outputs the mean of the three colour channels.
 
@@ -81,7 +82,9 @@ def channel_mean_weight(weight: Any) -> CheckResult:
     (True, False)
     """
     try:
-        w = torch.as_tensor(weight, dtype=torch.float64)
+        w = host_float64(weight)
+        if w is None:
+            raise TypeError("no real numbers")
         x = torch.randn(3, 4, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)  # (C_in, H, W)
         got = conv1x1(x, w)  # (1, H, W)
     except (TypeError, ValueError, RuntimeError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convlib.check._core import CheckResult, real_number, same_values, verdict, wants_a_number
+from convlib.check._core import CheckResult, answer_check, real_number, same_values, verdict, wants_a_number
 
 __all__ = [
     "CAT_ROW",
@@ -100,6 +100,7 @@ def overfit_epoch(answer: Any) -> CheckResult:
     )
 
 
+@answer_check
 def smoother_curve(answer: Any) -> CheckResult:
     """Exercise: which change smooths a jittery training-loss curve? ``"a"``, ``"b"`` or ``"c"``.
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, numbers, same_values, verdict, wants_a_number
+from convlib.check._core import CheckResult, answer_check, drop_leading_ones, host_float64, numbers, same_values, verdict, wants_a_number
 from convlib.corr import corr2d
 
 __all__ = [
@@ -26,10 +26,14 @@ def output_shape(answer: Any) -> CheckResult:
     >>> output_shape((220, 220))
     ✅ Right: (224 - 5 + 1) x (224 - 5 + 1) = 220 x 220: the window fits 220 times along each axis.
     """
+    hint = "the output loses k - 1 rows and k - 1 columns: (n_h - k_h + 1, n_w - k_w + 1)."
+    got = numbers(answer)
+    if len(got) > 2 and got[-2:] == [220, 220]:  # torch's output .shape, batch and channel axes included
+        hint = "right height and width; the exercise asks for the matrix's shape alone, (H_out, W_out), without batch or channel axes."
     return verdict(
         same_values(answer, (220, 220)),
         "(224 - 5 + 1) x (224 - 5 + 1) = 220 x 220: the window fits 220 times along each axis.",
-        "the output loses k - 1 rows and k - 1 columns: (n_h - k_h + 1, n_w - k_w + 1).",
+        hint,
     )
 
 
@@ -39,6 +43,7 @@ def _band_image() -> torch.Tensor:
     return X.t().contiguous()  # (8, 6): the band now runs horizontally
 
 
+@answer_check
 def horizontal_edge_kernel(K: Any) -> CheckResult:
     """Exercise: a kernel that finds the edges of the transposed band image.
 
@@ -51,9 +56,12 @@ def horizontal_edge_kernel(K: Any) -> CheckResult:
     False
     """
     X = _band_image()  # (8, 6), float32
+    k = host_float64(K)
+    if k is None:
+        return verdict(False, "", "K must be a small 2-D kernel of numbers, e.g. [[a], [b]].")
     try:
         # the learner's kernel may be int or float64: compare it in the image's dtype, not flag a dtype mismatch
-        got = corr2d(X, torch.as_tensor(K).to(X.dtype))
+        got = corr2d(X, drop_leading_ones(k, 2).to(X.dtype))  # an nn.Conv2d weight (1, 1, k_h, k_w) too
     except (ValueError, TypeError, RuntimeError) as error:
         return verdict(False, "", f"K must be a small 2-D kernel, e.g. [[a], [b]] ({error}).")
     target = corr2d(X, [[1.0], [-1.0]])
@@ -65,6 +73,7 @@ def horizontal_edge_kernel(K: Any) -> CheckResult:
     )
 
 
+@answer_check
 def flipped_kernel(K: Any) -> CheckResult:
     """Exercise: which kernel makes a true convolution equal ``corr2d(X, [[0, 1], [2, 3]])``?
 
@@ -131,6 +140,7 @@ def diagonal_edges(answer: Any) -> CheckResult:
     )
 
 
+@answer_check
 def third_derivative_kernel(K: Any) -> CheckResult:
     """Exercise: the smallest 1-D kernel that gives 0 on every quadratic and a nonzero
     constant on ``t**3`` (a third derivative). Either sign, any nonzero scale.
@@ -144,12 +154,10 @@ def third_derivative_kernel(K: Any) -> CheckResult:
     >>> third_derivative_kernel([1, -4, 6, -4, 1])
     ❌ Not yet: Hint: that kernel also gives 0 on t³ (a higher difference); the d-th derivative needs d + 1 taps.
     """
-    try:
-        k = torch.as_tensor(K, dtype=torch.float64)  # (taps,)
-    except (TypeError, ValueError, RuntimeError):
+    k = host_float64(K)  # (taps,)
+    if k is None:
         k = torch.empty(0, dtype=torch.float64)
-    if k.ndim == 2 and k.shape[0] == 1:
-        k = k[0]  # a 1 x taps row, as corr2d takes it, is the same 1-D kernel
+    k = drop_leading_ones(k, 1)  # a 1 x taps row, as corr2d takes it, or an nn.Conv1d weight (1, 1, taps): the same kernel
     if k.ndim != 1 and k.numel() > 0:
         return verdict(False, "", f"a 1-D kernel is one row of weights, [w0, w1, ...]; got shape {tuple(k.shape)}.")
     if k.numel() == 0 or not bool(torch.isfinite(k).all()):

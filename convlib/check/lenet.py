@@ -9,7 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from convlib.check._core import CheckResult, same_values, verdict, wants_a_number
+from convlib.check._core import CheckResult, answer_check, same_values, verdict, wants_a_number
 
 __all__ = [
     "lenet_flatten_size",
@@ -69,6 +69,7 @@ def lenet_first_conv_macs(answer: Any) -> CheckResult:
     )
 
 
+@answer_check
 def zero_grad_resets(answer: Any) -> CheckResult:
     """Exercise: what does ``optimizer.zero_grad()`` set to zero: "weights", "gradients" or "both"?
 

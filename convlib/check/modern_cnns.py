@@ -9,7 +9,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from convlib.check._core import CheckResult, numbers, same_values, verdict, wants_a_number
+from convlib.check._core import CheckResult, answer_check, host_float64, numbers, same_values, verdict, wants_a_number
 from convlib.train import evaluation_mode
 from convlib.validate import ConvlibInputError
 
@@ -347,6 +347,7 @@ def _class_maps(model: Any, images: Any) -> tuple[torch.Tensor, torch.Tensor]:
     return maps.cpu().double(), scores.cpu().double()
 
 
+@answer_check
 def nin_class_map_values(answer: Any, model: nn.Module, images: torch.Tensor) -> CheckResult:
     """Exercise: NiN's class scores for ``images``, computed from its class maps by global average pooling.
 
@@ -371,10 +372,8 @@ def nin_class_map_values(answer: Any, model: nn.Module, images: torch.Tensor) ->
     ok = same_values(answer, means)
     hint = ("take the class maps with model[:-2](images) (every layer before the global average pooling and the "
             "flatten) after model.eval(), then average each map over its height and width: maps.mean(dim=(2, 3)).")
-    try:
-        shape = tuple(torch.as_tensor(answer).shape) if answer is not None else None
-    except (TypeError, ValueError, RuntimeError):
-        shape = None
+    values = host_float64(answer)
+    shape = tuple(values.shape) if values is not None else None
     if not ok and shape is not None:
         if shape == (n, k, h, w):
             hint = ("those are the class maps themselves; global average pooling turns each one into a single "
@@ -388,7 +387,7 @@ def nin_class_map_values(answer: Any, model: nn.Module, images: torch.Tensor) ->
         elif same_values(answer, means.T):
             hint = f"rows and columns swapped: one row per image ({n}), one column per class ({k})."
         elif shape != (n, k):
-            hint = f"expected one score per image and class, shape ({n}, {k}), got shape {shape}. " + hint
+            hint = f"expected one score per image and class, shape ({n}, {k}), got shape {shape}. T" + hint[1:]
         else:
             hint = ("right shape, other values. Compute the maps in evaluation mode (model.eval(): the Dropout "
                     "before the last block is off then, as in the view), from the same images, and average over "

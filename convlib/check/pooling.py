@@ -8,7 +8,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from convlib.check._core import CheckResult, numbers, same_values, verdict, wants_a_number
+from convlib.check._core import CheckResult, answer_check, numbers, same_values, verdict, wants_a_number
 from convlib.counts import conv_params
 from convlib.pool import pool2d
 from convlib.shapes import conv_output_size
@@ -67,6 +67,8 @@ def pooled_shape(answer: Any) -> CheckResult:
         hint = "PyTorch puts the channels first: answer in (C, H, W) order."
     elif len(got) == 3 and got[0] != 6:
         hint = "pooling works on each channel separately, so the channel count does not change."
+    elif len(got) == 4 and got[1:] == [6, side, side]:  # torch's output .shape of a batch of one
+        hint = "right channels and sides; drop the batch axis: the input (6, 28, 28) has none, answer (C, H, W)."
     elif same_values(answer, (6, 14, 14)):
         hint = "no padding here: floor((28 - 3) / 2) + 1, rounding down before adding 1."
     return verdict(
@@ -197,6 +199,7 @@ def _run(fn: Any, x: torch.Tensor) -> tuple[torch.Tensor | None, str]:
     return out.detach().to(x.dtype), ""
 
 
+@answer_check
 def min_pool_from_max(fn: Any) -> CheckResult:
     """Exercise: a function ``min_pool(x)``, 2x2 min pooling (stride 2) of ``x (N, C, H, W)``,
     built from max pooling only.
@@ -234,6 +237,7 @@ def min_pool_from_max(fn: Any) -> CheckResult:
     )
 
 
+@answer_check
 def relu_max_pool(fn: Any) -> CheckResult:
     """Exercise: a function ``max_pool_2x2(x)``, 2x2 max pooling (stride 2) of ``x (N, C, H, W)``
     built from linear maps (convolutions, slicing, sums) and ReLUs, with no max of any kind.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from convlib.check._core import CheckResult, same_values, verdict, wants_a_number
+from convlib.check._core import CheckResult, real_number, same_values, verdict, wants_a_number
 
 __all__ = ["distinct_views", "smoothed_targets", "speedrun_steps", "padded_dataset_mb", "tta_passes"]
 
@@ -66,10 +67,9 @@ def padded_dataset_mb(answer: Any) -> CheckResult:
     >>> bool(padded_dataset_mb(777.6))
     False
     """
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        value = float("nan")
+    value = real_number(answer)
+    if value is None:
+        value = math.nan
     if abs(value - 777.6) <= 7.8:
         return verdict(False, "", "bf16 takes 2 bytes per value, not 4 (that is float32).")
     if abs(value - 370.8) <= 3.7:

@@ -21,9 +21,31 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets as t
 
-from convlib.validate import check_int, nonempty
+import torch
 
-__all__ = ["StaticWidget", "WholeNumber", "WindowWidget", "esm_source", "int_in_range", "nonempty"]
+from convlib.validate import ConvlibInputError, check_bool, check_int, nonempty
+
+__all__ = ["StaticWidget", "StrictBool", "WholeNumber", "WindowWidget", "check_values", "esm_source", "int_in_range", "nonempty"]
+
+
+def check_values(x: torch.Tensor, name: str, layout: str) -> torch.Tensor:
+    """``x`` when it holds values a page can draw: not empty and not on the ``meta`` device
+    (a meta tensor has a shape but no numbers; torch's copy out of it raises a bare
+    ``NotImplementedError``). A tensor on a GPU is fine: its values are copied to the host.
+
+    >>> check_values(torch.zeros(2, 2, device="meta"), "X", "(H, W)")
+    Traceback (most recent call last):
+    ...
+    convlib.validate.ConvlibInputError: X: expected a tensor (H, W) with values to draw, got one on the 'meta' device (shape (2, 2), no values). Fix: pass a tensor that holds numbers, e.g. torch.randn(2, 2) (.to('cpu') cannot help: a meta tensor has none).
+    """
+    if x.is_meta:
+        shape = tuple(x.shape)
+        raise ConvlibInputError(
+            f"{name}: expected a tensor {layout} with values to draw, got one on the 'meta' device "
+            f"(shape {shape}, no values). Fix: pass a tensor that holds numbers, e.g. torch.randn{shape} "
+            "(.to('cpu') cannot help: a meta tensor has none)."
+        )
+    return nonempty(x, name, layout)
 
 
 def esm_source(name: str) -> str:
@@ -64,6 +86,25 @@ class WholeNumber(t.Int):  # type: ignore[type-arg]
         name = self.name or "value"
         value = check_int(value, name, fix=f"pass a whole number, e.g. {name}={self.default_value}", error=t.TraitError)
         return super().validate(obj, value)
+
+
+class StrictBool(t.Bool):  # type: ignore[type-arg]
+    """A ``Bool`` trait that takes only ``True`` and ``False``, as torch's pooling does with
+    :func:`convlib.validate.check_bool` (traitlets' ``Bool`` quietly reads ``1`` as ``True``).
+
+    >>> class Demo(t.HasTraits):
+    ...     ceil_mode = StrictBool(False)
+    >>> Demo(ceil_mode=1)
+    Traceback (most recent call last):
+    ...
+    traitlets.traitlets.TraitError: ceil_mode: expected True or False, got 1. Fix: ceil_mode=True or ceil_mode=False
+    """
+
+    def validate(self, obj: Any, value: Any) -> bool:
+        try:
+            return check_bool(value, self.name or "value")
+        except TypeError as error:  # a TraitError lets traitlets roll back a batch of changes
+            raise t.TraitError(str(error)) from error
 
 
 def _script_safe(text: str) -> str:

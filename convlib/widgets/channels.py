@@ -7,7 +7,7 @@ import traitlets as t
 
 from convlib.corr import corr2d, corr2d_multi_in, corr2d_multi_in_out
 from convlib.validate import ConvlibInputError, _nested_tensor, check_fits
-from convlib.widgets._base import WholeNumber, WindowWidget, esm_source, nonempty
+from convlib.widgets._base import WholeNumber, WindowWidget, check_values, esm_source
 
 __all__ = ["ChannelsView"]
 
@@ -25,7 +25,7 @@ def _tensor(value: object, ndim: int, name: str, layout: str) -> torch.Tensor:
             f"{tuple(t_.shape)}. Fix: "
             + ("add the channel axis with X[None]." if name == "X" else "stack one (C_in, k_h, k_w) kernel per output channel, e.g. K[None].")
         )
-    return nonempty(t_.detach().to(torch.float64), name, layout)
+    return check_values(t_.detach().to(torch.float64), name, layout)
 
 
 def _check_pair(x: torch.Tensor, k: torch.Tensor) -> None:

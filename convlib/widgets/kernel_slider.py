@@ -7,7 +7,7 @@ import traitlets as t
 
 from convlib.corr import corr2d
 from convlib.validate import as_tensor_2d, check_fits, ConvlibInputError
-from convlib.widgets._base import WindowWidget, esm_source, nonempty
+from convlib.widgets._base import WindowWidget, check_values, esm_source
 
 __all__ = ["KernelSlider"]
 
@@ -15,7 +15,7 @@ __all__ = ["KernelSlider"]
 def matrix_state(value: object, name: str) -> list[list[float]]:
     """A 2-D array-like as nested lists of floats (the JSON the ESM reads), read as float64
     so that Python floats come back exactly."""
-    return nonempty(as_tensor_2d(value, name, dtype=torch.float64), name, "(H, W)").tolist()
+    return check_values(as_tensor_2d(value, name, dtype=torch.float64), name, "(H, W)").tolist()
 
 
 class KernelSlider(WindowWidget):

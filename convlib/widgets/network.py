@@ -23,8 +23,8 @@ from torch import nn
 
 from convlib.conv import PADDING_MODES, Conv2D, layer_padding
 from convlib.train import evaluation_mode
-from convlib.validate import ConvlibInputError
-from convlib.widgets._base import StaticWidget, WholeNumber, esm_source, int_in_range
+from convlib.validate import ConvlibInputError, check_int
+from convlib.widgets._base import StaticWidget, WholeNumber, check_values, esm_source, int_in_range
 
 __all__ = ["NetworkView", "network_layers", "run_layers", "MAX_IMAGES"]
 
@@ -292,11 +292,22 @@ class NetworkView(StaticWidget):
         title: str = "",
     ) -> None:
         x = self._checked_images(images)
+        tensors = itertools.chain(model.named_parameters(), model.named_buffers()) if isinstance(model, nn.Module) else ()
+        meta = next((name for name, p in tensors if p.is_meta), None)
+        if meta is not None:  # network_layers answers a model that is no nn.Module
+            raise ConvlibInputError(
+                f"model: expected a model with weights to show, got one whose {meta} is on the 'meta' device "
+                "(a shape, no values). Fix: pass a trained model, or build it on the CPU; .to('cpu') cannot help: "
+                "a meta tensor has no values to copy (model.to_empty(device='cpu') gives uninitialised ones)."
+            )
         layers = network_layers(model)
         if normalize is not None:
             layers = [self._normalize_layer(normalize, x.shape[1]), *layers]
         n = x.shape[0]
-        labels = [-1] * n if labels is None else [int(v) for v in labels]
+        labels = [-1] * n if labels is None else [
+            check_int(v, "labels", fix=f"pass one class index per image, e.g. labels=y[:{n}] (ints, not floats)")
+            for v in labels
+        ]
         if len(labels) != n:
             raise ConvlibInputError(f"labels: expected one per image ({n}), got {len(labels)}. Fix: labels=y[:{n}].")
         _check_labels(labels, len(classes))
@@ -310,6 +321,11 @@ class NetworkView(StaticWidget):
     def _normalize_layer(normalize: tuple[Sequence[float], Sequence[float]], channels: int) -> dict[str, Any]:
         """``(x - mean) / std`` per channel, as a first layer: scale ``1/std``, shift ``-mean/std``."""
         mean, std = (torch.as_tensor(v, dtype=torch.float32).flatten() for v in normalize)
+        if mean.is_meta or std.is_meta:
+            raise ConvlibInputError(
+                "normalize: expected (mean, std) with values, got a tensor on the 'meta' device (a shape, no values). "
+                "Fix: normalize=(cl.data.CIFAR10_MEAN, cl.data.CIFAR10_STD)."
+            )
         if mean.numel() != channels or std.numel() != channels or bool((std <= 0).any()):
             raise ConvlibInputError(
                 f"normalize: expected (mean, std) with {channels} numbers each (std > 0), got "
@@ -335,7 +351,8 @@ class NetworkView(StaticWidget):
                 f"images: expected 1 to {MAX_IMAGES} images with 1 or 3 channels, got shape {tuple(x.shape)}. "
                 f"Fix: pass X[:{MAX_IMAGES}] of gray or RGB images."
             )
-        x = x.detach().float().cpu()
+        check_values(x, "images", "(N, C, H, W)")
+        x = x.detach().cpu()
         bad = ~torch.isfinite(x).flatten(1).all(dim=1)  # (N,): images holding NaN or +-inf
         if bool(bad.any()):
             i = int(bad.nonzero()[0])
@@ -343,7 +360,16 @@ class NetworkView(StaticWidget):
                 f"images: expected finite pixel values, got NaN or infinity in image {i}. "
                 f"Fix: pass the images as the model sees them (e.g. X_test[:8]); torch.nan_to_num(images) to clean them."
             )
-        return x
+        x32 = x.float()  # the page computes in float32 (Float32Array), so the images travel as float32
+        huge = ~torch.isfinite(x32).flatten(1).all(dim=1)  # (N,): finite values past float32's range
+        if bool(huge.any()):
+            i = int(huge.nonzero()[0])
+            raise ConvlibInputError(
+                f"images: expected pixel values within float32's range (about +-3.4e38; the page computes in "
+                f"float32), got {float(x[i].abs().max()):.3g} in image {i}. "
+                "Fix: pass the images as the model sees them (e.g. X_test[:8]), scaled to a usual range."
+            )
+        return x32
 
     def _check_reproduces(self, model: nn.Module, x: torch.Tensor) -> None:
         """The page's layer data must compute what ``model`` computes (in evaluation mode)."""

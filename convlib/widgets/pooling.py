@@ -10,7 +10,7 @@ import traitlets as t
 
 from convlib.pool import _counts, pool2d, windows2d
 from convlib.validate import as_pair, as_tensor_2d
-from convlib.widgets._base import WholeNumber, WindowWidget, esm_source, nonempty
+from convlib.widgets._base import StrictBool, WholeNumber, WindowWidget, check_values, esm_source
 
 __all__ = ["PoolingView"]
 
@@ -52,8 +52,8 @@ class PoolingView(WindowWidget):
     stride = t.List(WholeNumber(), minlen=2, maxlen=2).tag(sync=True)
     padding = t.List(WholeNumber(), minlen=2, maxlen=2).tag(sync=True)
     mode = t.Unicode("max").tag(sync=True)
-    ceil_mode = t.Bool(False).tag(sync=True)
-    count_include_pad = t.Bool(True).tag(sync=True)
+    ceil_mode = StrictBool(False).tag(sync=True)
+    count_include_pad = StrictBool(True).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
 
     def __init__(
@@ -83,7 +83,7 @@ class PoolingView(WindowWidget):
     @staticmethod
     def _checked_input(X: object, kernel_size: Sequence[int], stride: Sequence[int], padding: Sequence[int]) -> torch.Tensor:
         """``X`` as a non-empty float64 matrix ``(H, W)`` that the window fits, or a clear error."""
-        x = nonempty(as_tensor_2d(X, "X", dtype=torch.float64), "X", "(H, W)")
+        x = check_values(as_tensor_2d(X, "X", dtype=torch.float64), "X", "(H, W)")
         windows2d(x[None, None], tuple(kernel_size), stride=tuple(stride), padding=tuple(padding))  # raises if it does not fit
         return x
 
