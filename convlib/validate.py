@@ -178,9 +178,9 @@ def check_ints(
     return tuple(items)  # type: ignore[arg-type]
 
 
-def check_bool(value: object, name: str) -> bool:
-    """``value`` when it is ``True`` or ``False``; else a ``TypeError``, as torch's pooling raises
-    for ``ceil_mode="yes"`` or ``ceil_mode=1``.
+def check_bool(value: object, name: str, *, error: type[Exception] = TypeError) -> bool:
+    """``value`` when it is ``True`` or ``False``; else a ``TypeError`` (or ``error``, as in
+    :func:`check_int`), as torch's pooling raises for ``ceil_mode="yes"`` or ``ceil_mode=1``.
 
     >>> check_bool(True, "ceil_mode")
     True
@@ -191,7 +191,7 @@ def check_bool(value: object, name: str) -> bool:
     """
     if isinstance(value, bool):
         return value
-    raise TypeError(f"{name}: expected True or False, got {_got(value)}. Fix: {name}=True or {name}=False")
+    raise error(f"{name}: expected True or False, got {_got(value)}. Fix: {name}=True or {name}=False")
 
 
 def positive_int_arg(text: str) -> int:

@@ -101,10 +101,8 @@ class StrictBool(t.Bool):  # type: ignore[type-arg]
     """
 
     def validate(self, obj: Any, value: Any) -> bool:
-        try:
-            return check_bool(value, self.name or "value")
-        except TypeError as error:  # a TraitError lets traitlets roll back a batch of changes
-            raise t.TraitError(str(error)) from error
+        # a TraitError lets traitlets roll back a batch of changes
+        return check_bool(value, self.name or "value", error=t.TraitError)
 
 
 def _script_safe(text: str) -> str:
