@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["autocast", "channels_last", "grad_stored", "is_image", "output_layout"]
+__all__ = ["accumulation_dtype", "autocast", "channels_last", "grad_stored", "is_image", "output_layout"]
 
 
 def is_image(x: object) -> bool:
@@ -34,6 +34,16 @@ def autocast(
         return x, weight, bias
     dtype = torch.get_autocast_dtype(kind)
     return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
+
+
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype | None:
+    """``torch.float32`` for ``float16``/``bfloat16``, where torch's convolutions sum in float32 and round
+    once (summed in the low precision, every addition would round); ``None`` for other dtypes, summed as they are.
+
+    >>> accumulation_dtype(torch.bfloat16), accumulation_dtype(torch.float64)
+    (torch.float32, None)
+    """
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else None
 
 
 def channels_last(x: torch.Tensor) -> bool:

@@ -39,7 +39,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from convlib import gemm
-from convlib._torchlike import autocast, channels_last, grad_stored, is_image, output_layout
+from convlib._torchlike import accumulation_dtype, autocast, channels_last, grad_stored, is_image, output_layout
 from convlib.shapes import conv_output_size
 from convlib.validate import (
     ConvlibInputError,
@@ -539,9 +539,7 @@ class _Im2colConv(torch.autograd.Function):
             plan, covers = _col2im_plan((h, w), (h_out, w_out), (kh, kw), s, p, d)
             w2_t = _weight_matrix(weight).t().contiguous()  # (K, C_out)
             gx = torch.empty_like(x, memory_format=layout)  # (N, C_in, H, W)
-        # bfloat16/float16: the taps' shares are summed in float32 and rounded once, as torch's
-        # convolutions accumulate; summed in the low precision, each addition would round
-        wide = torch.float32 if x.dtype in (torch.bfloat16, torch.float16) else None
+        wide = accumulation_dtype(x.dtype)  # bfloat16/float16: the taps' shares summed in float32, rounded once
         for a in range(0, n, step):
             b = min(n, a + step)
             m = (b - a) * h_out * w_out  # output positions in the slice

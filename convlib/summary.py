@@ -29,7 +29,7 @@ from torch import nn
 
 from convlib.conv import Conv2D, layer_padding
 from convlib.pool import pool_geometry
-from convlib.train import _model_device, evaluation_mode
+from convlib.train import _model_device, _param_dtype, evaluation_mode
 from convlib.validate import ConvlibInputError, _as_index, as_pair, check_int, check_ints, check_optional_int
 
 __all__ = [
@@ -245,7 +245,7 @@ def layer_summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | 
     hooked = [m for name, m in model.named_modules() if not list(m.children()) or name in groups or m in owners]
     handles = [m.register_forward_hook(hook) for m in hooked]
     device = _model_device(model, None)  # the first parameter's (the CPU if it has none)
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    dtype = _param_dtype(model) or torch.float32  # the first floating-point parameter's
     running: list[nn.Module] = []  # the modules whose forward pass has begun and not ended, outermost first
     handles += [m.register_forward_pre_hook(lambda m, _i: running.append(m)) for m in names]
     handles += [m.register_forward_hook(lambda m, _i, _o: running.remove(m)) for m in names]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from convlib._torchlike import autocast, grad_stored, is_image, output_layout
+from convlib._torchlike import accumulation_dtype, autocast, grad_stored, is_image, output_layout
 from convlib.corr import _pair_2d
 from convlib.shapes import conv_transpose_output_size
 from convlib.validate import (
@@ -153,7 +153,7 @@ def conv_transpose2d(
     layout = output_layout(x, weight)  # of the output and both gradients, as F.conv_transpose2d stores them
     x, weight = grad_stored(x, layout), grad_stored(weight, layout)
     dtype = x.dtype
-    if dtype in (torch.float16, torch.bfloat16):  # summed in float32 and rounded once, as torch does
+    if accumulation_dtype(dtype) is not None:  # float16/bfloat16: summed in float32 and rounded once, as torch does
         x, weight, bias = x.float(), weight.float(), None if bias is None else bias.float()
     n, c_in, h, w = x.shape
     kh, kw = weight.shape[2:]
