@@ -56,16 +56,11 @@ CIFAR10_CLASSES = (
 )
 FASHION_ARCHIVE = "fashion-mnist.tar.gz"
 CIFAR_ARCHIVE = "cifar10-jpeg.tar.gz"
-_HOW_TO_GET = (
-    "Either let torchvision download the original (unset CONVLIB_DATA; needs internet), "
-    "or point CONVLIB_DATA at a folder holding {name} (on the course machines: ../shared/data beside the "
-    "repository, as an absolute path)."
-)
+_OFFLINE_WAY = ("point CONVLIB_DATA at a folder holding {name} "
+                "(on the course machines: ../shared/data beside the repository, as an absolute path).")
+_HOW_TO_GET = "Either let torchvision download the original (unset CONVLIB_DATA; needs internet), or " + _OFFLINE_WAY
 # After a failed download CONVLIB_DATA is already unset: only the offline way is left.
-_HOW_TO_GET_OFFLINE = (
-    "Without internet, point CONVLIB_DATA at a folder holding {name} "
-    "(on the course machines: ../shared/data beside the repository, as an absolute path)."
-)
+_HOW_TO_GET_OFFLINE = "Without internet, " + _OFFLINE_WAY
 
 
 class DataUnavailableError(RuntimeError):
