@@ -10,16 +10,22 @@ PyTorch's x86-64 builds carry two:
   ``torch.ops.mkldnn._linear_pointwise(x, w, b, ...)``, which returns
   ``x @ w.T + b``.
 
-They give the same numbers up to float32 rounding, not the same speed. On the
-course's AMD EPYC (2026-12-01, AVX-512), oneDNN ran the convolution products of
-chapter 8 about twice as fast as ``torch.mm`` (MKL takes slower code paths on
-processors that are not Intel's); on an Intel CPU the two are closer.
+They give the same numbers up to float32 rounding, not the same speed, and
+which is faster depends on whose processor runs them. On the course's AMD EPYC
+(2026-12-01, AVX-512), oneDNN ran the convolution products of chapter 8 about
+twice as fast as ``torch.mm`` (MKL takes slower code paths on processors that
+are not Intel's). On an Intel Xeon with AVX-512 (2026-12-02) it was the other
+way round: ``convlib.conv2d`` took 10 to 25% less time with every product on
+``torch.mm`` (oneDNN's operator returns a fresh matrix on every call, which then
+has to be copied into place; ``torch.mm`` writes where it is told).
 
-:func:`matmul` and :func:`add_matmul` use oneDNN where :func:`onednn_available`
-says it works and :func:`library_for` lets it (float32 on the CPU, matrices
-without gaps, ``torch.backends.mkldnn`` enabled, nothing for autograd to
-record), and ``torch.mm`` otherwise. :func:`use` picks one for a block of code
-in one thread; the benchmark (``python -m convlib.bench``) times both.
+So the default, ``"auto"``, is the library :func:`preferred` names for this
+processor: ``torch.mm`` on Intel's, oneDNN on others where
+:func:`onednn_available` says it works. :func:`matmul` and :func:`add_matmul`
+then use oneDNN where :func:`library_for` lets them (float32 on the CPU,
+matrices without gaps, ``torch.backends.mkldnn`` enabled, nothing for autograd
+to record), and ``torch.mm`` otherwise. :func:`use` picks a library for a block
+of code in one thread; the benchmark (``python -m convlib.bench``) times both.
 """
 
 from __future__ import annotations
@@ -33,10 +39,10 @@ from collections.abc import Iterator
 import torch
 from torch.autograd import forward_ad
 
-__all__ = ["LIBRARIES", "add_matmul", "compiling", "current", "library_for", "matmul", "onednn_available", "transformed",
-           "use"]
+__all__ = ["LIBRARIES", "add_matmul", "compiling", "cpu_vendor", "current", "library_for", "matmul", "onednn_available",
+           "preferred", "transformed", "use"]
 
-#: What :func:`use` accepts: ``"auto"`` (oneDNN where it works, else torch.mm), ``"torch"``, ``"onednn"``.
+#: What :func:`use` accepts: ``"auto"`` (:func:`preferred`), ``"torch"``, ``"onednn"``.
 LIBRARIES = ("auto", "torch", "onednn")
 
 #: The choice :func:`use` made, per thread (and per asyncio task): one thread's block never changes another's products.
@@ -64,13 +70,53 @@ def onednn_available() -> bool:
     return isinstance(got, torch.Tensor) and torch.equal(got, x @ w.T)
 
 
+def _vendor_in(text: str) -> str:
+    """``"intel"``, ``"amd"`` or ``"other"``, from a text that names the processor's maker.
+
+    >>> _vendor_in("vendor_id : GenuineIntel"), _vendor_in("AMD64 Family 25 Model 17, AuthenticAMD"), _vendor_in("")
+    ('intel', 'amd', 'other')
+    """
+    if "GenuineIntel" in text:
+        return "intel"
+    if "AuthenticAMD" in text:
+        return "amd"
+    return "other"
+
+
+@functools.cache
+def cpu_vendor() -> str:
+    """Who made this processor: ``"intel"``, ``"amd"`` or ``"other"`` (unknown, or not x86-64).
+
+    Read from ``/proc/cpuinfo`` on Linux and from :func:`platform.processor`
+    elsewhere (Windows names the vendor there). Checked once per process.
+    """
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return "other"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            text = f.read(1 << 16)  # the first processor's entry is enough
+    except OSError:
+        text = ""
+    return _vendor_in(text) if text else _vendor_in(platform.processor())
+
+
+def preferred() -> str:
+    """The library ``"auto"`` means on this machine: ``"torch"`` on an Intel processor
+    (MKL's own), ``"onednn"`` on other x86-64 processors where :func:`onednn_available`,
+    ``"torch"`` everywhere else. See the module docstring for the measurements behind it."""
+    if cpu_vendor() == "intel" or not onednn_available():
+        return "torch"
+    return "onednn"
+
+
 @contextlib.contextmanager
 def use(library: str) -> Iterator[None]:
     """Compute the products inside the ``with`` block on ``library`` (one of :data:`LIBRARIES`).
 
-    ``"torch"`` keeps every product on ``torch.mm``. ``"onednn"`` is ``"auto"``
-    that refuses to start where oneDNN's operator does not work; in both, a
-    product that oneDNN cannot take (see :func:`library_for`) runs on ``torch.mm``.
+    ``"torch"`` keeps every product on ``torch.mm``. ``"onednn"`` sends every
+    product oneDNN can take to oneDNN, whoever made the processor, and refuses to
+    start where oneDNN's operator does not work; ``"auto"`` is :func:`preferred`.
+    A product that oneDNN cannot take (see :func:`library_for`) runs on ``torch.mm``.
     The choice holds for the calling thread only.
 
     >>> with use("torch"):
@@ -144,7 +190,8 @@ def current() -> str:
 def library_for(*tensors: torch.Tensor) -> str:
     """``"onednn"`` or ``"torch"``: the library a product of these tensors runs on now.
 
-    oneDNN needs float32 tensors on the CPU, ``torch.backends.mkldnn.enabled``
+    Under ``"auto"`` on a processor where :func:`preferred` is ``"torch"``, every
+    product runs on ``torch.mm``. Otherwise oneDNN needs float32 tensors on the CPU, ``torch.backends.mkldnn.enabled``
     (so ``torch.backends.mkldnn.flags(enabled=False)`` turns it off here too),
     matrices stored without gaps between their rows or columns, and nothing for
     autograd to record (a graph, a forward-mode tangent, a ``torch.func``
@@ -154,7 +201,8 @@ def library_for(*tensors: torch.Tensor) -> str:
     shapes it does not take (an empty inner dimension, a bias that is not one
     contiguous row).
     """
-    if compiling() or current() == "torch" or not onednn_available():
+    choice = current()
+    if compiling() or choice == "torch" or not onednn_available() or (choice == "auto" and preferred() == "torch"):
         return "torch"
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
         return "torch"

@@ -70,7 +70,8 @@ def test_a_reused_buffer_is_read_afresh() -> None:
 
 @needs_onednn
 @pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")  # torch's note when the flags are set
-def test_library_for_follows_the_rules() -> None:
+def test_library_for_follows_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gemm, "cpu_vendor", lambda: "amd")  # where "auto" means oneDNN
     x = torch.ones(3, 3)
     assert gemm.library_for(x) == "onednn"
     assert gemm.library_for(x.double()) == "torch"  # oneDNN's operator is used for float32 only
@@ -89,6 +90,29 @@ def test_library_for_follows_the_rules() -> None:
             assert gemm.library_for(torch.ones(2, 2)) == "onednn"
         assert gemm.library_for(torch.ones(2, 2)) == "torch"  # restored on leaving the inner block
     assert gemm.library_for(torch.ones(2, 2)) == "onednn"
+
+
+@needs_onednn
+def test_auto_is_the_library_preferred_for_the_processor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Intel's processors run torch.mm (MKL) faster, others oneDNN; an explicit choice overrides either."""
+    for vendor, expected in (("intel", "torch"), ("amd", "onednn"), ("other", "onednn")):
+        monkeypatch.setattr(gemm, "cpu_vendor", lambda vendor=vendor: vendor)
+        assert gemm.preferred() == expected
+        assert gemm.library_for(torch.ones(2, 2)) == expected
+        with gemm.use("onednn"):
+            assert gemm.library_for(torch.ones(2, 2)) == "onednn"
+        with gemm.use("torch"):
+            assert gemm.library_for(torch.ones(2, 2)) == "torch"
+
+
+def test_preferred_is_torch_without_onednn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gemm, "onednn_available", lambda: False)
+    monkeypatch.setattr(gemm, "cpu_vendor", lambda: "amd")
+    assert gemm.preferred() == "torch"
+
+
+def test_cpu_vendor_is_one_of_three() -> None:
+    assert gemm.cpu_vendor() in ("intel", "amd", "other")
 
 
 def test_products_that_need_a_gradient_still_get_one() -> None:
@@ -156,8 +180,9 @@ def test_forward_mode_derivatives_survive() -> None:
 
 
 @needs_onednn
-def test_use_holds_for_its_own_thread_only() -> None:
+def test_use_holds_for_its_own_thread_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``with use(...)`` block in one thread (an autograd backward, say) leaves another thread's products alone."""
+    monkeypatch.setattr(gemm, "cpu_vendor", lambda: "amd")  # where "auto" means oneDNN
     inside, release, seen = threading.Event(), threading.Event(), {}
 
     def other() -> None:
