@@ -65,6 +65,9 @@ from convlib.conv import (
     _batch_step,
     _checked,
     _forward_product,
+    _image_products,
+    _image_weight_grad,
+    _per_image,
     _product,
     _weight_matrix,
     _WeightGrad,
@@ -111,14 +114,19 @@ class _Matmuls(torch.autograd.Function):
     ) -> torch.Tensor:
         n, c_out, width = x.shape[0], weight.shape[0], weight[0].numel()
         rows = out_hw[0] * out_hw[1]
-        w2 = _weight_matrix(weight)  # (C_out, K)
         out = x.new_empty(n, c_out, *out_hw)  # (N, C_out, H_out, W_out)
         cols = _placeholder("cols", step * rows * width, x)
+        per_image = _per_image(x, weight, torch.contiguous_format, rows)  # as conv2d decides for an NCHW output
+        w2 = weight.reshape(c_out, width) if per_image else _weight_matrix(weight)  # (C_out, K)
         for a in range(0, n, step):
-            m = (min(n, a + step) - a) * rows
-            _forward_product(w2, cols[: m * width].view(m, width), bias, out[a : a + step])  # (B, C_out, H_out, W_out)
+            b = min(n, a + step)
+            m = (b - a) * rows
+            if per_image:  # one product per image, straight into the output
+                _image_products(w2, cols[: m * width].view(b - a, width, rows), bias, out[a:b].view(b - a, c_out, rows))
+            else:
+                _forward_product(w2, cols[: m * width].view(m, width), bias, out[a:b])  # (B, C_out, H_out, W_out)
         ctx.save_for_backward(weight)
-        ctx.shape = (n, step, rows, bias is not None)
+        ctx.shape = (n, step, rows, bias is not None, per_image)
         ctx.library = gemm.current()
         return out
 
@@ -130,19 +138,32 @@ class _Matmuls(torch.autograd.Function):
     @staticmethod
     def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         (weight,) = ctx.saved_tensors
-        n, step, rows, has_bias = ctx.shape
+        n, step, rows, has_bias, per_image = ctx.shape
         c_out, width = weight.shape[0], weight[0].numel()
-        w2_t = _weight_matrix(weight).t().contiguous()  # (K, C_out)
-        gw = _WeightGrad(weight)
         size = step * rows
         cols_t, g_t, gcols = (_placeholder(name, size * k, grad) for name, k in
                               (("cols_t", width), ("grad", c_out), ("gcols", width)))
-        for a in range(0, n, step):
-            m = (min(n, a + step) - a) * rows
-            gs = g_t[: c_out * m].view(c_out, m)  # (C_out, M): the slice's output gradients, transposed
-            gw.add(gs, cols_t[: width * m].view(width, m))
-            _product(w2_t, gs, gcols[: width * m].view(width, m))  # (K, M)
-        return None, gw.as_kernels(weight, torch.contiguous_format), grad.sum((0, 2, 3)) if has_bias else None, None, None
+        if per_image:
+            g3 = grad.contiguous().view(n, c_out, rows)  # (N, C_out, L), as conv2d's backward views it
+            gw = weight.new_zeros(c_out, width)
+            parts = _placeholder("wparts", step * c_out * width, grad)
+            w2_t = weight.reshape(c_out, width).t()  # (K, C_out)
+            for a in range(0, n, step):
+                b = min(n, a + step)
+                cols = cols_t[: (b - a) * rows * width].view(b - a, width, rows)  # (B, K, L)
+                _image_weight_grad(gw, g3[a:b], cols, parts[: (b - a) * c_out * width].view(b - a, c_out, width))
+                torch.matmul(w2_t, g3[a:b], out=gcols[: (b - a) * rows * width].view(b - a, width, rows))  # (B, K, L)
+            gw_kernels = gw.view_as(weight)
+        else:
+            w2_t = _weight_matrix(weight).t().contiguous()  # (K, C_out)
+            acc = _WeightGrad(weight)
+            for a in range(0, n, step):
+                m = (min(n, a + step) - a) * rows
+                gs = g_t[: c_out * m].view(c_out, m)  # (C_out, M): the slice's output gradients, transposed
+                acc.add(gs, cols_t[: width * m].view(width, m))
+                _product(w2_t, gs, gcols[: width * m].view(width, m))  # (K, M)
+            gw_kernels = acc.as_kernels(weight, torch.contiguous_format)
+        return None, gw_kernels, grad.sum((0, 2, 3)) if has_bias else None, None, None
 
 
 def matmuls_only(

@@ -12,20 +12,31 @@ Three versions, same numbers:
   double loop: the definition, and hopelessly slow on real data.
 * :func:`~convlib.conv.conv2d_unfold`, five lines: ``F.unfold`` + ``@``, with autograd
   deriving the backward pass. Readable, and several times slower than PyTorch.
-* :func:`~convlib.conv2d` (used by :class:`Conv2D`), the same idea arranged for speed:
-  the receptive fields are gathered channels-last (``(N*H_out*W_out,
-  k_h*k_w*C_in)``, each row one contiguous run per kernel row), and one matrix
-  product per slice of the batch computes that slice of the output. The backward pass is written
-  by hand in the transposed layout (one row per kernel tap and channel, one
-  column per output position, gathered from the input's rows, which stays fast
-  when ``C_in`` is 1 or 3): two more matrix products (weight gradient and input
-  gradient) plus a "col2im" step that adds each kernel tap's share back onto
-  the input (shares that fall on padding are dropped), and the input gradient
-  comes back in the input's own memory layout, as torch's convolution returns
-  it. The products run on the faster library at hand (oneDNN or ``torch.mm``,
-  see :mod:`convlib.gemm`). A large batch is processed in slices of even size
-  (at most ``CHUNK_BYTES`` of im2col matrix each), and the scratch matrices are
-  kept between calls.
+* :func:`~convlib.conv2d` (used by :class:`Conv2D`), the same idea arranged for speed,
+  in one of two ways, both with the backward pass written by hand: two more
+  matrix products (weight gradient and input gradient) plus a "col2im" step
+  that adds each kernel tap's share of the input gradient back onto the input
+  (shares that fall on padding are dropped).
+
+  - **Image by image** (``_forward_per_image``), where the products run on
+    ``torch.mm``'s library and each image has at least ``PER_IMAGE_ROWS`` output
+    positions: each image's im2col matrix is ``F.unfold``'s ``(C_in*k_h*k_w,
+    H_out*W_out)``, one column per output position, and one batched product
+    (``torch.baddbmm``) writes every image's ``(C_out, H_out*W_out)`` result
+    straight into the NCHW output, bias included; nothing is reordered after.
+  - **One product per slice of the batch** (``_forward_rows``), everywhere
+    else (oneDNN, whose product operator has no batched form; small images;
+    channels-last and half-precision tensors): the receptive fields are gathered
+    channels-last (``(N*H_out*W_out, k_h*k_w*C_in)``, each row one contiguous
+    run per kernel row) and the backward pass works in the transposed layout
+    (one row per kernel tap and channel, one column per output position, which
+    stays fast when ``C_in`` is 1 or 3).
+
+  The input gradient comes back in the input's own memory layout, as torch's
+  convolution returns it. The products run on the faster library at hand
+  (oneDNN or ``torch.mm``, see :mod:`convlib.gemm`). A large batch is processed
+  in slices of even size (at most ``CHUNK_BYTES`` of im2col matrix each), and
+  the scratch matrices are kept between calls.
 """
 
 from __future__ import annotations
@@ -66,6 +77,10 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 #: Largest im2col matrix built at once (bytes); a bigger batch is processed in slices.
 CHUNK_BYTES = 4 << 20
+
+#: Fewest output positions per image (``H_out*W_out``) for which :func:`conv2d` multiplies image by
+#: image (see :func:`_per_image`); with fewer, each image's products are too small to run fast.
+PER_IMAGE_ROWS = 256
 
 
 class _Scratch(threading.local):
@@ -480,6 +495,126 @@ class _WeightGrad:
         return self.matrix.t().reshape(c_out, kh, kw, c_in).permute(0, 3, 1, 2).contiguous(memory_format=layout)
 
 
+#: How a batch is cut up: ``(stride, padding, dilation, (H_out, W_out), images per slice)``.
+Geometry = tuple[IntPair, IntPair, IntPair, IntPair, int]
+
+
+def _per_image(x: torch.Tensor, weight: torch.Tensor, layout: torch.memory_format, rows: int) -> bool:
+    """Whether :func:`conv2d` multiplies image by image (see :func:`_forward_per_image`).
+
+    It does for an NCHW output with at least :data:`PER_IMAGE_ROWS` positions per image, in
+    float32 or float64, where the products run on ``torch.mm``'s library (see
+    :func:`convlib.gemm.library_for`): one batched product then writes each image's output
+    where it belongs, with no reordering after. oneDNN's operator has no batched form,
+    so where it is the faster library the products stay one per slice (:func:`_forward_rows`).
+    """
+    return (layout == torch.contiguous_format and rows >= PER_IMAGE_ROWS
+            and x.dtype in (torch.float32, torch.float64) and gemm.library_for(x, weight) == "torch")
+
+
+def _image_windows(x: torch.Tensor, p: IntPair, k: IntPair, s: IntPair, d: IntPair, out: IntPair) -> torch.Tensor:
+    """Every receptive field of ``x (N, C, H, W)``, zero-padded by ``p``, as ``(N, C, k_h, k_w, H_out, W_out)``.
+
+    The order of ``F.unfold``: flattened, image ``n`` is a ``(C*k_h*k_w, H_out*W_out)``
+    matrix with one column per output position. A view of the padded input.
+    """
+    return _windows_kernel_first(_padded_nchw(x, p), k, s, d, out).permute(3, 2, 0, 1, 4, 5)
+
+
+def _forward_per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, geometry: Geometry,
+                       out: torch.Tensor) -> None:
+    """``out (N, C_out, H_out, W_out)`` = one product per image, ``weight (C_out, K) @ cols (K, L) (+ bias)``.
+
+    The columns of an image's im2col matrix are its output positions, so the
+    product ``(C_out, L)`` is that image's output as NCHW stores it: a batched
+    matrix product (``torch.baddbmm``) writes it straight into ``out``, bias included.
+    """
+    s, p, d, out_hw, step = geometry
+    n, c_in = x.shape[:2]
+    c_out, _, kh, kw = weight.shape
+    rows, width = out_hw[0] * out_hw[1], c_in * kh * kw  # L, K
+    win = _image_windows(x, p, (kh, kw), s, d, out_hw)  # (N, C_in, k_h, k_w, H_out, W_out), a view
+    w2 = weight.reshape(c_out, width)  # (C_out, K), taps ordered (C_in, k_h, k_w) like an image's matrix
+    out3 = out.view(n, c_out, rows)  # (N, C_out, L)
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        block = _SCRATCH.get("cols", (b - a, *win.shape[1:]), x)
+        block.copy_(win[a:b])  # im2col: (B, C_in, k_h, k_w, H_out, W_out)
+        _image_products(w2, block.view(b - a, width, rows), bias, out3[a:b])  # (B, C_out, L)
+
+
+def _image_products(w2: torch.Tensor, cols: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor) -> None:
+    """``out[b] = w2 (C_out, K) @ cols[b] (K, L) (+ bias)`` for every image ``b``: ``out (B, C_out, L)``."""
+    w_b = w2.expand(cols.shape[0], *w2.shape)  # (B, C_out, K), a view
+    if bias is None:
+        torch.bmm(w_b, cols, out=out)
+    else:
+        torch.baddbmm(bias.view(1, -1, 1), w_b, cols, out=out)
+
+
+def _image_weight_grad(gw: torch.Tensor, g: torch.Tensor, cols: torch.Tensor, parts: torch.Tensor) -> None:
+    """``gw (C_out, K) += sum over images of g[b] (C_out, L) @ cols[b].T``; ``parts (B, C_out, K)`` is scratch."""
+    torch.bmm(g, cols.transpose(1, 2), out=parts)  # (B, C_out, K): one per image
+    gw += parts.sum(0)
+
+
+def _forward_rows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, geometry: Geometry,
+                  out: torch.Tensor) -> None:
+    """``out (N, C_out, H_out, W_out)`` from one product per slice of the batch, one im2col row per output position.
+
+    The rows are gathered channels-last, ``(B*H_out*W_out, k_h*k_w*C_in)``: each
+    row is one contiguous run per kernel row even when ``C_in`` is small, and
+    the product runs on either library (see :func:`_forward_product`).
+    """
+    s, p, d, out_hw, step = geometry
+    n, c_in = x.shape[:2]
+    c_out, _, kh, kw = weight.shape
+    width = kh * kw * c_in  # K
+    win = _windows(_padded_nhwc(x, p), (kh, kw), s, d, out_hw)  # (N, H_out, W_out, k_h, k_w, C_in), a view
+    w2 = _weight_matrix(weight)  # (C_out, K), K = k_h*k_w*C_in
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        block = _SCRATCH.get("cols", (b - a, *win.shape[1:]), x)  # one slice's im2col matrix, dense
+        block.copy_(win[a:b])  # im2col: (B, H_out, W_out, k_h, k_w, C_in)
+        _forward_product(w2, block.view(-1, width), bias, out[a:b])  # (B, C_out, H_out, W_out)
+
+
+def _backward_per_image(ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor
+                        ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """The backward pass of :func:`_forward_per_image`, image by image: ``(grad_x, grad_weight, grad_bias)``.
+
+    With ``g (C_out, L)`` an image's output gradient and ``cols (K, L)`` its im2col
+    matrix: the weight gradient is ``g @ cols.T`` summed over the images, the
+    input gradient's columns ``weight.T @ g (K, L)``, each tap's share of which
+    col2im adds back onto the input.
+    """
+    s, p, d, out_hw, step = ctx.geometry
+    need_x, need_w, need_b = ctx.needs_input_grad[:3]
+    n, c_in, h, w = x.shape
+    c_out, _, kh, kw = weight.shape
+    rows, width = out_hw[0] * out_hw[1], c_in * kh * kw  # L, K
+    g3 = grad.contiguous().view(n, c_out, rows)  # (N, C_out, L)
+    gb = g3.sum((0, 2)) if need_b else None  # (C_out,): the bias touches every output position
+    gw = weight.new_zeros(c_out, width) if need_w else None  # (C_out, K)
+    win = _image_windows(x, p, (kh, kw), s, d, out_hw) if need_w else None  # (N, C_in, k_h, k_w, H_out, W_out)
+    gx = torch.empty_like(x, memory_format=torch.contiguous_format) if need_x else None  # (N, C_in, H, W)
+    plan, covers = _col2im_plan((h, w), out_hw, (kh, kw), s, p, d)
+    w2_t = weight.reshape(c_out, width).t()  # (K, C_out)
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        g = g3[a:b]  # (B, C_out, L)
+        if gw is not None:
+            block = _SCRATCH.get("cols", (b - a, *win.shape[1:]), x)
+            block.copy_(win[a:b])  # im2col again: cheaper than keeping the forward's
+            _image_weight_grad(gw, g, block.view(b - a, width, rows), _SCRATCH.get("wparts", (b - a, c_out, width), x))
+        if gx is not None:
+            gc = _SCRATCH.get("gcols", (b - a, width, rows), x)  # (B, K, L): each tap's share, per image
+            torch.matmul(w2_t, g, out=gc)  # (K, C_out) @ (B, C_out, L)
+            gc = gc.view(b - a, c_in, kh, kw, *out_hw).permute(2, 3, 1, 0, 4, 5)  # (k_h, k_w, C_in, B, H_out, W_out)
+            _col2im(gx[a:b], _col2im_pairs(gx[a:b], gc, plan), covers)
+    return gx, None if gw is None else gw.view_as(weight), gb
+
+
 class _Im2colConv(torch.autograd.Function):
     """im2col convolution with a hand-written backward pass (see the module docstring)."""
 
@@ -497,19 +632,17 @@ class _Im2colConv(torch.autograd.Function):
         n, c_in = x.shape[:2]
         c_out, _, kh, kw = weight.shape
         rows, width = out_hw[0] * out_hw[1], kh * kw * c_in  # per image: L rows of K numbers
-        xp = _padded_nhwc(x, p)  # (N, H_p, W_p, C_in)
-        win = _windows(xp, (kh, kw), s, d, out_hw)  # (N, H_out, W_out, k_h, k_w, C_in), a view
-        w2 = _weight_matrix(weight)  # (C_out, K), K = k_h*k_w*C_in
         layout = output_layout(x, weight)  # as F.conv2d stores its output
         out = torch.empty(n, c_out, *out_hw, dtype=x.dtype, device=x.device, memory_format=layout)  # (N, C_out, H_out, W_out)
         step = _batch_step(n, rows * width * x.element_size())
-        for a in range(0, n, step):
-            b = min(n, a + step)
-            block = _SCRATCH.get("cols", (b - a, *win.shape[1:]), x)  # one slice's im2col matrix, dense
-            block.copy_(win[a:b])  # im2col: (B, H_out, W_out, k_h, k_w, C_in)
-            _forward_product(w2, block.view(-1, width), bias, out[a:b])  # (B, C_out, H_out, W_out)
+        per_image = _per_image(x, weight, layout, rows)
+        if per_image:
+            _forward_per_image(x, weight, bias, (s, p, d, out_hw, step), out)
+        else:
+            _forward_rows(x, weight, bias, (s, p, d, out_hw, step), out)
         ctx.save_for_backward(x, weight, bias)
         ctx.geometry = (s, p, d, out_hw, step)
+        ctx.per_image = per_image
         ctx.library = gemm.current()  # the backward's products run on the same library
         return out
 
@@ -525,6 +658,8 @@ class _Im2colConv(torch.autograd.Function):
         s, p, d, (h_out, w_out), step = ctx.geometry
         if torch.is_grad_enabled():  # create_graph=True: a second derivative will follow
             return _differentiable_backward(ctx, grad, x, weight, bias)
+        if ctx.per_image:
+            return (*_backward_per_image(ctx, grad, x, weight), None, None, None, None)
         n, c_in, h, w = x.shape
         c_out, _, kh, kw = weight.shape
         need_x, need_w, need_b = ctx.needs_input_grad[:3]

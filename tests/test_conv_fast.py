@@ -22,6 +22,14 @@ LIBRARIES = ["torch", pytest.param("onednn", marks=pytest.mark.skipif(
     not gemm.onednn_available(), reason="oneDNN's product operator is not usable here"))]
 
 
+@pytest.fixture(autouse=True, params=["rows", "per-image"])
+def arrangement(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs twice: with conv2d's products one per slice of the batch, and one per image
+    wherever conv2d may multiply image by image (an NCHW output in float32/float64 on torch.mm)."""
+    monkeypatch.setattr(conv_module, "PER_IMAGE_ROWS", 10**9 if request.param == "rows" else 1)
+    return request.param
+
+
 def _case(seed: int, x_shape, w_shape, bias: bool = True, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(x_shape, generator=g, dtype=dtype)  # (N, C_in, H, W)
@@ -160,14 +168,15 @@ def test_batch_slicing_does_not_change_results(monkeypatch: pytest.MonkeyPatch, 
         torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
 
 
-def test_scratch_is_reused_and_freed() -> None:
+def test_scratch_is_reused_and_freed(arrangement: str) -> None:
     conv_module.free_scratch()
     x, w, b = _case(8, (3, 2, 6, 6), (4, 2, 3, 3))
     for t in (x, w, b):
         t.requires_grad_()
     conv2d(x, w, b, padding=1).sum().backward()
     buffers = dict(conv_module._SCRATCH.buffers)
-    assert {name for name, _, _ in buffers} == {"cols", "out", "grad", "gcols"}  # float64: products on torch.mm
+    expected = {"cols", "out", "grad", "gcols"} if arrangement == "rows" else {"cols", "wparts", "gcols"}
+    assert {name for name, _, _ in buffers} == expected  # float64: products on torch.mm
     first = [x.grad.clone(), w.grad.clone()]
     x.grad = w.grad = None
     conv2d(x, w, b, padding=1).sum().backward()  # same sizes: the same buffers, same results
@@ -528,7 +537,8 @@ def test_backward_runs_on_the_library_of_its_forward(monkeypatch: pytest.MonkeyP
         y = conv2d(x, w, padding=1)
     y.sum().backward()
     assert calls == []
-    y = conv2d(x, w, padding=1)
+    with gemm.use("onednn"):
+        y = conv2d(x, w, padding=1)
     assert len(calls) == 1  # the forward product (one slice)
     y.sum().backward()
     assert len(calls) == 3  # weight gradient and input-gradient products
