@@ -87,7 +87,7 @@ def _vendor_in(text: str) -> str:
 def cpu_vendor() -> str:
     """Who made this processor: ``"intel"``, ``"amd"`` or ``"other"`` (unknown, or not x86-64).
 
-    Read from ``/proc/cpuinfo`` on Linux and from :func:`platform.processor`
+    Read from ``/proc/cpuinfo`` on Linux and from ``platform.processor()``
     elsewhere (Windows names the vendor there). Checked once per process.
     """
     if platform.machine().lower() not in ("x86_64", "amd64"):
