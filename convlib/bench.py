@@ -12,13 +12,15 @@ and LeNet layer shapes of the course:
 * ``unfold``: :func:`convlib.conv.conv2d_unfold`, ``F.unfold`` + matmul with
   autograd's backward.
 * ``convlib``: :func:`convlib.conv2d`, im2col + matmul with a hand-written
-  backward, its products on the faster library (oneDNN where it works, see
-  :mod:`convlib.gemm`).
+  backward, its products on the library :func:`convlib.gemm.preferred` names
+  for this processor (``torch.mm`` on Intel's, oneDNN on others).
 * ``convlib-mm``: the same layer with every product on ``torch.mm``
-  (:func:`conv2d_torch_mm`): the difference to ``convlib`` is the library.
+  (:func:`conv2d_torch_mm`): the difference to ``convlib`` is the library
+  (none where ``convlib`` uses ``torch.mm`` too).
 * ``matmuls``: :func:`matmuls_only`, the three matrix products an im2col
   convolution needs (forward, weight gradient, input gradient), on the same
-  slices of the batch and the same library as ``convlib``, and nothing else:
+  slices of the batch, in the same arrangement (image by image or one product
+  per slice) and on the same library as ``convlib``, and nothing else:
   no gathering, no scattering. An im2col implementation built on these
   products cannot be faster than this row, so it shows how much of the gap to
   ``torch`` is the matrix products and how much is everything around them.
