@@ -744,3 +744,20 @@ def test_empty_batch_is_stored_contiguous_as_torch(fn) -> None:
     x, w = torch.randn(0, 2, 6, 6), torch.randn(3, 2, 3, 3).contiguous(memory_format=torch.channels_last)
     got, expected = fn(x, w, padding=1), F.conv2d(x, w, padding=1)
     assert got.shape == expected.shape and got.stride() == expected.stride()
+
+
+def test_which_arrangement_conv2d_picks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Image by image only where it pays and is possible: NCHW, float32/64, torch.mm, enough positions per image."""
+    monkeypatch.setattr(conv_module, "PER_IMAGE_ROWS", 256)
+    x, w = torch.randn(2, 3, 16, 16), torch.randn(4, 3, 3, 3)
+    nchw = torch.contiguous_format
+    with gemm.use("torch"):
+        assert conv_module._per_image(x, w, nchw, 256)
+        assert conv_module._per_image(x.double(), w.double(), nchw, 256)
+        assert not conv_module._per_image(x, w, nchw, 255)  # small images: one product per slice
+        assert not conv_module._per_image(x, w, torch.channels_last, 256)
+        assert not conv_module._per_image(x.bfloat16(), w.bfloat16(), nchw, 256)
+    if gemm.onednn_available():
+        with gemm.use("onednn"):
+            assert not conv_module._per_image(x, w, nchw, 256)  # oneDNN's operator has no batched form
+            assert conv_module._per_image(x.double(), w.double(), nchw, 256)  # float64 runs on torch.mm anyway
