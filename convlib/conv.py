@@ -80,7 +80,9 @@ CHUNK_BYTES = 4 << 20
 
 #: Fewest output positions per image (``H_out*W_out``) for which :func:`conv2d` multiplies image by
 #: image (see :func:`_per_image`); with fewer, each image's products are too small to run fast.
-PER_IMAGE_ROWS = 256
+#: Measured on an Intel Xeon, 2 threads, forward+backward (image by image vs one product per slice):
+#: 16 positions 29.2 vs 18.7 ms, 64 and 100 within 3% of each other, 144 2.9 vs 3.3 ms, 256 23.3 vs 25.8 ms.
+PER_IMAGE_ROWS = 128
 
 
 class _Scratch(threading.local):
