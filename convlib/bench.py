@@ -68,6 +68,7 @@ from convlib.conv import (
     _checked,
     _forward_product,
     _image_products,
+    _image_tap_shares,
     _image_weight_grad,
     _per_image,
     _product,
@@ -143,8 +144,7 @@ class _Matmuls(torch.autograd.Function):
         n, step, rows, has_bias, per_image = ctx.shape
         c_out, width = weight.shape[0], weight[0].numel()
         size = step * rows
-        cols_t, g_t, gcols = (_placeholder(name, size * k, grad) for name, k in
-                              (("cols_t", width), ("grad", c_out), ("gcols", width)))
+        cols, gcols = (_placeholder(name, size * width, grad) for name in ("cols_t", "gcols"))
         if per_image:
             g3 = grad.contiguous().view(n, c_out, rows)  # (N, C_out, L), as conv2d's backward views it
             gw = weight.new_zeros(c_out, width)
@@ -152,17 +152,19 @@ class _Matmuls(torch.autograd.Function):
             w2_t = weight.reshape(c_out, width).t()  # (K, C_out)
             for a in range(0, n, step):
                 b = min(n, a + step)
-                cols = cols_t[: (b - a) * rows * width].view(b - a, width, rows)  # (B, K, L)
-                _image_weight_grad(gw, g3[a:b], cols, parts[: (b - a) * c_out * width].view(b - a, c_out, width))
-                torch.matmul(w2_t, g3[a:b], out=gcols[: (b - a) * rows * width].view(b - a, width, rows))  # (B, K, L)
+                k_l = (b - a) * rows * width
+                _image_weight_grad(gw, g3[a:b], cols[:k_l].view(b - a, width, rows),  # (B, K, L)
+                                   parts[: (b - a) * c_out * width].view(b - a, c_out, width))
+                _image_tap_shares(w2_t, g3[a:b], gcols[:k_l].view(b - a, width, rows))  # (B, K, L)
             gw_kernels = gw.view_as(weight)
         else:
+            g_t = _placeholder("grad", size * c_out, grad)
             w2_t = _weight_matrix(weight).t().contiguous()  # (K, C_out)
             acc = _WeightGrad(weight)
             for a in range(0, n, step):
                 m = (min(n, a + step) - a) * rows
                 gs = g_t[: c_out * m].view(c_out, m)  # (C_out, M): the slice's output gradients, transposed
-                acc.add(gs, cols_t[: width * m].view(width, m))
+                acc.add(gs, cols[: width * m].view(width, m))
                 _product(w2_t, gs, gcols[: width * m].view(width, m))  # (K, M)
             gw_kernels = acc.as_kernels(weight, torch.contiguous_format)
         return None, gw_kernels, grad.sum((0, 2, 3)) if has_bias else None, None, None

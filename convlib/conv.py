@@ -560,6 +560,12 @@ def _image_weight_grad(gw: torch.Tensor, g: torch.Tensor, cols: torch.Tensor, pa
     gw += parts.sum(0)
 
 
+def _image_tap_shares(w2_t: torch.Tensor, g: torch.Tensor, out: torch.Tensor) -> None:
+    """``out[b] = w2_t (K, C_out) @ g[b] (C_out, L)`` for every image ``b``: each kernel tap's share of the
+    input gradient, ``out (B, K, L)``, for col2im to add back."""
+    torch.matmul(w2_t, g, out=out)
+
+
 def _forward_rows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, geometry: Geometry,
                   out: torch.Tensor) -> None:
     """``out (N, C_out, H_out, W_out)`` from one product per slice of the batch, one im2col row per output position.
@@ -600,8 +606,9 @@ def _backward_per_image(ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: t
     gw = weight.new_zeros(c_out, width) if need_w else None  # (C_out, K)
     win = _image_windows(x, p, (kh, kw), s, d, out_hw) if need_w else None  # (N, C_in, k_h, k_w, H_out, W_out)
     gx = torch.empty_like(x, memory_format=torch.contiguous_format) if need_x else None  # (N, C_in, H, W)
-    plan, covers = _col2im_plan((h, w), out_hw, (kh, kw), s, p, d)
-    w2_t = weight.reshape(c_out, width).t()  # (K, C_out)
+    if need_x:
+        plan, covers = _col2im_plan((h, w), out_hw, (kh, kw), s, p, d)
+        w2_t = weight.reshape(c_out, width).t()  # (K, C_out)
     for a in range(0, n, step):
         b = min(n, a + step)
         g = g3[a:b]  # (B, C_out, L)
@@ -611,7 +618,7 @@ def _backward_per_image(ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: t
             _image_weight_grad(gw, g, block.view(b - a, width, rows), _SCRATCH.get("wparts", (b - a, c_out, width), x))
         if gx is not None:
             gc = _SCRATCH.get("gcols", (b - a, width, rows), x)  # (B, K, L): each tap's share, per image
-            torch.matmul(w2_t, g, out=gc)  # (K, C_out) @ (B, C_out, L)
+            _image_tap_shares(w2_t, g, gc)
             gc = gc.view(b - a, c_in, kh, kw, *out_hw).permute(2, 3, 1, 0, 4, 5)  # (k_h, k_w, C_in, B, H_out, W_out)
             _col2im(gx[a:b], _col2im_pairs(gx[a:b], gc, plan), covers)
     return gx, None if gw is None else gw.view_as(weight), gb
