@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -64,14 +65,19 @@ except ImportError:  # pragma: no cover - Windows
 from convlib import gemm
 from convlib.validate import check_int, positive_int_arg as _positive_int
 from convlib.conv import (
-    _batch_step,
+    Geometry,
     _checked,
+    _images_per_slice,
     _forward_product,
-    _image_products,
-    _image_tap_shares,
-    _image_weight_grad,
+    _kernels_from_rows,
     _per_image,
+    _plan,
     _product,
+    _row_weights,
+    _shift_products,
+    _shift_tap_shares,
+    _shift_weight_grad,
+    _shifted_shape,
     _weight_matrix,
     _WeightGrad,
     conv2d,
@@ -113,23 +119,31 @@ class _Matmuls(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, step: int, out_hw: tuple[int, int],
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, geometry: Geometry,
     ) -> torch.Tensor:
+        s, p, d, out_hw, step = geometry
         n, c_out, width = x.shape[0], weight.shape[0], weight[0].numel()
         rows = out_hw[0] * out_hw[1]
         out = x.new_empty(n, c_out, *out_hw)  # (N, C_out, H_out, W_out)
-        cols = _placeholder("cols", step * rows * width, x)
         per_image = _per_image(x, weight, torch.contiguous_format, rows)  # as conv2d decides for an NCHW output
-        w2 = weight.reshape(c_out, width) if per_image else _weight_matrix(weight)  # (C_out, K)
+        ctx.plan = None
+        if per_image:  # kernel row by kernel row, image by image, straight into the output
+            plan = ctx.plan = _plan(x, weight, s, p, d, out_hw)
+            wt = _row_weights(weight, plan)  # (T, C_out, K')
+            x3 = _placeholder("cols", math.prod(_shifted_shape(plan, step, x.shape[1], bias)), x)
+        else:
+            cols = _placeholder("cols", step * rows * width, x)
+            w2 = _weight_matrix(weight)  # (C_out, K)
         for a in range(0, n, step):
             b = min(n, a + step)
-            m = (b - a) * rows
-            if per_image:  # one product per image, straight into the output
-                _image_products(w2, cols[: m * width].view(b - a, width, rows), bias, out[a:b].view(b - a, c_out, rows))
+            if per_image:
+                shifted = _prefix(x3, *_shifted_shape(plan, b - a, x.shape[1], bias))  # (G, B, K' (+1), H''*W_out)
+                _shift_products(wt, shifted, bias, out[a:b].view(b - a, c_out, rows), plan)
             else:
-                _forward_product(w2, cols[: m * width].view(m, width), bias, out[a:b])  # (B, C_out, H_out, W_out)
+                _forward_product(w2, _prefix(cols, (b - a) * rows, width), bias, out[a:b])  # (B, C_out, H_out, W_out)
         ctx.save_for_backward(weight)
-        ctx.shape = (n, step, rows, bias is not None, per_image)
+        ctx.geometry = geometry
+        ctx.shape = (x.shape, bias is not None, per_image)
         ctx.library = gemm.current()
         return out
 
@@ -141,33 +155,45 @@ class _Matmuls(torch.autograd.Function):
     @staticmethod
     def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         (weight,) = ctx.saved_tensors
-        n, step, rows, has_bias, per_image = ctx.shape
-        c_out, width = weight.shape[0], weight[0].numel()
-        size = step * rows
-        cols, gcols = (_placeholder(name, size * width, grad) for name in ("cols_t", "gcols"))
+        s, p, d, out_hw, step = ctx.geometry
+        shape, has_bias, per_image = ctx.shape
+        n, c_out, rows = shape[0], weight.shape[0], out_hw[0] * out_hw[1]
         if per_image:
+            plan = ctx.plan
+            wt = _row_weights(weight, plan)  # (T, C_out, K')
+            kh, width = wt.shape[0], wt.shape[2]
+            x3 = _placeholder("cols_t", math.prod(_shifted_shape(plan, step, shape[1], None)), grad)
+            (lo, hi), (top, bottom) = plan.span, plan.pad
+            gv = _placeholder("grad", step * c_out * (top + out_hw[0] + bottom) * out_hw[1], grad)
+            gx3 = _placeholder("gcols", step * plan.groups * width * (hi - lo) * out_hw[1], grad)
+            parts = _placeholder("wparts", kh * step * c_out * width, grad)
+            gwt = weight.new_zeros(kh, c_out, width)
             g3 = grad.contiguous().view(n, c_out, rows)  # (N, C_out, L), as conv2d's backward views it
-            gw = weight.new_zeros(c_out, width)
-            parts = _placeholder("wparts", step * c_out * width, grad)
-            w2_t = weight.reshape(c_out, width).t()  # (K, C_out)
             for a in range(0, n, step):
                 b = min(n, a + step)
-                k_l = (b - a) * rows * width
-                _image_weight_grad(gw, g3[a:b], cols[:k_l].view(b - a, width, rows),  # (B, K, L)
-                                   parts[: (b - a) * c_out * width].view(b - a, c_out, width))
-                _image_tap_shares(w2_t, g3[a:b], gcols[:k_l].view(b - a, width, rows))  # (B, K, L)
-            gw_kernels = gw.view_as(weight)
+                _shift_weight_grad(gwt, g3[a:b], _prefix(x3, *_shifted_shape(plan, b - a, shape[1], None)),
+                                   _prefix(parts, kh, b - a, c_out, width), plan)
+                g = _prefix(gv, b - a, c_out, (top + out_hw[0] + bottom) * out_hw[1]) if top or bottom else g3[a:b]
+                _shift_tap_shares(wt, g, _prefix(gx3, plan.groups, b - a, width, (hi - lo) * out_hw[1]), plan)
+            gw_kernels = _kernels_from_rows(gwt, weight, plan)
         else:
+            width, size = weight[0].numel(), step * rows
+            cols, gcols = (_placeholder(name, size * width, grad) for name in ("cols_t", "gcols"))
             g_t = _placeholder("grad", size * c_out, grad)
             w2_t = _weight_matrix(weight).t().contiguous()  # (K, C_out)
             acc = _WeightGrad(weight)
             for a in range(0, n, step):
                 m = (min(n, a + step) - a) * rows
-                gs = g_t[: c_out * m].view(c_out, m)  # (C_out, M): the slice's output gradients, transposed
-                acc.add(gs, cols[: width * m].view(width, m))
-                _product(w2_t, gs, gcols[: width * m].view(width, m))  # (K, M)
+                gs = _prefix(g_t, c_out, m)  # (C_out, M): the slice's output gradients, transposed
+                acc.add(gs, _prefix(cols, width, m))
+                _product(w2_t, gs, _prefix(gcols, width, m))  # (K, M)
             gw_kernels = acc.as_kernels(weight, torch.contiguous_format)
-        return None, gw_kernels, grad.sum((0, 2, 3)) if has_bias else None, None, None
+        return None, gw_kernels, grad.sum((0, 2, 3)) if has_bias else None, None
+
+
+def _prefix(flat: torch.Tensor, *shape: int) -> torch.Tensor:
+    """The dense prefix of the flat placeholder ``flat`` that holds ``shape``, viewed as it."""
+    return flat[: math.prod(shape)].view(shape)
 
 
 def matmuls_only(
@@ -192,10 +218,10 @@ def matmuls_only(
     >>> matmuls_only(torch.ones(2, 3, 5, 5), torch.ones(4, 3, 3, 3), padding=1).shape
     torch.Size([2, 4, 5, 5])
     """
-    _, _, _, _, (h_out, w_out) = _checked(x, weight, bias, stride, padding, 1)
-    rows, width = h_out * w_out, weight[0].numel()  # per image: L rows of K numbers
-    step = _batch_step(x.shape[0], rows * width * x.element_size())  # images per slice, as conv2d
-    return _Matmuls.apply(x, weight, bias, step, (h_out, w_out))
+    _, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, 1)
+    per_image = _per_image(x, weight, torch.contiguous_format, out_hw[0] * out_hw[1])  # as conv2d decides
+    step = _images_per_slice(x, weight, (s, p, d, out_hw), per_image)  # images per slice, as conv2d
+    return _Matmuls.apply(x, weight, bias, (s, p, d, out_hw, step))
 
 
 def conv2d_torch_mm(

@@ -20,10 +20,16 @@ Three versions, same numbers:
 
   - **Image by image** (``_forward_per_image``), where the products run on
     ``torch.mm``'s library and each image has at least ``PER_IMAGE_ROWS`` output
-    positions: each image's im2col matrix is ``F.unfold``'s ``(C_in*k_h*k_w,
-    H_out*W_out)``, one column per output position, and one batched product
-    (``torch.baddbmm``) writes every image's ``(C_out, H_out*W_out)`` result
-    straight into the NCHW output, bias included; nothing is reordered after.
+    positions. The input is copied ``k_w`` times, each copy shifted left by one
+    kernel column (and zero-padded); kernel row ``i``'s receptive fields are then
+    those copies read from row ``i`` on, a view, so no ``k_h`` times larger im2col
+    matrix is built. Each kernel row is one batched product (``torch.baddbmm``),
+    ``(C_out, k_w*C_in)`` times ``(k_w*C_in, H_out*W_out)`` per image, added
+    straight into the NCHW output (the bias rides along as a row of ones); the
+    backward pass runs the same views the other way. For thin kernel rows with many
+    kernels (an RGB input layer) the copies hold every kernel tap instead
+    ("folded": each image's ``F.unfold`` matrix, one product). The copies are kept
+    from the forward pass for the backward pass where the whole batch fits in one slice.
   - **One product per slice of the batch** (``_forward_rows``), everywhere
     else (oneDNN, whose product operator has no batched form; small images;
     channels-last and half-precision tensors): the receptive fields are gathered
@@ -41,9 +47,10 @@ Three versions, same numbers:
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -78,11 +85,26 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 #: Largest im2col matrix built at once (bytes); a bigger batch is processed in slices.
 CHUNK_BYTES = 4 << 20
 
+#: The same for the image-by-image arrangement's row-shifted input (see :func:`_forward_per_image`).
+#: Measured on an Intel Xeon, 2 threads, forward+backward of 128x64x32x32 -> 64 (3x3, padding 1):
+#: 173 ms in slices of 8 MiB, 187 ms in slices of 32 MiB, 205 ms in one slice of 107 MiB.
+SHIFT_CHUNK_BYTES = 16 << 20
+
 #: Fewest output positions per image (``H_out*W_out``) for which :func:`conv2d` multiplies image by
 #: image (see :func:`_per_image`); with fewer, each image's products are too small to run fast.
-#: Measured on an Intel Xeon, 2 threads, forward+backward (image by image vs one product per slice):
-#: 16 positions 29.2 vs 18.7 ms, 64 and 100 within 3% of each other, 144 2.9 vs 3.3 ms, 256 23.3 vs 25.8 ms.
-PER_IMAGE_ROWS = 128
+#: Measured on an Intel Xeon, 2 threads, forward+backward x torch (image by image vs one product per
+#: slice): 16 positions 2.97 vs 2.07, 36 2.22 vs 1.89, 64 1.85 vs 2.54 and 1.71 vs 1.79,
+#: 100 1.65 vs 2.66, 256 1.40 vs 2.02.
+PER_IMAGE_ROWS = 64
+
+#: Image by image, the shifted copies hold every kernel tap (one im2col product per image, "folded")
+#: when a kernel row's copies would have fewer than ``FOLD_WIDTH`` rows (``k_w*C_in``) and there are
+#: at least ``FOLD_KERNELS`` kernels: thin products with many kernels run far below peak, and the
+#: extra copying is worth it. Measured as above (folded vs one product per kernel row):
+#: ``k_w*C_in`` 9 with 16, 32 and 64 kernels 1.26 vs 1.54, 0.66 vs 0.80, 0.46 vs 0.79; 5 with 32
+#: 0.50 vs 0.84 but with 6 kernels 1.06 vs 0.52; 12 with 32 0.73 vs 0.68; 15 with 32 1.43 vs 0.98.
+FOLD_WIDTH = 10
+FOLD_KERNELS = 16
 
 
 class _Scratch(threading.local):
@@ -120,9 +142,60 @@ class _Scratch(threading.local):
 _SCRATCH = _Scratch()
 
 
+class _Kept(threading.local):
+    """Buffers that a forward pass hands to its backward pass, recycled (one pool per thread).
+
+    The image-by-image arrangement keeps its row-shifted input for the backward pass
+    (:class:`_Lease`) rather than building it twice. A fresh buffer for every forward
+    pass would cost its page faults each time (see :class:`_Scratch`), so a buffer
+    comes back here once the backward pass has used it, or once the graph holding it
+    is freed, and the next forward pass of the same size takes it.
+    """
+
+    def __init__(self) -> None:
+        self.free: dict[tuple[tuple[int, ...], torch.dtype, torch.device], list[torch.Tensor]] = {}
+
+    def take(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """A buffer ``shape`` in ``like``'s dtype and on its device: a recycled one if there is one."""
+        spare = self.free.get((shape, like.dtype, like.device))
+        if spare:
+            return spare.pop()
+        with torch.inference_mode(False):  # as in _Scratch.get
+            return torch.empty(shape, dtype=like.dtype, device=like.device)
+
+    def give(self, buf: torch.Tensor) -> None:
+        """Take ``buf`` back; at most two are kept per size (a training step holds one per layer)."""
+        spare = self.free.setdefault((tuple(buf.shape), buf.dtype, buf.device), [])
+        if len(spare) < 2:
+            spare.append(buf)
+
+
+_KEPT = _Kept()
+
+
+class _Lease:
+    """A buffer from :data:`_KEPT`, given back when the lease is dropped (by :meth:`end` or garbage collection)."""
+
+    def __init__(self, shape: tuple[int, ...], like: torch.Tensor) -> None:
+        self.buffer: torch.Tensor | None = _KEPT.take(shape, like)
+
+    def end(self) -> None:
+        """Give the buffer back now; the lease holds nothing after."""
+        if self.buffer is not None:
+            _KEPT.give(self.buffer)
+            self.buffer = None
+
+    def __del__(self) -> None:
+        try:
+            self.end()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+
 def free_scratch() -> None:
-    """Release the scratch matrices :func:`~convlib.conv2d` keeps for this thread."""
+    """Release the scratch matrices :func:`~convlib.conv2d` keeps for this thread, and its recycled buffers."""
     _SCRATCH.buffers.clear()
+    _KEPT.free.clear()
 
 
 def _checked(
@@ -323,8 +396,8 @@ def _windows(xp: torch.Tensor, k: IntPair, s: IntPair, d: IntPair, out: IntPair)
     )
 
 
-def _batch_step(n: int, row_bytes: int) -> int:
-    """How many images go into one slice: at most ``CHUNK_BYTES`` of im2col matrix, slices of even size.
+def _batch_step(n: int, row_bytes: int, chunk: int | None = None) -> int:
+    """How many images go into one slice: at most ``chunk`` (default ``CHUNK_BYTES``) of im2col matrix, slices of even size.
 
     Evenly sized slices matter: 128 images at 14 per slice would leave a last slice of
     2, whose matrix products run far below the speed of the others; 13 per slice
@@ -335,7 +408,7 @@ def _batch_step(n: int, row_bytes: int) -> int:
     """
     if n == 0:  # an empty batch: no slices, but the scratch shapes still need a size
         return 1
-    most = max(1, min(n, CHUNK_BYTES // max(1, row_bytes)))  # images that fit in one slice
+    most = max(1, min(n, (CHUNK_BYTES if chunk is None else chunk) // max(1, row_bytes)))  # images that fit in one slice
     return -(-n // -(-n // most))  # n / (number of slices), rounded up
 
 
@@ -514,56 +587,228 @@ def _per_image(x: torch.Tensor, weight: torch.Tensor, layout: torch.memory_forma
             and x.dtype in (torch.float32, torch.float64) and gemm.library_for(x, weight) == "torch")
 
 
-def _image_windows(x: torch.Tensor, p: IntPair, k: IntPair, s: IntPair, d: IntPair, out: IntPair) -> torch.Tensor:
-    """Every receptive field of ``x (N, C, H, W)``, zero-padded by ``p``, as ``(N, C, k_h, k_w, H_out, W_out)``.
-
-    The order of ``F.unfold``: flattened, image ``n`` is a ``(C*k_h*k_w, H_out*W_out)``
-    matrix with one column per output position. A view of the padded input.
-    """
-    return _windows_kernel_first(_padded_nchw(x, p), k, s, d, out).permute(3, 2, 0, 1, 4, 5)
-
-
 def _forward_per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, geometry: Geometry,
-                       out: torch.Tensor) -> None:
-    """``out (N, C_out, H_out, W_out)`` = one product per image, ``weight (C_out, K) @ cols (K, L) (+ bias)``.
+                       out: torch.Tensor, keep: bool) -> _Lease | None:
+    """``out (N, C_out, H_out, W_out)``, image by image, from the row-shifted input (see :func:`_shift_plan`).
 
-    The columns of an image's im2col matrix are its output positions, so the
-    product ``(C_out, L)`` is that image's output as NCHW stores it: a batched
-    matrix product (``torch.baddbmm``) writes it straight into ``out``, bias included.
+    Kernel row ``i`` of every kernel, ``(C_out, k_w*C_in)``, times the matrix of the
+    input rows it reads, ``(k_w*C_in, H_out*W_out)``, is that row's share of the
+    image's output, ``(C_out, H_out*W_out)``, as NCHW stores it. The matrix is a
+    view: the input is copied ``k_w`` times, shifted by one kernel column each time
+    (:func:`_shifted_input`), and kernel row ``i`` reads those copies from row ``q``
+    on, ``q*W_out`` numbers further along. ``k_h`` batched products
+    (``torch.baddbmm``) add the shares straight into ``out``, the bias included: no
+    im2col matrix ``k_h`` times larger, nothing reordered after.
+
+    With ``keep`` and the whole batch in one slice, the row-shifted input is built in a
+    leased buffer and returned for the backward pass; else ``None``.
     """
     s, p, d, out_hw, step = geometry
-    n, c_in = x.shape[:2]
+    n, c_in, h, w = x.shape
     c_out, _, kh, kw = weight.shape
-    rows, width = out_hw[0] * out_hw[1], c_in * kh * kw  # L, K
-    win = _image_windows(x, p, (kh, kw), s, d, out_hw)  # (N, C_in, k_h, k_w, H_out, W_out), a view
-    w2 = weight.reshape(c_out, width)  # (C_out, K), taps ordered (C_in, k_h, k_w) like an image's matrix
-    out3 = out.view(n, c_out, rows)  # (N, C_out, L)
+    plan = _plan(x, weight, s, p, d, out_hw)
+    wt = _row_weights(weight, plan)  # (T, C_out, K')
+    out3 = out.view(n, c_out, out_hw[0] * out_hw[1])  # (N, C_out, L)
+    lease = _Lease(_shifted_shape(plan, n, c_in, bias), x) if keep and step >= n else None
     for a in range(0, n, step):
         b = min(n, a + step)
-        block = _SCRATCH.get("cols", (b - a, *win.shape[1:]), x)
-        block.copy_(win[a:b])  # im2col: (B, C_in, k_h, k_w, H_out, W_out)
-        _image_products(w2, block.view(b - a, width, rows), bias, out3[a:b])  # (B, C_out, L)
+        x3 = _SCRATCH.get("cols", _shifted_shape(plan, b - a, c_in, bias), x) if lease is None else lease.buffer
+        _shift_products(wt, _shifted_input(x3, x[a:b], plan, bias), bias, out3[a:b], plan)
+    return lease
 
 
-def _image_products(w2: torch.Tensor, cols: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor) -> None:
-    """``out[b] = w2 (C_out, K) @ cols[b] (K, L) (+ bias)`` for every image ``b``: ``out (B, C_out, L)``."""
-    w_b = w2.expand(cols.shape[0], *w2.shape)  # (B, C_out, K), a view
-    if bias is None:
-        torch.bmm(w_b, cols, out=out)
-    else:
-        torch.baddbmm(bias.view(1, -1, 1), w_b, cols, out=out)
+class _ShiftPlan(NamedTuple):
+    """How the image-by-image arrangement lays out one layer (see :func:`_shift_plan`)."""
+
+    groups: int  #: G: the phases of input rows the kernel rows read (1 at vertical stride 1), or 1 when folded
+    slots: int  #: shifted copies per group: ``k_w``, or ``k_h*k_w`` when folded
+    rows: int  #: H'', rows per copy
+    out_rows: int  #: H_out
+    cols: int  #: W_out, the columns of every row
+    taps: tuple[IntPair, ...]  #: per product ``t``: ``(group, q)``; it reads the group's rows ``q .. q+H_out-1``
+    fill: tuple[Tap, ...]  #: per copy reaching the input: ``(group, slot, copy_rows, copy_cols, in_rows, in_cols)``
+    covers: bool  #: whether ``fill[0]`` reaches every input cell
+    span: IntPair  #: the copy rows ``lo .. hi-1`` that reach the input: the backward computes only those
+    pad: IntPair  #: zero rows the backward puts above and below the output gradient
+    folded: bool  #: every kernel row in the copies (one product, im2col), not one product per kernel row
 
 
-def _image_weight_grad(gw: torch.Tensor, g: torch.Tensor, cols: torch.Tensor, parts: torch.Tensor) -> None:
-    """``gw (C_out, K) += sum over images of g[b] (C_out, L) @ cols[b].T``; ``parts (B, C_out, K)`` is scratch."""
-    torch.bmm(g, cols.transpose(1, 2), out=parts)  # (B, C_out, K): one per image
-    gw += parts.sum(0)
+@functools.lru_cache(maxsize=256)
+def _shift_plan(in_hw: IntPair, out_hw: IntPair, k: IntPair, s: IntPair, p: IntPair, d: IntPair,
+                folded: bool = False) -> _ShiftPlan:
+    """Where each product reads in the shifted copies of the input (see :func:`_forward_per_image`).
+
+    Copy ``j`` of a group holds the input shifted left by ``j*d_w`` columns (and
+    strided by ``s_w``): its column ``x`` is input column ``x*s_w + j*d_w - p_w``.
+    Kernel row ``i`` reads padded input row ``y*s_h + i*d_h`` for output row ``y``;
+    with ``i*d_h = q*s_h + r`` that is row ``y + q`` of group (phase) ``r``, whose row
+    ``t`` is input row ``t*s_h + r - p_h``. Each kernel row is then one product over
+    its group's ``k_w`` copies, from row ``q`` on. ``folded`` instead makes one copy
+    per kernel tap ``(i, j)``, whose row ``y`` is input row ``y*s_h + i*d_h - p_h``:
+    the image's whole im2col matrix, one product, ``k_h`` times the copying.
+    :func:`_tap_span` says which cells lie inside the input. The output gradient's
+    row ``y`` is needed by copy rows ``y .. y + q_max``: ``pad`` zero rows around it
+    let every product of the backward pass read a full window.
+
+    >>> plan = _shift_plan((5, 5), (5, 5), (3, 3), (1, 1), (1, 1), (1, 1))
+    >>> plan.groups, plan.slots, plan.rows, plan.taps, plan.covers, plan.span, plan.pad
+    (1, 3, 7, ((0, 0), (0, 1), (0, 2)), True, (1, 6), (1, 1))
+    >>> _shift_plan((8, 8), (4, 4), (3, 3), (2, 2), (1, 1), (1, 1)).taps  # stride 2: two phases
+    ((0, 0), (1, 0), (0, 1))
+    >>> plan = _shift_plan((5, 5), (5, 5), (3, 3), (1, 1), (1, 1), (1, 1), folded=True)
+    >>> plan.groups, plan.slots, plan.rows, plan.taps, plan.span, plan.pad
+    (1, 9, 5, ((0, 0),), (0, 5), (0, 0))
+    """
+    col_spans = [_tap_span(in_hw[1], out_hw[1], j * d[1] - p[1], s[1]) for j in range(k[1])]
+    if folded:  # slot i*k_w + j: kernel tap (i, j)
+        rows, taps = out_hw[0], [(0, 0)]
+        row_spans = [(0, i, _tap_span(in_hw[0], rows, i * d[0] - p[0], s[0])) for i in range(k[0])]
+    else:  # slot j of group f: copy j of phase f
+        offsets = [i * d[0] for i in range(k[0])]
+        phases = sorted({o % s[0] for o in offsets})
+        taps = [(phases.index(o % s[0]), o // s[0]) for o in offsets]
+        rows = max(q for _, q in taps) + out_hw[0]
+        row_spans = [(f, 0, _tap_span(in_hw[0], rows, r - p[0], s[0])) for f, r in enumerate(phases)]
+    fill = [(f, i * k[1] + j, r[0], c[0], r[1], c[1])
+            for f, i, r in row_spans if r for j, c in enumerate(col_spans) if c]
+    whole = (slice(0, in_hw[0], 1), slice(0, in_hw[1], 1))
+    covering = [n for n, tap in enumerate(fill) if (tap[4], tap[5]) == whole]
+    if covering:
+        fill.insert(0, fill.pop(covering[0]))
+    reach = [r[0] for _, _, r in row_spans if r] or [slice(0, 0)]
+    lo, hi = min(t.start for t in reach), max(t.stop for t in reach)
+    q_max = max(q for _, q in taps)
+    return _ShiftPlan(max(f for f, _, _ in row_spans) + 1, k[0] * k[1] if folded else k[1], rows, out_hw[0], out_hw[1],
+                      tuple(taps), tuple(fill), bool(covering), (lo, hi), (max(0, q_max - lo), max(0, hi - out_hw[0])), folded)
 
 
-def _image_tap_shares(w2_t: torch.Tensor, g: torch.Tensor, out: torch.Tensor) -> None:
-    """``out[b] = w2_t (K, C_out) @ g[b] (C_out, L)`` for every image ``b``: each kernel tap's share of the
-    input gradient, ``out (B, K, L)``, for col2im to add back."""
-    torch.matmul(w2_t, g, out=out)
+def _plan(x: torch.Tensor, weight: torch.Tensor, s: IntPair, p: IntPair, d: IntPair, out_hw: IntPair) -> _ShiftPlan:
+    """The :func:`_shift_plan` :func:`conv2d` uses for ``x (N, C_in, H, W)`` and ``weight``: folded
+    (one im2col product) for thin kernel rows and many kernels (see ``FOLD_WIDTH``)."""
+    kh, kw = weight.shape[2:]
+    folded = kw * weight.shape[1] < FOLD_WIDTH and weight.shape[0] >= FOLD_KERNELS
+    return _shift_plan(tuple(x.shape[2:]), out_hw, (kh, kw), s, p, d, folded)
+
+
+def _images_per_slice(x: torch.Tensor, weight: torch.Tensor, geometry: tuple[IntPair, IntPair, IntPair, IntPair],
+                      per_image: bool) -> int:
+    """Images per slice of the batch (:func:`_batch_step`) for either arrangement, ``geometry = (s, p, d, out_hw)``:
+    at most ``SHIFT_CHUNK_BYTES`` of row-shifted input image by image, else ``CHUNK_BYTES`` of im2col matrix."""
+    s, p, d, out_hw = geometry
+    if per_image:
+        numel = math.prod(_shifted_shape(_plan(x, weight, s, p, d, out_hw), 1, weight.shape[1], None))
+        return _batch_step(x.shape[0], numel * x.element_size(), SHIFT_CHUNK_BYTES)
+    return _batch_step(x.shape[0], out_hw[0] * out_hw[1] * weight[0].numel() * x.element_size())
+
+
+def _row_weights(weight: torch.Tensor, plan: _ShiftPlan) -> torch.Tensor:
+    """``weight (C_out, C_in, k_h, k_w)`` -> one matrix per product of ``plan``, ``(T, C_out, slots*C_in)``.
+
+    Columns ordered like the shifted copies, ``(k_w, C_in)`` per kernel row (``T = k_h``),
+    or ``(k_h, k_w, C_in)`` when folded (``T = 1``).
+    """
+    c_out = weight.shape[0]
+    if plan.folded:
+        return weight.permute(0, 2, 3, 1).reshape(1, c_out, -1)
+    return weight.permute(2, 0, 3, 1).reshape(weight.shape[2], c_out, -1)
+
+
+def _kernels_from_rows(gwt: torch.Tensor, weight: torch.Tensor, plan: _ShiftPlan) -> torch.Tensor:
+    """The inverse of :func:`_row_weights`: ``gwt (T, C_out, slots*C_in)`` shaped like ``weight``, contiguous."""
+    c_out, c_in, kh, kw = weight.shape
+    if plan.folded:
+        return gwt.view(c_out, kh, kw, c_in).permute(0, 3, 1, 2).contiguous()
+    return gwt.view(kh, c_out, kw, c_in).permute(1, 3, 0, 2).contiguous()
+
+
+def _zero_outside(t: torch.Tensor, rows: slice, cols: slice) -> None:
+    """Zero every cell of ``t (..., H, W)`` outside ``t[..., rows, cols]`` (``rows``, ``cols`` plain ranges)."""
+    t[..., : rows.start, :].zero_()
+    t[..., rows.stop :, :].zero_()
+    t[..., rows, : cols.start].zero_()
+    t[..., rows, cols.stop :].zero_()
+
+
+def _shifted_shape(plan: _ShiftPlan, images: int, c_in: int, bias: torch.Tensor | None) -> tuple[int, ...]:
+    """The shifted copies' shape, ``(G, B, K' (+1 with a bias), H''*W_out)``, ``K' = slots*C_in``."""
+    return (plan.groups, images, plan.slots * c_in + (bias is not None), plan.rows * plan.cols)
+
+
+def _shifted_input(x3: torch.Tensor, x: torch.Tensor, plan: _ShiftPlan, bias: torch.Tensor | None) -> torch.Tensor:
+    """Fill ``x3`` (shaped by :func:`_shifted_shape`) with the shifted copies of ``x (B, C, H, W)``; return it.
+
+    ``x3[f, :, m*C + c, t*W_out + col]`` is channel ``c`` of copy (slot) ``m`` of group
+    ``f``, at the input cell :func:`_shift_plan` gives, zero where that falls on padding.
+    With a bias, row ``K'`` is all ones: the bias, as one more column of the first
+    product's weights, is then added by that product.
+    """
+    c = x.shape[1]
+    copies = x3[:, :, : plan.slots * c].unflatten(2, (plan.slots, c)).unflatten(-1, (plan.rows, plan.cols))  # (G, B, slots, C, H'', W_out)
+    reached = {(f, m) for f, m, *_ in plan.fill}
+    for f in range(plan.groups):
+        for m in range(plan.slots):
+            if (f, m) not in reached:  # this copy reads only padding
+                copies[f, :, m].zero_()
+    for f, m, rows, cols, in_rows, in_cols in plan.fill:
+        _zero_outside(copies[f, :, m], rows, cols)
+        copies[f, :, m, :, rows, cols] = x[:, :, in_rows, in_cols]
+    if bias is not None:
+        x3[plan.taps[0][0], :, plan.slots * c] = 1
+    return x3
+
+
+def _row_window(m: torch.Tensor, start: int, count: int, width: int) -> torch.Tensor:
+    """Rows ``start .. start+count-1`` of ``m (..., rows*width)``, each ``width`` long: a view."""
+    return m[..., start * width : (start + count) * width]
+
+
+def _shift_products(wt: torch.Tensor, x3: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor,
+                    plan: _ShiftPlan) -> None:
+    """``out (B, C_out, L) = sum over kernel rows i of wt[i] (C_out, K') @ x3's window for i (K', L) (+ bias)``.
+
+    ``x3`` as :func:`_shifted_input` fills it (with its row of ones when there is a bias); ``L = H_out*W_out``.
+    """
+    for i, (f, q) in enumerate(plan.taps):
+        w_i = wt[i] if i > 0 or bias is None else torch.cat([wt[0], bias[:, None]], 1)  # (C_out, K' (+1))
+        window = _row_window(x3[f, :, : w_i.shape[1]], q, plan.out_rows, plan.cols)  # (B, K' (+1), L), a view
+        w_b = w_i.expand(out.shape[0], *w_i.shape)  # (B, C_out, K' (+1)), a view
+        if i == 0:
+            torch.bmm(w_b, window, out=out)
+        else:
+            out.baddbmm_(w_b, window)
+
+
+def _shift_weight_grad(gwt: torch.Tensor, g: torch.Tensor, x3: torch.Tensor, parts: torch.Tensor,
+                       plan: _ShiftPlan) -> None:
+    """``gwt (k_h, C_out, K') +=`` per kernel row ``i``, the images' ``g[b] (C_out, L) @ window_i[b].T`` summed.
+
+    ``x3`` as :func:`_shifted_input` fills it; ``parts (k_h, B, C_out, K')`` is scratch.
+    """
+    width = gwt.shape[2]
+    for i, (f, q) in enumerate(plan.taps):
+        window = _row_window(x3[f, :, :width], q, plan.out_rows, plan.cols)  # (B, K', L), a view
+        torch.bmm(g, window.transpose(1, 2), out=parts[i])  # (B, C_out, K')
+    gwt += parts.sum(1)
+
+
+def _shift_tap_shares(wt: torch.Tensor, gv: torch.Tensor, gx3: torch.Tensor, plan: _ShiftPlan) -> None:
+    """The input gradient in row-shifted form: ``gx3 (R, B, K', (hi-lo)*W_out)``, phase rows ``lo .. hi-1``.
+
+    Phase row ``t`` of ``f`` is read by kernel row ``i`` (of phase ``f``) for output row
+    ``t - q_i``, so its gradient is ``sum_i wt[i].T @ g[t - q_i]``: each kernel row reads
+    a window of ``gv (B, C_out, (top + H_out + bottom)*W_out)``, the output gradient
+    with ``plan.pad`` zero rows around it.
+    """
+    (lo, hi), top = plan.span, plan.pad[0]
+    written = set()
+    for i, (f, q) in enumerate(plan.taps):
+        w_b = wt[i].t().expand(gv.shape[0], wt.shape[2], wt.shape[1])  # (B, K', C_out), a view
+        window = _row_window(gv, lo - q + top, hi - lo, plan.cols)  # (B, C_out, (hi-lo)*W_out)
+        if f in written:
+            gx3[f].baddbmm_(w_b, window)
+        else:
+            torch.bmm(w_b, window, out=gx3[f])
+            written.add(f)
 
 
 def _forward_rows(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, geometry: Geometry,
@@ -591,37 +836,47 @@ def _backward_per_image(ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: t
                         ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """The backward pass of :func:`_forward_per_image`, image by image: ``(grad_x, grad_weight, grad_bias)``.
 
-    With ``g (C_out, L)`` an image's output gradient and ``cols (K, L)`` its im2col
-    matrix: the weight gradient is ``g @ cols.T`` summed over the images, the
-    input gradient's columns ``weight.T @ g (K, L)``, each tap's share of which
-    col2im adds back onto the input.
+    With ``g (C_out, L)`` an image's output gradient and ``window_i (K', L)`` the
+    row-shifted input kernel row ``i`` read: kernel row ``i``'s weight gradient is
+    ``g @ window_i.T``, summed over the images; the input gradient comes back
+    row-shifted (:func:`_shift_tap_shares`), and col2im adds each shifted copy's
+    share onto the input.
     """
     s, p, d, out_hw, step = ctx.geometry
     need_x, need_w, need_b = ctx.needs_input_grad[:3]
     n, c_in, h, w = x.shape
     c_out, _, kh, kw = weight.shape
-    rows, width = out_hw[0] * out_hw[1], c_in * kh * kw  # L, K
-    g3 = grad.contiguous().view(n, c_out, rows)  # (N, C_out, L)
+    plan = _plan(x, weight, s, p, d, out_hw)
+    width, (lo, hi), (top, bottom) = plan.slots * c_in, plan.span, plan.pad  # K'
+    g3 = grad.contiguous().view(n, c_out, out_hw[0] * out_hw[1])  # (N, C_out, L)
     gb = g3.sum((0, 2)) if need_b else None  # (C_out,): the bias touches every output position
-    gw = weight.new_zeros(c_out, width) if need_w else None  # (C_out, K)
-    win = _image_windows(x, p, (kh, kw), s, d, out_hw) if need_w else None  # (N, C_in, k_h, k_w, H_out, W_out)
+    gwt = weight.new_zeros(len(plan.taps), c_out, width) if need_w else None  # (T, C_out, K')
     gx = torch.empty_like(x, memory_format=torch.contiguous_format) if need_x else None  # (N, C_in, H, W)
-    if need_x:
-        plan, covers = _col2im_plan((h, w), out_hw, (kh, kw), s, p, d)
-        w2_t = weight.reshape(c_out, width).t()  # (K, C_out)
+    wt = _row_weights(weight, plan)  # (T, C_out, K')
+    kept = None if ctx.lease is None else ctx.lease.buffer  # the forward pass's row-shifted input, whole batch
     for a in range(0, n, step):
         b = min(n, a + step)
         g = g3[a:b]  # (B, C_out, L)
-        if gw is not None:
-            block = _SCRATCH.get("cols", (b - a, *win.shape[1:]), x)
-            block.copy_(win[a:b])  # im2col again: cheaper than keeping the forward's
-            _image_weight_grad(gw, g, block.view(b - a, width, rows), _SCRATCH.get("wparts", (b - a, c_out, width), x))
+        if gwt is not None:
+            if kept is None:  # built again
+                x3 = _shifted_input(_SCRATCH.get("cols", _shifted_shape(plan, b - a, c_in, None), x), x[a:b], plan, None)
+            _shift_weight_grad(gwt, g, x3 if kept is None else kept, _SCRATCH.get("wparts", (len(plan.taps), b - a, c_out, width), x), plan)
         if gx is not None:
-            gc = _SCRATCH.get("gcols", (b - a, width, rows), x)  # (B, K, L): each tap's share, per image
-            _image_tap_shares(w2_t, g, gc)
-            gc = gc.view(b - a, c_in, kh, kw, *out_hw).permute(2, 3, 1, 0, 4, 5)  # (k_h, k_w, C_in, B, H_out, W_out)
-            _col2im(gx[a:b], _col2im_pairs(gx[a:b], gc, plan), covers)
-    return gx, None if gw is None else gw.view_as(weight), gb
+            if top or bottom:  # zero rows around the output gradient, so every kernel row reads a full window
+                gv = _SCRATCH.get("grad", (b - a, c_out, top + out_hw[0] + bottom, out_hw[1]), x)
+                _zero_outside(gv, slice(top, top + out_hw[0]), slice(0, out_hw[1]))
+                gv[:, :, top : top + out_hw[0]] = g.view(b - a, c_out, *out_hw)
+                g = gv.view(b - a, c_out, -1)
+            gx3 = _SCRATCH.get("gcols", (plan.groups, b - a, width, (hi - lo) * out_hw[1]), x)  # (G, B, K', (hi-lo)*W_out)
+            _shift_tap_shares(wt, g, gx3, plan)
+            gx3 = gx3.view(plan.groups, b - a, plan.slots, c_in, hi - lo, out_hw[1])
+            pairs = [(gx[a:b, :, in_rows, in_cols], gx3[f, :, j, :, rows.start - lo : rows.stop - lo, cols])
+                     for f, j, rows, cols, in_rows, in_cols in plan.fill]
+            _col2im(gx[a:b], pairs, plan.covers)
+    if ctx.lease is not None:  # done with it (a second backward pass, retain_graph=True, builds its own)
+        ctx.lease.end()
+    gw = None if gwt is None else _kernels_from_rows(gwt, weight, plan)
+    return gx, gw, gb
 
 
 class _Im2colConv(torch.autograd.Function):
@@ -643,10 +898,11 @@ class _Im2colConv(torch.autograd.Function):
         rows, width = out_hw[0] * out_hw[1], kh * kw * c_in  # per image: L rows of K numbers
         layout = output_layout(x, weight)  # as F.conv2d stores its output
         out = torch.empty(n, c_out, *out_hw, dtype=x.dtype, device=x.device, memory_format=layout)  # (N, C_out, H_out, W_out)
-        step = _batch_step(n, rows * width * x.element_size())
         per_image = _per_image(x, weight, layout, rows)
+        step = _images_per_slice(x, weight, (s, p, d, out_hw), per_image)
+        ctx.lease = None
         if per_image:
-            _forward_per_image(x, weight, bias, (s, p, d, out_hw, step), out)
+            ctx.lease = _forward_per_image(x, weight, bias, (s, p, d, out_hw, step), out, ctx.needs_input_grad[1])
         else:
             _forward_rows(x, weight, bias, (s, p, d, out_hw, step), out)
         ctx.save_for_backward(x, weight, bias)

@@ -16,17 +16,22 @@ from hypothesis import assume, given, settings, strategies as st
 import convlib.conv as conv_module
 from convlib import gemm
 from convlib.conv import conv2d, conv2d_loop, conv2d_unfold
+from convlib.shapes import conv_output_size
 
 FAST = settings(max_examples=30, deadline=None)
+FOLD_RULE = (conv_module.FOLD_WIDTH, conv_module.FOLD_KERNELS)  # as shipped: the fixture below changes them
 LIBRARIES = ["torch", pytest.param("onednn", marks=pytest.mark.skipif(
     not gemm.onednn_available(), reason="oneDNN's product operator is not usable here"))]
 
 
-@pytest.fixture(autouse=True, params=["rows", "per-image"])
+@pytest.fixture(autouse=True, params=["rows", "per-image", "folded"])
 def arrangement(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs twice: with conv2d's products one per slice of the batch, and one per image
-    wherever conv2d may multiply image by image (an NCHW output in float32/float64 on torch.mm)."""
+    """Every test runs three times: with conv2d's products one per slice of the batch, and, wherever
+    conv2d may multiply image by image (an NCHW output in float32/float64 on torch.mm), one per kernel
+    row and image ("per-image") or one per image over every kernel tap ("folded")."""
     monkeypatch.setattr(conv_module, "PER_IMAGE_ROWS", 10**9 if request.param == "rows" else 1)
+    monkeypatch.setattr(conv_module, "FOLD_WIDTH", 10**9 if request.param == "folded" else 0)
+    monkeypatch.setattr(conv_module, "FOLD_KERNELS", 0)
     return request.param
 
 
@@ -175,18 +180,26 @@ def test_scratch_is_reused_and_freed(arrangement: str) -> None:
         t.requires_grad_()
     conv2d(x, w, b, padding=1).sum().backward()
     buffers = dict(conv_module._SCRATCH.buffers)
-    expected = {"cols", "out", "grad", "gcols"} if arrangement == "rows" else {"cols", "wparts", "gcols"}
-    assert {name for name, _, _ in buffers} == expected  # float64: products on torch.mm
+    # float64: products on torch.mm; image by image, the forward pass's shifted copies are leased, not scratch
+    # folded, the output gradient needs no zero rows around it ("grad")
+    expected = {"rows": {"cols", "out", "grad", "gcols"}, "per-image": {"wparts", "grad", "gcols"},
+                "folded": {"wparts", "gcols"}}[arrangement]
+    assert {name for name, _, _ in buffers} == expected
+    kept = [t for spare in conv_module._KEPT.free.values() for t in spare]
+    assert len(kept) == (arrangement != "rows")  # given back after the backward pass
     first = [x.grad.clone(), w.grad.clone()]
     x.grad = w.grad = None
     conv2d(x, w, b, padding=1).sum().backward()  # same sizes: the same buffers, same results
     assert all(conv_module._SCRATCH.buffers[k] is v for k, v in buffers.items())
+    assert [t for spare in conv_module._KEPT.free.values() for t in spare] == kept
     torch.testing.assert_close(x.grad, first[0])
     torch.testing.assert_close(w.grad, first[1])
-    conv2d(x[:1, :, :4, :4], w).sum()  # a smaller call reuses a prefix of the same buffer
-    assert conv_module._SCRATCH.buffers[("cols", torch.float64, x.device)] is buffers[("cols", torch.float64, x.device)]
+    conv2d(x[:1, :, :4, :4].detach(), w.detach()).sum()  # no gradient: scratch; a smaller call reuses a prefix
+    cols = conv_module._SCRATCH.buffers[("cols", torch.float64, x.device)]
+    conv2d(x[:1, :, :3, :3].detach(), w.detach()).sum()
+    assert conv_module._SCRATCH.buffers[("cols", torch.float64, x.device)] is cols
     conv_module.free_scratch()
-    assert conv_module._SCRATCH.buffers == {}
+    assert conv_module._SCRATCH.buffers == {} and conv_module._KEPT.free == {}
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
@@ -761,3 +774,36 @@ def test_which_arrangement_conv2d_picks(monkeypatch: pytest.MonkeyPatch) -> None
         with gemm.use("onednn"):
             assert not conv_module._per_image(x, w, nchw, 256)  # oneDNN's operator has no batched form
             assert conv_module._per_image(x.double(), w.double(), nchw, 256)  # float64 runs on torch.mm anyway
+
+
+def test_which_plan_conv2d_picks_image_by_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folded (one im2col product per image) only for thin kernel rows with many kernels: the RGB
+    input layer of a CIFAR-10 net, not LeNet's first layer (6 kernels) nor any layer with more channels."""
+    monkeypatch.setattr(conv_module, "FOLD_WIDTH", FOLD_RULE[0])
+    monkeypatch.setattr(conv_module, "FOLD_KERNELS", FOLD_RULE[1])
+    def plan(c_in: int, c_out: int, k: int = 3):
+        x, w = torch.randn(2, c_in, 32, 32), torch.randn(c_out, c_in, k, k)
+        return conv_module._plan(x, w, (1, 1), (k // 2, k // 2), (1, 1), (32, 32))
+
+    assert plan(3, 32).folded and plan(3, 32).taps == ((0, 0),) and plan(3, 32).slots == 9
+    assert not plan(1, 6, 5).folded and len(plan(1, 6, 5).taps) == 5  # one product per kernel row
+    assert not plan(32, 64).folded and plan(32, 64).slots == 3
+    assert not plan(4, 32).folded  # k_w*C_in = 12
+
+
+@pytest.mark.parametrize("s, p, d", [((1, 1), (1, 1), (1, 1)), ((2, 2), (1, 1), (1, 1)), ((3, 1), (0, 0), (2, 2)),
+                                     ((1, 1), (4, 0), (2, 1)), ((2, 1), (9, 9), (1, 1))])
+def test_shifted_copies_are_the_padded_input(s, p, d) -> None:
+    """Every window a product of the shifted-copy arrangement reads is what F.unfold gathers for it
+    (kernel row t's taps, or all taps when folded), zeros on padding included."""
+    x, k = torch.randn(2, 3, 9, 8, dtype=torch.float64), (3, 3)
+    out_hw = tuple(conv_output_size(n, 3, padding=pp, stride=ss, dilation=dd) for n, pp, ss, dd in zip((9, 8), p, s, d))
+    cols = F.unfold(x, k, dilation=d, padding=p, stride=s).view(2, 3, 3, 3, -1)  # (N, C, k_h, k_w, L)
+    for folded in (False, True):
+        plan = conv_module._shift_plan((9, 8), out_hw, k, s, p, d, folded)
+        shape = conv_module._shifted_shape(plan, 2, 3, None)
+        x3 = conv_module._shifted_input(torch.full(shape, float("nan"), dtype=x.dtype), x, plan, None)
+        for t, (f, q) in enumerate(plan.taps):
+            window = conv_module._row_window(x3[f], q, plan.out_rows, plan.cols)  # (N, K', L)
+            taps = cols.permute(0, 2, 3, 1, 4) if folded else cols[:, :, t].transpose(1, 2)  # (N, [k_h,] k_w, C, L)
+            torch.testing.assert_close(window, taps.reshape(2, -1, cols.shape[-1]))
