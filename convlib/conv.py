@@ -85,7 +85,7 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 #: Largest im2col matrix built at once (bytes); a bigger batch is processed in slices.
 CHUNK_BYTES = 4 << 20
 
-#: The same for the image-by-image arrangement's row-shifted input (see :func:`_forward_per_image`).
+#: The same for the image-by-image arrangement's shifted copies of the input (see :func:`_forward_per_image`).
 #: Measured on an Intel Xeon, 2 threads, forward+backward of 128x64x32x32 -> 64 (3x3, padding 1):
 #: 173 ms in slices of 8 MiB, 187 ms in slices of 32 MiB, 205 ms in one slice of 107 MiB.
 SHIFT_CHUNK_BYTES = 16 << 20
@@ -145,7 +145,7 @@ _SCRATCH = _Scratch()
 class _Kept(threading.local):
     """Buffers that a forward pass hands to its backward pass, recycled (one pool per thread).
 
-    The image-by-image arrangement keeps its row-shifted input for the backward pass
+    The image-by-image arrangement keeps its shifted copies of the input for the backward pass
     (:class:`_Lease`) rather than building it twice. A fresh buffer for every forward
     pass would cost its page faults each time (see :class:`_Scratch`), so a buffer
     comes back here once the backward pass has used it, or once the graph holding it
@@ -589,7 +589,7 @@ def _per_image(x: torch.Tensor, weight: torch.Tensor, layout: torch.memory_forma
 
 def _forward_per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, geometry: Geometry,
                        out: torch.Tensor, keep: bool) -> _Lease | None:
-    """``out (N, C_out, H_out, W_out)``, image by image, from the row-shifted input (see :func:`_shift_plan`).
+    """``out (N, C_out, H_out, W_out)``, image by image, from shifted copies of the input (see :func:`_shift_plan`).
 
     Kernel row ``i`` of every kernel, ``(C_out, k_w*C_in)``, times the matrix of the
     input rows it reads, ``(k_w*C_in, H_out*W_out)``, is that row's share of the
@@ -598,14 +598,15 @@ def _forward_per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     (:func:`_shifted_input`), and kernel row ``i`` reads those copies from row ``q``
     on, ``q*W_out`` numbers further along. ``k_h`` batched products
     (``torch.baddbmm``) add the shares straight into ``out``, the bias included: no
-    im2col matrix ``k_h`` times larger, nothing reordered after.
+    im2col matrix ``k_h`` times larger, nothing reordered after. (Folded, the copies
+    hold every kernel tap and one product does it all.)
 
-    With ``keep`` and the whole batch in one slice, the row-shifted input is built in a
-    leased buffer and returned for the backward pass; else ``None``.
+    With ``keep`` and the whole batch in one slice, the copies are made in a leased
+    buffer and returned for the backward pass; else ``None``.
     """
     s, p, d, out_hw, step = geometry
-    n, c_in, h, w = x.shape
-    c_out, _, kh, kw = weight.shape
+    n, c_in = x.shape[:2]
+    c_out = weight.shape[0]
     plan = _plan(x, weight, s, p, d, out_hw)
     wt = _row_weights(weight, plan)  # (T, C_out, K')
     out3 = out.view(n, c_out, out_hw[0] * out_hw[1])  # (N, C_out, L)
@@ -693,7 +694,7 @@ def _plan(x: torch.Tensor, weight: torch.Tensor, s: IntPair, p: IntPair, d: IntP
 def _images_per_slice(x: torch.Tensor, weight: torch.Tensor, geometry: tuple[IntPair, IntPair, IntPair, IntPair],
                       per_image: bool) -> int:
     """Images per slice of the batch (:func:`_batch_step`) for either arrangement, ``geometry = (s, p, d, out_hw)``:
-    at most ``SHIFT_CHUNK_BYTES`` of row-shifted input image by image, else ``CHUNK_BYTES`` of im2col matrix."""
+    at most ``SHIFT_CHUNK_BYTES`` of shifted copies image by image, else ``CHUNK_BYTES`` of im2col matrix."""
     s, p, d, out_hw = geometry
     if per_image:
         numel = math.prod(_shifted_shape(_plan(x, weight, s, p, d, out_hw), 1, weight.shape[1], None))
@@ -764,15 +765,15 @@ def _row_window(m: torch.Tensor, start: int, count: int, width: int) -> torch.Te
 
 def _shift_products(wt: torch.Tensor, x3: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor,
                     plan: _ShiftPlan) -> None:
-    """``out (B, C_out, L) = sum over kernel rows i of wt[i] (C_out, K') @ x3's window for i (K', L) (+ bias)``.
+    """``out (B, C_out, L) = sum over products t of wt[t] (C_out, K') @ x3's window for t (K', L) (+ bias)``.
 
     ``x3`` as :func:`_shifted_input` fills it (with its row of ones when there is a bias); ``L = H_out*W_out``.
     """
-    for i, (f, q) in enumerate(plan.taps):
-        w_i = wt[i] if i > 0 or bias is None else torch.cat([wt[0], bias[:, None]], 1)  # (C_out, K' (+1))
-        window = _row_window(x3[f, :, : w_i.shape[1]], q, plan.out_rows, plan.cols)  # (B, K' (+1), L), a view
-        w_b = w_i.expand(out.shape[0], *w_i.shape)  # (B, C_out, K' (+1)), a view
-        if i == 0:
+    for t, (f, q) in enumerate(plan.taps):
+        w_t = wt[t] if t > 0 or bias is None else torch.cat([wt[0], bias[:, None]], 1)  # (C_out, K' (+1))
+        window = _row_window(x3[f, :, : w_t.shape[1]], q, plan.out_rows, plan.cols)  # (B, K' (+1), L), a view
+        w_b = w_t.expand(out.shape[0], *w_t.shape)  # (B, C_out, K' (+1)), a view
+        if t == 0:
             torch.bmm(w_b, window, out=out)
         else:
             out.baddbmm_(w_b, window)
@@ -780,29 +781,29 @@ def _shift_products(wt: torch.Tensor, x3: torch.Tensor, bias: torch.Tensor | Non
 
 def _shift_weight_grad(gwt: torch.Tensor, g: torch.Tensor, x3: torch.Tensor, parts: torch.Tensor,
                        plan: _ShiftPlan) -> None:
-    """``gwt (k_h, C_out, K') +=`` per kernel row ``i``, the images' ``g[b] (C_out, L) @ window_i[b].T`` summed.
+    """``gwt (T, C_out, K') +=`` per product ``t``, the images' ``g[b] (C_out, L) @ window_t[b].T`` summed.
 
-    ``x3`` as :func:`_shifted_input` fills it; ``parts (k_h, B, C_out, K')`` is scratch.
+    ``x3`` as :func:`_shifted_input` fills it; ``parts (T, B, C_out, K')`` is scratch.
     """
     width = gwt.shape[2]
-    for i, (f, q) in enumerate(plan.taps):
+    for t, (f, q) in enumerate(plan.taps):
         window = _row_window(x3[f, :, :width], q, plan.out_rows, plan.cols)  # (B, K', L), a view
-        torch.bmm(g, window.transpose(1, 2), out=parts[i])  # (B, C_out, K')
+        torch.bmm(g, window.transpose(1, 2), out=parts[t])  # (B, C_out, K')
     gwt += parts.sum(1)
 
 
 def _shift_tap_shares(wt: torch.Tensor, gv: torch.Tensor, gx3: torch.Tensor, plan: _ShiftPlan) -> None:
-    """The input gradient in row-shifted form: ``gx3 (R, B, K', (hi-lo)*W_out)``, phase rows ``lo .. hi-1``.
+    """The input gradient as shifted copies: ``gx3 (G, B, K', (hi-lo)*W_out)``, copy rows ``lo .. hi-1``.
 
-    Phase row ``t`` of ``f`` is read by kernel row ``i`` (of phase ``f``) for output row
-    ``t - q_i``, so its gradient is ``sum_i wt[i].T @ g[t - q_i]``: each kernel row reads
-    a window of ``gv (B, C_out, (top + H_out + bottom)*W_out)``, the output gradient
-    with ``plan.pad`` zero rows around it.
+    Row ``r`` of group ``f``'s copies is read by each product ``t`` of that group for
+    output row ``r - q_t``, so its gradient is ``sum_t wt[t].T @ g[r - q_t]``: each
+    product reads a window of ``gv (B, C_out, (top + H_out + bottom)*W_out)``, the
+    output gradient with ``plan.pad`` zero rows around it.
     """
     (lo, hi), top = plan.span, plan.pad[0]
     written = set()
-    for i, (f, q) in enumerate(plan.taps):
-        w_b = wt[i].t().expand(gv.shape[0], wt.shape[2], wt.shape[1])  # (B, K', C_out), a view
+    for t, (f, q) in enumerate(plan.taps):
+        w_b = wt[t].t().expand(gv.shape[0], wt.shape[2], wt.shape[1])  # (B, K', C_out), a view
         window = _row_window(gv, lo - q + top, hi - lo, plan.cols)  # (B, C_out, (hi-lo)*W_out)
         if f in written:
             gx3[f].baddbmm_(w_b, window)
@@ -836,16 +837,16 @@ def _backward_per_image(ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: t
                         ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """The backward pass of :func:`_forward_per_image`, image by image: ``(grad_x, grad_weight, grad_bias)``.
 
-    With ``g (C_out, L)`` an image's output gradient and ``window_i (K', L)`` the
-    row-shifted input kernel row ``i`` read: kernel row ``i``'s weight gradient is
-    ``g @ window_i.T``, summed over the images; the input gradient comes back
-    row-shifted (:func:`_shift_tap_shares`), and col2im adds each shifted copy's
-    share onto the input.
+    With ``g (C_out, L)`` an image's output gradient and ``window_t (K', L)`` the
+    shifted copies product ``t`` read: product ``t``'s weight gradient is
+    ``g @ window_t.T``, summed over the images; the input gradient comes back as
+    shifted copies (:func:`_shift_tap_shares`), and col2im adds each copy's share
+    onto the input.
     """
     s, p, d, out_hw, step = ctx.geometry
     need_x, need_w, need_b = ctx.needs_input_grad[:3]
-    n, c_in, h, w = x.shape
-    c_out, _, kh, kw = weight.shape
+    n, c_in = x.shape[:2]
+    c_out = weight.shape[0]
     plan = _plan(x, weight, s, p, d, out_hw)
     width, (lo, hi), (top, bottom) = plan.slots * c_in, plan.span, plan.pad  # K'
     g3 = grad.contiguous().view(n, c_out, out_hw[0] * out_hw[1])  # (N, C_out, L)
@@ -853,7 +854,7 @@ def _backward_per_image(ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: t
     gwt = weight.new_zeros(len(plan.taps), c_out, width) if need_w else None  # (T, C_out, K')
     gx = torch.empty_like(x, memory_format=torch.contiguous_format) if need_x else None  # (N, C_in, H, W)
     wt = _row_weights(weight, plan)  # (T, C_out, K')
-    kept = None if ctx.lease is None else ctx.lease.buffer  # the forward pass's row-shifted input, whole batch
+    kept = None if ctx.lease is None else ctx.lease.buffer  # the forward pass's shifted copies, whole batch
     for a in range(0, n, step):
         b = min(n, a + step)
         g = g3[a:b]  # (B, C_out, L)

@@ -807,3 +807,24 @@ def test_shifted_copies_are_the_padded_input(s, p, d) -> None:
             window = conv_module._row_window(x3[f], q, plan.out_rows, plan.cols)  # (N, K', L)
             taps = cols.permute(0, 2, 3, 1, 4) if folded else cols[:, :, t].transpose(1, 2)  # (N, [k_h,] k_w, C, L)
             torch.testing.assert_close(window, taps.reshape(2, -1, cols.shape[-1]))
+
+
+def test_backward_twice_with_retain_graph_and_forward_without_backward(arrangement: str) -> None:
+    """The forward pass's shifted copies go back to the pool after the first backward pass; a second one
+    (retain_graph=True) makes its own, and a forward pass whose graph is dropped unused gives them back too."""
+    conv_module.free_scratch()
+    x, w, b = _case(11, (3, 6, 7, 7), (4, 6, 3, 3))
+    for t in (x, w, b):
+        t.requires_grad_()
+    y = conv2d(x, w, b, padding=1)
+    go = torch.randn_like(y)
+    first = torch.autograd.grad(y, (x, w, b), go, retain_graph=True)
+    conv2d(x * 2, w, b, padding=1)  # another forward pass of the same size may take the pooled copies meanwhile
+    second = torch.autograd.grad(y, (x, w, b), go)
+    expected = torch.autograd.grad(F.conv2d(x, w, b, padding=1), (x, w, b), go)
+    for got in (first, second):
+        for a, e in zip(got, expected):
+            torch.testing.assert_close(a, e)
+    del y
+    pooled = sum(len(spare) for spare in conv_module._KEPT.free.values())
+    assert pooled == (0 if arrangement == "rows" else 1)
