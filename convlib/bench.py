@@ -67,8 +67,8 @@ from convlib.validate import check_int, positive_int_arg as _positive_int
 from convlib.conv import (
     Geometry,
     _checked,
-    _images_per_slice,
     _forward_product,
+    _images_per_slice,
     _kernels_from_rows,
     _per_image,
     _plan,
@@ -127,7 +127,7 @@ class _Matmuls(torch.autograd.Function):
         out = x.new_empty(n, c_out, *out_hw)  # (N, C_out, H_out, W_out)
         per_image = _per_image(x, weight, torch.contiguous_format, rows)  # as conv2d decides for an NCHW output
         ctx.plan = None
-        if per_image:  # kernel row by kernel row, image by image, straight into the output
+        if per_image:  # image by image, one product per kernel row (or one, folded), straight into the output
             plan = ctx.plan = _plan(x, weight, s, p, d, out_hw)
             wt = _row_weights(weight, plan)  # (T, C_out, K')
             x3 = _placeholder("cols", math.prod(_shifted_shape(plan, step, x.shape[1], bias)), x)
@@ -161,18 +161,18 @@ class _Matmuls(torch.autograd.Function):
         if per_image:
             plan = ctx.plan
             wt = _row_weights(weight, plan)  # (T, C_out, K')
-            kh, width = wt.shape[0], wt.shape[2]
+            taps, width = wt.shape[0], wt.shape[2]
             x3 = _placeholder("cols_t", math.prod(_shifted_shape(plan, step, shape[1], None)), grad)
             (lo, hi), (top, bottom) = plan.span, plan.pad
             gv = _placeholder("grad", step * c_out * (top + out_hw[0] + bottom) * out_hw[1], grad)
             gx3 = _placeholder("gcols", step * plan.groups * width * (hi - lo) * out_hw[1], grad)
-            parts = _placeholder("wparts", kh * step * c_out * width, grad)
-            gwt = weight.new_zeros(kh, c_out, width)
+            parts = _placeholder("wparts", taps * step * c_out * width, grad)
+            gwt = weight.new_zeros(taps, c_out, width)
             g3 = grad.contiguous().view(n, c_out, rows)  # (N, C_out, L), as conv2d's backward views it
             for a in range(0, n, step):
                 b = min(n, a + step)
                 _shift_weight_grad(gwt, g3[a:b], _prefix(x3, *_shifted_shape(plan, b - a, shape[1], None)),
-                                   _prefix(parts, kh, b - a, c_out, width), plan)
+                                   _prefix(parts, taps, b - a, c_out, width), plan)
                 g = _prefix(gv, b - a, c_out, (top + out_hw[0] + bottom) * out_hw[1]) if top or bottom else g3[a:b]
                 _shift_tap_shares(wt, g, _prefix(gx3, plan.groups, b - a, width, (hi - lo) * out_hw[1]), plan)
             gw_kernels = _kernels_from_rows(gwt, weight, plan)

@@ -93,8 +93,8 @@ SHIFT_CHUNK_BYTES = 16 << 20
 #: Fewest output positions per image (``H_out*W_out``) for which :func:`conv2d` multiplies image by
 #: image (see :func:`_per_image`); with fewer, each image's products are too small to run fast.
 #: Measured on an Intel Xeon, 2 threads, forward+backward x torch (image by image vs one product per
-#: slice): 16 positions 2.97 vs 2.07, 36 2.22 vs 1.89, 64 1.85 vs 2.54 and 1.71 vs 1.79,
-#: 100 1.65 vs 2.66, 256 1.40 vs 2.02.
+#: slice, three layers for some sizes): 16 positions 2.97 vs 2.07 and 3.53 vs 2.26, 36 2.22 vs 1.89,
+#: 64 1.84 vs 2.25, 1.85 vs 2.54 and 1.71 vs 1.79, 100 1.65 vs 2.66 and 1.96 vs 3.44, 256 1.40 vs 2.02.
 PER_IMAGE_ROWS = 64
 
 #: Image by image, the shifted copies hold every kernel tap (one im2col product per image, "folded")
@@ -113,12 +113,16 @@ class _Scratch(threading.local):
     Allocating a fresh multi-megabyte buffer on every call costs a page fault
     per 4 KiB the first time it is written (the allocator hands large blocks
     back to the operating system when they are freed); reusing the buffers
-    avoids that. They hold about ``CHUNK_BYTES`` per dtype and device for the
-    im2col matrix (more when a single image's is larger), as much again for the
-    input-gradient product where ``torch.mm`` computes it, one slice's output
-    gradient (and, on ``torch.mm``, output), and one slice's input gradient when
+    avoids that. One product per slice, they hold about ``CHUNK_BYTES`` per dtype
+    and device for the im2col matrix (more when a single image's is larger), as much
+    again for the input-gradient product where ``torch.mm`` computes it, one slice's
+    output gradient (and, on ``torch.mm``, output), and one slice's input gradient when
     the input is stored channels-last or in bfloat16/float16 (there a float32 one,
-    where col2im sums); :func:`free_scratch` releases them.
+    where col2im sums). Image by image, about ``SHIFT_CHUNK_BYTES`` for the shifted
+    copies of a slice's input (when they are not leased, see :class:`_Kept`), as much
+    for its input gradient in that form, the zero-padded output gradient, and the
+    images' weight-gradient products before they are summed. :func:`free_scratch`
+    releases them.
     """
 
     def __init__(self) -> None:
