@@ -90,6 +90,9 @@ CHUNK_BYTES = 4 << 20
 #: 173 ms in slices of 8 MiB, 187 ms in slices of 32 MiB, 205 ms in one slice of 107 MiB.
 SHIFT_CHUNK_BYTES = 16 << 20
 
+#: Most bytes of shifted copies kept for reuse between a backward pass and the next forward pass (see :class:`_Kept`).
+KEPT_BYTES = 128 << 20
+
 #: Fewest output positions per image (``H_out*W_out``) for which :func:`conv2d` multiplies image by
 #: image (see :func:`_per_image`); with fewer, each image's products are too small to run fast.
 #: Measured on an Intel Xeon, 2 threads, forward+backward x torch (image by image vs one product per
@@ -150,28 +153,39 @@ class _Kept(threading.local):
     """Buffers that a forward pass hands to its backward pass, recycled (one pool per thread).
 
     The image-by-image arrangement keeps its shifted copies of the input for the backward pass
-    (:class:`_Lease`) rather than building it twice. A fresh buffer for every forward
+    (:class:`_Lease`) rather than building them twice. A fresh buffer for every forward
     pass would cost its page faults each time (see :class:`_Scratch`), so a buffer
     comes back here once the backward pass has used it, or once the graph holding it
-    is freed, and the next forward pass of the same size takes it.
+    is freed, and the next forward pass of the same size takes it. The pool holds at
+    most ``KEPT_BYTES`` (a buffer that would overflow it is let go), so a model fed
+    ever new input sizes does not pile up buffers.
     """
 
     def __init__(self) -> None:
         self.free: dict[tuple[tuple[int, ...], torch.dtype, torch.device], list[torch.Tensor]] = {}
+        self.nbytes = 0
 
     def take(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         """A buffer ``shape`` in ``like``'s dtype and on its device: a recycled one if there is one."""
         spare = self.free.get((shape, like.dtype, like.device))
         if spare:
-            return spare.pop()
+            buf = spare.pop()
+            self.nbytes -= buf.nbytes
+            return buf
         with torch.inference_mode(False):  # as in _Scratch.get
             return torch.empty(shape, dtype=like.dtype, device=like.device)
 
     def give(self, buf: torch.Tensor) -> None:
-        """Take ``buf`` back; at most two are kept per size (a training step holds one per layer)."""
+        """Take ``buf`` back, if the pool has room: at most two per size (a training step holds one per layer)."""
         spare = self.free.setdefault((tuple(buf.shape), buf.dtype, buf.device), [])
-        if len(spare) < 2:
+        if len(spare) < 2 and self.nbytes + buf.nbytes <= KEPT_BYTES:
             spare.append(buf)
+            self.nbytes += buf.nbytes
+
+    def clear(self) -> None:
+        """Let every pooled buffer go."""
+        self.free.clear()
+        self.nbytes = 0
 
 
 _KEPT = _Kept()
@@ -199,7 +213,7 @@ class _Lease:
 def free_scratch() -> None:
     """Release the scratch matrices :func:`~convlib.conv2d` keeps for this thread, and its recycled buffers."""
     _SCRATCH.buffers.clear()
-    _KEPT.free.clear()
+    _KEPT.clear()
 
 
 def _checked(

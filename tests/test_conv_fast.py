@@ -828,3 +828,17 @@ def test_backward_twice_with_retain_graph_and_forward_without_backward(arrangeme
     del y
     pooled = sum(len(spare) for spare in conv_module._KEPT.free.values())
     assert pooled == (0 if arrangement == "rows" else 1)
+
+
+def test_the_pool_of_kept_copies_is_bounded(monkeypatch: pytest.MonkeyPatch, arrangement: str) -> None:
+    """Training on ever new input sizes must not pile up buffers: at most KEPT_BYTES stay pooled."""
+    conv_module.free_scratch()
+    monkeypatch.setattr(conv_module, "KEPT_BYTES", 40_000)
+    w = torch.randn(4, 6, 3, 3, dtype=torch.float64, requires_grad=True)
+    for size in range(6, 16):
+        conv2d(torch.randn(2, 6, size, size, dtype=torch.float64), w, padding=1).sum().backward()
+    pooled = [t for spare in conv_module._KEPT.free.values() for t in spare]
+    assert sum(t.nbytes for t in pooled) == conv_module._KEPT.nbytes <= 40_000
+    assert (len(pooled) > 0) == (arrangement != "rows")
+    conv_module.free_scratch()
+    assert conv_module._KEPT.nbytes == 0
