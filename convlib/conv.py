@@ -162,22 +162,26 @@ class _Kept(threading.local):
     """
 
     def __init__(self) -> None:
-        self.free: dict[tuple[tuple[int, ...], torch.dtype, torch.device], list[torch.Tensor]] = {}
+        self.free: dict[tuple, list[torch.Tensor]] = {}
         self.nbytes = 0
 
-    def take(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """A buffer ``shape`` in ``like``'s dtype and on its device: a recycled one if there is one."""
-        spare = self.free.get((shape, like.dtype, like.device))
+    def take(self, shape: tuple[int, ...], like: torch.Tensor, tag: tuple) -> tuple[torch.Tensor, bool]:
+        """A buffer ``shape`` in ``like``'s dtype and on its device, and whether it is fresh.
+
+        A recycled one comes from a lease with the same ``tag`` (and size), so whatever
+        that lease's owner wrote once and never overwrote is still there.
+        """
+        spare = self.free.get((shape, like.dtype, like.device, tag))
         if spare:
             buf = spare.pop()
             self.nbytes -= buf.nbytes
-            return buf
+            return buf, False
         with torch.inference_mode(False):  # as in _Scratch.get
-            return torch.empty(shape, dtype=like.dtype, device=like.device)
+            return torch.empty(shape, dtype=like.dtype, device=like.device), True
 
-    def give(self, buf: torch.Tensor) -> None:
+    def give(self, buf: torch.Tensor, tag: tuple) -> None:
         """Take ``buf`` back, if the pool has room: at most two per size (a training step holds one per layer)."""
-        spare = self.free.setdefault((tuple(buf.shape), buf.dtype, buf.device), [])
+        spare = self.free.setdefault((tuple(buf.shape), buf.dtype, buf.device, tag), [])
         if len(spare) < 2 and self.nbytes + buf.nbytes <= KEPT_BYTES:
             spare.append(buf)
             self.nbytes += buf.nbytes
@@ -192,15 +196,20 @@ _KEPT = _Kept()
 
 
 class _Lease:
-    """A buffer from :data:`_KEPT`, given back when the lease is dropped (by :meth:`end` or garbage collection)."""
+    """A buffer from :data:`_KEPT`, given back when the lease is dropped (by :meth:`end` or garbage collection).
 
-    def __init__(self, shape: tuple[int, ...], like: torch.Tensor) -> None:
-        self.buffer: torch.Tensor | None = _KEPT.take(shape, like)
+    ``fresh`` says whether the buffer is new, or was last leased with the same ``tag``.
+    """
+
+    def __init__(self, shape: tuple[int, ...], like: torch.Tensor, tag: tuple) -> None:
+        self.tag = tag
+        self.buffer: torch.Tensor | None
+        self.buffer, self.fresh = _KEPT.take(shape, like, tag)
 
     def end(self) -> None:
         """Give the buffer back now; the lease holds nothing after."""
         if self.buffer is not None:
-            _KEPT.give(self.buffer)
+            _KEPT.give(self.buffer, self.tag)
             self.buffer = None
 
     def __del__(self) -> None:
@@ -628,11 +637,13 @@ def _forward_per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     plan = _plan(x, weight, s, p, d, out_hw)
     wt = _row_weights(weight, plan)  # (T, C_out, K')
     out3 = out.view(n, c_out, out_hw[0] * out_hw[1])  # (N, C_out, L)
-    lease = _Lease(_shifted_shape(plan, n, c_in, bias), x) if keep and step >= n else None
+    # a leased buffer last filled for this layout still has its zeros (and ones) where the copies read padding
+    lease = _Lease(_shifted_shape(plan, n, c_in, bias), x, plan.key) if keep and step >= n else None
     for a in range(0, n, step):
         b = min(n, a + step)
         x3 = _SCRATCH.get("cols", _shifted_shape(plan, b - a, c_in, bias), x) if lease is None else lease.buffer
-        _shift_products(wt, _shifted_input(x3, x[a:b], plan, bias), bias, out3[a:b], plan)
+        padded = lease is not None and not lease.fresh
+        _shift_products(wt, _shifted_input(x3, x[a:b], plan, bias, padded), bias, out3[a:b], plan)
     return lease
 
 
@@ -650,6 +661,7 @@ class _ShiftPlan(NamedTuple):
     span: IntPair  #: the copy rows ``lo .. hi-1`` that reach the input: the backward computes only those
     pad: IntPair  #: zero rows the backward puts above and below the output gradient
     folded: bool  #: every kernel row in the copies (one product, im2col), not one product per kernel row
+    key: tuple  #: the arguments it was made from: equal keys, equal plans
 
 
 @functools.lru_cache(maxsize=256)
@@ -698,7 +710,8 @@ def _shift_plan(in_hw: IntPair, out_hw: IntPair, k: IntPair, s: IntPair, p: IntP
     lo, hi = min(t.start for t in reach), max(t.stop for t in reach)
     q_max = max(q for _, q in taps)
     return _ShiftPlan(max(f for f, _, _ in row_spans) + 1, k[0] * k[1] if folded else k[1], rows, out_hw[0], out_hw[1],
-                      tuple(taps), tuple(fill), bool(covering), (lo, hi), (max(0, q_max - lo), max(0, hi - out_hw[0])), folded)
+                      tuple(taps), tuple(fill), bool(covering), (lo, hi), (max(0, q_max - lo), max(0, hi - out_hw[0])), folded,
+                      (in_hw, out_hw, k, s, p, d, folded))
 
 
 def _plan(x: torch.Tensor, weight: torch.Tensor, s: IntPair, p: IntPair, d: IntPair, out_hw: IntPair) -> _ShiftPlan:
@@ -753,26 +766,30 @@ def _shifted_shape(plan: _ShiftPlan, images: int, c_in: int, bias: torch.Tensor 
     return (plan.groups, images, plan.slots * c_in + (bias is not None), plan.rows * plan.cols)
 
 
-def _shifted_input(x3: torch.Tensor, x: torch.Tensor, plan: _ShiftPlan, bias: torch.Tensor | None) -> torch.Tensor:
+def _shifted_input(x3: torch.Tensor, x: torch.Tensor, plan: _ShiftPlan, bias: torch.Tensor | None,
+                   padded: bool = False) -> torch.Tensor:
     """Fill ``x3`` (shaped by :func:`_shifted_shape`) with the shifted copies of ``x (B, C, H, W)``; return it.
 
     ``x3[f, :, m*C + c, t*W_out + col]`` is channel ``c`` of copy (slot) ``m`` of group
     ``f``, at the input cell :func:`_shift_plan` gives, zero where that falls on padding.
     With a bias, row ``K'`` is all ones: the bias, as one more column of the first
-    product's weights, is then added by that product.
+    product's weights, is then added by that product. ``padded``: ``x3`` was last filled
+    with this plan, so its zeros and ones are in place and only the input is copied.
     """
     c = x.shape[1]
     copies = x3[:, :, : plan.slots * c].unflatten(2, (plan.slots, c)).unflatten(-1, (plan.rows, plan.cols))  # (G, B, slots, C, H'', W_out)
-    reached = {(f, m) for f, m, *_ in plan.fill}
-    for f in range(plan.groups):
-        for m in range(plan.slots):
-            if (f, m) not in reached:  # this copy reads only padding
-                copies[f, :, m].zero_()
+    if not padded:
+        reached = {(f, m) for f, m, *_ in plan.fill}
+        for f in range(plan.groups):
+            for m in range(plan.slots):
+                if (f, m) not in reached:  # this copy reads only padding
+                    copies[f, :, m].zero_()
+        for f, m, rows, cols, _, _ in plan.fill:
+            _zero_outside(copies[f, :, m], rows, cols)
+        if bias is not None:
+            x3[:, :, plan.slots * c] = 1
     for f, m, rows, cols, in_rows, in_cols in plan.fill:
-        _zero_outside(copies[f, :, m], rows, cols)
         copies[f, :, m, :, rows, cols] = x[:, :, in_rows, in_cols]
-    if bias is not None:
-        x3[plan.taps[0][0], :, plan.slots * c] = 1
     return x3
 
 

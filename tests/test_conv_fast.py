@@ -842,3 +842,20 @@ def test_the_pool_of_kept_copies_is_bounded(monkeypatch: pytest.MonkeyPatch, arr
     assert (len(pooled) > 0) == (arrangement != "rows")
     conv_module.free_scratch()
     assert conv_module._KEPT.nbytes == 0
+
+
+def test_kept_copies_are_reused_only_by_the_same_layout(arrangement: str) -> None:
+    """A recycled buffer keeps the zeros its last fill wrote where the copies read padding, so it may only go
+    to a layer with the same layout: here two layers whose copies have the same shape but different padding."""
+    conv_module.free_scratch()
+    w = torch.randn(4, 6, 3, 3, dtype=torch.float64, requires_grad=True)
+    cases = [(torch.randn(2, 6, 7, 7, dtype=torch.float64), 1), (torch.randn(2, 6, 9, 9, dtype=torch.float64), 0)]
+    for _ in range(3):
+        for x, padding in cases:
+            x = (x + torch.rand(()) * 10).requires_grad_()  # new values each time, padding or not
+            got = torch.autograd.grad(conv2d(x, w, padding=padding).square().sum(), (x, w))
+            expected = torch.autograd.grad(F.conv2d(x, w, padding=padding).square().sum(), (x, w))
+            for a, e in zip(got, expected):
+                torch.testing.assert_close(a, e)
+    tags = {key[3] for key in conv_module._KEPT.free}
+    assert len(tags) == (0 if arrangement == "rows" else 2)
