@@ -68,6 +68,7 @@ from convlib.conv import (
     Geometry,
     _checked,
     _forward_product,
+    _gathers,
     _images_per_slice,
     _kernels_from_rows,
     _per_image,
@@ -166,13 +167,18 @@ class _Matmuls(torch.autograd.Function):
             (lo, hi), (top, bottom) = plan.span, plan.pad
             gv = _placeholder("grad", step * c_out * (top + out_hw[0] + bottom) * out_hw[1], grad)
             gx3 = _placeholder("gcols", step * plan.groups * width * (hi - lo) * out_hw[1], grad)
-            parts = _placeholder("wparts", taps * step * c_out * width, grad)
+            parts = _placeholder("wparts", step * width * max(taps * c_out, rows), grad)
+            g_all = _placeholder("gall", step * c_out * rows, grad)
             gwt = weight.new_zeros(taps, c_out, width)
             g3 = grad.contiguous().view(n, c_out, rows)  # (N, C_out, L), as conv2d's backward views it
             for a in range(0, n, step):
                 b = min(n, a + step)
-                _shift_weight_grad(gwt, g3[a:b], _prefix(x3, *_shifted_shape(plan, b - a, shape[1], None)),
-                                   _prefix(parts, taps, b - a, c_out, width), plan)
+                if _gathers(plan, c_out, width):  # one product per kernel row over the gathered slice
+                    for t in range(taps):
+                        gwt[t].addmm_(_prefix(g_all, c_out, (b - a) * rows), _prefix(parts, width, (b - a) * rows).t())
+                else:
+                    _shift_weight_grad(gwt, g3[a:b], _prefix(x3, *_shifted_shape(plan, b - a, shape[1], None)),
+                                       _prefix(parts, taps, b - a, c_out, width), plan)
                 g = _prefix(gv, b - a, c_out, (top + out_hw[0] + bottom) * out_hw[1]) if top or bottom else g3[a:b]
                 _shift_tap_shares(wt, g, _prefix(gx3, plan.groups, b - a, width, (hi - lo) * out_hw[1]), plan)
             gw_kernels = _kernels_from_rows(gwt, weight, plan)

@@ -638,7 +638,8 @@ def _forward_per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     wt = _row_weights(weight, plan)  # (T, C_out, K')
     out3 = out.view(n, c_out, out_hw[0] * out_hw[1])  # (N, C_out, L)
     # a leased buffer last filled for this layout still has its zeros (and ones) where the copies read padding
-    lease = _Lease(_shifted_shape(plan, n, c_in, bias), x, plan.key) if keep and step >= n else None
+    tag = (plan.key, c_in, bias is not None)  # what decides where the zeros and ones are
+    lease = _Lease(_shifted_shape(plan, n, c_in, bias), x, tag) if keep and step >= n else None
     for a in range(0, n, step):
         b = min(n, a + step)
         x3 = _SCRATCH.get("cols", _shifted_shape(plan, b - a, c_in, bias), x) if lease is None else lease.buffer
@@ -827,6 +828,33 @@ def _shift_weight_grad(gwt: torch.Tensor, g: torch.Tensor, x3: torch.Tensor, par
     gwt += parts.sum(1)
 
 
+def _gathers(plan: _ShiftPlan, c_out: int, width: int) -> bool:
+    """Whether the weight gradient gathers each slice first (:func:`_gathered_weight_grad`).
+
+    It does where the images' products, ``T*C_out*K'`` numbers each to be summed, would
+    outweigh what must be gathered, ``(T*K' + C_out)*L`` numbers per image: small images
+    and many kernels. Measured on an Intel Xeon, 2 threads, the weight gradient of
+    128x64x8x8 -> 128 (3x3): 6.2 ms gathered vs 7.9 ms image by image; of
+    128x32x16x16 -> 64, which the rule leaves image by image: 7.9 vs 6.0 ms.
+    """
+    taps, rows = len(plan.taps), plan.out_rows * plan.cols
+    return taps * c_out * width > (taps * width + c_out) * rows
+
+
+def _gathered_weight_grad(gwt: torch.Tensor, g: torch.Tensor, x3: torch.Tensor, plan: _ShiftPlan,
+                          g_all: torch.Tensor, windows: torch.Tensor) -> None:
+    """``gwt (T, C_out, K') +=`` per product ``t``, ``g_all (C_out, B*L) @ windows (K', B*L).T``.
+
+    The slice's output gradient ``g (B, C_out, L)`` and product ``t``'s windows of ``x3`` are
+    first gathered image after image into ``g_all (C_out, B, L)`` and ``windows (K', B, L)``
+    (scratch), so that one product sums over the whole slice: no per-image products to add up.
+    """
+    g_all.copy_(g.transpose(0, 1))
+    for t, (f, q) in enumerate(plan.taps):
+        windows.copy_(_row_window(x3[f, :, : gwt.shape[2]], q, plan.out_rows, plan.cols).transpose(0, 1))
+        gwt[t].addmm_(g_all.flatten(1), windows.flatten(1).t())  # (C_out, B*L) @ (B*L, K')
+
+
 def _shift_tap_shares(wt: torch.Tensor, gv: torch.Tensor, gx3: torch.Tensor, plan: _ShiftPlan) -> None:
     """The input gradient as shifted copies: ``gx3 (G, B, K', (hi-lo)*W_out)``, copy rows ``lo .. hi-1``.
 
@@ -894,9 +922,13 @@ def _backward_per_image(ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: t
         b = min(n, a + step)
         g = g3[a:b]  # (B, C_out, L)
         if gwt is not None:
-            if kept is None:  # built again
-                x3 = _shifted_input(_SCRATCH.get("cols", _shifted_shape(plan, b - a, c_in, None), x), x[a:b], plan, None)
-            _shift_weight_grad(gwt, g, x3 if kept is None else kept, _SCRATCH.get("wparts", (len(plan.taps), b - a, c_out, width), x), plan)
+            x3 = kept if kept is not None else _shifted_input(  # else built again
+                _SCRATCH.get("cols", _shifted_shape(plan, b - a, c_in, None), x), x[a:b], plan, None)
+            if _gathers(plan, c_out, width):
+                _gathered_weight_grad(gwt, g, x3, plan, _SCRATCH.get("gall", (c_out, *g.shape[::2]), x),
+                                      _SCRATCH.get("wparts", (width, *g.shape[::2]), x))
+            else:
+                _shift_weight_grad(gwt, g, x3, _SCRATCH.get("wparts", (len(plan.taps), b - a, c_out, width), x), plan)
         if gx is not None:
             if top or bottom:  # zero rows around the output gradient, so every kernel row reads a full window
                 gv = _SCRATCH.get("grad", (b - a, c_out, top + out_hw[0] + bottom, out_hw[1]), x)

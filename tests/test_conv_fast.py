@@ -24,14 +24,16 @@ LIBRARIES = ["torch", pytest.param("onednn", marks=pytest.mark.skipif(
     not gemm.onednn_available(), reason="oneDNN's product operator is not usable here"))]
 
 
-@pytest.fixture(autouse=True, params=["rows", "per-image", "folded"])
+@pytest.fixture(autouse=True, params=["rows", "per-image", "folded", "gathered"])
 def arrangement(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs three times: with conv2d's products one per slice of the batch, and, wherever
+    """Every test runs four times: with conv2d's products one per slice of the batch, and, wherever
     conv2d may multiply image by image (an NCHW output in float32/float64 on torch.mm), one per kernel
-    row and image ("per-image") or one per image over every kernel tap ("folded")."""
+    row and image ("per-image"), one per image over every kernel tap ("folded"), or per kernel row
+    with the weight gradient summed over each gathered slice in one product ("gathered")."""
     monkeypatch.setattr(conv_module, "PER_IMAGE_ROWS", 10**9 if request.param == "rows" else 1)
     monkeypatch.setattr(conv_module, "FOLD_WIDTH", 10**9 if request.param == "folded" else 0)
     monkeypatch.setattr(conv_module, "FOLD_KERNELS", 0)
+    monkeypatch.setattr(conv_module, "_gathers", lambda *_: request.param == "gathered")
     return request.param
 
 
@@ -183,7 +185,7 @@ def test_scratch_is_reused_and_freed(arrangement: str) -> None:
     # float64: products on torch.mm; image by image, the forward pass's shifted copies are leased, not scratch
     # folded, the output gradient needs no zero rows around it ("grad")
     expected = {"rows": {"cols", "out", "grad", "gcols"}, "per-image": {"wparts", "grad", "gcols"},
-                "folded": {"wparts", "gcols"}}[arrangement]
+                "folded": {"wparts", "gcols"}, "gathered": {"gall", "wparts", "grad", "gcols"}}[arrangement]
     assert {name for name, _, _ in buffers} == expected
     kept = [t for spare in conv_module._KEPT.free.values() for t in spare]
     assert len(kept) == (arrangement != "rows")  # given back after the backward pass
@@ -859,3 +861,17 @@ def test_kept_copies_are_reused_only_by_the_same_layout(arrangement: str) -> Non
                 torch.testing.assert_close(a, e)
     tags = {key[3] for key in conv_module._KEPT.free}
     assert len(tags) == (0 if arrangement == "rows" else 2)
+
+
+def test_kept_copies_are_reused_only_with_the_same_channels_and_bias() -> None:
+    """Equal layouts and equal buffer shapes, yet a different meaning for the rows: two channels without a bias
+    (two rows of copies) or one channel with one (a row of copies and a row of ones). Found by Hypothesis."""
+    conv_module.free_scratch()
+    for _ in range(3):
+        for c_in, bias in ((2, False), (1, True)):
+            x = torch.randn(2, c_in, 5, 5, dtype=torch.float64, requires_grad=True)
+            w = torch.randn(3, c_in, 2, 1, dtype=torch.float64, requires_grad=True)
+            b = torch.randn(3, dtype=torch.float64) if bias else None
+            got = conv2d(x, w, b)
+            torch.testing.assert_close(got, F.conv2d(x, w, b))
+            got.sum().backward()
