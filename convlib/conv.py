@@ -30,6 +30,8 @@ Three versions, same numbers:
     kernels (an RGB input layer) the copies hold every kernel tap instead
     ("folded": each image's ``F.unfold`` matrix, one product). The copies are kept
     from the forward pass for the backward pass where the whole batch fits in one slice.
+    For small images with many kernels the weight gradient gathers each slice first,
+    so one product per kernel row sums over all its images (``_gathers``).
   - **One product per slice of the batch** (``_forward_rows``), everywhere
     else (oneDNN, whose product operator has no batched form; small images;
     channels-last and half-precision tensors): the receptive fields are gathered
