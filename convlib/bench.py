@@ -66,6 +66,7 @@ from convlib import gemm
 from convlib.validate import check_int, positive_int_arg as _positive_int
 from convlib.conv import (
     Geometry,
+    _ShiftPlan,
     _checked,
     _forward_product,
     _gathers,
@@ -121,15 +122,14 @@ class _Matmuls(torch.autograd.Function):
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, geometry: Geometry,
+        plan: _ShiftPlan | None,
     ) -> torch.Tensor:
-        s, p, d, out_hw, step = geometry
+        out_hw, step = geometry[3:]
         n, c_out, width = x.shape[0], weight.shape[0], weight[0].numel()
         rows = out_hw[0] * out_hw[1]
         out = x.new_empty(n, c_out, *out_hw)  # (N, C_out, H_out, W_out)
-        per_image = _per_image(x, weight, torch.contiguous_format, rows)  # as conv2d decides for an NCHW output
-        ctx.plan = None
-        if per_image:  # image by image, one product per kernel row (or one, folded), straight into the output
-            plan = ctx.plan = _plan(x, weight, s, p, d, out_hw)
+        ctx.plan = plan
+        if plan is not None:  # image by image, one product per kernel row (or one, folded), straight into the output
             wt = _row_weights(weight, plan)  # (T, C_out, K')
             x3 = _placeholder("cols", math.prod(_shifted_shape(plan, step, x.shape[1], bias)), x)
         else:
@@ -137,14 +137,14 @@ class _Matmuls(torch.autograd.Function):
             w2 = _weight_matrix(weight)  # (C_out, K)
         for a in range(0, n, step):
             b = min(n, a + step)
-            if per_image:
+            if plan is not None:
                 shifted = _prefix(x3, *_shifted_shape(plan, b - a, x.shape[1], bias))  # (G, B, K' (+1), H''*W_out)
                 _shift_products(wt, shifted, bias, out[a:b].view(b - a, c_out, rows), plan)
             else:
                 _forward_product(w2, _prefix(cols, (b - a) * rows, width), bias, out[a:b])  # (B, C_out, H_out, W_out)
         ctx.save_for_backward(weight)
         ctx.geometry = geometry
-        ctx.shape = (x.shape, bias is not None, per_image)
+        ctx.shape = (x.shape, bias is not None)
         ctx.library = gemm.current()
         return out
 
@@ -156,11 +156,10 @@ class _Matmuls(torch.autograd.Function):
     @staticmethod
     def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         (weight,) = ctx.saved_tensors
-        s, p, d, out_hw, step = ctx.geometry
-        shape, has_bias, per_image = ctx.shape
-        n, c_out, rows = shape[0], weight.shape[0], out_hw[0] * out_hw[1]
-        if per_image:
-            plan = ctx.plan
+        out_hw, step = ctx.geometry[3:]
+        shape, has_bias = ctx.shape
+        n, c_out, rows, plan = shape[0], weight.shape[0], out_hw[0] * out_hw[1], ctx.plan
+        if plan is not None:
             wt = _row_weights(weight, plan)  # (T, C_out, K')
             taps, width = wt.shape[0], wt.shape[2]
             x3 = _placeholder("cols_t", math.prod(_shifted_shape(plan, step, shape[1], None)), grad)
@@ -171,9 +170,10 @@ class _Matmuls(torch.autograd.Function):
             g_all = _placeholder("gall", step * c_out * rows, grad)
             gwt = weight.new_zeros(taps, c_out, width)
             g3 = grad.contiguous().view(n, c_out, rows)  # (N, C_out, L), as conv2d's backward views it
+            gathers = _gathers(plan, c_out, width)
             for a in range(0, n, step):
                 b = min(n, a + step)
-                if _gathers(plan, c_out, width):  # one product per kernel row over the gathered slice
+                if gathers:  # one product per kernel row over the gathered slice
                     for t in range(taps):
                         gwt[t].addmm_(_prefix(g_all, c_out, (b - a) * rows), _prefix(parts, width, (b - a) * rows).t())
                 else:
@@ -194,7 +194,7 @@ class _Matmuls(torch.autograd.Function):
                 acc.add(gs, _prefix(cols, width, m))
                 _product(w2_t, gs, _prefix(gcols, width, m))  # (K, M)
             gw_kernels = acc.as_kernels(weight, torch.contiguous_format)
-        return None, gw_kernels, grad.sum((0, 2, 3)) if has_bias else None, None
+        return None, gw_kernels, grad.sum((0, 2, 3)) if has_bias else None, None, None
 
 
 def _prefix(flat: torch.Tensor, *shape: int) -> torch.Tensor:
@@ -225,9 +225,10 @@ def matmuls_only(
     torch.Size([2, 4, 5, 5])
     """
     _, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, 1)
-    per_image = _per_image(x, weight, torch.contiguous_format, out_hw[0] * out_hw[1])  # as conv2d decides
-    step = _images_per_slice(x, weight, (s, p, d, out_hw), per_image)  # images per slice, as conv2d
-    return _Matmuls.apply(x, weight, bias, (s, p, d, out_hw, step))
+    # as conv2d decides for an NCHW output: image by image (with this plan) or one product per slice
+    plan = _plan(x, weight, s, p, d, out_hw) if _per_image(x, weight, torch.contiguous_format, out_hw[0] * out_hw[1]) else None
+    step = _images_per_slice(x, weight, out_hw, plan)  # images per slice, as conv2d
+    return _Matmuls.apply(x, weight, bias, (s, p, d, out_hw, step), plan)
 
 
 def conv2d_torch_mm(

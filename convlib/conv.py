@@ -616,8 +616,8 @@ def _per_image(x: torch.Tensor, weight: torch.Tensor, layout: torch.memory_forma
             and x.dtype in (torch.float32, torch.float64) and gemm.library_for(x, weight) == "torch")
 
 
-def _forward_per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, geometry: Geometry,
-                       out: torch.Tensor, keep: bool) -> _Lease | None:
+def _forward_per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, plan: _ShiftPlan,
+                       step: int, out: torch.Tensor, keep: bool) -> _Lease | None:
     """``out (N, C_out, H_out, W_out)``, image by image, from shifted copies of the input (see :func:`_shift_plan`).
 
     Kernel row ``i`` of every kernel, ``(C_out, k_w*C_in)``, times the matrix of the
@@ -630,15 +630,13 @@ def _forward_per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     im2col matrix ``k_h`` times larger, nothing reordered after. (Folded, the copies
     hold every kernel tap and one product does it all.)
 
-    With ``keep`` and the whole batch in one slice, the copies are made in a leased
-    buffer and returned for the backward pass; else ``None``.
+    With ``keep`` and the whole batch in one slice (``step`` images), the copies are
+    made in a leased buffer and returned for the backward pass; else ``None``.
     """
-    s, p, d, out_hw, step = geometry
     n, c_in = x.shape[:2]
     c_out = weight.shape[0]
-    plan = _plan(x, weight, s, p, d, out_hw)
     wt = _row_weights(weight, plan)  # (T, C_out, K')
-    out3 = out.view(n, c_out, out_hw[0] * out_hw[1])  # (N, C_out, L)
+    out3 = out.view(n, c_out, plan.out_rows * plan.cols)  # (N, C_out, L)
     # a leased buffer last filled for this layout still has its zeros (and ones) where the copies read padding
     tag = (plan.key, c_in, bias is not None)  # what decides where the zeros and ones are
     lease = _Lease(_shifted_shape(plan, n, c_in, bias), x, tag) if keep and step >= n else None
@@ -725,13 +723,11 @@ def _plan(x: torch.Tensor, weight: torch.Tensor, s: IntPair, p: IntPair, d: IntP
     return _shift_plan(tuple(x.shape[2:]), out_hw, (kh, kw), s, p, d, folded)
 
 
-def _images_per_slice(x: torch.Tensor, weight: torch.Tensor, geometry: tuple[IntPair, IntPair, IntPair, IntPair],
-                      per_image: bool) -> int:
-    """Images per slice of the batch (:func:`_batch_step`) for either arrangement, ``geometry = (s, p, d, out_hw)``:
-    at most ``SHIFT_CHUNK_BYTES`` of shifted copies image by image, else ``CHUNK_BYTES`` of im2col matrix."""
-    s, p, d, out_hw = geometry
-    if per_image:
-        numel = math.prod(_shifted_shape(_plan(x, weight, s, p, d, out_hw), 1, weight.shape[1], None))
+def _images_per_slice(x: torch.Tensor, weight: torch.Tensor, out_hw: IntPair, plan: _ShiftPlan | None) -> int:
+    """Images per slice of the batch (:func:`_batch_step`) for either arrangement: image by image (``plan``),
+    at most ``SHIFT_CHUNK_BYTES`` of shifted copies, else ``CHUNK_BYTES`` of im2col matrix."""
+    if plan is not None:
+        numel = math.prod(_shifted_shape(plan, 1, weight.shape[1], None))
         return _batch_step(x.shape[0], numel * x.element_size(), SHIFT_CHUNK_BYTES)
     return _batch_step(x.shape[0], out_hw[0] * out_hw[1] * weight[0].numel() * x.element_size())
 
@@ -908,12 +904,12 @@ def _backward_per_image(ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: t
     shifted copies (:func:`_shift_tap_shares`), and col2im adds each copy's share
     onto the input.
     """
-    s, p, d, out_hw, step = ctx.geometry
+    out_hw, step, plan = ctx.geometry[3], ctx.geometry[4], ctx.plan
     need_x, need_w, need_b = ctx.needs_input_grad[:3]
     n, c_in = x.shape[:2]
     c_out = weight.shape[0]
-    plan = _plan(x, weight, s, p, d, out_hw)
     width, (lo, hi), (top, bottom) = plan.slots * c_in, plan.span, plan.pad  # K'
+    gathers = need_w and _gathers(plan, c_out, width)
     g3 = grad.contiguous().view(n, c_out, out_hw[0] * out_hw[1])  # (N, C_out, L)
     gb = g3.sum((0, 2)) if need_b else None  # (C_out,): the bias touches every output position
     gwt = weight.new_zeros(len(plan.taps), c_out, width) if need_w else None  # (T, C_out, K')
@@ -926,7 +922,7 @@ def _backward_per_image(ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: t
         if gwt is not None:
             x3 = kept if kept is not None else _shifted_input(  # else built again
                 _SCRATCH.get("cols", _shifted_shape(plan, b - a, c_in, None), x), x[a:b], plan, None)
-            if _gathers(plan, c_out, width):
+            if gathers:
                 _gathered_weight_grad(gwt, g, x3, plan, _SCRATCH.get("gall", (c_out, *g.shape[::2]), x),
                                       _SCRATCH.get("wparts", (width, *g.shape[::2]), x))
             else:
@@ -963,21 +959,20 @@ class _Im2colConv(torch.autograd.Function):
         d: IntPair,
         out_hw: IntPair,
     ) -> torch.Tensor:
-        n, c_in = x.shape[:2]
-        c_out, _, kh, kw = weight.shape
-        rows, width = out_hw[0] * out_hw[1], kh * kw * c_in  # per image: L rows of K numbers
         layout = output_layout(x, weight)  # as F.conv2d stores its output
-        out = torch.empty(n, c_out, *out_hw, dtype=x.dtype, device=x.device, memory_format=layout)  # (N, C_out, H_out, W_out)
-        per_image = _per_image(x, weight, layout, rows)
-        step = _images_per_slice(x, weight, (s, p, d, out_hw), per_image)
+        out = torch.empty(x.shape[0], weight.shape[0], *out_hw, dtype=x.dtype, device=x.device,
+                          memory_format=layout)  # (N, C_out, H_out, W_out)
+        image_by_image = _per_image(x, weight, layout, out_hw[0] * out_hw[1])
+        plan = _plan(x, weight, s, p, d, out_hw) if image_by_image else None
+        step = _images_per_slice(x, weight, out_hw, plan)
         ctx.lease = None
-        if per_image:
-            ctx.lease = _forward_per_image(x, weight, bias, (s, p, d, out_hw, step), out, ctx.needs_input_grad[1])
+        if plan is not None:
+            ctx.lease = _forward_per_image(x, weight, bias, plan, step, out, ctx.needs_input_grad[1])
         else:
             _forward_rows(x, weight, bias, (s, p, d, out_hw, step), out)
         ctx.save_for_backward(x, weight, bias)
         ctx.geometry = (s, p, d, out_hw, step)
-        ctx.per_image = per_image
+        ctx.plan = plan
         ctx.library = gemm.current()  # the backward's products run on the same library
         return out
 
@@ -993,7 +988,7 @@ class _Im2colConv(torch.autograd.Function):
         s, p, d, (h_out, w_out), step = ctx.geometry
         if torch.is_grad_enabled():  # create_graph=True: a second derivative will follow
             return _differentiable_backward(ctx, grad, x, weight, bias)
-        if ctx.per_image:
+        if ctx.plan is not None:
             return (*_backward_per_image(ctx, grad, x, weight), None, None, None, None)
         n, c_in, h, w = x.shape
         c_out, _, kh, kw = weight.shape
