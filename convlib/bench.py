@@ -65,15 +65,12 @@ except ImportError:  # pragma: no cover - Windows
 from convlib import gemm
 from convlib.validate import check_int, positive_int_arg as _positive_int
 from convlib.conv import (
-    Geometry,
-    _ShiftPlan,
+    IntPair,
+    _arrangement,
     _checked,
     _forward_product,
     _gathers,
-    _images_per_slice,
     _kernels_from_rows,
-    _per_image,
-    _plan,
     _product,
     _row_weights,
     _shift_products,
@@ -121,10 +118,12 @@ class _Matmuls(torch.autograd.Function):
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, geometry: Geometry,
-        plan: _ShiftPlan | None,
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, s: IntPair, p: IntPair,
+        d: IntPair, out_hw: IntPair,
     ) -> torch.Tensor:
-        out_hw, step = geometry[3:]
+        # as conv2d decides for an NCHW output, here where autograd records nothing (as in conv2d's
+        # forward): outside it a weight that requires grad would send every product to torch.mm
+        plan, step = _arrangement(x, weight, torch.contiguous_format, s, p, d, out_hw)
         n, c_out, width = x.shape[0], weight.shape[0], weight[0].numel()
         rows = out_hw[0] * out_hw[1]
         out = x.new_empty(n, c_out, *out_hw)  # (N, C_out, H_out, W_out)
@@ -143,7 +142,7 @@ class _Matmuls(torch.autograd.Function):
             else:
                 _forward_product(w2, _prefix(cols, (b - a) * rows, width), bias, out[a:b])  # (B, C_out, H_out, W_out)
         ctx.save_for_backward(weight)
-        ctx.geometry = geometry
+        ctx.geometry = (out_hw, step)
         ctx.shape = (x.shape, bias is not None)
         ctx.library = gemm.current()
         return out
@@ -156,7 +155,7 @@ class _Matmuls(torch.autograd.Function):
     @staticmethod
     def _backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         (weight,) = ctx.saved_tensors
-        out_hw, step = ctx.geometry[3:]
+        out_hw, step = ctx.geometry
         shape, has_bias = ctx.shape
         n, c_out, rows, plan = shape[0], weight.shape[0], out_hw[0] * out_hw[1], ctx.plan
         if plan is not None:
@@ -194,7 +193,7 @@ class _Matmuls(torch.autograd.Function):
                 acc.add(gs, _prefix(cols, width, m))
                 _product(w2_t, gs, _prefix(gcols, width, m))  # (K, M)
             gw_kernels = acc.as_kernels(weight, torch.contiguous_format)
-        return None, gw_kernels, grad.sum((0, 2, 3)) if has_bias else None, None, None
+        return None, gw_kernels, grad.sum((0, 2, 3)) if has_bias else None, None, None, None, None
 
 
 def _prefix(flat: torch.Tensor, *shape: int) -> torch.Tensor:
@@ -225,10 +224,7 @@ def matmuls_only(
     torch.Size([2, 4, 5, 5])
     """
     _, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, 1)
-    # as conv2d decides for an NCHW output: image by image (with this plan) or one product per slice
-    plan = _plan(x, weight, s, p, d, out_hw) if _per_image(x, weight, torch.contiguous_format, out_hw[0] * out_hw[1]) else None
-    step = _images_per_slice(x, weight, out_hw, plan)  # images per slice, as conv2d
-    return _Matmuls.apply(x, weight, bias, (s, p, d, out_hw, step), plan)
+    return _Matmuls.apply(x, weight, bias, s, p, d, out_hw)
 
 
 def conv2d_torch_mm(

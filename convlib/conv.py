@@ -732,6 +732,18 @@ def _images_per_slice(x: torch.Tensor, weight: torch.Tensor, out_hw: IntPair, pl
     return _batch_step(x.shape[0], out_hw[0] * out_hw[1] * weight[0].numel() * x.element_size())
 
 
+def _arrangement(x: torch.Tensor, weight: torch.Tensor, layout: torch.memory_format, s: IntPair, p: IntPair,
+                 d: IntPair, out_hw: IntPair) -> tuple[_ShiftPlan | None, int]:
+    """How :func:`conv2d` cuts up one call: ``(plan, images per slice)``, ``plan`` ``None`` for one product per slice.
+
+    Call it where autograd records nothing (inside an autograd function's forward): which
+    library takes the products (:func:`convlib.gemm.library_for`), and so the arrangement,
+    depends on that.
+    """
+    plan = _plan(x, weight, s, p, d, out_hw) if _per_image(x, weight, layout, out_hw[0] * out_hw[1]) else None
+    return plan, _images_per_slice(x, weight, out_hw, plan)
+
+
 def _row_weights(weight: torch.Tensor, plan: _ShiftPlan) -> torch.Tensor:
     """``weight (C_out, C_in, k_h, k_w)`` -> one matrix per product of ``plan``, ``(T, C_out, slots*C_in)``.
 
@@ -962,9 +974,7 @@ class _Im2colConv(torch.autograd.Function):
         layout = output_layout(x, weight)  # as F.conv2d stores its output
         out = torch.empty(x.shape[0], weight.shape[0], *out_hw, dtype=x.dtype, device=x.device,
                           memory_format=layout)  # (N, C_out, H_out, W_out)
-        image_by_image = _per_image(x, weight, layout, out_hw[0] * out_hw[1])
-        plan = _plan(x, weight, s, p, d, out_hw) if image_by_image else None
-        step = _images_per_slice(x, weight, out_hw, plan)
+        plan, step = _arrangement(x, weight, layout, s, p, d, out_hw)
         ctx.lease = None
         if plan is not None:
             ctx.lease = _forward_per_image(x, weight, bias, plan, step, out, ctx.needs_input_grad[1])

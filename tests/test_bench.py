@@ -10,7 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from convlib import bench
+import convlib
+from convlib import bench, gemm
 
 IMPLS = ["loop", "unfold", "convlib", "convlib-mm", "matmuls", "torch"]
 
@@ -127,6 +128,21 @@ def test_matmuls_only_has_the_conv_shapes() -> None:
         torch.testing.assert_close(b.grad, torch.full((c_out,), float(y[0, 0].numel() * 3)))
     with pytest.raises(ValueError, match="input channels"):
         bench.matmuls_only(torch.randn(1, 3, 5, 5), torch.randn(2, 2, 3, 3))
+
+
+@pytest.mark.parametrize("library", ["torch", "onednn"])
+def test_matmuls_only_runs_the_arrangement_conv2d_runs(library: str) -> None:
+    # a floor for conv2d's products only if they are conv2d's products: image by image where
+    # torch.mm multiplies, one product per slice on oneDNN, even though x and w require grad
+    if library == "onednn" and not gemm.onednn_available():
+        pytest.skip("oneDNN's product operator does not work here")
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)  # (N, C_in, H, W): 64 output positions per image
+    w = torch.randn(8, 4, 3, 3, requires_grad=True)
+    with gemm.use(library):
+        want = convlib.conv2d(x, w, padding=1).grad_fn.plan  # the autograd node is the function's ctx
+        got = bench.matmuls_only(x, w, padding=1).grad_fn.plan
+    assert (want is None) == (library == "onednn")
+    assert got == want
 
 
 def _fake_report(ratio: float) -> dict:
