@@ -19,7 +19,8 @@ Three versions, same numbers:
   (shares that fall on padding are dropped).
 
   - **Image by image** (``_forward_per_image``), where the products run on
-    ``torch.mm``'s library and each image has at least ``PER_IMAGE_ROWS`` output
+    ``torch.mm``'s library (or oneDNN's is preferred but the layer has at most
+    ``TORCH_MM_KERNELS`` kernels) and each image has at least ``PER_IMAGE_ROWS`` output
     positions. The input is copied ``k_w`` times, each copy shifted left by one
     kernel column (and zero-padded); kernel row ``i``'s receptive fields are then
     those copies read from row ``i`` on, a view, so no ``k_h`` times larger im2col
@@ -33,7 +34,7 @@ Three versions, same numbers:
     For small images with many kernels the weight gradient gathers each slice first,
     so one product per kernel row sums over all its images (``_gathers``).
   - **One product per slice of the batch** (``_forward_rows``), everywhere
-    else (oneDNN, whose product operator has no batched form; small images;
+    else (oneDNN, whose product operator has no batched form, for more kernels; small images;
     channels-last and half-precision tensors): the receptive fields are gathered
     channels-last (``(N*H_out*W_out, k_h*k_w*C_in)``, each row one contiguous
     run per kernel row) and the backward pass works in the transposed layout
@@ -101,6 +102,15 @@ KEPT_BYTES = 128 << 20
 #: slice, three layers for some sizes): 16 positions 2.97 vs 2.07 and 3.53 vs 2.26, 36 2.22 vs 1.89,
 #: 64 1.84 vs 2.25, 1.85 vs 2.54 and 1.71 vs 1.79, 100 1.65 vs 2.66 and 1.96 vs 3.44, 256 1.40 vs 2.02.
 PER_IMAGE_ROWS = 64
+
+#: Where oneDNN is the faster library (``"auto"`` on processors other than Intel's, see :mod:`convlib.gemm`),
+#: a layer with at most this many kernels is still multiplied image by image, on ``torch.mm``: products with
+#: so few rows are cheap even in MKL's slower code for these processors, and image by image moves far less
+#: data than one product per slice. Measured on an AMD EPYC, 2 threads, forward+backward x torch (one product
+#: per slice on oneDNN vs image by image on torch.mm): 6 kernels (LeNet's C1) 1.10 vs 0.50; 16 kernels 2.12 vs
+#: 1.71 (LeNet's C3), 3.19 vs 2.43, 2.43 vs 1.95, 2.81 vs 1.99 and 1.24 vs 1.23; 32 kernels mixed (1.21 vs 1.49,
+#: 1.37 vs 1.83, 1.44 vs 1.26, 1.32 vs 1.17); 64 or more 1.09 vs 1.13, 1.40 vs 1.66, 1.66 vs 2.42, 1.65 vs 2.50.
+TORCH_MM_KERNELS = 16
 
 #: Image by image, the shifted copies hold every kernel tap (one im2col product per image, "folded")
 #: when a kernel row's copies would have fewer than ``FOLD_WIDTH`` rows (``k_w*C_in``) and there are
@@ -610,10 +620,13 @@ def _per_image(x: torch.Tensor, weight: torch.Tensor, layout: torch.memory_forma
     float32 or float64, where the products run on ``torch.mm``'s library (see
     :func:`convlib.gemm.library_for`): one batched product then writes each image's output
     where it belongs, with no reordering after. oneDNN's operator has no batched form,
-    so where it is the faster library the products stay one per slice (:func:`_forward_rows`).
+    so where it is the faster library the products stay one per slice (:func:`_forward_rows`),
+    unless the library was left to ``"auto"`` and the layer has at most
+    :data:`TORCH_MM_KERNELS` kernels: then image by image on ``torch.mm`` is faster still.
     """
-    return (layout == torch.contiguous_format and rows >= PER_IMAGE_ROWS
-            and x.dtype in (torch.float32, torch.float64) and gemm.library_for(x, weight) == "torch")
+    if layout != torch.contiguous_format or rows < PER_IMAGE_ROWS or x.dtype not in (torch.float32, torch.float64):
+        return False
+    return gemm.library_for(x, weight) == "torch" or (gemm.current() == "auto" and weight.shape[0] <= TORCH_MM_KERNELS)
 
 
 def _forward_per_image(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, plan: _ShiftPlan,

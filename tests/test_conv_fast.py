@@ -776,6 +776,15 @@ def test_which_arrangement_conv2d_picks(monkeypatch: pytest.MonkeyPatch) -> None
         with gemm.use("onednn"):
             assert not conv_module._per_image(x, w, nchw, 256)  # oneDNN's operator has no batched form
             assert conv_module._per_image(x.double(), w.double(), nchw, 256)  # float64 runs on torch.mm anyway
+            few = torch.randn(conv_module.TORCH_MM_KERNELS, 3, 3, 3)
+            assert not conv_module._per_image(x, few, nchw, 256)  # oneDNN asked for: it multiplies
+    if gemm.onednn_available():  # "auto" where oneDNN is preferred (processors other than Intel's)
+        monkeypatch.setattr(gemm, "preferred", lambda: "onednn")
+        assert gemm.library_for(x, w) == "onednn"
+        k = conv_module.TORCH_MM_KERNELS
+        assert conv_module._per_image(x, torch.randn(k, 3, 3, 3), nchw, 256)  # few kernels: torch.mm, image by image
+        assert not conv_module._per_image(x, torch.randn(k + 1, 3, 3, 3), nchw, 256)
+        assert not conv_module._per_image(x, torch.randn(k, 3, 3, 3), nchw, 255)
 
 
 def test_which_plan_conv2d_picks_image_by_image(monkeypatch: pytest.MonkeyPatch) -> None:
