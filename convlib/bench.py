@@ -38,6 +38,12 @@ the weight and the bias, with an upstream gradient laid out like the output.
 The last column, ``faults/pass``, counts the minor page faults of one such pass:
 a row that writes memory fresh from the operating system pays for it there, and
 which rows do depends on the allocator's state, not on the arithmetic.
+
+Below the table, ``targets:`` judges the course's speed targets (:data:`TARGETS`):
+``convlib``'s forward+backward time on the full-size CIFAR-10 layers as a multiple
+of torch's, against its limit, with the ``matmuls`` floor beside a missed one
+(``--processes N`` judges the median over the processes; ``--json`` lists them
+under ``"targets"``).
 """
 
 from __future__ import annotations
@@ -86,6 +92,7 @@ from convlib.conv import (
 
 __all__ = [
     "IMPLEMENTATIONS",
+    "TARGETS",
     "BenchCase",
     "BenchReport",
     "Timing",
@@ -256,6 +263,13 @@ IMPLEMENTATIONS: dict[str, ConvFn] = {
     "torch": F.conv2d,
 }
 
+#: The course's speed targets: ``convlib.conv2d``'s forward+backward time at most this multiple of
+#: ``torch.nn.functional.conv2d``'s, by layer label (so only full-size runs of these layers are judged).
+TARGETS: dict[str, float] = {
+    "128x3x32x32 -> 32, 3x3 p1": 1.3,  # CIFAR-10 conv 1
+    "128x32x16x16 -> 64, 3x3 p1": 1.3,  # CIFAR-10 conv 2
+}
+
 
 @dataclass(frozen=True)
 class BenchCase:
@@ -347,6 +361,10 @@ class BenchReport:
         out["results"] = [
             {**entry, "timings": [asdict(t) for t in entry["timings"]]} for entry in self.results
         ]
+        out["targets"] = [
+            {"case": case, "label": label, "limit": limit, "ratio": ratios[0], "met": ratios[0] <= limit}
+            for case, label, limit, ratios, _ in _judged([out])
+        ]
         return out
 
     def table(self) -> str:
@@ -376,7 +394,7 @@ class BenchReport:
                     notes.append(f"  {entry['case']}: {t.measured_on}")
         if notes:
             lines += ["", "* extrapolated: timed on a smaller case, scaled by images x channel pairs:", *notes]
-        return "\n".join(lines)
+        return "\n".join(lines + _target_lines([self.to_dict()]))
 
 
 def cpu_name() -> str:
@@ -545,6 +563,35 @@ def _spread(values: Sequence[float]) -> str:
     return med if lo == hi else f"{med} ({lo}-{hi})"
 
 
+def _judged(reports: Sequence[dict]) -> list[tuple[str, str, float, list[float], list[float]]]:
+    """The cases of ``reports`` (dicts, one per process, same cases) that have a :data:`TARGETS` entry:
+    ``(case, label, limit, convlib's f+b ratios, matmuls' f+b ratios)``, one ratio per report."""
+    def ratios(n: int, impl: str) -> list[float]:
+        found = [t["forward_backward_ratio"] for report in reports for t in report["results"][n]["timings"]
+                 if t["impl"] == impl and t["forward_backward_ratio"] is not None]
+        return found if len(found) == len(reports) else []
+
+    judged = []
+    for n, entry in enumerate(reports[0]["results"]):
+        limit = TARGETS.get(entry["label"])
+        if limit is not None and ratios(n, "convlib"):
+            judged.append((entry["case"], entry["label"], limit, ratios(n, "convlib"), ratios(n, "matmuls")))
+    return judged
+
+
+def _target_lines(reports: Sequence[dict]) -> list[str]:
+    """Lines that say whether ``convlib`` meets each :data:`TARGETS` entry (median over ``reports``)."""
+    lines = []
+    for case, label, limit, ratios, floors in _judged(reports):
+        verdict = "met" if statistics.median(ratios) <= limit else "NOT met"
+        if floors and verdict != "met":
+            verdict += f" (its matrix products alone: {_spread(floors)}x)"
+        lines.append(f"{case:<13} {label:<28} limit {limit:.2f}x  convlib {_spread(ratios)}x  {verdict}")
+    if not lines:
+        return []
+    return ["", "targets: convlib forward+backward at most the limit x torch's time", *lines]
+
+
 def spread_table(reports: Sequence[dict]) -> str:
     """Each ratio to torch over several processes' reports: median (min-max).
 
@@ -576,7 +623,7 @@ def spread_table(reports: Sequence[dict]) -> str:
     lines += [f"{c:<13} {label:<28} {impl:<10} {fwd:<{width}}  {fb}" for c, label, impl, fwd, fb in rows]
     if any(t["extrapolated"] for entry in first["results"] for t in entry["timings"]):
         lines += ["", "* extrapolated from a smaller case (see one process's table for how)"]
-    return "\n".join(lines)
+    return "\n".join(lines + _target_lines(reports))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -169,6 +169,49 @@ def test_spread_table_medians_and_ranges() -> None:
     assert same.splitlines()[-3].split()[6:] == ["1.00", "2.00"]  # no range when every process agrees
 
 
+def _targeted_report(ratio: float, floor: float = 1.1) -> dict:
+    """A fake report on the two full-size CIFAR layers that have a target, convlib at ``ratio`` x torch."""
+    report = _fake_report(ratio / 2)  # _fake_report's forward+backward ratio is twice its argument
+    entry = report["results"][0]
+    floor_timing = {**entry["timings"][1], "impl": "matmuls", "forward_backward_ratio": floor}
+    report["results"] = [
+        {**entry, "case": "CIFAR conv 1", "label": "128x3x32x32 -> 32, 3x3 p1", "timings": [*entry["timings"], floor_timing]},
+        {**entry, "case": "CIFAR conv 2", "label": "128x32x16x16 -> 64, 3x3 p1", "timings": [*entry["timings"], floor_timing]},
+        {**entry, "case": "LeNet C1", "label": "256x1x28x28 -> 6, 5x5 p2"},  # no target: not judged
+    ]
+    return report
+
+
+def test_targets_are_judged_by_median_over_processes() -> None:
+    assert set(bench.TARGETS) == {c.label for c in bench.cases()[:2]}  # the two CIFAR layers, full size
+    table = bench.spread_table([_targeted_report(r) for r in (1.2, 1.5, 1.25)])
+    verdicts = table.split("targets: ")[1].splitlines()[1:]
+    assert [line.split()[:2] for line in verdicts] == [["CIFAR", "conv"]] * 2  # LeNet C1 has no target
+    assert verdicts[0].endswith("limit 1.30x  convlib 1.25 (1.20-1.50)x  met")  # the median decides
+    missed = bench.spread_table([_targeted_report(1.4, floor=f) for f in (1.0, 1.2)]).splitlines()[-1]
+    assert missed.endswith("convlib 1.40x  NOT met (its matrix products alone: 1.10 (1.00-1.20)x)")
+
+
+def test_one_report_judges_its_targets_in_table_and_json() -> None:
+    def timing(impl: str, ms: float) -> bench.Timing:
+        return bench.Timing(impl, ms, ms, forward_ratio=ms / 10, forward_backward_ratio=ms / 10)
+
+    report = bench.BenchReport("t", 2, "cpu", 3, False, None)
+    for case in bench.cases()[:2]:
+        ms = 12.0 if case.name.endswith("1") else 14.0
+        report.results.append({"case": case.name, "label": case.label, "n": case.n,
+                               "timings": [timing("convlib", ms), timing("torch", 10.0)]})
+    assert report.table().splitlines()[-2:] == [
+        "CIFAR conv 1  128x3x32x32 -> 32, 3x3 p1    limit 1.30x  convlib 1.20x  met",
+        "CIFAR conv 2  128x32x16x16 -> 64, 3x3 p1   limit 1.30x  convlib 1.40x  NOT met",  # no matmuls row to cite
+    ]
+    assert [(t["case"], t["ratio"], t["met"]) for t in report.to_dict()["targets"]] == [
+        ("CIFAR conv 1", 1.2, True), ("CIFAR conv 2", 1.4, False)]
+    quick = bench.BenchReport("t", 2, "cpu", 3, True, None,
+                              results=[{**report.results[0], "label": bench.cases(quick=True)[0].label}])
+    assert "targets" not in quick.table() and quick.to_dict()["targets"] == []  # small batches: not judged
+
+
 @pytest.mark.parametrize("bad, got", [(0, "0"), (True, r"True \(a bool\)"), (2.0, r"2\.0 \(a float\)")])
 def test_run_processes_rejects_bad_count(bad: object, got: str) -> None:
     """count=True used to start one process."""
