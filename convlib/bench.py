@@ -563,6 +563,16 @@ def _spread(values: Sequence[float]) -> str:
     return med if lo == hi else f"{med} ({lo}-{hi})"
 
 
+def _times(ratios: Sequence[float]) -> str:
+    """``1.25x (1.20-1.50)``: :func:`_spread` with the unit on the median.
+
+    >>> _times([1.2, 1.5, 1.25]), _times([1.3])
+    ('1.25x (1.20-1.50)', '1.30x')
+    """
+    median, _, spread = _spread(ratios).partition(" ")
+    return f"{median}x {spread}".rstrip()
+
+
 def _judged(reports: Sequence[dict]) -> list[tuple[str, str, float, list[float], list[float]]]:
     """The cases of ``reports`` (dicts, one per process, same cases) that have a :data:`TARGETS` entry:
     ``(case, label, limit, convlib's f+b ratios, matmuls' f+b ratios)``, one ratio per report."""
@@ -585,8 +595,8 @@ def _target_lines(reports: Sequence[dict]) -> list[str]:
     for case, label, limit, ratios, floors in _judged(reports):
         verdict = "met" if statistics.median(ratios) <= limit else "NOT met"
         if floors and verdict != "met":
-            verdict += f" (its matrix products alone: {_spread(floors)}x)"
-        lines.append(f"{case:<13} {label:<28} limit {limit:.2f}x  convlib {_spread(ratios)}x  {verdict}")
+            verdict += f" (its matrix products alone: {_times(floors)})"
+        lines.append(f"{case:<13} {label:<28} limit {limit:.2f}x  convlib {_times(ratios)}  {verdict}")
     if not lines:
         return []
     return ["", "targets: convlib forward+backward at most the limit x torch's time", *lines]

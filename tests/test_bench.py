@@ -187,9 +187,9 @@ def test_targets_are_judged_by_median_over_processes() -> None:
     table = bench.spread_table([_targeted_report(r) for r in (1.2, 1.5, 1.25)])
     verdicts = table.split("targets: ")[1].splitlines()[1:]
     assert [line.split()[:2] for line in verdicts] == [["CIFAR", "conv"]] * 2  # LeNet C1 has no target
-    assert verdicts[0].endswith("limit 1.30x  convlib 1.25 (1.20-1.50)x  met")  # the median decides
+    assert verdicts[0].endswith("limit 1.30x  convlib 1.25x (1.20-1.50)  met")  # the median decides
     missed = bench.spread_table([_targeted_report(1.4, floor=f) for f in (1.0, 1.2)]).splitlines()[-1]
-    assert missed.endswith("convlib 1.40x  NOT met (its matrix products alone: 1.10 (1.00-1.20)x)")
+    assert missed.endswith("convlib 1.40x  NOT met (its matrix products alone: 1.10x (1.00-1.20))")
 
 
 def test_one_report_judges_its_targets_in_table_and_json() -> None:
