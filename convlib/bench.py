@@ -584,8 +584,9 @@ def _judged(reports: Sequence[dict]) -> list[tuple[str, str, float, list[float],
     judged = []
     for n, entry in enumerate(reports[0]["results"]):
         limit = TARGETS.get(entry["label"])
-        if limit is not None and ratios(n, "convlib"):
-            judged.append((entry["case"], entry["label"], limit, ratios(n, "convlib"), ratios(n, "matmuls")))
+        ours = ratios(n, "convlib") if limit is not None else []
+        if ours:
+            judged.append((entry["case"], entry["label"], limit, ours, ratios(n, "matmuls")))
     return judged
 
 
