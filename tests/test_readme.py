@@ -81,7 +81,8 @@ def test_the_five_process_table_is_what_bench_prints() -> None:
     base = _single_process_report(TEXT_BLOCKS[0]).to_dict()  # same cases, layers and implementations
     base["repeats"] = int(re.search(r"median of (\d+)", lines[1]).group(1))
     reports = [copy.deepcopy(base) for _ in range(processes)]
-    rows = [ROW.match(line).groups() for line in lines[6:] if line.strip() and not line.startswith("*")]
+    table = lines[6:lines.index("", 6)] if "" in lines[6:] else lines[6:]  # the rows, up to the notes below them
+    rows = [ROW.match(line).groups() for line in table]
     for n, entry in enumerate(base["results"]):
         for m, t in enumerate(entry["timings"]):
             if t["impl"] == "torch":
