@@ -39,7 +39,7 @@ The last column, ``faults/pass``, counts the minor page faults of one such pass:
 a row that writes memory fresh from the operating system pays for it there, and
 which rows do depends on the allocator's state, not on the arithmetic.
 
-Below the table, ``targets:`` judges the course's speed targets (:data:`TARGETS`):
+Below the table, ``targets:`` judges the course's speed targets (``TARGETS``):
 ``convlib``'s forward+backward time on the full-size CIFAR-10 layers as a multiple
 of torch's, against its limit, with the ``matmuls`` floor beside a missed one
 (``--processes N`` judges the median over the processes; ``--json`` lists them
@@ -574,7 +574,7 @@ def _times(ratios: Sequence[float]) -> str:
 
 
 def _judged(reports: Sequence[dict]) -> list[tuple[str, str, float, list[float], list[float]]]:
-    """The cases of ``reports`` (dicts, one per process, same cases) that have a :data:`TARGETS` entry:
+    """The cases of ``reports`` (dicts, one per process, same cases) that have a ``TARGETS`` entry:
     ``(case, label, limit, convlib's f+b ratios, matmuls' f+b ratios)``, one ratio per report."""
     def ratios(n: int, impl: str) -> list[float]:
         found = [t["forward_backward_ratio"] for report in reports for t in report["results"][n]["timings"]
@@ -591,7 +591,7 @@ def _judged(reports: Sequence[dict]) -> list[tuple[str, str, float, list[float],
 
 
 def _target_lines(reports: Sequence[dict]) -> list[str]:
-    """Lines that say whether ``convlib`` meets each :data:`TARGETS` entry (median over ``reports``)."""
+    """Lines that say whether ``convlib`` meets each ``TARGETS`` entry (median over ``reports``)."""
     lines = []
     for case, label, limit, ratios, floors in _judged(reports):
         verdict = "met" if statistics.median(ratios) <= limit else "NOT met"
