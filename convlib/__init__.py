@@ -29,7 +29,7 @@ from convlib.validate import ConvlibInputError
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"widgets", "check", "data", "plot", "models", "bench", "cifar", "speedrun"}
+_LAZY_MODULES = {"widgets", "check", "data", "plot", "models", "bench", "cifar", "speedrun", "winograd"}
 
 __all__ = [
     "Conv2D",

@@ -25,6 +25,10 @@ and LeNet layer shapes of the course:
   products cannot be faster than this row, so it shows how much of the gap to
   ``torch`` is the matrix products and how much is everything around them.
 * ``torch``: ``torch.nn.functional.conv2d`` (oneDNN's direct convolution kernels).
+* ``winograd``: :func:`convlib.winograd.conv2d_winograd` with 4x4 output tiles
+  (4 times fewer multiplications, autograd's backward; 3x3 stride-1 layers only).
+  Timed only when asked for (``run(..., impls=(..., "winograd"))``): it is not
+  in ``DEFAULT_IMPLS``.
 
 All run in one process, interleaved (each repeat times every implementation
 once, in turn, right after an untimed warm-up call of the same one; ``loop``
@@ -49,6 +53,7 @@ under ``"targets"``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -70,6 +75,7 @@ except ImportError:  # pragma: no cover - Windows
 
 from convlib import gemm
 from convlib.validate import check_int, positive_int_arg as _positive_int
+from convlib.winograd import conv2d_winograd
 from convlib.conv import (
     IntPair,
     _arrangement,
@@ -91,6 +97,7 @@ from convlib.conv import (
 )
 
 __all__ = [
+    "DEFAULT_IMPLS",
     "IMPLEMENTATIONS",
     "TARGETS",
     "BenchCase",
@@ -261,7 +268,11 @@ IMPLEMENTATIONS: dict[str, ConvFn] = {
     "convlib-mm": conv2d_torch_mm,
     "matmuls": matmuls_only,
     "torch": F.conv2d,
+    "winograd": functools.partial(conv2d_winograd, tile=4),  # 3x3, stride 1 only: on request (impls=...)
 }
+
+#: What :func:`run` and the command line time unless told otherwise: every implementation but ``winograd``.
+DEFAULT_IMPLS: tuple[str, ...] = ("loop", "unfold", "convlib", "convlib-mm", "matmuls", "torch")
 
 #: The course's speed targets: ``convlib.conv2d``'s forward+backward time at most this multiple of
 #: ``torch.nn.functional.conv2d``'s, by layer label (so only full-size runs of these layers are judged).
@@ -467,7 +478,7 @@ def run(
     *,
     repeats: int | None = None,
     quick: bool = False,
-    impls: Sequence[str] = tuple(IMPLEMENTATIONS),
+    impls: Sequence[str] = DEFAULT_IMPLS,
     loop_repeats: int | None = None,
 ) -> BenchReport:
     """Benchmark ``impls`` on ``bench_cases`` (default: :func:`cases`), medians of ``repeats``.
@@ -660,7 +671,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    impls = [name for name in IMPLEMENTATIONS if not (args.no_loop and name == "loop")]
+    impls = [name for name in DEFAULT_IMPLS if not (args.no_loop and name == "loop")]
     report = run(quick=args.quick, repeats=args.repeats, impls=impls)
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.table())
     return 0

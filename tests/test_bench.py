@@ -55,7 +55,7 @@ def test_run_structure_and_ratios() -> None:
 
 
 def test_run_rejects_unknown_impl() -> None:
-    with pytest.raises(ValueError, match=r"impls: expected names from \['loop', 'unfold', 'convlib', 'convlib-mm', 'matmuls', 'torch'\], got \['fast'\]"):
+    with pytest.raises(ValueError, match=r"impls: expected names from \['loop', 'unfold', 'convlib', 'convlib-mm', 'matmuls', 'torch', 'winograd'\], got \['fast'\]"):
         bench.run(bench.cases(quick=True)[:1], impls=["fast"])
 
 

@@ -10,6 +10,7 @@ from hypothesis import assume, given, settings, strategies as st
 import convlib as cl
 from convlib.transposed import conv_transpose2d, insert_zeros, trans_conv_naive
 from convlib.validate import ConvlibInputError
+from tests.autograd_checks import value_and_grads
 
 
 @st.composite
@@ -36,20 +37,12 @@ def _tensors(case: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | Non
     return x, w, b
 
 
-def _value_and_grads(fn, *inputs: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
-    leaves = [t.clone().requires_grad_() if t is not None else None for t in inputs]
-    y = fn(*leaves)
-    up = torch.randn(y.shape, generator=torch.Generator().manual_seed(3), dtype=y.dtype)
-    grads = torch.autograd.grad((y * up).sum(), [t for t in leaves if t is not None])
-    return (y, *grads)
-
-
 @settings(max_examples=120, deadline=None)
 @given(transposed_case())
 def test_matches_torch_values_and_gradients(case: dict) -> None:
     x, w, b = _tensors(case)
-    ours = _value_and_grads(lambda x, w, b: conv_transpose2d(x, w, b, **case["kw"]), x, w, b)
-    ref = _value_and_grads(lambda x, w, b: F.conv_transpose2d(x, w, b, **case["kw"]), x, w, b)
+    ours = value_and_grads(lambda x, w, b: conv_transpose2d(x, w, b, **case["kw"]), x, w, b)
+    ref = value_and_grads(lambda x, w, b: F.conv_transpose2d(x, w, b, **case["kw"]), x, w, b)
     assert ours[0].shape == ref[0].shape
     for got, want in zip(ours, ref):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
@@ -159,8 +152,8 @@ def test_groups_match_torch(case: dict, groups: int, in_per_group: int, out_per_
     x, w, b = _tensors(case)
     b = None if b is None else torch.randn(groups * out_per_group, dtype=torch.float64)  # (C_out,)
     kw = dict(case["kw"], groups=groups)
-    ours = _value_and_grads(lambda x, w, b: conv_transpose2d(x, w, b, **kw), x, w, b)
-    ref = _value_and_grads(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), x, w, b)
+    ours = value_and_grads(lambda x, w, b: conv_transpose2d(x, w, b, **kw), x, w, b)
+    ref = value_and_grads(lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), x, w, b)
     assert ours[0].shape == ref[0].shape
     for got, want in zip(ours, ref):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
