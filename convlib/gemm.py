@@ -11,17 +11,22 @@ PyTorch's x86-64 builds carry two:
   ``x @ w.T + b``.
 
 They give the same numbers up to float32 rounding, not the same speed, and
-which is faster depends on whose processor runs them. On the course's AMD EPYC
-(2026-12-01, AVX-512), oneDNN ran the convolution products of chapter 8 about
-twice as fast as ``torch.mm`` (MKL takes slower code paths on processors that
-are not Intel's). On an Intel Xeon with AVX-512 (2026-12-02) it was the other
-way round: ``convlib.conv2d`` took 10 to 25% less time with every product on
-``torch.mm`` (oneDNN's operator returns a fresh matrix on every call, which then
-has to be copied into place; ``torch.mm`` writes where it is told).
+which is faster depends on the processor. MKL uses AVX-512 (16 floats per
+instruction) only on Intel's processors; oneDNN uses it wherever it exists.
+On the course's AMD EPYC with AVX-512 (2026-12-01), oneDNN ran the convolution
+products of chapter 8 about twice as fast as ``torch.mm``. Where both libraries
+run the same 8-float AVX2 code, ``torch.mm`` wins: on an Intel Xeon with
+AVX-512 (2026-12-02) ``convlib.conv2d`` took 10 to 25% less time with every
+product on ``torch.mm``, and on an AMD EPYC without AVX-512 (2026-12-03)
+forward+backward of chapter 8's two layers took 1.00x and 1.46x torch's
+convolution on ``torch.mm`` against 1.56x and 1.69x on oneDNN (oneDNN's
+operator returns a fresh matrix on every call, which then has to be copied
+into place; ``torch.mm`` writes where it is told).
 
 So the default, ``"auto"``, is the library :func:`preferred` names for this
-processor: ``torch.mm`` on Intel's, oneDNN on others where
-:func:`onednn_available` says it works. :func:`matmul` and :func:`add_matmul`
+processor: oneDNN on a processor not made by Intel that has AVX-512 (see
+:func:`wide_vectors`), where :func:`onednn_available` says it works;
+``torch.mm`` everywhere else. :func:`matmul` and :func:`add_matmul`
 then use oneDNN where :func:`library_for` lets them (float32 on the CPU,
 matrices without gaps, ``torch.backends.mkldnn`` enabled, nothing for autograd
 to record), and ``torch.mm`` otherwise. :func:`use` picks a library for a block
@@ -40,7 +45,7 @@ import torch
 from torch.autograd import forward_ad
 
 __all__ = ["LIBRARIES", "add_matmul", "compiling", "cpu_vendor", "current", "library_for", "matmul", "onednn_available",
-           "preferred", "transformed", "use"]
+           "preferred", "transformed", "use", "wide_vectors"]
 
 #: What :func:`use` accepts: ``"auto"`` (:func:`preferred`), ``"torch"``, ``"onednn"``.
 LIBRARIES = ("auto", "torch", "onednn")
@@ -100,11 +105,25 @@ def cpu_vendor() -> str:
     return _vendor_in(text) if text else _vendor_in(platform.processor())
 
 
+def wide_vectors() -> bool:
+    """Whether PyTorch runs AVX-512 code on this processor (``torch.backends.cpu.get_cpu_capability()``).
+
+    MKL (``torch.mm``) uses those 512-bit instructions on Intel's processors only,
+    oneDNN on every processor that has them.
+
+    >>> wide_vectors() in (True, False)
+    True
+    """
+    return torch.backends.cpu.get_cpu_capability().upper().startswith("AVX512")
+
+
 def preferred() -> str:
-    """The library ``"auto"`` means on this machine: ``"torch"`` on an Intel processor
-    (MKL's own), ``"onednn"`` on other x86-64 processors where :func:`onednn_available`,
-    ``"torch"`` everywhere else. See the module docstring for the measurements behind it."""
-    if cpu_vendor() == "intel" or not onednn_available():
+    """The library ``"auto"`` means on this machine: ``"onednn"`` on an x86-64 processor
+    not made by Intel that has AVX-512 (:func:`wide_vectors`), where
+    :func:`onednn_available`; ``"torch"`` everywhere else (MKL's own processors,
+    and processors where both libraries run the same AVX2 code, as ``torch.mm``
+    then writes its result in place). See the module docstring for the measurements behind it."""
+    if cpu_vendor() == "intel" or not wide_vectors() or not onednn_available():
         return "torch"
     return "onednn"
 

@@ -778,7 +778,7 @@ def test_which_arrangement_conv2d_picks(monkeypatch: pytest.MonkeyPatch) -> None
             assert conv_module._per_image(x.double(), w.double(), nchw, 256)  # float64 runs on torch.mm anyway
             few = torch.randn(conv_module.TORCH_MM_KERNELS, 3, 3, 3)
             assert not conv_module._per_image(x, few, nchw, 256)  # oneDNN asked for: it multiplies
-    if gemm.onednn_available():  # "auto" where oneDNN is preferred (processors other than Intel's)
+    if gemm.onednn_available():  # "auto" where oneDNN is preferred (other makers' processors with AVX-512)
         monkeypatch.setattr(gemm, "preferred", lambda: "onednn")
         assert gemm.library_for(x, w) == "onednn"
         k = conv_module.TORCH_MM_KERNELS

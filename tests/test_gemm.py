@@ -16,6 +16,12 @@ needs_onednn = pytest.mark.skipif(not gemm.onednn_available(), reason="oneDNN's 
 LIBRARIES = ["torch", pytest.param("onednn", marks=needs_onednn)]
 
 
+def _where_auto_means_onednn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretend to be a processor on which "auto" picks oneDNN: not Intel's, with AVX-512."""
+    monkeypatch.setattr(gemm, "cpu_vendor", lambda: "amd")
+    monkeypatch.setattr(gemm, "wide_vectors", lambda: True)
+
+
 def _operand(g: torch.Generator, rows: int, cols: int, transposed: bool) -> torch.Tensor:
     """A ``(rows, cols)`` float32 matrix, stored either way round (a transposed view when asked)."""
     if transposed:
@@ -71,7 +77,7 @@ def test_a_reused_buffer_is_read_afresh() -> None:
 @needs_onednn
 @pytest.mark.filterwarnings("ignore:TF32 acceleration on top of oneDNN")  # torch's note when the flags are set
 def test_library_for_follows_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gemm, "cpu_vendor", lambda: "amd")  # where "auto" means oneDNN
+    _where_auto_means_onednn(monkeypatch)
     x = torch.ones(3, 3)
     assert gemm.library_for(x) == "onednn"
     assert gemm.library_for(x.double()) == "torch"  # oneDNN's operator is used for float32 only
@@ -94,9 +100,12 @@ def test_library_for_follows_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @needs_onednn
 def test_auto_is_the_library_preferred_for_the_processor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Intel's processors run torch.mm (MKL) faster, others oneDNN; an explicit choice overrides either."""
-    for vendor, expected in (("intel", "torch"), ("amd", "onednn"), ("other", "onednn")):
+    """oneDNN on other makers' processors with AVX-512, torch.mm (MKL) on Intel's and wherever
+    both run AVX2 code; an explicit choice overrides either."""
+    for vendor, wide, expected in (("intel", True, "torch"), ("intel", False, "torch"), ("amd", True, "onednn"),
+                                   ("amd", False, "torch"), ("other", True, "onednn"), ("other", False, "torch")):
         monkeypatch.setattr(gemm, "cpu_vendor", lambda vendor=vendor: vendor)
+        monkeypatch.setattr(gemm, "wide_vectors", lambda wide=wide: wide)
         assert gemm.preferred() == expected
         assert gemm.library_for(torch.ones(2, 2)) == expected
         with gemm.use("onednn"):
@@ -106,9 +115,15 @@ def test_auto_is_the_library_preferred_for_the_processor(monkeypatch: pytest.Mon
 
 
 def test_preferred_is_torch_without_onednn(monkeypatch: pytest.MonkeyPatch) -> None:
+    _where_auto_means_onednn(monkeypatch)
     monkeypatch.setattr(gemm, "onednn_available", lambda: False)
-    monkeypatch.setattr(gemm, "cpu_vendor", lambda: "amd")
     assert gemm.preferred() == "torch"
+
+
+def test_wide_vectors_reads_torchs_cpu_capability(monkeypatch: pytest.MonkeyPatch) -> None:
+    for capability, expected in (("AVX512", True), ("AVX512_BF16", True), ("AVX2", False), ("DEFAULT", False)):
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda capability=capability: capability)
+        assert gemm.wide_vectors() is expected
 
 
 def test_cpu_vendor_is_one_of_three() -> None:
@@ -182,7 +197,7 @@ def test_forward_mode_derivatives_survive() -> None:
 @needs_onednn
 def test_use_holds_for_its_own_thread_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``with use(...)`` block in one thread (an autograd backward, say) leaves another thread's products alone."""
-    monkeypatch.setattr(gemm, "cpu_vendor", lambda: "amd")  # where "auto" means oneDNN
+    _where_auto_means_onednn(monkeypatch)
     inside, release, seen = threading.Event(), threading.Event(), {}
 
     def other() -> None:
