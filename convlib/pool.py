@@ -8,13 +8,16 @@ import torch
 import torch.nn.functional as F
 
 from convlib._torchlike import channels_last, grad_stored
-from convlib.validate import as_pair, check_bool, check_fits, check_float, check_int, ConvlibInputError
+from convlib.validate import as_pair, check_bool, check_fits, check_int, ConvlibInputError
 
-__all__ = ["adaptive_window", "pool2d", "pool_geometry", "windows2d"]
+__all__ = ["INTEGER_DTYPES", "adaptive_window", "pool2d", "pool_geometry", "windows2d"]
 
 Reduce = Callable[[torch.Tensor], torch.Tensor]
 Mode = Union[Literal["max", "avg"], Reduce]
 IntPair = tuple[int, int]
+
+#: The integer dtypes :func:`pool2d` takes besides floating point (``F.max_pool2d`` takes them all on the CPU).
+INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
 def pool_geometry(
@@ -116,7 +119,7 @@ def windows2d(
     padding: int | tuple[int, int] = 0,
     dilation: int | tuple[int, int] = 1,
     ceil_mode: bool = False,
-    pad_value: float = 0.0,
+    pad_value: float | int = 0.0,
 ) -> torch.Tensor:
     """Every pooling window of ``x (N, C, H, W)`` as ``(N, C, H_out, W_out, k_h*k_w)``.
 
@@ -159,6 +162,9 @@ def pool2d(
 
     ``x`` is ``(N, C, H, W)``, ``(C, H, W)`` or ``(H, W)``; the result has the
     same rank, the same ``N`` and ``C``, and ``H_out x W_out`` spatial size.
+    ``x`` is floating point or an integer tensor (:data:`~convlib.pool.INTEGER_DTYPES`); on
+    integers the result keeps the dtype, and an average is rounded toward zero,
+    as ``F.avg_pool2d`` rounds an int64 one.
     ``mode`` is ``"max"``, ``"avg"`` or any function reducing the last axis of a
     ``(..., k_h*k_w)`` tensor, e.g. ``lambda w: w.norm(dim=-1)`` (it sees padding as zeros).
     The other arguments mean what they mean in ``F.max_pool2d`` / ``F.avg_pool2d``:
@@ -182,8 +188,10 @@ def pool2d(
     >>> pool2d(X, 2, stride=1, return_indices=True)[1]  # each maximum's cell, row * W + column
     tensor([[4, 5],
             [7, 8]])
+    >>> pool2d(torch.tensor([[-7, 2], [1, 1]]), 2, mode="avg")  # -3 / 4, rounded toward zero
+    tensor([[0]])
     """
-    check_float(x, "x")
+    _check_dtype(x)
     if isinstance(stride, str) or callable(stride):  # d2l's pool2d(X, pool_size, mode) order
         raise ConvlibInputError(
             f"stride: expected None, an int or a pair of ints, got the mode {stride!r}: the third positional "
@@ -215,8 +223,12 @@ def pool2d(
         if return_indices:
             indices = _input_cells(taps, tuple(x4.shape[-2:]), _parse(kernel_size, stride, padding, dilation))
     elif mode == "avg":
-        total = windows2d(x4, kernel_size, **geometry).sum(dim=-1)  # (N, C, H_out, W_out)
-        out = total / (divisor if divisor is not None else _counts(x4, kernel_size, count_include_pad, **geometry))
+        total = windows2d(x4, kernel_size, **geometry).sum(dim=-1)  # (N, C, H_out, W_out); int64 for integers
+        cells = divisor if divisor is not None else _counts(x4, kernel_size, count_include_pad, **geometry)
+        if x.is_floating_point():
+            out = total / cells
+        else:  # F.avg_pool2d on int64: the sum divided and rounded toward zero, in the input's dtype
+            out = torch.div(total, cells, rounding_mode="trunc").to(x.dtype)
     elif callable(mode):
         windows = windows2d(x4, kernel_size, **geometry)  # (N, C, H_out, W_out, k_h*k_w)
         out = mode(windows)
@@ -238,6 +250,17 @@ def pool2d(
         return t.reshape(tuple(x.shape[:-2]) + tuple(t.shape[-2:]))
 
     return as_given(out) if indices is None else (as_given(out), as_given(indices))
+
+
+def _check_dtype(x: object) -> None:
+    """Require a tensor of floating point or one of :data:`INTEGER_DTYPES` (pooling never needs a gradient)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}. Fix: torch.as_tensor(x).")
+    if not (x.is_floating_point() or x.dtype in INTEGER_DTYPES):
+        raise TypeError(
+            f"x: expected a floating-point or integer tensor, got dtype {x.dtype}. "
+            "Fix: x.float() (a bool mask becomes 0s and 1s)."
+        )
 
 
 def _input_cells(taps: torch.Tensor, size: tuple[int, ...], geometry: tuple[IntPair, ...]) -> torch.Tensor:
@@ -279,7 +302,8 @@ def _window_max(
     the padding), or the last ``NaN`` of a window that holds any.
     """
     geometry = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
-    win = windows2d(x, kernel_size, pad_value=float("-inf"), **geometry)  # (N, C, H_out, W_out, K)
+    lowest = float("-inf") if x.is_floating_point() else torch.iinfo(x.dtype).min  # padding never wins
+    win = windows2d(x, kernel_size, pad_value=lowest, **geometry)  # (N, C, H_out, W_out, K)
     real = windows2d(torch.ones_like(x[:1, :1]), kernel_size, **geometry) > 0  # (1, 1, H_out, W_out, K): not padding
     nan = win.isnan()
     any_nan = nan.any(dim=-1, keepdim=True)
@@ -303,7 +327,8 @@ def _counts(
     k, s, p, d = _parse(kernel_size, stride, padding, dilation)
     h, w = x.shape[-2:]
     _, extra = pool_geometry((h, w), k, s, p, d, ceil_mode)
-    counted = torch.ones(1, 1, h, w, dtype=x.dtype, device=x.device)  # (1, 1, H, W): real cells
+    dtype = x.dtype if x.is_floating_point() else torch.int64  # integers: divide exactly, as ints
+    counted = torch.ones(1, 1, h, w, dtype=dtype, device=x.device)  # (1, 1, H, W): real cells
     counted = F.pad(counted, (p[1], p[1], p[0], p[0]), value=float(count_include_pad))  # the padding
     counted = F.pad(counted, (0, extra[1], 0, extra[0]))  # a partial window's overhang: never counted
     return windows2d(counted, k, stride=s, dilation=d).sum(dim=-1)[0, 0]  # (H_out, W_out)

@@ -178,13 +178,7 @@ def torch_option_case(draw: st.DrawFn) -> dict:
 def test_torch_options_match(case: dict) -> None:
     x0 = torch.randn(case["shape"], generator=torch.Generator().manual_seed(case["seed"]), dtype=torch.float64)
     kw = dict(stride=case["stride"], padding=case["padding"], ceil_mode=case["ceil_mode"])
-    # torch allows padding <= kernel_size // 2 only (undilated), and lets dilated windows fall on padding alone
-    # (-inf, with gradients sent to arbitrary cells); convlib refuses those, tested below.
-    assume(all(p <= k // 2 for p, k in zip(case["padding"], case["kernel"])))
-    try:
-        cl.pool.windows2d(x0, case["kernel"], dilation=case["dilation"], **kw)
-    except ConvlibInputError:
-        assume(False)
+    _assume_torch_geometry(x0, case, dict(kw, dilation=case["dilation"]))
     if case["mode"] == "max":
         ref = lambda x: F.max_pool2d(x, case["kernel"], dilation=case["dilation"], **kw)  # noqa: E731
         ours = lambda x: pool2d(x, case["kernel"], dilation=case["dilation"], **kw)  # noqa: E731
@@ -400,6 +394,17 @@ def test_vmap_and_func_grad_match_torch(mode: str) -> None:
     torch.testing.assert_close(*grads)
 
 
+def _assume_torch_geometry(x: torch.Tensor, case: dict, kw: dict) -> None:
+    """Skip a drawn case torch and convlib treat differently: padding over half the undilated window
+    (both refuse it), or a dilated window of padding only (torch returns -inf there and sends its
+    gradient to an arbitrary cell; convlib refuses it, see test_window_of_padding_only_is_refused)."""
+    assume(all(p <= k // 2 for p, k in zip(case["padding"], case["kernel"])))
+    try:
+        windows2d(x, case["kernel"], **kw)
+    except ConvlibInputError:
+        assume(False)
+
+
 @FAST
 @given(torch_option_case(), st.sampled_from(["randn", "ties", "nan"]), st.booleans())
 def test_return_indices_match_torch(case: dict, values: str, channels_last: bool) -> None:
@@ -413,11 +418,7 @@ def test_return_indices_match_torch(case: dict, values: str, channels_last: bool
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"], ceil_mode=case["ceil_mode"])
-    assume(all(p <= k // 2 for p, k in zip(case["padding"], case["kernel"])))
-    try:
-        windows2d(x, case["kernel"], **kw)
-    except ConvlibInputError:  # a window of padding only: refused, see test_window_of_padding_only_is_refused
-        assume(False)
+    _assume_torch_geometry(x, case, kw)
     (y, indices), (y_ref, indices_ref) = (pool2d(x, case["kernel"], return_indices=True, **kw),
                                           F.max_pool2d(x, case["kernel"], return_indices=True, **kw))
     torch.testing.assert_close(y, y_ref, equal_nan=True)
@@ -432,3 +433,32 @@ def test_return_indices_only_for_max() -> None:
         pool2d(torch.randn(1, 1, 4, 4), 2, mode="avg", return_indices=True)
     with pytest.raises(TypeError, match=r"^return_indices: expected True or False"):
         pool2d(torch.randn(1, 1, 4, 4), 2, return_indices="yes")
+
+
+@FAST
+@given(torch_option_case(), st.sampled_from(cl.pool.INTEGER_DTYPES), st.sampled_from([None, 3, -2]))
+def test_integer_tensors_pool_as_in_torch(case: dict, dtype: torch.dtype, divisor: int | None) -> None:
+    """Integers keep their dtype: a maximum (and where it came from, ties included) as F.max_pool2d finds it
+    for every integer dtype, an average rounded toward zero as F.avg_pool2d rounds int64 (on the CPU, torch
+    averages no other integer dtype; convlib averages them the same way)."""
+    low = 0 if dtype == torch.uint8 else -100
+    x = torch.randint(low, 100, case["shape"], generator=torch.Generator().manual_seed(case["seed"]), dtype=dtype)
+    kw = dict(stride=case["stride"], padding=case["padding"], ceil_mode=case["ceil_mode"])
+    assume(all(p <= k // 2 for p, k in zip(case["padding"], case["kernel"])))  # torch's rule, dilation or not
+    if case["mode"] == "max":
+        kw["dilation"] = case["dilation"]
+        _assume_torch_geometry(x, case, kw)
+        (y, indices), (y_ref, indices_ref) = (pool2d(x, case["kernel"], return_indices=True, **kw),
+                                              F.max_pool2d(x, case["kernel"], return_indices=True, **kw))
+        assert y.dtype == dtype and torch.equal(y, y_ref) and torch.equal(indices, indices_ref)
+        return
+    kw.update(count_include_pad=case["count_include_pad"], divisor_override=divisor)
+    y = pool2d(x, case["kernel"], mode="avg", **kw)
+    y_ref = F.avg_pool2d(x.long(), case["kernel"], **kw).to(dtype)
+    assert y.dtype == dtype and torch.equal(y, y_ref)
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.complex64])
+def test_other_dtypes_are_refused_with_a_fix(dtype: torch.dtype) -> None:
+    with pytest.raises(TypeError, match=rf"^x: expected a floating-point or integer tensor, got dtype {dtype}\. Fix: x\.float\(\)"):
+        pool2d(torch.ones(1, 1, 4, 4, dtype=dtype), 2)

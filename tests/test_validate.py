@@ -219,8 +219,6 @@ def test_non_float_input(dtype: torch.dtype) -> None:
     with pytest.raises(TypeError, match=msg):
         cl.conv2d(x, W3)
     with pytest.raises(TypeError, match=msg):
-        cl.pool2d(x, 2)
-    with pytest.raises(TypeError, match=msg):
         cl.Conv2D(3, 8, kernel_size=3)(x)
 
 
