@@ -367,12 +367,17 @@ class BenchReport:
                         return t
         raise KeyError(f"no timing for case {case!r}, implementation {impl!r}")
 
-    def to_dict(self) -> dict:
-        """Plain JSON-ready data."""
+    def _plain(self) -> dict:
+        """The report as plain dicts and lists, without the ``targets`` verdicts."""
         out = asdict(self)
         out["results"] = [
             {**entry, "timings": [asdict(t) for t in entry["timings"]]} for entry in self.results
         ]
+        return out
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready data, with ``targets``: each judged case's limit, ratio and whether it is met."""
+        out = self._plain()
         out["targets"] = [
             {"case": case, "label": label, "limit": limit, "ratio": ratios[0], "met": ratios[0] <= limit}
             for case, label, limit, ratios, _ in _judged([out])
@@ -406,7 +411,7 @@ class BenchReport:
                     notes.append(f"  {entry['case']}: {t.measured_on}")
         if notes:
             lines += ["", "* extrapolated: timed on a smaller case, scaled by images x channel pairs:", *notes]
-        return "\n".join(lines + _target_lines([self.to_dict()]))
+        return "\n".join(lines + _target_lines([self._plain()]))
 
 
 def cpu_name() -> str:
