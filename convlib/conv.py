@@ -107,9 +107,10 @@ PER_IMAGE_ROWS = 64
 #: a layer with at most this many kernels is still multiplied image by image, on ``torch.mm``: products with
 #: so few rows are cheap even in MKL's slower code for these processors, and image by image moves far less
 #: data than one product per slice. Measured on an AMD EPYC with AVX-512, 2 threads, forward+backward x torch
-#: (one product per slice on oneDNN vs image by image on torch.mm): 6 kernels (LeNet's C1) 1.10 vs 0.50; 16 kernels 2.12 vs
-#: 1.71 (LeNet's C3), 3.19 vs 2.43, 2.43 vs 1.95, 2.81 vs 1.99 and 1.24 vs 1.23; 32 kernels mixed (1.21 vs 1.49,
-#: 1.37 vs 1.83, 1.44 vs 1.26, 1.32 vs 1.17); 64 or more 1.09 vs 1.13, 1.40 vs 1.66, 1.66 vs 2.42, 1.65 vs 2.50.
+#: (one product per slice on oneDNN vs image by image on torch.mm): 6 kernels (LeNet's C1) 1.10 vs 0.50;
+#: 16 kernels 2.12 vs 1.71 (LeNet's C3), 3.19 vs 2.43, 2.43 vs 1.95, 2.81 vs 1.99 and 1.24 vs 1.23; 32 kernels
+#: mixed (1.21 vs 1.49, 1.37 vs 1.83, 1.44 vs 1.26, 1.32 vs 1.17); 64 or more 1.09 vs 1.13, 1.40 vs 1.66,
+#: 1.66 vs 2.42, 1.65 vs 2.50.
 TORCH_MM_KERNELS = 16
 
 #: Image by image, the shifted copies hold every kernel tap (one im2col product per image, "folded")

@@ -15,9 +15,9 @@ which is faster depends on the processor. MKL uses AVX-512 (16 floats per
 instruction) only on Intel's processors; oneDNN uses it wherever it exists.
 On the course's AMD EPYC with AVX-512 (2026-12-01), oneDNN ran the convolution
 products of chapter 8 about twice as fast as ``torch.mm``. Where both libraries
-run the same 8-float AVX2 code, ``torch.mm`` wins: on an Intel Xeon with
-AVX-512 (2026-12-02) ``convlib.conv2d`` took 10 to 25% less time with every
-product on ``torch.mm``, and on an AMD EPYC without AVX-512 (2026-12-03)
+run the same instructions, ``torch.mm`` wins: on an Intel Xeon (AVX-512 for
+both, 2026-12-02) ``convlib.conv2d`` took 10 to 25% less time with every
+product on ``torch.mm``, and on an AMD EPYC without AVX-512 (AVX2 for both, 2026-12-03)
 forward+backward of chapter 8's two layers took 1.00x and 1.46x torch's
 convolution on ``torch.mm`` against 1.56x and 1.69x on oneDNN (oneDNN's
 operator returns a fresh matrix on every call, which then has to be copied
