@@ -16,7 +16,7 @@ Reduce = Callable[[torch.Tensor], torch.Tensor]
 Mode = Union[Literal["max", "avg"], Reduce]
 IntPair = tuple[int, int]
 
-#: The integer dtypes :func:`pool2d` takes besides floating point (``F.max_pool2d`` takes them all on the CPU).
+#: The integer dtypes :func:`convlib.pool2d` takes besides floating point (``F.max_pool2d`` takes them all on the CPU).
 INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
