@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib._torchlike import channels_last, grad_stored
-from convlib.validate import as_pair, check_bool, check_fits, check_int, ConvlibInputError
+from convlib.validate import as_pair, check_bool, check_fits, check_float, check_int, ConvlibInputError
 
 __all__ = ["INTEGER_DTYPES", "adaptive_window", "pool2d", "pool_geometry", "windows2d"]
 
@@ -191,7 +191,7 @@ def pool2d(
     >>> pool2d(torch.tensor([[-7, 2], [1, 1]]), 2, mode="avg")  # -3 / 4, rounded toward zero
     tensor([[0]])
     """
-    _check_dtype(x)
+    check_float(x, "x", integers=INTEGER_DTYPES)
     if isinstance(stride, str) or callable(stride):  # d2l's pool2d(X, pool_size, mode) order
         raise ConvlibInputError(
             f"stride: expected None, an int or a pair of ints, got the mode {stride!r}: the third positional "
@@ -250,17 +250,6 @@ def pool2d(
         return t.reshape(tuple(x.shape[:-2]) + tuple(t.shape[-2:]))
 
     return as_given(out) if indices is None else (as_given(out), as_given(indices))
-
-
-def _check_dtype(x: object) -> None:
-    """Require a tensor of floating point or one of :data:`INTEGER_DTYPES` (pooling never needs a gradient)."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x: expected a torch.Tensor, got {type(x).__name__}. Fix: torch.as_tensor(x).")
-    if not (x.is_floating_point() or x.dtype in INTEGER_DTYPES):
-        raise TypeError(
-            f"x: expected a floating-point or integer tensor, got dtype {x.dtype}. "
-            "Fix: x.float() (a bool mask becomes 0s and 1s)."
-        )
 
 
 def _input_cells(taps: torch.Tensor, size: tuple[int, ...], geometry: tuple[IntPair, ...]) -> torch.Tensor:

@@ -524,18 +524,25 @@ def check_pixels(x: torch.Tensor, name: str = "x") -> None:
         )
 
 
-def check_float(t: torch.Tensor, name: str) -> None:
-    """Require a floating-point tensor (ints cannot carry gradients)."""
+def check_float(t: torch.Tensor, name: str, *, integers: tuple[torch.dtype, ...] = ()) -> None:
+    """Require a floating-point tensor (ints cannot carry gradients), or one of the dtypes ``integers``
+    where the op takes those too (pooling, which needs no gradient)."""
     if not isinstance(t, torch.Tensor):
         raise TypeError(
             f"{name}: expected a torch.Tensor, got {type(t).__name__}. "
             f"Fix: torch.as_tensor({name}, dtype=torch.float32)."
         )
-    if not t.is_floating_point():
+    if t.is_floating_point() or t.dtype in integers:
+        return
+    if integers:
         raise TypeError(
-            f"{name}: expected a floating-point tensor, got dtype {t.dtype}. "
-            f"Fix: {name}.float() (images stored as uint8 also want / 255)."
+            f"{name}: expected a floating-point or integer tensor, got dtype {t.dtype}. "
+            f"Fix: {name}.float() (a bool mask becomes 0s and 1s)."
         )
+    raise TypeError(
+        f"{name}: expected a floating-point tensor, got dtype {t.dtype}. "
+        f"Fix: {name}.float() (images stored as uint8 also want / 255)."
+    )
 
 
 def check_batch(

@@ -443,16 +443,15 @@ def test_integer_tensors_pool_as_in_torch(case: dict, dtype: torch.dtype, diviso
     averages no other integer dtype; convlib averages them the same way)."""
     low = 0 if dtype == torch.uint8 else -100
     x = torch.randint(low, 100, case["shape"], generator=torch.Generator().manual_seed(case["seed"]), dtype=dtype)
-    kw = dict(stride=case["stride"], padding=case["padding"], ceil_mode=case["ceil_mode"])
-    assume(all(p <= k // 2 for p, k in zip(case["padding"], case["kernel"])))  # torch's rule, dilation or not
+    geometry = dict(stride=case["stride"], padding=case["padding"], ceil_mode=case["ceil_mode"])
+    _assume_torch_geometry(x, case, dict(geometry, dilation=case["dilation"]))  # dilation (1, 1) when averaging
     if case["mode"] == "max":
-        kw["dilation"] = case["dilation"]
-        _assume_torch_geometry(x, case, kw)
+        kw = dict(geometry, dilation=case["dilation"])
         (y, indices), (y_ref, indices_ref) = (pool2d(x, case["kernel"], return_indices=True, **kw),
                                               F.max_pool2d(x, case["kernel"], return_indices=True, **kw))
         assert y.dtype == dtype and torch.equal(y, y_ref) and torch.equal(indices, indices_ref)
         return
-    kw.update(count_include_pad=case["count_include_pad"], divisor_override=divisor)
+    kw = dict(geometry, count_include_pad=case["count_include_pad"], divisor_override=divisor)
     y = pool2d(x, case["kernel"], mode="avg", **kw)
     y_ref = F.avg_pool2d(x.long(), case["kernel"], **kw).to(dtype)
     assert y.dtype == dtype and torch.equal(y, y_ref)
