@@ -105,11 +105,13 @@ def cpu_vendor() -> str:
     return _vendor_in(text) if text else _vendor_in(platform.processor())
 
 
+@functools.cache
 def wide_vectors() -> bool:
     """Whether PyTorch runs AVX-512 code on this processor (``torch.backends.cpu.get_cpu_capability()``).
 
     MKL (``torch.mm``) uses those 512-bit instructions on Intel's processors only,
-    oneDNN on every processor that has them.
+    oneDNN on every processor that has them. Checked once per process, like
+    :func:`cpu_vendor`: :func:`preferred` asks on every product.
 
     >>> wide_vectors() in (True, False)
     True

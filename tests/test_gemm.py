@@ -121,9 +121,13 @@ def test_preferred_is_torch_without_onednn(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_wide_vectors_reads_torchs_cpu_capability(monkeypatch: pytest.MonkeyPatch) -> None:
-    for capability, expected in (("AVX512", True), ("AVX512_BF16", True), ("AVX2", False), ("DEFAULT", False)):
-        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda capability=capability: capability)
-        assert gemm.wide_vectors() is expected
+    try:
+        for capability, expected in (("AVX512", True), ("AVX512_BF16", True), ("AVX2", False), ("DEFAULT", False)):
+            monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda capability=capability: capability)
+            gemm.wide_vectors.cache_clear()  # the answer is kept for the process: ask afresh
+            assert gemm.wide_vectors() is expected
+    finally:
+        gemm.wide_vectors.cache_clear()  # the real processor's answer for the tests after this one
 
 
 def test_cpu_vendor_is_one_of_three() -> None:
