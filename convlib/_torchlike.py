@@ -27,8 +27,11 @@ def autocast(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """The three tensors in ``torch.autocast``'s dtype for ``x``'s device inside an autocast block
-    (as ``F.conv2d`` computes there, e.g. in bfloat16 on the CPU), else unchanged."""
+    (as ``F.conv2d`` computes there, e.g. in bfloat16 on the CPU), else unchanged; integer tensors
+    stay as they are, as autocast leaves them."""
     kind = x.device.type
+    if not x.is_floating_point():
+        return x, weight, bias
     available = getattr(torch.amp, "is_autocast_available", lambda _: kind in ("cpu", "cuda"))
     if not available(kind) or not torch.is_autocast_enabled(kind):  # no autocast at all on "meta"
         return x, weight, bias

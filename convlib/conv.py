@@ -72,6 +72,7 @@ from convlib.validate import (
     check_int,
     check_pixels,
     check_weight_and_bias,
+    integer_kernels,
     resolve_padding,
     symmetric_padding,
 )
@@ -255,7 +256,8 @@ def _checked(
     even window wants one zero more after than before; that extra row or column
     is added to ``x`` here (``F.pad``, so gradients flow through it).
     """
-    check_float(weight, "weight")
+    ints = integer_kernels(x, weight)  # integer x and weight: an exact integer convolution
+    check_float(weight, "weight", integers=ints)
     if weight.ndim != 4:
         raise ConvlibInputError(
             f"weight: expected 4-D (C_out, C_in, k_h, k_w), got {weight.ndim}-D shape "
@@ -269,7 +271,7 @@ def _checked(
     # plain ints even where torch.jit.trace hands out sizes as 0-d tensors
     c_out, c_in, kh, kw = (int(v) for v in weight.shape)  # c_in: channels each kernel reads, C_in/groups
     g = check_groups(groups)
-    check_batch(x, "x", channels=c_in * g, image=True,
+    check_batch(x, "x", channels=c_in * g, image=True, integers=ints,
                 channels_from="the weight's C_in" if g == 1 else f"groups={g} times the weight's C_in/groups = {c_in}")
     check_pixels(x)  # F.conv2d refuses an image without rows or columns, padding or not
     if is_image(x):
@@ -324,6 +326,7 @@ def conv2d_unfold(
     multiply only their own block (a batched matmul over groups). The output and
     both gradients are stored as ``F.conv2d`` stores them (channels-last when ``x`` or ``weight`` is),
     except under ``torch.compile``, ``torch.jit.trace`` and ``torch.func``: contiguous NCHW there.
+    Integer tensors are convolved as :func:`~convlib.conv2d` convolves them.
 
     >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
     >>> conv2d_unfold(x, torch.tensor([[[[0., 1], [2, 3]]]]))
@@ -335,9 +338,12 @@ def conv2d_unfold(
     x, weight, bias = autocast(x, weight, bias)
     layout = _teaching_layout(x, weight, bias)
     x, weight = grad_stored(x, layout), grad_stored(weight, layout)
+    dtype = x.dtype
+    if not x.is_floating_point():  # integers: summed in int64, wrapped back into their dtype at the end
+        x, weight, bias = x.long(), weight.long(), None if bias is None else bias.long()
     c_out, _, kh, kw = weight.shape
     n = x.shape[0]
-    cols = F.unfold(x, (kh, kw), dilation=d, padding=p, stride=s)  # (N, C_in*k_h*k_w, L), rows ordered by channel
+    cols = _unfold(x, (kh, kw), s, p, d)  # (N, C_in*k_h*k_w, L), rows ordered by channel
     cols = cols.reshape(n, groups, cols.shape[1] // groups, cols.shape[2])  # (N, g, C_in/g*k_h*k_w, L): one block per group
     out = weight.reshape(groups, c_out // groups, -1) @ cols  # (g, C_out/g, K) @ (N, g, K, L) -> (N, g, C_out/g, L)
     out = out.reshape(n, c_out, cols.shape[-1])  # (N, C_out, L)
@@ -348,8 +354,23 @@ def conv2d_unfold(
     h_out, w_out = ((size + 2 * p[i] - d[i] * (k - 1) - 1) // s[i] + 1
                     for i, (size, k) in enumerate(zip(x.shape[2:], (kh, kw))))
     out = out.reshape(n, c_out, h_out, w_out)  # (N, C_out, H_out, W_out)
-    out = out.contiguous(memory_format=layout)
+    out = out.to(dtype).contiguous(memory_format=layout)
     return out[0] if image else out  # one image: (C_out, H_out, W_out)
+
+
+def _unfold(x: torch.Tensor, k: IntPair, s: IntPair, p: IntPair, d: IntPair) -> torch.Tensor:
+    """``F.unfold``: every receptive field of ``x (N, C, H, W)`` as a column, ``(N, C*k_h*k_w, L)``.
+
+    For the dtypes ``F.unfold`` has no CPU kernel for (integers), the same columns are
+    gathered from :func:`_windows` (a copy, rows in the same ``(C, k_h, k_w)`` order).
+    """
+    if x.is_floating_point():
+        return F.unfold(x, k, dilation=d, padding=p, stride=s)
+    n, c, h, w = x.shape
+    out = (conv_output_size(h, k[0], padding=p[0], stride=s[0], dilation=d[0]),
+           conv_output_size(w, k[1], padding=p[1], stride=s[1], dilation=d[1]))
+    win = _windows(_padded_nhwc(x, p), k, s, d, out)  # (N, H_out, W_out, k_h, k_w, C), a view
+    return win.permute(0, 5, 3, 4, 1, 2).reshape(n, c * k[0] * k[1], out[0] * out[1])  # (N, C*k_h*k_w, L)
 
 
 def conv2d_loop(
@@ -401,7 +422,7 @@ def conv2d_loop(
         images.append(torch.stack(maps))  # (C_out, H_p - span_h + 1, W_p - span_w + 1)
     out = torch.stack(images)[:, :, :: s[0], :: s[1]]  # (N, C_out, H_out, W_out)
     assert out.shape[2:] == (h_out, w_out)
-    out = out.contiguous(memory_format=layout)
+    out = out.to(x.dtype).contiguous(memory_format=layout)  # integers: corr2d_naive's int64 sums, wrapped back
     return out[0] if image else out  # one image: (C_out, H_out, W_out)
 
 
@@ -1081,6 +1102,11 @@ def conv2d(
     backward pass cannot serve (``torch.compile``, ``torch.jit.trace``,
     ``torch.func.grad`` / ``vmap`` / ``jacrev``, forward-mode AD). Inside
     ``torch.autocast`` it computes in the autocast dtype, as ``F.conv2d`` does.
+    Integer ``x`` and ``weight`` (one dtype of :data:`convlib.pool.INTEGER_DTYPES`, and
+    ``bias`` in it too) give the exact integer convolution in that dtype, as ``F.conv2d``
+    computes it on the CPU: summed in int64 by :func:`~convlib.conv.conv2d_unfold` and
+    wrapped back (uint8 sums past 255 wrap around, as torch's do). An integer ``x`` with a
+    float ``weight`` is refused: a uint8 image wants ``x.float() / 255``.
     The output is stored as ``F.conv2d`` stores it: channels-last
     (``torch.channels_last``) when ``x`` or ``weight`` is, else contiguous NCHW,
     and so are both gradients. The arguments come in ``F.conv2d``'s order, so
@@ -1099,11 +1125,14 @@ def conv2d(
     torch.Size([1, 2, 2])
     >>> conv2d(torch.ones(1, 4, 3, 3), torch.ones(2, 2, 1, 1), groups=2).shape  # 2 groups of 2 channels
     torch.Size([1, 2, 3, 3])
+    >>> conv2d(torch.arange(9).reshape(1, 1, 3, 3), torch.tensor([[[[0, 1], [2, 3]]]]))  # integers stay integers
+    tensor([[[[19, 25],
+              [37, 43]]]])
     """
     image = is_image(x)  # one image (C_in, H, W), as F.conv2d takes it: run as a batch of one
     x, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, dilation, groups)  # x: (N, C_in, H, W)
     x, weight, bias = autocast(x, weight, bias)
-    if _plain_ops_only(x, weight, bias):
+    if _plain_ops_only(x, weight, bias) or not x.is_floating_point():  # integers: no gradient, no need for speed
         out = conv2d_unfold(x, weight, bias, stride=s, padding=p, dilation=d, groups=groups)
     elif groups == 1:
         out = _Im2colConv.apply(x, weight, bias, s, p, d, out_hw)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import torch
 
 from convlib._torchlike import autocast, channels_last, is_image
-from convlib.validate import ConvlibInputError, check_float, check_pixels, check_weight_and_bias
+from convlib.validate import ConvlibInputError, check_float, check_pixels, check_weight_and_bias, integer_kernels
 
 __all__ = ["conv1x1"]
 
 
-def _weight_matrix(weight: torch.Tensor) -> torch.Tensor:
-    """``(C_out, C_in)`` or ``(C_out, C_in, 1, 1)`` -> ``(C_out, C_in)``."""
-    check_float(weight, "weight")
+def _weight_matrix(weight: torch.Tensor, integers: tuple[torch.dtype, ...] = ()) -> torch.Tensor:
+    """``(C_out, C_in)`` or ``(C_out, C_in, 1, 1)`` -> ``(C_out, C_in)`` (of a floating dtype, or one of ``integers``)."""
+    check_float(weight, "weight", integers=integers)
     if weight.ndim == 4 and tuple(weight.shape[2:]) == (1, 1):
         return weight.reshape(weight.shape[0], weight.shape[1])  # (C_out, C_in)
     if weight.ndim == 2:
@@ -41,8 +41,9 @@ def conv1x1(
     height and width never change. Equals
     ``F.conv2d(x, weight.reshape(C_out, C_in, 1, 1), bias)``; like it, it wants
     ``weight`` and ``bias`` in ``x``'s dtype (a mismatch raises, nothing is cast),
-    computes in ``torch.autocast``'s dtype inside an autocast block, and returns
-    a channels-last result for a channels-last ``x``.
+    computes in ``torch.autocast``'s dtype inside an autocast block, returns
+    a channels-last result for a channels-last ``x``, and mixes integer channels
+    with integer weights exactly, in their dtype (wrapping around as torch's integers do).
 
     >>> x = torch.arange(8.).reshape(2, 2, 2)        # (C_in=2, H=2, W=2)
     >>> w = torch.tensor([[1., 1.], [1., -1.]])     # sum and difference of the channels
@@ -53,8 +54,9 @@ def conv1x1(
             [[-4., -4.],
              [-4., -4.]]])
     """
-    check_float(x, "x")
-    w = _weight_matrix(weight)  # (C_out, C_in)
+    ints = integer_kernels(x, weight)  # integer x and weight: integer sums, as F.conv2d's
+    check_float(x, "x", integers=ints)
+    w = _weight_matrix(weight, ints)  # (C_out, C_in)
     if x.ndim not in (3, 4):
         raise ConvlibInputError(
             f"x: expected (N, C_in, H, W) or (C_in, H, W), got {x.ndim}-D shape "

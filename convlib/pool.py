@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib._torchlike import channels_last, grad_stored
+from convlib import validate
 from convlib.validate import as_pair, check_bool, check_fits, check_float, check_int, ConvlibInputError
 
 __all__ = ["INTEGER_DTYPES", "adaptive_window", "pool2d", "pool_geometry", "windows2d"]
@@ -16,8 +17,9 @@ Reduce = Callable[[torch.Tensor], torch.Tensor]
 Mode = Union[Literal["max", "avg"], Reduce]
 IntPair = tuple[int, int]
 
-#: The integer dtypes :func:`convlib.pool2d` takes besides floating point (``F.max_pool2d`` takes them all on the CPU).
-INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+#: The integer dtypes :func:`convlib.pool2d` takes besides floating point (``F.max_pool2d`` takes them all on the CPU),
+#: the same that :func:`convlib.conv2d` convolves exactly.
+INTEGER_DTYPES = validate.INTEGER_DTYPES
 
 
 def pool_geometry(

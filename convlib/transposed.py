@@ -33,7 +33,7 @@ from convlib._torchlike import accumulation_dtype, autocast, grad_stored, is_ima
 from convlib.corr import _pair_2d
 from convlib.shapes import conv_transpose_output_size
 from convlib.validate import (
-    ConvlibInputError, as_pair, check_batch, check_float, check_groups, check_pixels, check_weight_and_bias,
+    ConvlibInputError, as_pair, check_batch, check_float, check_groups, check_pixels, check_weight_and_bias, integer_kernels,
 )
 
 __all__ = ["trans_conv_naive", "conv_transpose2d", "insert_zeros"]
@@ -81,7 +81,8 @@ def _checked(
 
     ``x`` may be a batch ``(N, C_in, H, W)`` or one image ``(C_in, H, W)``.
     """
-    check_float(weight, "weight")
+    ints = integer_kernels(x, weight)  # integer x and weight: an exact integer result, as torch's
+    check_float(weight, "weight", integers=ints)
     if weight.ndim != 4 or weight.numel() == 0:
         raise ConvlibInputError(
             f"weight: expected a 4-D (C_in, C_out, k_h, k_w) tensor with every size >= 1, got shape "
@@ -90,7 +91,7 @@ def _checked(
         )
     c_in, c_group = weight.shape[:2]  # c_group = C_out/groups: the channels each group makes
     check_groups(groups, c_in, of="C_in")
-    check_batch(x, "x", channels=c_in, image=True)
+    check_batch(x, "x", channels=c_in, image=True, integers=ints)
     check_pixels(x)  # F.conv_transpose2d refuses an image without rows or columns
     check_weight_and_bias(x, weight, bias, c_group * groups)
     s = as_pair(stride, "stride")
@@ -137,6 +138,8 @@ def conv_transpose2d(
     The arguments come in ``F.conv_transpose2d``'s order (``groups`` before
     ``dilation``), positional or by name; the output is stored as torch stores
     it (channels-last when ``x`` or ``weight`` is), and so are both gradients.
+    Integer ``x`` and ``weight`` (and ``bias``) of one dtype give the exact integer
+    result in that dtype (summed in int64 and wrapped back), as :func:`convlib.conv2d` does.
 
     >>> x = torch.tensor([[[[0., 1], [2, 3]]]])
     >>> conv_transpose2d(x, torch.tensor([[[[0., 1], [2, 3]]]]))
@@ -153,8 +156,9 @@ def conv_transpose2d(
     layout = output_layout(x, weight)  # of the output and both gradients, as F.conv_transpose2d stores them
     x, weight = grad_stored(x, layout), grad_stored(weight, layout)
     dtype = x.dtype
-    if accumulation_dtype(dtype) is not None:  # float16/bfloat16: summed in float32 and rounded once, as torch does
-        x, weight, bias = x.float(), weight.float(), None if bias is None else bias.float()
+    wide = accumulation_dtype(dtype) or (None if dtype.is_floating_point else torch.int64)
+    if wide is not None:  # float16/bfloat16: summed in float32 and rounded once, as torch does; integers in int64
+        x, weight, bias = x.to(wide), weight.to(wide), None if bias is None else bias.to(wide)
     n, c_in, h, w = x.shape
     kh, kw = weight.shape[2:]
     # Every input cell times every kernel of its group: (g, C_out/g*k_h*k_w, C_in/g) @ (N, g, C_in/g, H*W)
@@ -162,13 +166,31 @@ def conv_transpose2d(
     patches = kernels @ x.reshape(n, groups, c_in // groups, h * w)  # (N, g, C_out/g*k_h*k_w, H*W)
     patches = patches.reshape(n, weight.shape[1] * groups * kh * kw, h * w)  # (N, C_out*k_h*k_w, H*W), output channels in order
     full = ((h - 1) * s[0] + d[0] * (kh - 1) + 1, (w - 1) * s[1] + d[1] * (kw - 1) + 1)
-    y = F.fold(patches, full, (kh, kw), dilation=d, stride=s)  # (N, C_out, *full): overlapping patches added
+    y = _fold(patches, (h, w), full, (kh, kw), s, d)  # (N, C_out, *full): overlapping patches added
     y = F.pad(y, (0, op[1], 0, op[0]))  # output_padding: extra rows/columns at the bottom/right
     y = y[:, :, p[0] : p[0] + h_out, p[1] : p[1] + w_out]  # padding: drop p cells on each side
     if bias is not None:
         y = y + bias.reshape(1, -1, 1, 1)
     y = y.to(dtype).contiguous(memory_format=layout)
     return y[0] if image else y  # (N, C_out, H_out, W_out), or (C_out, H_out, W_out) for one image
+
+
+def _fold(patches: torch.Tensor, in_hw: IntPair, full: IntPair, k: IntPair, s: IntPair, d: IntPair) -> torch.Tensor:
+    """``F.fold``: add each input cell's patch, ``patches (N, C*k_h*k_w, H*W)``, into ``(N, C, *full)``.
+
+    Kernel tap ``(i, j)`` of cell ``(y, x)`` lands on ``(y*s_h + i*d_h, x*s_w + j*d_w)``. For the
+    dtypes ``F.fold`` has no CPU kernel for (integers), the same sums come from one strided
+    addition per kernel tap.
+    """
+    if patches.is_floating_point():
+        return F.fold(patches, full, k, dilation=d, stride=s)
+    n, (h, w) = patches.shape[0], in_hw
+    taps = patches.view(n, -1, k[0], k[1], h, w)  # (N, C, k_h, k_w, H, W)
+    y = patches.new_zeros(n, taps.shape[1], *full)  # (N, C, *full)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            y[:, :, i * d[0] : i * d[0] + (h - 1) * s[0] + 1 : s[0], j * d[1] : j * d[1] + (w - 1) * s[1] + 1 : s[1]] += taps[:, :, i, j]
+    return y
 
 
 def insert_zeros(x: torch.Tensor, stride: int | tuple[int, int]) -> torch.Tensor:

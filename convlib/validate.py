@@ -26,7 +26,9 @@ __all__ = [
     "nonempty",
     "as_tensor_2d",
     "as_tensor_pair",
+    "INTEGER_DTYPES",
     "check_float",
+    "integer_kernels",
     "check_real",
     "check_pixels",
     "check_batch",
@@ -39,6 +41,10 @@ __all__ = [
 ]
 
 IntPair = tuple[int, int]
+
+#: The integer dtypes the ops take besides floating point, as torch's CPU kernels do
+#: (pooling in :func:`convlib.pool2d`, exact integer convolutions in :func:`convlib.conv2d`).
+INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
 class ConvlibInputError(ValueError):
@@ -545,6 +551,23 @@ def check_float(t: torch.Tensor, name: str, *, integers: tuple[torch.dtype, ...]
     )
 
 
+def integer_kernels(x: object, weight: object) -> tuple[torch.dtype, ...]:
+    """The integer dtypes a convolution of ``x`` with ``weight`` may take: :data:`INTEGER_DTYPES` when
+    both are integer tensors (an exact integer convolution, as ``F.conv2d`` computes one on the CPU), else none.
+
+    A float kernel over a uint8 image is the common slip, and its fix is ``x.float() / 255``,
+    not ``x.to(weight.dtype)``: so an integer tensor beside a float one gets
+    :func:`check_float`'s message, with that fix.
+
+    >>> integer_kernels(torch.zeros(1, dtype=torch.uint8), torch.zeros(1, dtype=torch.uint8))[0]
+    torch.uint8
+    >>> integer_kernels(torch.zeros(1, dtype=torch.uint8), torch.zeros(1))
+    ()
+    """
+    both = all(isinstance(t, torch.Tensor) and t.dtype in INTEGER_DTYPES for t in (x, weight))
+    return INTEGER_DTYPES if both else ()
+
+
 def check_batch(
     x: torch.Tensor,
     name: str = "x",
@@ -552,15 +575,17 @@ def check_batch(
     channels: int | None = None,
     channels_from: str = "the weight's C_in",
     image: bool = False,
+    integers: tuple[torch.dtype, ...] = (),
 ) -> None:
-    """Require a float batch ``(N, C, H, W)``; spot channels-last images.
+    """Require a float batch ``(N, C, H, W)`` (or one of the dtypes ``integers``, see :func:`check_float`);
+    spot channels-last images.
 
     ``image=True`` also takes one image ``(C, H, W)``, as PyTorch's convolutions
     and pooling do (the op adds the batch axis, runs, and removes it).
     ``channels`` (if given) is the channel count the op expects, and
     ``channels_from`` says where that number comes from (for the message).
     """
-    check_float(x, name)
+    check_float(x, name, integers=integers)
     if x.ndim != 4 and not (image and x.ndim == 3):
         if image:
             expected = "a 4-D batch (N, C, H, W) or one 3-D image (C, H, W)"

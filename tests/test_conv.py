@@ -11,8 +11,9 @@ from hypothesis import given, settings, strategies as st
 from torch import nn
 
 import convlib as cl
-from convlib.conv import Conv2D, conv2d, conv2d_unfold
-from convlib.validate import ConvlibInputError
+from convlib.conv import Conv2D, conv2d, conv2d_loop, conv2d_unfold
+from convlib.validate import INTEGER_DTYPES, ConvlibInputError
+from tests.integer_checks import assert_integer_op_as_torch, random_integers
 
 FAST = settings(max_examples=100, deadline=None)
 
@@ -64,6 +65,58 @@ def test_conv2d_matches_torch_values_and_gradients(case: dict) -> None:
             assert a is None
         else:
             torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-10)
+
+
+@FAST
+@given(conv_case(), st.sampled_from(INTEGER_DTYPES), st.integers(1, 2))
+def test_integer_tensors_convolve_exactly_as_torch(case: dict, dtype: torch.dtype, groups: int) -> None:
+    """Integer x and weight give F.conv2d's integer result in their dtype, sums past the dtype's range
+    wrapped around as torch wraps them (torch has int8/uint8/int16/int32 kernels for some cases only)."""
+    g = torch.Generator().manual_seed(case["seed"])
+    n, c_in, h, w = case["shape_x"]
+    c_out, _, kh, kw = case["shape_w"]
+    x = random_integers((n, c_in * groups, h, w), dtype, g)  # (N, C_in, H, W)
+    weight = random_integers((c_out * groups, c_in, kh, kw), dtype, g)  # (C_out, C_in/groups, k_h, k_w)
+    b = random_integers((c_out * groups,), dtype, g) if case["bias"] else None
+    kwargs = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"], groups=groups)
+    for op in (conv2d, conv2d_unfold):
+        assert_integer_op_as_torch(lambda x, w, b: op(x, w, b, **kwargs), lambda x, w, b: F.conv2d(x, w, b, **kwargs),
+                                   x, weight, b)
+
+
+@pytest.mark.parametrize("kwargs", [dict(padding="same"), dict(stride=2, padding=1, dilation=(1, 2), groups=2)])
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int64])
+def test_integer_loop_one_image_and_channels_last_as_torch(kwargs: dict, dtype: torch.dtype) -> None:
+    """The for-loop layer sums integers too; one image and a channels-last batch come back as F.conv2d's."""
+    g = torch.Generator().manual_seed(2)
+    depth = 4 // kwargs.get("groups", 1)  # C_in/groups
+    x, w, b = random_integers((2, 4, 6, 7), dtype, g), random_integers((4, depth, 3, 3), dtype, g), random_integers((4,), dtype, g)
+
+    def torchs(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, w, b, **kwargs)
+
+    assert_integer_op_as_torch(lambda x, w, b: conv2d_loop(x, w, b, **kwargs), torchs, x, w, b)
+    assert_integer_op_as_torch(lambda x, w, b: conv2d(x, w, b, **kwargs), torchs, x[0], w, b)
+    last = x.contiguous(memory_format=torch.channels_last)
+    y = conv2d(last, w, b, **kwargs)
+    assert y.stride() == torchs(last.long(), w.long(), b.long()).stride() and torch.equal(y, conv2d(x, w, b, **kwargs))
+
+
+def test_integer_convolution_ignores_autocast_and_refuses_a_mix() -> None:
+    """Autocast leaves integer tensors alone, as it leaves them for F.conv2d; an integer x with a float
+    weight is the uint8-image slip, refused with its fix; two integer dtypes are refused as torch refuses them."""
+    x, w = torch.arange(16).reshape(1, 1, 4, 4), torch.tensor([[[[1, -1]]]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = conv2d(x, w)
+    assert y.dtype == torch.int64 and torch.equal(y, F.conv2d(x, w))
+    with pytest.raises(TypeError, match=r"^x: expected a floating-point tensor, got dtype torch\.uint8\. Fix: x\.float\(\) .*/ 255"):
+        conv2d(x.to(torch.uint8), w.float())
+    with pytest.raises(TypeError, match=r"^weight: expected a floating-point tensor, got dtype torch\.int64\. Fix: weight\.float\(\)"):
+        conv2d(x.float(), w)
+    with pytest.raises(ConvlibInputError, match=r"^weight: expected the dtype of x \(torch\.int64\), got torch\.int32"):
+        conv2d(x, w.int())
+    with pytest.raises(TypeError, match=r"^weight: expected a floating-point tensor, got dtype torch\.bool"):
+        conv2d(x.bool(), w.bool())
 
 
 def test_conv2d_gradcheck() -> None:

@@ -11,7 +11,8 @@ from torch import nn
 import convlib as cl
 from convlib.counts import conv_macs, conv_params, linear_params
 from convlib.pointwise import conv1x1
-from convlib.validate import ConvlibInputError
+from convlib.validate import INTEGER_DTYPES, ConvlibInputError
+from tests.integer_checks import assert_integer_op_as_torch, random_integers
 
 FAST = settings(max_examples=40, deadline=None)
 
@@ -39,6 +40,19 @@ def test_conv1x1_equals_f_conv2d(case) -> None:
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     # The 4-D nn.Conv2d weight layout gives the same result.
     torch.testing.assert_close(conv1x1(x, weight.reshape(c_out, c_in, 1, 1), bias), want)
+
+
+@pytest.mark.parametrize("dtype", INTEGER_DTYPES)
+def test_integer_channels_mix_as_f_conv2d(dtype: torch.dtype) -> None:
+    """Integer x and weight: F.conv2d's integer result in their dtype, for NCHW, channels-last and one image."""
+    g = torch.Generator().manual_seed(4)
+    x, w, b = random_integers((2, 5, 3, 4), dtype, g), random_integers((6, 5), dtype, g), random_integers((6,), dtype, g)
+
+    def torchs(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, w[:, :, None, None], b)
+
+    for batch in (x, x.contiguous(memory_format=torch.channels_last), x[0]):
+        assert_integer_op_as_torch(conv1x1, torchs, batch, w, b)
 
 
 @FAST

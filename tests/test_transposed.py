@@ -9,8 +9,9 @@ from hypothesis import assume, given, settings, strategies as st
 
 import convlib as cl
 from convlib.transposed import conv_transpose2d, insert_zeros, trans_conv_naive
-from convlib.validate import ConvlibInputError
+from convlib.validate import INTEGER_DTYPES, ConvlibInputError
 from tests.autograd_checks import value_and_grads
+from tests.integer_checks import assert_integer_op_as_torch, random_integers
 
 
 @st.composite
@@ -157,6 +158,20 @@ def test_groups_match_torch(case: dict, groups: int, in_per_group: int, out_per_
     assert ours[0].shape == ref[0].shape
     for got, want in zip(ours, ref):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(transposed_case(), st.sampled_from(INTEGER_DTYPES), st.integers(1, 2))
+def test_integer_tensors_as_torch(case: dict, dtype: torch.dtype, groups: int) -> None:
+    """Integer x and weight: F.conv_transpose2d's integer result in their dtype (sums wrapped as torch's)."""
+    g = torch.Generator().manual_seed(case["seed"])
+    n, c_in, h, w = case["x"]
+    x = random_integers((n, c_in * groups, h, w), dtype, g)  # (N, C_in, H, W)
+    weight = random_integers((c_in * groups, *case["w"][1:]), dtype, g)  # (C_in, C_out/groups, k_h, k_w)
+    b = random_integers((case["w"][1] * groups,), dtype, g) if case["bias"] else None
+    kw = dict(case["kw"], groups=groups)
+    assert_integer_op_as_torch(lambda x, w, b: conv_transpose2d(x, w, b, **kw),
+                               lambda x, w, b: F.conv_transpose2d(x, w, b, **kw), x, weight, b)
 
 
 def test_groups_errors() -> None:
