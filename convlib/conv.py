@@ -1045,11 +1045,13 @@ class _Im2colConv(torch.autograd.Function):
         win = _windows_kernel_first(_padded_nchw(x, p), (kh, kw), s, d, (h_out, w_out)) if need_w else None
         gx = plan = None
         covers = False
+        # bfloat16/float16: each tap's share of the input gradient is computed in float32 and the shares
+        # summed there, rounded once (each share rounded, then summed, the error was 1.4x one rounding's)
+        wide = accumulation_dtype(x.dtype)
         if need_x:
             plan, covers = _col2im_plan((h, w), (h_out, w_out), (kh, kw), s, p, d)
-            w2_t = _weight_matrix(weight).t().contiguous()  # (K, C_out)
+            w2_t = _weight_matrix(weight).t().to(wide or weight.dtype).contiguous()  # (K, C_out)
             gx = torch.empty_like(x, memory_format=layout)  # (N, C_in, H, W)
-        wide = accumulation_dtype(x.dtype)  # bfloat16/float16: the taps' shares summed in float32, rounded once
         for a in range(0, n, step):
             b = min(n, a + step)
             m = (b - a) * h_out * w_out  # output positions in the slice
@@ -1063,7 +1065,8 @@ class _Im2colConv(torch.autograd.Function):
                 cols_t.copy_(win[:, :, :, a:b])  # im2col again, transposed: cheaper than keeping the forward's
                 gw.add(g_t, cols_t.view(width, m))
             if gx is not None:
-                gc = _product(w2_t, g_t, _SCRATCH.get("gcols", (width, m), grad))  # (K, M): each tap's share
+                g_wide = g_t if wide is None else g_t.to(wide)  # (C_out, M)
+                gc = _product(w2_t, g_wide, _SCRATCH.get("gcols", (width, m), grad, wide))  # (K, M): each tap's share
                 direct = gx.is_contiguous() and wide is None  # else summed in a dense buffer, then copied
                 target = gx[a:b] if direct else _SCRATCH.get("gx", (b - a, c_in, h, w), grad, wide)  # (B, C_in, H, W)
                 _col2im(target, _col2im_pairs(target, gc.view(kh, kw, c_in, b - a, h_out, w_out), plan), covers)

@@ -686,11 +686,13 @@ def _relative_error(got: torch.Tensor, exact: torch.Tensor) -> float:
 @pytest.mark.parametrize("library", LIBRARIES)
 def test_low_precision_input_gradient_sums_in_float32(dtype: torch.dtype, kernel: int, kw: dict,
                                                       layout: torch.memory_format, library: str) -> None:
-    """bfloat16/float16: the taps' shares of the input gradient are summed in float32 and rounded once.
+    """bfloat16/float16: the taps' shares of the input gradient are computed and summed in float32, rounded once.
 
     Summed in the low precision, every addition rounded: with 49 taps the error was about 5x
-    torch's in bfloat16 and 3.5x one rounding in float16. The exact gradient comes from the same
-    (rounded) numbers in float64; torch's own gradient on the CPU rounds bfloat16 once.
+    torch's in bfloat16 and 3.5x one rounding in float16. Each share rounded and then summed in
+    float32, it was still 1.4x one rounding. The exact gradient comes from the same (rounded)
+    numbers in float64; torch's own bfloat16 gradient on the CPU rounds once on an AVX-512
+    processor, and is 2x to 5x less exact on an AVX2 one.
     """
     x, w, _ = _case(21, (4, 4, 24, 24), (16, 4, kernel, kernel), bias=False, dtype=torch.float32)
     x, w = x.to(dtype).contiguous(memory_format=layout), w.to(dtype)
@@ -705,9 +707,9 @@ def test_low_precision_input_gradient_sums_in_float32(dtype: torch.dtype, kernel
     ours, torchs = grads
     assert ours.dtype == dtype and ours.stride() == torchs.stride()
     rounded_once = _relative_error(exact.to(dtype), exact)  # the best a result in `dtype` can do
-    assert _relative_error(ours, exact) < 1.6 * rounded_once
+    assert _relative_error(ours, exact) < 1.02 * rounded_once
     if dtype == torch.bfloat16:  # (torch's CPU float16 convolution sums in float16 itself)
-        assert _relative_error(ours, exact) < 1.6 * _relative_error(torchs, exact)
+        assert _relative_error(ours, exact) < 1.02 * _relative_error(torchs, exact)
 
 
 @st.composite
