@@ -7,8 +7,8 @@ from typing import Callable, Literal, Union
 import torch
 import torch.nn.functional as F
 
-from convlib._torchlike import channels_last, grad_stored
 from convlib import validate
+from convlib._torchlike import channels_last, grad_stored
 from convlib.validate import as_pair, check_bool, check_fits, check_float, check_int, ConvlibInputError
 
 __all__ = ["INTEGER_DTYPES", "adaptive_window", "pool2d", "pool_geometry", "windows2d"]
