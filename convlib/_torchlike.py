@@ -41,12 +41,16 @@ def autocast(
 
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype | None:
     """``torch.float32`` for ``float16``/``bfloat16``, where torch's convolutions sum in float32 and round
-    once (summed in the low precision, every addition would round); ``None`` for other dtypes, summed as they are.
+    once (summed in the low precision, every addition would round); ``torch.int64`` for the narrower
+    integer dtypes, whose sums torch wraps around (summed in int64 and cast back, they wrap the same
+    way); ``None`` for other dtypes, summed as they are.
 
-    >>> accumulation_dtype(torch.bfloat16), accumulation_dtype(torch.float64)
-    (torch.float32, None)
+    >>> accumulation_dtype(torch.bfloat16), accumulation_dtype(torch.uint8), accumulation_dtype(torch.float64)
+    (torch.float32, torch.int64, None)
     """
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else None
+    if dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    return torch.int64 if dtype in (torch.uint8, torch.int8, torch.int16, torch.int32) else None
 
 
 def channels_last(x: torch.Tensor) -> bool:

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from convlib._torchlike import accumulation_dtype, autocast, grad_stored, is_image, output_layout
+from convlib.conv import _col2im, _col2im_plan
 from convlib.corr import _pair_2d
 from convlib.shapes import conv_transpose_output_size
 from convlib.validate import (
@@ -156,7 +157,7 @@ def conv_transpose2d(
     layout = output_layout(x, weight)  # of the output and both gradients, as F.conv_transpose2d stores them
     x, weight = grad_stored(x, layout), grad_stored(weight, layout)
     dtype = x.dtype
-    wide = accumulation_dtype(dtype) or (None if dtype.is_floating_point else torch.int64)
+    wide = accumulation_dtype(dtype)
     if wide is not None:  # float16/bfloat16: summed in float32 and rounded once, as torch does; integers in int64
         x, weight, bias = x.to(wide), weight.to(wide), None if bias is None else bias.to(wide)
     n, c_in, h, w = x.shape
@@ -179,17 +180,18 @@ def _fold(patches: torch.Tensor, in_hw: IntPair, full: IntPair, k: IntPair, s: I
     """``F.fold``: add each input cell's patch, ``patches (N, C*k_h*k_w, H*W)``, into ``(N, C, *full)``.
 
     Kernel tap ``(i, j)`` of cell ``(y, x)`` lands on ``(y*s_h + i*d_h, x*s_w + j*d_w)``. For the
-    dtypes ``F.fold`` has no CPU kernel for (integers), the same sums come from one strided
-    addition per kernel tap.
+    dtypes ``F.fold`` has no CPU kernel for (integers), the same sums come from conv2d's col2im
+    (one strided addition per kernel tap): the input cells are the outputs of a convolution
+    without padding over the full result.
     """
     if patches.is_floating_point():
         return F.fold(patches, full, k, dilation=d, stride=s)
     n, (h, w) = patches.shape[0], in_hw
     taps = patches.view(n, -1, k[0], k[1], h, w)  # (N, C, k_h, k_w, H, W)
-    y = patches.new_zeros(n, taps.shape[1], *full)  # (N, C, *full)
-    for i in range(k[0]):
-        for j in range(k[1]):
-            y[:, :, i * d[0] : i * d[0] + (h - 1) * s[0] + 1 : s[0], j * d[1] : j * d[1] + (w - 1) * s[1] + 1 : s[1]] += taps[:, :, i, j]
+    y = patches.new_empty(n, taps.shape[1], *full)  # (N, C, *full)
+    plan, covers = _col2im_plan(full, in_hw, k, s, (0, 0), d)
+    _col2im(y, [(y[:, :, rows, cols], taps[:, :, i, j, out_rows, out_cols])
+                for i, j, out_rows, out_cols, rows, cols in plan], covers)
     return y
 
 
