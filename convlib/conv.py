@@ -334,7 +334,7 @@ def conv2d_unfold(
               [37., 43.]]]])
     """
     image = is_image(x)
-    x, s, p, d, _ = _checked(x, weight, bias, stride, padding, dilation, groups)
+    x, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, dilation, groups)
     x, weight, bias = autocast(x, weight, bias)
     layout = _teaching_layout(x, weight, bias)
     x, weight = grad_stored(x, layout), grad_stored(weight, layout)
@@ -343,7 +343,7 @@ def conv2d_unfold(
         x, weight, bias = x.long(), weight.long(), None if bias is None else bias.long()
     c_out, _, kh, kw = weight.shape
     n = x.shape[0]
-    cols = _unfold(x, (kh, kw), s, p, d)  # (N, C_in*k_h*k_w, L), rows ordered by channel
+    cols = _unfold(x, (kh, kw), s, p, d, out_hw)  # (N, C_in*k_h*k_w, L), rows ordered by channel
     cols = cols.reshape(n, groups, cols.shape[1] // groups, cols.shape[2])  # (N, g, C_in/g*k_h*k_w, L): one block per group
     out = weight.reshape(groups, c_out // groups, -1) @ cols  # (g, C_out/g, K) @ (N, g, K, L) -> (N, g, C_out/g, L)
     out = out.reshape(n, c_out, cols.shape[-1])  # (N, C_out, L)
@@ -358,17 +358,16 @@ def conv2d_unfold(
     return out[0] if image else out  # one image: (C_out, H_out, W_out)
 
 
-def _unfold(x: torch.Tensor, k: IntPair, s: IntPair, p: IntPair, d: IntPair) -> torch.Tensor:
-    """``F.unfold``: every receptive field of ``x (N, C, H, W)`` as a column, ``(N, C*k_h*k_w, L)``.
+def _unfold(x: torch.Tensor, k: IntPair, s: IntPair, p: IntPair, d: IntPair, out: IntPair) -> torch.Tensor:
+    """``F.unfold``: every receptive field of ``x (N, C, H, W)`` as a column, ``(N, C*k_h*k_w, L)``,
+    ``L = H_out*W_out`` (``out``).
 
     For the dtypes ``F.unfold`` has no CPU kernel for (integers), the same columns are
     gathered from :func:`_windows` (a copy, rows in the same ``(C, k_h, k_w)`` order).
     """
     if x.is_floating_point():
         return F.unfold(x, k, dilation=d, padding=p, stride=s)
-    n, c, h, w = x.shape
-    out = (conv_output_size(h, k[0], padding=p[0], stride=s[0], dilation=d[0]),
-           conv_output_size(w, k[1], padding=p[1], stride=s[1], dilation=d[1]))
+    n, c = x.shape[:2]
     win = _windows(_padded_nhwc(x, p), k, s, d, out)  # (N, H_out, W_out, k_h, k_w, C), a view
     return win.permute(0, 5, 3, 4, 1, 2).reshape(n, c * k[0] * k[1], out[0] * out[1])  # (N, C*k_h*k_w, L)
 

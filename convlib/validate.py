@@ -532,7 +532,7 @@ def check_pixels(x: torch.Tensor, name: str = "x") -> None:
 
 def check_float(t: torch.Tensor, name: str, *, integers: tuple[torch.dtype, ...] = ()) -> None:
     """Require a floating-point tensor (ints cannot carry gradients), or one of the dtypes ``integers``
-    where the op takes those too (pooling, which needs no gradient)."""
+    where the op takes those too (pooling; convolutions of integer tensors by integer kernels)."""
     if not isinstance(t, torch.Tensor):
         raise TypeError(
             f"{name}: expected a torch.Tensor, got {type(t).__name__}. "
