@@ -8,7 +8,7 @@ import torch
 
 
 def random_integers(shape: tuple[int, ...], dtype: torch.dtype, g: torch.Generator) -> torch.Tensor:
-    """Integers of ``dtype`` large enough that a few products overflow uint8 and int8 (their sums wrap)."""
+    """Integers of ``dtype`` in -60 .. 59 (0 .. 59 for uint8): a few products overflow uint8 and int8 (their sums wrap)."""
     low = 0 if dtype == torch.uint8 else -60
     return torch.randint(low, 60, shape, generator=g).to(dtype)
 

@@ -12,6 +12,7 @@ from hypothesis import assume, given, settings, strategies as st
 import convlib as cl
 from convlib.pool import adaptive_window, pool2d, windows2d
 from convlib.validate import ConvlibInputError
+from tests.integer_checks import random_integers
 
 FAST = settings(max_examples=100, deadline=None)
 
@@ -441,8 +442,7 @@ def test_integer_tensors_pool_as_in_torch(case: dict, dtype: torch.dtype, diviso
     """Integers keep their dtype: a maximum (and where it came from, ties included) as F.max_pool2d finds it
     for every integer dtype, an average rounded toward zero as F.avg_pool2d rounds int64 (on the CPU, torch
     averages no other integer dtype; convlib averages them the same way)."""
-    low = 0 if dtype == torch.uint8 else -100
-    x = torch.randint(low, 100, case["shape"], generator=torch.Generator().manual_seed(case["seed"]), dtype=dtype)
+    x = random_integers(case["shape"], dtype, torch.Generator().manual_seed(case["seed"]))
     geometry = dict(stride=case["stride"], padding=case["padding"], ceil_mode=case["ceil_mode"])
     _assume_torch_geometry(x, case, dict(geometry, dilation=case["dilation"]))  # dilation (1, 1) when averaging
     if case["mode"] == "max":
