@@ -83,6 +83,7 @@ from convlib.conv import (
     _checked,
     _forward_product,
     _gathers,
+    _input_grad_plan,
     _kernels_from_rows,
     _product,
     _row_weights,
@@ -174,12 +175,13 @@ class _Matmuls(torch.autograd.Function):
         shape, has_bias = ctx.shape
         n, c_out, rows, plan = shape[0], weight.shape[0], out_hw[0] * out_hw[1], ctx.plan
         if plan is not None:
-            wt = _row_weights(weight, plan)  # (T, C_out, K')
-            taps, width = wt.shape[0], wt.shape[2]
+            taps, width = len(plan.taps), plan.slots * shape[1]  # the weight gradient's T and K'
+            xplan = _input_grad_plan(plan, shape[1])  # the input gradient's products
+            wt = _row_weights(weight, xplan)  # (T, C_out, K')
             x3 = _placeholder("cols_t", math.prod(_shifted_shape(plan, step, shape[1], None)), grad)
-            (lo, hi), (top, bottom) = plan.span, plan.pad
+            (lo, hi), (top, bottom) = xplan.span, xplan.pad
             gv = _placeholder("grad", step * c_out * (top + out_hw[0] + bottom) * out_hw[1], grad)
-            gx3 = _placeholder("gcols", step * plan.groups * width * (hi - lo) * out_hw[1], grad)
+            gx3 = _placeholder("gcols", step * xplan.groups * wt.shape[2] * (hi - lo) * out_hw[1], grad)
             parts = _placeholder("wparts", step * width * max(taps * c_out, rows), grad)
             g_all = _placeholder("gall", step * c_out * rows, grad)
             gwt = weight.new_zeros(taps, c_out, width)
@@ -194,7 +196,7 @@ class _Matmuls(torch.autograd.Function):
                     _shift_weight_grad(gwt, g3[a:b], _prefix(x3, *_shifted_shape(plan, b - a, shape[1], None)),
                                        _prefix(parts, taps, b - a, c_out, width), plan)
                 g = _prefix(gv, b - a, c_out, (top + out_hw[0] + bottom) * out_hw[1]) if top or bottom else g3[a:b]
-                _shift_tap_shares(wt, g, _prefix(gx3, plan.groups, b - a, width, (hi - lo) * out_hw[1]), plan)
+                _shift_tap_shares(wt, g, _prefix(gx3, xplan.groups, b - a, wt.shape[2], (hi - lo) * out_hw[1]), xplan)
             gw_kernels = _kernels_from_rows(gwt, weight, plan)
         else:
             width, size = weight[0].numel(), step * rows

@@ -28,8 +28,10 @@ Three versions, same numbers:
     ``(C_out, k_w*C_in)`` times ``(k_w*C_in, H_out*W_out)`` per image, added
     straight into the NCHW output (the bias rides along as a row of ones); the
     backward pass runs the same views the other way. For thin kernel rows with many
-    kernels (an RGB input layer) the copies hold every kernel tap instead
-    ("folded": each image's ``F.unfold`` matrix, one product). The copies are kept
+    kernels (an RGB input layer), and for 64 kernels or more where the whole batch's
+    copies stay small (``FOLD_MANY_KERNELS``), the copies hold every kernel tap instead
+    ("folded": each image's ``F.unfold`` matrix, one product; the latter's input
+    gradient still one product per kernel row). The copies are kept
     from the forward pass for the backward pass where the whole batch fits in one slice.
     For small images with many kernels the weight gradient gathers each slice first,
     so one product per kernel row sums over all its images (``_gathers``).
@@ -123,6 +125,20 @@ TORCH_MM_KERNELS = 16
 FOLD_WIDTH = 10
 FOLD_KERNELS = 16
 
+#: Image by image, a layer with at least ``FOLD_MANY_KERNELS`` kernels has its copies folded too when the
+#: whole batch's fit in ``FOLD_BATCH_BYTES`` (they are then made in one slice and kept for the backward pass):
+#: one product per image with every tap (``K = k_h*k_w*C_in``) runs faster than ``k_h`` products with a
+#: kernel row's taps each, and with many kernels that outweighs the ``k_h`` times larger copies. The input
+#: gradient still takes one product per kernel row (see :func:`_input_grad_plan`). Measured on an AMD EPYC
+#: without AVX-512, 2 threads, forward+backward time folded / not folded, alternating blocks of passes in
+#: one process (2-4 processes each): 128x32x16x16 -> 64 0.91-0.98 (about 1.48x torch's time -> 1.38x);
+#: 128x64x8x8 -> 128 0.94; 64x32x16x16 -> 64 0.94-0.95; 128x16x16x16 -> 64 0.94-0.97; 128x8x32x32 -> 64
+#: 0.88-0.90; 128x128x8x8 -> 128 0.97 and 1.08; 32x64x16x16 -> 64 0.98 and 1.03. Folded copies that
+#: overflow the bound lose, sliced and built twice (in fresh processes, x torch: 64x64x32x32 -> 64 1.33
+#: vs 1.41, 128x64x16x16 -> 64 with 5x5 kernels 1.62 vs 1.89).
+FOLD_MANY_KERNELS = 64
+FOLD_BATCH_BYTES = 48 << 20
+
 
 class _Scratch(threading.local):
     """Scratch matrices kept between calls (one set per thread).
@@ -135,11 +151,11 @@ class _Scratch(threading.local):
     again for the input-gradient product where ``torch.mm`` computes it, one slice's
     output gradient (and, on ``torch.mm``, output), and one slice's input gradient when
     the input is stored channels-last or in bfloat16/float16 (there a float32 one,
-    where col2im sums). Image by image, about ``SHIFT_CHUNK_BYTES`` for the shifted
-    copies of a slice's input (when they are not leased, see :class:`_Kept`), as much
-    for its input gradient in that form, the zero-padded output gradient, and the
-    images' weight-gradient products before they are summed. :func:`free_scratch`
-    releases them.
+    where col2im sums). Image by image, about ``SHIFT_CHUNK_BYTES`` (``FOLD_BATCH_BYTES`` where
+    folded for many kernels) for the shifted copies of a slice's input (when they are not leased,
+    see :class:`_Kept`), as much for its input gradient in that form, the zero-padded output
+    gradient, and the images' weight-gradient products before they are summed.
+    :func:`free_scratch` releases them.
     """
 
     def __init__(self) -> None:
@@ -751,18 +767,48 @@ def _shift_plan(in_hw: IntPair, out_hw: IntPair, k: IntPair, s: IntPair, p: IntP
 
 def _plan(x: torch.Tensor, weight: torch.Tensor, s: IntPair, p: IntPair, d: IntPair, out_hw: IntPair) -> _ShiftPlan:
     """The :func:`_shift_plan` :func:`conv2d` uses for ``x (N, C_in, H, W)`` and ``weight``: folded
-    (one im2col product) for thin kernel rows and many kernels (see ``FOLD_WIDTH``)."""
-    kh, kw = weight.shape[2:]
-    folded = kw * weight.shape[1] < FOLD_WIDTH and weight.shape[0] >= FOLD_KERNELS
-    return _shift_plan(tuple(x.shape[2:]), out_hw, (kh, kw), s, p, d, folded)
+    (one im2col product) for thin kernel rows and many kernels (see ``FOLD_WIDTH``), or for very
+    many kernels when the whole batch's folded copies are small enough (see ``FOLD_MANY_KERNELS``)."""
+    c_out, c_in, kh, kw = weight.shape
+    geometry = (tuple(x.shape[2:]), out_hw, (kh, kw), s, p, d)
+    if kw * c_in < FOLD_WIDTH and c_out >= FOLD_KERNELS:
+        return _shift_plan(*geometry, True)
+    if c_out >= FOLD_MANY_KERNELS:
+        folded = _shift_plan(*geometry, True)
+        if _copies_bytes(folded, x) <= FOLD_BATCH_BYTES:
+            return folded
+    return _shift_plan(*geometry, False)
 
+
+def _copies_bytes(plan: _ShiftPlan, x: torch.Tensor, images: int | None = None) -> int:
+    """Bytes of ``plan``'s shifted copies of ``images`` (default: all) images of ``x (N, C_in, H, W)``."""
+    per_image = math.prod(_shifted_shape(plan, 1, x.shape[1], None)) * x.element_size()
+    return per_image * (x.shape[0] if images is None else images)
+
+
+def _folded_for_kernels(plan: _ShiftPlan, c_in: int) -> bool:
+    """Whether ``plan`` is folded for its many kernels (``FOLD_MANY_KERNELS``), not for thin kernel rows."""
+    return plan.folded and plan.key[2][1] * c_in >= FOLD_WIDTH
+
+
+def _input_grad_plan(plan: _ShiftPlan, c_in: int) -> _ShiftPlan:
+    """The plan whose products give the input gradient: ``plan``, or one product per kernel row where
+    ``plan`` is folded for its kernels (:func:`_folded_for_kernels`).
+
+    There the kernel rows are wide enough (``k_w*C_in``) to multiply well, and the input gradient
+    comes back as ``k_w`` shifted copies for col2im to add, not ``k_h*k_w``: less to write and add.
+    Measured as for ``FOLD_MANY_KERNELS`` (forward+backward time, folded input gradient / this way):
+    128x32x16x16 -> 64 0.97-0.98 vs 0.91-0.98, 32x64x16x16 -> 64 1.07 and 1.12 vs 0.98 and 1.03.
+    """
+    return _shift_plan(*plan.key[:6], False) if _folded_for_kernels(plan, c_in) else plan
 
 def _images_per_slice(x: torch.Tensor, weight: torch.Tensor, out_hw: IntPair, plan: _ShiftPlan | None) -> int:
     """Images per slice of the batch (:func:`_batch_step`) for either arrangement: image by image (``plan``),
-    at most ``SHIFT_CHUNK_BYTES`` of shifted copies, else ``CHUNK_BYTES`` of im2col matrix."""
+    at most ``SHIFT_CHUNK_BYTES`` of shifted copies (``FOLD_BATCH_BYTES`` where folded for many kernels),
+    else ``CHUNK_BYTES`` of im2col matrix."""
     if plan is not None:
-        numel = math.prod(_shifted_shape(plan, 1, weight.shape[1], None))
-        return _batch_step(x.shape[0], numel * x.element_size(), SHIFT_CHUNK_BYTES)
+        chunk = FOLD_BATCH_BYTES if _folded_for_kernels(plan, weight.shape[1]) else SHIFT_CHUNK_BYTES
+        return _batch_step(x.shape[0], _copies_bytes(plan, x, 1), chunk)
     return _batch_step(x.shape[0], out_hw[0] * out_hw[1] * weight[0].numel() * x.element_size())
 
 
@@ -947,20 +993,22 @@ def _backward_per_image(ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: t
     With ``g (C_out, L)`` an image's output gradient and ``window_t (K', L)`` the
     shifted copies product ``t`` read: product ``t``'s weight gradient is
     ``g @ window_t.T``, summed over the images; the input gradient comes back as
-    shifted copies (:func:`_shift_tap_shares`), and col2im adds each copy's share
-    onto the input.
+    shifted copies (:func:`_shift_tap_shares`, following :func:`_input_grad_plan`),
+    and col2im adds each copy's share onto the input.
     """
     out_hw, step, plan = ctx.geometry[3], ctx.geometry[4], ctx.plan
     need_x, need_w, need_b = ctx.needs_input_grad[:3]
     n, c_in = x.shape[:2]
     c_out = weight.shape[0]
-    width, (lo, hi), (top, bottom) = plan.slots * c_in, plan.span, plan.pad  # K'
+    width = plan.slots * c_in  # K'
+    xplan = _input_grad_plan(plan, c_in)  # the input gradient's products
+    x_width, (lo, hi), (top, bottom) = xplan.slots * c_in, xplan.span, xplan.pad  # its K'
     gathers = need_w and _gathers(plan, c_out, width)
     g3 = grad.contiguous().view(n, c_out, out_hw[0] * out_hw[1])  # (N, C_out, L)
     gb = g3.sum((0, 2)) if need_b else None  # (C_out,): the bias touches every output position
     gwt = weight.new_zeros(len(plan.taps), c_out, width) if need_w else None  # (T, C_out, K')
     gx = torch.empty_like(x, memory_format=torch.contiguous_format) if need_x else None  # (N, C_in, H, W)
-    wt = _row_weights(weight, plan)  # (T, C_out, K')
+    wt = _row_weights(weight, xplan)  # (T, C_out, K'), the input gradient's
     kept = None if ctx.lease is None else ctx.lease.buffer  # the forward pass's shifted copies, whole batch
     for a in range(0, n, step):
         b = min(n, a + step)
@@ -979,12 +1027,12 @@ def _backward_per_image(ctx: Any, grad: torch.Tensor, x: torch.Tensor, weight: t
                 _zero_outside(gv, slice(top, top + out_hw[0]), slice(0, out_hw[1]))
                 gv[:, :, top : top + out_hw[0]] = g.view(b - a, c_out, *out_hw)
                 g = gv.view(b - a, c_out, -1)
-            gx3 = _SCRATCH.get("gcols", (plan.groups, b - a, width, (hi - lo) * out_hw[1]), x)  # (G, B, K', (hi-lo)*W_out)
-            _shift_tap_shares(wt, g, gx3, plan)
-            gx3 = gx3.view(plan.groups, b - a, plan.slots, c_in, hi - lo, out_hw[1])
+            gx3 = _SCRATCH.get("gcols", (xplan.groups, b - a, x_width, (hi - lo) * out_hw[1]), x)  # (G, B, K', (hi-lo)*W_out)
+            _shift_tap_shares(wt, g, gx3, xplan)
+            gx3 = gx3.view(xplan.groups, b - a, xplan.slots, c_in, hi - lo, out_hw[1])
             pairs = [(gx[a:b, :, in_rows, in_cols], gx3[f, :, j, :, rows.start - lo : rows.stop - lo, cols])
-                     for f, j, rows, cols, in_rows, in_cols in plan.fill]
-            _col2im(gx[a:b], pairs, plan.covers)
+                     for f, j, rows, cols, in_rows, in_cols in xplan.fill]
+            _col2im(gx[a:b], pairs, xplan.covers)
     if ctx.lease is not None:  # done with it (a second backward pass, retain_graph=True, builds its own)
         ctx.lease.end()
     gw = None if gwt is None else _kernels_from_rows(gwt, weight, plan)

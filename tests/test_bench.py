@@ -137,12 +137,17 @@ def test_matmuls_only_runs_the_arrangement_conv2d_runs(library: str) -> None:
     if library == "onednn" and not gemm.onednn_available():
         pytest.skip("oneDNN's product operator does not work here")
     x = torch.randn(2, 4, 8, 8, requires_grad=True)  # (N, C_in, H, W): 64 output positions per image
-    w = torch.randn(8, 4, 3, 3, requires_grad=True)
-    with gemm.use(library):
-        want = convlib.conv2d(x, w, padding=1).grad_fn.plan  # the autograd node is the function's ctx
-        got = bench.matmuls_only(x, w, padding=1).grad_fn.plan
-    assert (want is None) == (library == "onednn")
-    assert got == want
+    for c_out in (8, 64):  # 64 kernels: folded, the input gradient one product per kernel row
+        w = torch.randn(c_out, 4, 3, 3, requires_grad=True)
+        with gemm.use(library):
+            want = convlib.conv2d(x, w, padding=1).grad_fn.plan  # the autograd node is the function's ctx
+            y = bench.matmuls_only(x, w, padding=1)
+            y.backward(torch.ones_like(y))  # the backward pass's products, on placeholders of their shapes
+        assert (want is None) == (library == "onednn")
+        assert y.grad_fn.plan == want
+        assert want is None or want.folded == (c_out == 64)
+        assert w.grad.shape == w.shape
+        w.grad = None
 
 
 def _fake_report(ratio: float) -> dict:

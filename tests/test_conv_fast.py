@@ -19,20 +19,25 @@ from convlib.conv import conv2d, conv2d_loop, conv2d_unfold
 from convlib.shapes import conv_output_size
 
 FAST = settings(max_examples=30, deadline=None)
-FOLD_RULE = (conv_module.FOLD_WIDTH, conv_module.FOLD_KERNELS)  # as shipped: the fixture below changes them
+#: as shipped: the fixture below changes them
+FOLD_RULE = dict(FOLD_WIDTH=conv_module.FOLD_WIDTH, FOLD_KERNELS=conv_module.FOLD_KERNELS,
+                 FOLD_MANY_KERNELS=conv_module.FOLD_MANY_KERNELS, FOLD_BATCH_BYTES=conv_module.FOLD_BATCH_BYTES)
 LIBRARIES = ["torch", pytest.param("onednn", marks=pytest.mark.skipif(
     not gemm.onednn_available(), reason="oneDNN's product operator is not usable here"))]
 
 
-@pytest.fixture(autouse=True, params=["rows", "per-image", "folded", "gathered"])
+@pytest.fixture(autouse=True, params=["rows", "per-image", "folded", "kernels", "gathered"])
 def arrangement(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test runs four times: with conv2d's products one per slice of the batch, and, wherever
+    """Every test runs five times: with conv2d's products one per slice of the batch, and, wherever
     conv2d may multiply image by image (an NCHW output in float32/float64 on torch.mm), one per kernel
-    row and image ("per-image"), one per image over every kernel tap ("folded"), or per kernel row
-    with the weight gradient summed over each gathered slice in one product ("gathered")."""
+    row and image ("per-image"), one per image over every kernel tap ("folded", as for thin kernel
+    rows), folded as for many kernels, the input gradient one product per kernel row ("kernels"), or
+    per kernel row with the weight gradient summed over each gathered slice in one product ("gathered")."""
     monkeypatch.setattr(conv_module, "PER_IMAGE_ROWS", 10**9 if request.param == "rows" else 1)
     monkeypatch.setattr(conv_module, "FOLD_WIDTH", 10**9 if request.param == "folded" else 0)
     monkeypatch.setattr(conv_module, "FOLD_KERNELS", 0)
+    monkeypatch.setattr(conv_module, "FOLD_MANY_KERNELS", 0 if request.param == "kernels" else 10**9)
+    monkeypatch.setattr(conv_module, "FOLD_BATCH_BYTES", 1 << 40)
     monkeypatch.setattr(conv_module, "_gathers", lambda *_: request.param == "gathered")
     return request.param
 
@@ -183,9 +188,10 @@ def test_scratch_is_reused_and_freed(arrangement: str) -> None:
     conv2d(x, w, b, padding=1).sum().backward()
     buffers = dict(conv_module._SCRATCH.buffers)
     # float64: products on torch.mm; image by image, the forward pass's shifted copies are leased, not scratch
-    # folded, the output gradient needs no zero rows around it ("grad")
+    # folded, the output gradient needs no zero rows around it ("grad"), unless the input gradient is not folded
     expected = {"rows": {"cols", "out", "grad", "gcols"}, "per-image": {"wparts", "grad", "gcols"},
-                "folded": {"wparts", "gcols"}, "gathered": {"gall", "wparts", "grad", "gcols"}}[arrangement]
+                "folded": {"wparts", "gcols"}, "kernels": {"wparts", "grad", "gcols"},
+                "gathered": {"gall", "wparts", "grad", "gcols"}}[arrangement]
     assert {name for name, _, _ in buffers} == expected
     kept = [t for spare in conv_module._KEPT.free.values() for t in spare]
     assert len(kept) == (arrangement != "rows")  # given back after the backward pass
@@ -790,18 +796,44 @@ def test_which_arrangement_conv2d_picks(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_which_plan_conv2d_picks_image_by_image(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Folded (one im2col product per image) only for thin kernel rows with many kernels: the RGB
-    input layer of a CIFAR-10 net, not LeNet's first layer (6 kernels) nor any layer with more channels."""
-    monkeypatch.setattr(conv_module, "FOLD_WIDTH", FOLD_RULE[0])
-    monkeypatch.setattr(conv_module, "FOLD_KERNELS", FOLD_RULE[1])
-    def plan(c_in: int, c_out: int, k: int = 3):
-        x, w = torch.randn(2, c_in, 32, 32), torch.randn(c_out, c_in, k, k)
+    """Folded (one im2col product per image) for thin kernel rows with many kernels (the RGB input
+    layer of a CIFAR-10 net, not LeNet's first layer with 6 kernels), and for very many kernels while
+    the batch's folded copies fit FOLD_BATCH_BYTES: then in one slice, kept for the backward pass, and
+    the input gradient one product per kernel row."""
+    for name, value in FOLD_RULE.items():
+        monkeypatch.setattr(conv_module, name, value)
+    def plan(c_in: int, c_out: int, k: int = 3, n: int = 2):
+        x, w = torch.randn(n, c_in, 32, 32), torch.randn(c_out, c_in, k, k)
         return conv_module._plan(x, w, (1, 1), (k // 2, k // 2), (1, 1), (32, 32))
 
     assert plan(3, 32).folded and plan(3, 32).taps == ((0, 0),) and plan(3, 32).slots == 9
     assert not plan(1, 6, 5).folded and len(plan(1, 6, 5).taps) == 5  # one product per kernel row
-    assert not plan(32, 64).folded and plan(32, 64).slots == 3
     assert not plan(4, 32).folded  # k_w*C_in = 12
+    assert not plan(32, 63).folded and plan(32, 63).slots == 3
+    many = plan(32, 64)  # the CIFAR-10 net's second layer
+    assert many.folded and many.slots == 9 and conv_module._folded_for_kernels(many, 32)
+    assert conv_module._input_grad_plan(many, 32) == plan(32, 63)
+    assert not conv_module._folded_for_kernels(plan(3, 64), 3)  # folded for its thin rows
+    assert conv_module._input_grad_plan(plan(3, 64), 3) == plan(3, 64)
+    per_image = 9 * 32 * 32 * 32 * 4  # bytes of one image's folded copies
+    fits = conv_module.FOLD_BATCH_BYTES // per_image
+    assert plan(32, 64, n=fits).folded and not plan(32, 64, n=fits + 1).folded
+    x, w = torch.randn(fits, 32, 32, 32), torch.randn(64, 32, 3, 3)
+    assert conv_module._images_per_slice(x, w, (32, 32), plan(32, 64, n=fits)) == fits  # kept for the backward pass
+
+
+@pytest.mark.parametrize("geometry", [dict(padding=1), dict(stride=2, padding=(0, 1)), dict(dilation=2, padding=1)])
+def test_folded_for_many_kernels_matches_torch(monkeypatch: pytest.MonkeyPatch, geometry: dict) -> None:
+    """With the shipped fold rule, a layer of 64 kernels is folded for its kernels, in one slice whose
+    copies the backward pass reuses; output and gradients match F.conv2d's."""
+    monkeypatch.setattr(conv_module, "PER_IMAGE_ROWS", 1)
+    for name, value in FOLD_RULE.items():
+        monkeypatch.setattr(conv_module, name, value)
+    x, w, b = _case(21, (3, 4, 20, 18), (64, 4, 3, 3))
+    y = conv2d(x, w.requires_grad_(), b, **geometry)
+    plan, step = y.grad_fn.plan, y.grad_fn.geometry[4]
+    assert plan.folded and conv_module._folded_for_kernels(plan, 4) and step == 3 and y.grad_fn.lease is not None
+    _assert_match(_grads(conv2d, x, w.detach(), b, **geometry), _grads(F.conv2d, x, w.detach(), b, **geometry))
 
 
 @pytest.mark.parametrize("s, p, d", [((1, 1), (1, 1), (1, 1)), ((2, 2), (1, 1), (1, 1)), ((3, 1), (0, 0), (2, 2)),
