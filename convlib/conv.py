@@ -781,14 +781,15 @@ def _plan(x: torch.Tensor, weight: torch.Tensor, s: IntPair, p: IntPair, d: IntP
 
 
 def _copies_bytes(plan: _ShiftPlan, x: torch.Tensor, images: int | None = None) -> int:
-    """Bytes of ``plan``'s shifted copies of ``images`` (default: all) images of ``x (N, C_in, H, W)``."""
+    """Bytes of ``plan``'s shifted copies of ``images`` (default: all) images of ``x (N, C_in, H, W)``,
+    without the row of ones a bias adds."""
     per_image = math.prod(_shifted_shape(plan, 1, x.shape[1], None)) * x.element_size()
     return per_image * (x.shape[0] if images is None else images)
 
 
 def _folded_for_kernels(plan: _ShiftPlan, c_in: int) -> bool:
     """Whether ``plan`` is folded for its many kernels (``FOLD_MANY_KERNELS``), not for thin kernel rows."""
-    return plan.folded and plan.key[2][1] * c_in >= FOLD_WIDTH
+    return plan.folded and plan.key[2][1] * c_in >= FOLD_WIDTH  # key[2]: the kernel size; k_w*C_in: a row's width
 
 
 def _input_grad_plan(plan: _ShiftPlan, c_in: int) -> _ShiftPlan:
@@ -797,10 +798,12 @@ def _input_grad_plan(plan: _ShiftPlan, c_in: int) -> _ShiftPlan:
 
     There the kernel rows are wide enough (``k_w*C_in``) to multiply well, and the input gradient
     comes back as ``k_w`` shifted copies for col2im to add, not ``k_h*k_w``: less to write and add.
-    Measured as for ``FOLD_MANY_KERNELS`` (forward+backward time, folded input gradient / this way):
-    128x32x16x16 -> 64 0.97-0.98 vs 0.91-0.98, 32x64x16x16 -> 64 1.07 and 1.12 vs 0.98 and 1.03.
+    Measured as for ``FOLD_MANY_KERNELS``, time folded / not folded: 128x32x16x16 -> 64 0.97-0.98 with
+    the input gradient folded too, 0.91-0.98 this way (timed against each other: 1.00, 1.00, 0.96);
+    32x64x16x16 -> 64 1.07 and 1.12 with it folded, 0.98 and 1.03 this way.
     """
     return _shift_plan(*plan.key[:6], False) if _folded_for_kernels(plan, c_in) else plan
+
 
 def _images_per_slice(x: torch.Tensor, weight: torch.Tensor, out_hw: IntPair, plan: _ShiftPlan | None) -> int:
     """Images per slice of the batch (:func:`_batch_step`) for either arrangement: image by image (``plan``),
