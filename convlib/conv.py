@@ -771,7 +771,7 @@ def _plan(x: torch.Tensor, weight: torch.Tensor, s: IntPair, p: IntPair, d: IntP
     many kernels when the whole batch's folded copies are small enough (see ``FOLD_MANY_KERNELS``)."""
     c_out, c_in, kh, kw = weight.shape
     geometry = (tuple(x.shape[2:]), out_hw, (kh, kw), s, p, d)
-    if kw * c_in < FOLD_WIDTH and c_out >= FOLD_KERNELS:
+    if _thin_rows(kw, c_in) and c_out >= FOLD_KERNELS:
         return _shift_plan(*geometry, True)
     if c_out >= FOLD_MANY_KERNELS:
         folded = _shift_plan(*geometry, True)
@@ -787,9 +787,14 @@ def _copies_bytes(plan: _ShiftPlan, x: torch.Tensor, images: int | None = None) 
     return per_image * (x.shape[0] if images is None else images)
 
 
+def _thin_rows(k_w: int, c_in: int) -> bool:
+    """Whether a kernel row, ``k_w*C_in`` numbers, is thin enough to fold for (``FOLD_WIDTH``)."""
+    return k_w * c_in < FOLD_WIDTH
+
+
 def _folded_for_kernels(plan: _ShiftPlan, c_in: int) -> bool:
     """Whether ``plan`` is folded for its many kernels (``FOLD_MANY_KERNELS``), not for thin kernel rows."""
-    return plan.folded and plan.key[2][1] * c_in >= FOLD_WIDTH  # key[2]: the kernel size; k_w*C_in: a row's width
+    return plan.folded and not _thin_rows(plan.key[2][1], c_in)  # key[2]: the kernel size
 
 
 def _input_grad_plan(plan: _ShiftPlan, c_in: int) -> _ShiftPlan:
