@@ -98,7 +98,11 @@ def _check_every_window_reads_input(
     """Refuse a geometry in which some window holds padding only (its max would be -inf).
 
     With ``padding <= kernel_size // 2`` that happens only when dilation spreads
-    the window's cells over a small input.
+    the window's cells over a small input. PyTorch does not refuse it: on a 2x2
+    input, ``F.max_pool2d(x, 2, stride=1, padding=1, dilation=3, return_indices=True)``
+    returns ``-inf`` with index 6, outside the input's 4 cells, and its backward
+    pass then writes outside the gradient (torch 2.14.1 aborted with "double free or
+    corruption" in two of three runs).
     """
     if d == (1, 1):  # padding <= kernel_size // 2 already leaves a real cell in every window
         return
