@@ -397,8 +397,8 @@ def test_vmap_and_func_grad_match_torch(mode: str) -> None:
 
 def _assume_torch_geometry(x: torch.Tensor, case: dict, kw: dict) -> None:
     """Skip a drawn case torch and convlib treat differently: padding over half the undilated window
-    (both refuse it), or a dilated window of padding only (torch returns -inf there and sends its
-    gradient to an arbitrary cell; convlib refuses it, see test_window_of_padding_only_is_refused)."""
+    (both refuse it), or a dilated window of padding only (torch returns -inf there with an index
+    outside the input; convlib refuses it, see test_window_of_padding_only_is_refused)."""
     assume(all(p <= k // 2 for p, k in zip(case["padding"], case["kernel"])))
     try:
         windows2d(x, case["kernel"], **kw)
