@@ -144,12 +144,16 @@ def _max_pool_2x2(x):
     C = x.shape[1]
 
     def pair_max(x, kernel_shape, stride):
-        keep = torch.tensor([1.0, 0.0]).reshape(kernel_shape).repeat(C, 1, 1, 1)   # (C, 1, k_h, k_w)
-        diff = torch.tensor([-1.0, 1.0]).reshape(kernel_shape).repeat(C, 1, 1, 1)  # (C, 1, k_h, k_w)
+        """a + relu(b - a) for neighbouring pairs."""
+        keep = torch.tensor([1.0, 0.0]).reshape(kernel_shape)
+        diff = torch.tensor([-1.0, 1.0]).reshape(kernel_shape)
+        keep = keep.repeat(C, 1, 1, 1)  # (C, 1, k_h, k_w)
+        diff = diff.repeat(C, 1, 1, 1)  # (C, 1, k_h, k_w)
         return (F.conv2d(x, keep, stride=stride, groups=C)
                 + F.relu(F.conv2d(x, diff, stride=stride, groups=C)))
-    rows = pair_max(x, (1, 1, 1, 2), (1, 2))
-    return pair_max(rows, (1, 1, 2, 1), (2, 1))
+
+    rows = pair_max(x, (1, 1, 1, 2), (1, 2))  # (N, C, H, W/2)
+    return pair_max(rows, (1, 1, 2, 1), (2, 1))  # (N, C, H/2, W/2)
 
 
 def _slices_max_pool(x):

@@ -122,6 +122,53 @@ def test_has_summary_heading(path: Path) -> None:
 
 
 
+# The book shows about 77 characters of a code line at a 1280-pixel-wide window, 85 at
+# 1366 and 89 from 1440 up (measured in Chromium); a longer line hides behind a scroll
+# bar, and what it hides is usually the shape comment at its end. 79 is PEP 8's limit.
+CODE_WIDTH = 79
+
+
+def _long_code_lines(cells: list[dict]) -> list[tuple[int, str]]:
+    """``(cell index, line)`` of every line over ``CODE_WIDTH``: code cells, and fenced code in the prose."""
+    found = []
+    for i, cell in enumerate(cells):
+        lines = _source(cell).splitlines()
+        if cell["cell_type"] == "markdown":  # only the lines inside ``` fences that name a language or none
+            fenced, fences = [], []  # the open fences: (number of backticks, "code" or "directive")
+            for line in lines:
+                ticks = len(line) - len(line.lstrip("`"))
+                if ticks >= 3 and fences and ticks >= fences[-1][0] and not line.strip("`").strip():
+                    fences.pop()  # a closing fence
+                elif ticks >= 3:
+                    fences.append((ticks, "directive" if line[ticks:].startswith("{") else "code"))
+                elif fences and fences[-1][1] == "code":
+                    fenced.append(line)
+            lines = fenced
+        found += [(i, line) for line in lines if len(line) > CODE_WIDTH]
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_code_lines_fit_the_book(path: Path) -> None:
+    long = _long_code_lines(_cells(path))
+    assert not long, (
+        f"{path.name}: code lines over {CODE_WIDTH} characters (cell index, line): {long}. Fix: break the "
+        "call inside its brackets, or move the comment onto its own line above"
+    )
+
+
+def test_long_code_lines_are_found() -> None:
+    """The check above can fail: a long code line, and a long line of fenced code in prose, are reported;
+    prose itself and MyST directives (```{note}) are not."""
+    code = {"cell_type": "code", "source": "x = 1  # " + "a" * 80}
+    prose = {"cell_type": "markdown", "source": "word " * 30 + "\n```{note}\n" + "b" * 90 + "\n```\n"}
+    fenced = {"cell_type": "markdown", "source": ("```bash\n" + "c" * 80 + "\n```\nafter\n") * 2}
+    answer = {"cell_type": "markdown", "source": "````{admonition} Answer\n```python\n" + "d" * 80 + "\n```\n"
+              + "e" * 90 + "\n````\n"}
+    assert [i for i, _ in _long_code_lines([code, prose, fenced, answer])] == [0, 2, 2, 3]
+    assert _long_code_lines([{"cell_type": "code", "source": "y" * CODE_WIDTH}]) == []
+
+
 # A dict's repr in prose is a figure that was pasted with `%`-formatting gone wrong
 # ("10% accuracy" read as the "%a" conversion once); prose quotes numbers, not reprs.
 LEAKED_REPR = re.compile(r"\{'\w+': |\bTensor\(|<[\w.]+ object at 0x")

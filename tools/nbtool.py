@@ -25,8 +25,10 @@ SETUP_TEMPLATE = '''\
 # Set-up: installs convlib where it is missing (Colab, a fresh environment).
 import importlib, importlib.util, os, subprocess, sys
 if importlib.util.find_spec("convlib") is None:
-    source = os.environ.get("CONVLIB_SOURCE", "git+{url}")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", source], check=True)
+    default = "git+{url}"
+    source = os.environ.get("CONVLIB_SOURCE", default)
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", source]
+    subprocess.run(pip, check=True)
     importlib.invalidate_caches()
 if "google.colab" in sys.modules:
     from google.colab import output
