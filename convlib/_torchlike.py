@@ -45,7 +45,8 @@ def accumulation_dtype(dtype: torch.dtype) -> torch.dtype | None:
     integer dtypes, whose sums torch wraps around (summed in int64 and cast back, they wrap the same
     way); ``None`` for other dtypes, summed as they are.
 
-    >>> accumulation_dtype(torch.bfloat16), accumulation_dtype(torch.uint8), accumulation_dtype(torch.float64)
+    >>> (accumulation_dtype(torch.bfloat16), accumulation_dtype(torch.uint8),
+    ...  accumulation_dtype(torch.float64))
     (torch.float32, torch.int64, None)
     """
     if dtype in (torch.float16, torch.bfloat16):

@@ -237,7 +237,8 @@ def matmuls_only(
     output has the right shape and **meaningless values**: this is a stopwatch,
     not a convolution.
 
-    >>> matmuls_only(torch.ones(2, 3, 5, 5), torch.ones(4, 3, 3, 3), padding=1).shape
+    >>> matmuls_only(torch.ones(2, 3, 5, 5), torch.ones(4, 3, 3, 3),
+    ...              padding=1).shape
     torch.Size([2, 4, 5, 5])
     """
     _, s, p, d, out_hw = _checked(x, weight, bias, stride, padding, 1)
@@ -257,7 +258,8 @@ def conv2d_torch_mm(
     side show what the library is worth.
 
     >>> x, w = torch.randn(2, 3, 5, 5), torch.randn(4, 3, 3, 3)
-    >>> torch.allclose(conv2d_torch_mm(x, w, padding=1), conv2d(x, w, padding=1), atol=1e-4)
+    >>> torch.allclose(conv2d_torch_mm(x, w, padding=1), conv2d(x, w, padding=1),
+    ...                atol=1e-4)
     True
     """
     with gemm.use("torch"):
@@ -495,8 +497,10 @@ def run(
     output channels (``loop_repeats`` times, default 1 quick / 3 full) and is scaled
     up to the whole case.
 
-    >>> r = run([BenchCase("tiny", 2, 1, 6, 2, 3)], repeats=1, impls=("convlib", "torch"))
-    >>> [t.impl for t in r.results[0]["timings"]], r.timing("tiny", "torch").forward_ratio
+    >>> r = run([BenchCase("tiny", 2, 1, 6, 2, 3)], repeats=1,
+    ...         impls=("convlib", "torch"))
+    >>> ([t.impl for t in r.results[0]["timings"]],
+    ...  r.timing("tiny", "torch").forward_ratio)
     (['convlib', 'torch'], 1.0)
     """
     unknown = [name for name in impls if name not in IMPLEMENTATIONS]

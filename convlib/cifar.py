@@ -187,7 +187,8 @@ def confusion_matrix(pred: torch.Tensor, true: torch.Tensor, n: int) -> torch.Te
     Rows are the true classes, columns the predictions; the diagonal holds the
     correct ones.
 
-    >>> confusion_matrix(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2]), 3)
+    >>> confusion_matrix(torch.tensor([0, 1, 1, 2]),
+    ...                  torch.tensor([0, 1, 2, 2]), 3)
     tensor([[1, 0, 0],
             [0, 1, 0],
             [0, 1, 1]])
@@ -218,7 +219,8 @@ def misclassified(pred: torch.Tensor, true: torch.Tensor, k: int = 12) -> torch.
     so on: a test set stored sorted by label (as the offline copy is) still shows
     mistakes of every class, not only the first class's. ``pred``, ``true``: ``(N,)``.
 
-    >>> misclassified(torch.tensor([0, 2, 1, 1, 2]), torch.tensor([0, 1, 1, 0, 0]))
+    >>> misclassified(torch.tensor([0, 2, 1, 1, 2]),
+    ...               torch.tensor([0, 1, 1, 0, 0]))
     tensor([3, 1, 4])
     """
     k = check_int(k, "k", minimum=0, fix="e.g. k=12 mistakes")

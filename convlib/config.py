@@ -26,7 +26,8 @@ def quick_mode(environ: Mapping[str, str] | None = None) -> bool:
     ``environ`` defaults to ``os.environ`` (an explicit mapping keeps tests
     from touching the real environment, which notebooks run later inherit).
 
-    >>> quick_mode({"CONVLIB_QUICK": "1"}), quick_mode({"CONVLIB_QUICK": "0"}), quick_mode({})
+    >>> (quick_mode({"CONVLIB_QUICK": "1"}), quick_mode({"CONVLIB_QUICK": "0"}),
+    ...  quick_mode({}))
     (True, False, False)
     """
     env = os.environ if environ is None else environ

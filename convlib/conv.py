@@ -479,7 +479,8 @@ def _batch_step(n: int, row_bytes: int, chunk: int | None = None) -> int:
     2, whose matrix products run far below the speed of the others; 13 per slice
     (the last 11) does not.
 
-    >>> _batch_step(128, CHUNK_BYTES // 14), _batch_step(10, CHUNK_BYTES // 4), _batch_step(0, 1)
+    >>> (_batch_step(128, CHUNK_BYTES // 14), _batch_step(10, CHUNK_BYTES // 4),
+    ...  _batch_step(0, 1))
     (13, 4, 1)
     """
     if n == 0:  # an empty batch: no slices, but the scratch shapes still need a size
@@ -509,7 +510,8 @@ def _tap_span(size: int, out: int, offset: int, s: int) -> tuple[slice, slice] |
     cells outside ``0 .. size-1`` are padding. Returns ``(outputs, cells)`` as slices
     of equal length, or ``None`` when the tap reads only padding.
 
-    >>> _tap_span(5, 5, -1, 1)  # tap 0 of a 3-tap kernel, padding 1: the first output reads padding
+    >>> # tap 0 of a 3-tap kernel, padding 1: the first output reads padding
+    >>> _tap_span(5, 5, -1, 1)
     (slice(1, 5, None), slice(0, 4, 1))
     """
     lo = max(0, -(offset // s))  # first y with y*s + offset >= 0
@@ -733,11 +735,14 @@ def _shift_plan(in_hw: IntPair, out_hw: IntPair, k: IntPair, s: IntPair, p: IntP
     let every product of the backward pass read a full window.
 
     >>> plan = _shift_plan((5, 5), (5, 5), (3, 3), (1, 1), (1, 1), (1, 1))
-    >>> plan.groups, plan.slots, plan.rows, plan.taps, plan.covers, plan.span, plan.pad
+    >>> (plan.groups, plan.slots, plan.rows, plan.taps, plan.covers,
+    ...  plan.span, plan.pad)
     (1, 3, 7, ((0, 0), (0, 1), (0, 2)), True, (1, 6), (1, 1))
-    >>> _shift_plan((8, 8), (4, 4), (3, 3), (2, 2), (1, 1), (1, 1)).taps  # stride 2: two phases
+    >>> # stride 2: two phases
+    >>> _shift_plan((8, 8), (4, 4), (3, 3), (2, 2), (1, 1), (1, 1)).taps
     ((0, 0), (1, 0), (0, 1))
-    >>> plan = _shift_plan((5, 5), (5, 5), (3, 3), (1, 1), (1, 1), (1, 1), folded=True)
+    >>> plan = _shift_plan((5, 5), (5, 5), (3, 3), (1, 1), (1, 1), (1, 1),
+    ...                    folded=True)
     >>> plan.groups, plan.slots, plan.rows, plan.taps, plan.span, plan.pad
     (1, 9, 5, ((0, 0),), (0, 5), (0, 0))
     """
@@ -1181,9 +1186,12 @@ def conv2d(
     torch.Size([1, 1, 3, 3])
     >>> conv2d(x[0], w).shape  # one image (C_in, H, W)
     torch.Size([1, 2, 2])
-    >>> conv2d(torch.ones(1, 4, 3, 3), torch.ones(2, 2, 1, 1), groups=2).shape  # 2 groups of 2 channels
+    >>> # 2 groups of 2 channels
+    >>> conv2d(torch.ones(1, 4, 3, 3), torch.ones(2, 2, 1, 1), groups=2).shape
     torch.Size([1, 2, 3, 3])
-    >>> conv2d(torch.arange(9).reshape(1, 1, 3, 3), torch.tensor([[[[0, 1], [2, 3]]]]))  # integers stay integers
+    >>> # integers stay integers
+    >>> conv2d(torch.arange(9).reshape(1, 1, 3, 3),
+    ...        torch.tensor([[[[0, 1], [2, 3]]]]))
     tensor([[[[19, 25],
               [37, 43]]]])
     """

@@ -78,7 +78,8 @@ def conv_macs(
 def linear_params(n_in: int, n_out: int, *, bias: bool = True) -> int:
     """Learnable parameters of ``nn.Linear(n_in, n_out, bias=bias)``.
 
-    >>> linear_params(64, 32) == conv_params(64, 32, 1)   # a 1x1 conv is a per-pixel Linear
+    >>> # a 1x1 conv is a per-pixel Linear
+    >>> linear_params(64, 32) == conv_params(64, 32, 1)
     True
     """
     n_in, n_out = _positive("n_in", n_in), _positive("n_out", n_out)

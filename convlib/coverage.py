@@ -33,14 +33,14 @@ def input_usage(
     ``H_out * W_out * k_h * k_w`` over the padded grid: every tap of every
     window lands on exactly one cell.
 
-    >>> input_usage(4, 3)                         # 4x4 input, 3x3 kernel, no padding
+    >>> input_usage(4, 3)                # 4x4 input, 3x3 kernel, no padding
     tensor([[1, 2, 2, 1],
             [2, 4, 4, 2],
             [2, 4, 4, 2],
             [1, 2, 2, 1]])
-    >>> input_usage(4, 3, padding=1)[0]           # with padding, the edge is used more
+    >>> input_usage(4, 3, padding=1)[0]  # with padding, the edge is used more
     tensor([4, 6, 6, 4])
-    >>> input_usage(7, 3, stride=2)[0]            # 7x7, 3x3, stride 2: 1, 1, 2, 1, 2, 1, 1
+    >>> input_usage(7, 3, stride=2)[0]   # 7x7, 3x3, stride 2: 1, 1, 2, 1, 2, 1, 1
     tensor([1, 1, 2, 1, 2, 1, 1])
     """
     h, w = as_pair(size, "size")

@@ -309,7 +309,8 @@ class Batches:
     through ``transform`` (if given); ``y`` int64 ``(B,)``. Shuffling uses the
     object's own generator, seeded by ``seed``, so a new ``Batches`` repeats its order.
 
-    >>> data = ImageData(torch.zeros(10, 1, 4, 4, dtype=torch.uint8), torch.arange(10), ("a",), "demo")
+    >>> data = ImageData(torch.zeros(10, 1, 4, 4, dtype=torch.uint8),
+    ...                  torch.arange(10), ("a",), "demo")
     >>> [tuple(X.shape) for X, y in Batches(data, 4)]
     [(4, 1, 4, 4), (4, 1, 4, 4), (2, 1, 4, 4)]
     """

@@ -42,9 +42,9 @@ def conv_as_matrix(
 
     >>> K = torch.tensor([[1., 2.], [3., 4.]])
     >>> M = conv_as_matrix(K, (3, 3))
-    >>> M.shape                                   # 2x2 outputs, 3x3 inputs
+    >>> M.shape  # 2x2 outputs, 3x3 inputs
     torch.Size([4, 9])
-    >>> M[0]                                      # output (0, 0): K on the top-left 2x2
+    >>> M[0]     # output (0, 0): K on the top-left 2x2
     tensor([1., 2., 0., 3., 4., 0., 0., 0., 0.])
     """
     check_float(weight, "weight")

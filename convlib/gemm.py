@@ -78,7 +78,8 @@ def onednn_available() -> bool:
 def _vendor_in(text: str) -> str:
     """``"intel"``, ``"amd"`` or ``"other"``, from a text that names the processor's maker.
 
-    >>> _vendor_in("vendor_id : GenuineIntel"), _vendor_in("AMD64 Family 25 Model 17, AuthenticAMD"), _vendor_in("")
+    >>> (_vendor_in("vendor_id : GenuineIntel"),
+    ...  _vendor_in("AMD64 Family 25 Model 17, AuthenticAMD"), _vendor_in(""))
     ('intel', 'amd', 'other')
     """
     if "GenuineIntel" in text:

@@ -355,7 +355,8 @@ def nin_block(in_channels: int, out_channels: int, kernel_size: int, stride: int
 
     >>> nin_block(1, 8, 5, 1, 2)(torch.zeros(1, 1, 28, 28)).shape
     torch.Size([1, 8, 28, 28])
-    >>> [sum(p.numel() for p in nin_block(8, 8, 3, 1, 1, num_1x1=n).parameters()) for n in (0, 1, 2)]
+    >>> [sum(p.numel() for p in nin_block(8, 8, 3, 1, 1, num_1x1=n).parameters())
+    ...  for n in (0, 1, 2)]
     [584, 656, 728]
     """
     _check_ints(in_channels=(in_channels, 1), out_channels=(out_channels, 1), num_1x1=(num_1x1, 0),

@@ -68,7 +68,8 @@ def locally_connected_params(
     Sharing those weights across positions (translation invariance) turns it
     into a convolution layer with :func:`convlib.conv_params` parameters.
 
-    >>> locally_connected_params(3, 10, 5, 32)       # ten 5x5x3 filters, 32x32 outputs
+    >>> # ten 5x5x3 filters, 32x32 outputs
+    >>> locally_connected_params(3, 10, 5, 32)
     778240
     >>> locally_connected_params(3, 10, 5, 32, bias=False)
     768000

@@ -138,7 +138,8 @@ def history(h: object, *, title: str | None = None) -> Figure:
     compare runs (one colour each).
 
     >>> from convlib.train import History
-    >>> fig = history(History([1.0, 0.5], [0.5, 0.8], [0.9, 0.6], [0.6, 0.7], [1.0, 1.0]))
+    >>> fig = history(History([1.0, 0.5], [0.5, 0.8], [0.9, 0.6], [0.6, 0.7],
+    ...                       [1.0, 1.0]))
     >>> [ax.get_title() for ax in fig.axes]
     ['loss', 'accuracy']
     """
@@ -183,7 +184,8 @@ def predictions(
     ``images``: ``(N, C, H, W)`` or ``(N, H, W)``; ``labels``, ``predicted``: ``(N,)`` class indices.
     ``n`` must be >= 1 and ``N`` at least 1 (:class:`~convlib.validate.ConvlibInputError` otherwise).
 
-    >>> fig = predictions(torch.zeros(3, 1, 4, 4), [0, 1, 1], [0, 1, 0], ["cat", "dog"], n=3)
+    >>> fig = predictions(torch.zeros(3, 1, 4, 4), [0, 1, 1], [0, 1, 0],
+    ...                   ["cat", "dog"], n=3)
     >>> [ax.get_title() for ax in fig.axes], fig.axes[2].title.get_color()
     (['cat', 'dog', 'dog/cat'], 'red')
     """
@@ -220,7 +222,8 @@ def receptive_field_growth(tables: dict[str, Sequence[object]], *, input_size: i
     ``input_size`` draws the image side as a dotted line.
 
     >>> from convlib.summary import receptive_field
-    >>> fig = receptive_field_growth({"3x3 stack": receptive_field([(3, 1)] * 4)}, input_size=28)
+    >>> fig = receptive_field_growth({"3x3 stack": receptive_field([(3, 1)] * 4)},
+    ...                              input_size=28)
     >>> fig.axes[0].get_ylabel()
     'receptive field (pixels)'
     """
@@ -284,7 +287,8 @@ def conv_timings(
     ``times`` maps an implementation name to one time per label; names in
     ``hatched`` are drawn hatched (e.g. extrapolated numbers).
 
-    >>> fig = conv_timings(["conv 1"], {"loop": [9000.0], "torch": [3.0]}, hatched=["loop"])
+    >>> fig = conv_timings(["conv 1"], {"loop": [9000.0], "torch": [3.0]},
+    ...                    hatched=["loop"])
     >>> fig.axes[0].get_yscale(), len(fig.axes[0].patches)
     ('log', 2)
     """

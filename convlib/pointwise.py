@@ -46,7 +46,8 @@ def conv1x1(
     with integer weights exactly, in their dtype (wrapping around as torch's integers do).
 
     >>> x = torch.arange(8.).reshape(2, 2, 2)        # (C_in=2, H=2, W=2)
-    >>> w = torch.tensor([[1., 1.], [1., -1.]])     # sum and difference of the channels
+    >>> # sum and difference of the channels
+    >>> w = torch.tensor([[1., 1.], [1., -1.]])
     >>> conv1x1(x, w)
     tensor([[[ 4.,  6.],
              [ 8., 10.]],

@@ -33,7 +33,8 @@ def pool_geometry(
     its left padding (PyTorch's rule); the second pair says how many cells that
     window reaches beyond the bottom/right padding (0 in floor mode).
 
-    >>> pool_geometry((5, 5), (2, 2), (2, 2), (0, 0), (1, 1), True)  # 5 cells, windows of 2: the last one holds 1 cell
+    >>> # 5 cells, windows of 2: the last one holds 1 cell
+    >>> pool_geometry((5, 5), (2, 2), (2, 2), (0, 0), (1, 1), True)
     ((3, 3), (1, 1))
     """
     out, extra = [], []
@@ -57,7 +58,8 @@ def adaptive_window(in_size: int, out_size: int, i: int) -> tuple[int, int]:
     pooling: one window, the whole side. Raises :class:`~convlib.ConvlibInputError`
     unless ``in_size, out_size >= 1`` and ``0 <= i < out_size``.
 
-    >>> [adaptive_window(13, 6, i) for i in range(6)]  # 13 cells into 6 windows: sizes 3 and 4, overlapping
+    >>> # 13 cells into 6 windows: sizes 3 and 4, overlapping
+    >>> [adaptive_window(13, 6, i) for i in range(6)]
     [(0, 3), (2, 5), (4, 7), (6, 9), (8, 11), (10, 13)]
     >>> adaptive_window(7, 1, 0)  # global pooling
     (0, 7)
@@ -191,10 +193,12 @@ def pool2d(
     >>> pool2d(X, 2, stride=1, mode="avg")
     tensor([[2., 3.],
             [5., 6.]])
-    >>> pool2d(X, 2, stride=1, return_indices=True)[1]  # each maximum's cell, row * W + column
+    >>> # each maximum's cell, row * W + column
+    >>> pool2d(X, 2, stride=1, return_indices=True)[1]
     tensor([[4, 5],
             [7, 8]])
-    >>> pool2d(torch.tensor([[-7, 2], [1, 1]]), 2, mode="avg")  # -3 / 4, rounded toward zero
+    >>> # -3 / 4, rounded toward zero
+    >>> pool2d(torch.tensor([[-7, 2], [1, 1]]), 2, mode="avg")
     tensor([[0]])
     """
     check_float(x, "x", integers=INTEGER_DTYPES)

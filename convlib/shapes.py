@@ -58,11 +58,11 @@ def conv_transpose_output_size(
     :func:`conv_output_size`: for ``output_padding < stride``, a convolution with
     the same ``k, p, s, d`` maps the result back to ``n``.
 
-    >>> conv_transpose_output_size(2, 2)                       # 2x2 input, 2x2 kernel
+    >>> conv_transpose_output_size(2, 2)             # 2x2 input, 2x2 kernel
     3
     >>> conv_transpose_output_size(4, 3, padding=1, stride=2, output_padding=1)
     8
-    >>> conv_output_size(8, 3, padding=1, stride=2)            # and back again
+    >>> conv_output_size(8, 3, padding=1, stride=2)  # and back again
     4
     """
     n, k, stride, dilation, padding, output_padding = _check_ints(

@@ -176,14 +176,16 @@ def layer_summary(model: nn.Module, input_shape: Sequence[int], *, depth: int | 
     A forward pass that fails raises :class:`~convlib.ConvlibInputError` naming the
     input shape and the innermost layer that failed, the original error chained.
 
-    >>> net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2))
+    >>> net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(),
+    ...                     nn.MaxPool2d(2))
     >>> s = layer_summary(net, (1, 28, 28))
     >>> [r.output_shape for r in s]
     [(1, 6, 28, 28), (1, 6, 28, 28), (1, 6, 14, 14)]
     >>> s.total_params, s.total_macs           # 6*25 + 6; 6*28*28*25
     (156, 117600)
     >>> blocks = nn.Sequential(net, nn.Flatten())
-    >>> [(r.name, r.output_shape, r.macs) for r in layer_summary(blocks, (1, 28, 28), depth=1)]
+    >>> [(r.name, r.output_shape, r.macs)
+    ...  for r in layer_summary(blocks, (1, 28, 28), depth=1)]
     [('0', (1, 6, 14, 14), 117600), ('1', (1, 1176), 0)]
     """
     if not isinstance(model, nn.Module):
@@ -398,7 +400,8 @@ def receptive_field(layers: nn.Module | Sequence[object], *, input_size: int | N
 
     >>> receptive_field([(3, 1), (3, 1)]).sizes          # two 3x3 convs see 5x5
     [3, 5]
-    >>> rf = receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3)))
+    >>> rf = receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.MaxPool2d(2),
+    ...                                    nn.Conv2d(1, 1, 3)))
     >>> rf.sizes, rf.jumps
     ([3, 4, 8], [1, 2, 2])
     """
@@ -460,7 +463,8 @@ def measure_receptive_field(
     returns the height of that region. ``input_size`` must leave the field
     clear of the border.
 
-    >>> measure_receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)), 11)
+    >>> measure_receptive_field(
+    ...     nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)), 11)
     5
     """
     input_size = check_int(input_size, "input_size", minimum=1, fix="e.g. input_size=32")

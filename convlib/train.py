@@ -326,7 +326,8 @@ def evaluate(
     >>> model = nn.Linear(2, 2)
     >>> with torch.no_grad():
     ...     _ = model.weight.copy_(torch.eye(2)); _ = model.bias.zero_()
-    >>> X, y = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]), torch.tensor([0, 1, 1])
+    >>> X = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    >>> y = torch.tensor([0, 1, 1])
     >>> loss, acc = evaluate(model, [(X, y)], device="cpu")
     >>> round(acc, 3)
     0.667
@@ -449,7 +450,8 @@ def _run_by_a_program(cmdline: bytes | None = None) -> bool:
     state in the executed notebook and the book embeds it in the page.
     ``cmdline`` (for tests) is the parent's ``/proc/<pid>/cmdline``.
 
-    >>> _run_by_a_program(b"/venv/bin/python\\0/venv/bin/jupyter-book\\0build\\0.")
+    >>> _run_by_a_program(
+    ...     b"/venv/bin/python\\0/venv/bin/jupyter-book\\0build\\0.")
     True
     >>> _run_by_a_program(b"/venv/bin/python\\0/venv/bin/jupyter-lab")
     False
@@ -523,8 +525,8 @@ def fit(
 
     >>> seed(0)
     >>> X, y = torch.randn(64, 2), torch.randint(0, 2, (64,))
-    >>> h = fit(nn.Linear(2, 2), [(X[:32], y[:32]), (X[32:], y[32:])], epochs=2, lr=0.1,
-    ...         device="cpu", verbose=False, progress=False)
+    >>> h = fit(nn.Linear(2, 2), [(X[:32], y[:32]), (X[32:], y[32:])],
+    ...         epochs=2, lr=0.1, device="cpu", verbose=False, progress=False)
     >>> h.epochs, len(h.seconds), h.test_acc
     (2, 2, [])
     """

@@ -147,7 +147,8 @@ def conv_transpose2d(
     tensor([[[[ 0.,  0.,  1.],
               [ 0.,  4.,  6.],
               [ 4., 12.,  9.]]]])
-    >>> conv_transpose2d(torch.zeros(1, 8, 4, 4), torch.zeros(8, 3, 3, 3), stride=2, padding=1, output_padding=1).shape
+    >>> conv_transpose2d(torch.zeros(1, 8, 4, 4), torch.zeros(8, 3, 3, 3),
+    ...                  stride=2, padding=1, output_padding=1).shape
     torch.Size([1, 3, 8, 8])
     """
     s, p, op, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, output_padding, dilation, groups)

@@ -559,7 +559,8 @@ def integer_kernels(x: object, weight: object) -> tuple[torch.dtype, ...]:
     not ``x.to(weight.dtype)``: so an integer tensor beside a float one gets
     :func:`check_float`'s message, with that fix.
 
-    >>> integer_kernels(torch.zeros(1, dtype=torch.uint8), torch.zeros(1, dtype=torch.uint8))[0]
+    >>> integer_kernels(torch.zeros(1, dtype=torch.uint8),
+    ...                 torch.zeros(1, dtype=torch.uint8))[0]
     torch.uint8
     >>> integer_kernels(torch.zeros(1, dtype=torch.uint8), torch.zeros(1))
     ()

@@ -145,7 +145,9 @@ def conv2d_winograd(
     >>> conv2d_winograd(x, w)
     tensor([[[[45., 54.],
               [81., 90.]]]])
-    >>> conv2d_winograd(torch.randn(2, 3, 7, 5), torch.randn(4, 3, 3, 3), padding=1, tile=4).shape  # 2 x 2 tiles, cropped
+    >>> # 2 x 2 tiles, cropped
+    >>> conv2d_winograd(torch.randn(2, 3, 7, 5), torch.randn(4, 3, 3, 3),
+    ...                 padding=1, tile=4).shape
     torch.Size([2, 4, 7, 5])
     """
     m = _check_tile(tile)
@@ -192,7 +194,8 @@ def transform_input(x: torch.Tensor, padding: IntPair, out_hw: IntPair, tile: in
     products for one position are one matrix product. ``th x tw`` tiles of
     ``tile x tile`` outputs cover ``out_hw``.
 
-    >>> transform_input(torch.ones(2, 3, 4, 4), (1, 1), (4, 4)).shape  # 2 x 2 tiles of 2 x 2 outputs per image
+    >>> # 2 x 2 tiles of 2 x 2 outputs per image
+    >>> transform_input(torch.ones(2, 3, 4, 4), (1, 1), (4, 4)).shape
     torch.Size([16, 8, 3])
     """
     m = _check_tile(tile)
@@ -243,8 +246,10 @@ def stage_times(x: torch.Tensor, weight: torch.Tensor, padding: int | tuple[int,
     ``"output transform"``, ``"total"`` (their sum) and ``"F.conv2d"``, each step timed
     in turn within every repeat (after one untimed warm-up), without autograd.
 
-    >>> sorted(stage_times(torch.ones(1, 2, 6, 6), torch.ones(3, 2, 3, 3), repeats=1))
-    ['F.conv2d', 'input transform', 'kernel transform', 'output transform', 'products', 'total']
+    >>> times = stage_times(torch.ones(1, 2, 6, 6), torch.ones(3, 2, 3, 3),
+    ...                     repeats=1)
+    >>> print(", ".join(sorted(times)))
+    F.conv2d, input transform, kernel transform, output transform, products, total
     """
     m = _check_tile(tile)
     x, p, out_hw = _checked_3x3(x, weight, None, padding)

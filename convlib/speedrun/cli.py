@@ -117,9 +117,16 @@ def _device_name(device: torch.device) -> str:
 def summarize(results: Sequence[RunResult]) -> dict[str, float | int]:
     """Mean and sample standard deviation of accuracy and training seconds.
 
-    >>> r = [RunResult(i, a, {0: a}, s, 0.1, 10, 1.0) for i, (a, s) in enumerate([(0.9, 3.0), (0.92, 3.2)])]
-    >>> {k: round(v, 4) for k, v in summarize(r).items()}
-    {'runs': 2, 'mean_accuracy': 0.91, 'std_accuracy': 0.0141, 'mean_train_seconds': 3.1, 'std_train_seconds': 0.1414, 'mean_eval_seconds': 0.1}
+    >>> r = [RunResult(i, a, {0: a}, s, 0.1, 10, 1.0)
+    ...      for i, (a, s) in enumerate([(0.9, 3.0), (0.92, 3.2)])]
+    >>> for k, v in summarize(r).items():
+    ...     print(k, round(v, 4))
+    runs 2
+    mean_accuracy 0.91
+    std_accuracy 0.0141
+    mean_train_seconds 3.1
+    std_train_seconds 0.1414
+    mean_eval_seconds 0.1
     """
     accs = [r.accuracy for r in results]
     secs = [r.train_seconds for r in results]

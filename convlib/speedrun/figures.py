@@ -32,7 +32,8 @@ def augmented_views(loader: DeviceLoader, index: int = 0, n: int = 8, *, seed: i
     """Image ``index`` as training might show it: the original, then ``n - 1`` random shifts and flips.
 
     >>> data = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
-    >>> len(augmented_views(DeviceLoader(data, torch.arange(4), batch_size=2), n=4).axes)
+    >>> len(augmented_views(DeviceLoader(data, torch.arange(4), batch_size=2),
+    ...                     n=4).axes)
     4
     """
     index = check_int(index, "index", minimum=0, maximum=loader.num_images - 1,
@@ -100,7 +101,8 @@ def ablation(rows: Sequence[AblationRow], *, title: str | None = None) -> Figure
 
     >>> from convlib.speedrun.train import RunResult
     >>> r = RunResult(0, 0.5, {0: 0.5}, 1.0, 0.1, 1, 1.0)
-    >>> len(ablation([AblationRow("baseline", "", 0.5, 1.0, [r]), AblationRow("x", "", 0.4, 1.0, [r])]).axes)
+    >>> len(ablation([AblationRow("baseline", "", 0.5, 1.0, [r]),
+    ...               AblationRow("x", "", 0.4, 1.0, [r])]).axes)
     1
     """
     base = rows[0]

@@ -39,7 +39,8 @@ def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def normalize(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """uint8 ``(N, C, H, W)`` -> standardised ``dtype`` ``(N, C, H, W)`` on the same device.
 
-    >>> normalize(torch.full((1, 1, 2, 2), 51, dtype=torch.uint8), torch.tensor([0.1]), torch.tensor([0.5]))[0, 0]
+    >>> normalize(torch.full((1, 1, 2, 2), 51, dtype=torch.uint8),
+    ...           torch.tensor([0.1]), torch.tensor([0.5]))[0, 0]
     tensor([[0.2000, 0.2000],
             [0.2000, 0.2000]])
     """
@@ -59,7 +60,8 @@ def crop_flip(
     Returns ``(B, size, size, C)``, gathered in one indexing operation.
 
     >>> P = torch.arange(16.).view(1, 4, 4, 1)
-    >>> crop_flip(P, torch.tensor([0]), torch.tensor([1]), torch.tensor([0]), torch.tensor([True]), 2)[0, :, :, 0]
+    >>> crop_flip(P, torch.tensor([0]), torch.tensor([1]), torch.tensor([0]),
+    ...           torch.tensor([True]), 2)[0, :, :, 0]
     tensor([[5., 4.],
             [9., 8.]])
     """
@@ -87,7 +89,8 @@ class DeviceLoader:
 
     >>> data = torch.randint(0, 256, (10, 3, 8, 8), dtype=torch.uint8)
     >>> loader = DeviceLoader(data, torch.arange(10), batch_size=4)
-    >>> [(tuple(x.shape), x.is_contiguous(memory_format=torch.channels_last)) for x, y in loader.batches(0)]
+    >>> [(tuple(x.shape), x.is_contiguous(memory_format=torch.channels_last))
+    ...  for x, y in loader.batches(0)]
     [((4, 3, 8, 8), True), ((4, 3, 8, 8), True)]
     """
 

@@ -3,10 +3,12 @@
 Shape of the net for 32x32 inputs (widths ``(w1, w2, w3)``, default 64/256/256)::
 
     stem   2x2 conv, 3 -> 24, no padding, + GELU        (N, 24, 31, 31)
-    group1 conv3x3 -> maxpool2 -> BN -> GELU -> conv3x3 -> BN -> GELU   (N, w1, 15, 15)
+    group1 conv3x3 -> maxpool2 -> BN -> GELU -> conv3x3
+           -> BN -> GELU                                 (N, w1, 15, 15)
     group2 the same                                      (N, w2, 7, 7)
     group3 the same                                      (N, w3, 3, 3)
-    head   maxpool3 -> flatten -> linear(w3, 10, no bias) -> x logit_scale   (N, 10)
+    head   maxpool3 -> flatten -> linear(w3, 10, no bias)
+           -> x logit_scale                              (N, 10)
 
 Choices taken from fast CIFAR-10 training (airbench / hlb-CIFAR10):
 
@@ -33,7 +35,7 @@ class Conv3x3(nn.Conv2d):
 
     >>> conv = Conv3x3(2, 4)
     >>> x = torch.randn(1, 2, 5, 5)
-    >>> torch.allclose(conv(x)[:, :2], x)   # the first C_in filters copy the input
+    >>> torch.allclose(conv(x)[:, :2], x)  # the first C_in filters copy the input
     True
     """
 

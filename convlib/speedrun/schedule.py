@@ -37,7 +37,8 @@ def triangular(step: int, total: int, *, warmup: float = 0.23, start: float = 0.
 def lookahead_decay(step: int, total: int, *, base: float = 0.95, every: int = 5, power: float = 3.0) -> float:
     """The averaging weight used at ``step``: ``base ** every * (step / total) ** power``.
 
-    >>> lookahead_decay(0, 100), round(lookahead_decay(100, 100), 4), round(lookahead_decay(50, 100), 4)
+    >>> (lookahead_decay(0, 100), round(lookahead_decay(100, 100), 4),
+    ...  round(lookahead_decay(50, 100), 4))
     (0.0, 0.7738, 0.0967)
     """
     return base**every * (step / total) ** power

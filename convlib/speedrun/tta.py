@@ -42,7 +42,8 @@ def flip(x: torch.Tensor) -> torch.Tensor:
 def shifted(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     """Shift ``(N, C, H, W)`` images by ``(dy, dx)`` pixels with reflected borders (|dy|, |dx| <= 1).
 
-    >>> shifted(torch.arange(9.).view(1, 1, 3, 3), 0, 1)[0, 0]   # content moves right by one
+    >>> # content moves right by one
+    >>> shifted(torch.arange(9.).view(1, 1, 3, 3), 0, 1)[0, 0]
     tensor([[1., 0., 1.],
             [4., 3., 4.],
             [7., 6., 7.]])

@@ -32,10 +32,10 @@ class LocalityView(WindowWidget):
     >>> w = LocalityView(4, 4, 2)
     >>> w.out_shape, w.counts
     ((3, 3), {'fc_this': 16, 'fc_total': 144, 'conv_this': 4, 'conv_total': 4})
-    >>> w.position = 4                                 # output (1, 1)
-    >>> w.conv_weight_ids()[1]                         # input row 1: taps 0, 1 at columns 1, 2
+    >>> w.position = 4            # output (1, 1)
+    >>> w.conv_weight_ids()[1]    # input row 1: taps 0, 1 at columns 1, 2
     [-1, 0, 1, -1]
-    >>> w.fc_weight_ids()[0][:3]                       # weight ids 4*16 + 0, 1, 2
+    >>> w.fc_weight_ids()[0][:3]  # weight ids 4*16 + 0, 1, 2
     [64, 65, 66]
     """
 

@@ -254,7 +254,8 @@ class NetworkView(StaticWidget):
     (``class_map_stage()``).
 
     >>> _ = torch.manual_seed(0)
-    >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3))
+    >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2),
+    ...                     nn.Flatten(), nn.Linear(8, 3))
     >>> view = NetworkView(net, torch.rand(2, 1, 6, 6), [0, 2], ["a", "b", "c"])
     >>> [s["label"] for s in view.stages]
     ['conv 3×3 · ReLU', 'max pool 2×2', 'flatten · dense 8→3']
@@ -262,8 +263,10 @@ class NetworkView(StaticWidget):
     [(2, 4, 4), (2, 2, 2), (3,)]
     >>> round(float(view.probabilities().sum()), 6)
     1.0
-    >>> nin_like = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    >>> view = NetworkView(nin_like, torch.rand(1, 1, 6, 6), None, ["a", "b", "c"])
+    >>> nin_like = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(),
+    ...                          nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    >>> view = NetworkView(nin_like, torch.rand(1, 1, 6, 6), None,
+    ...                    ["a", "b", "c"])
     >>> [s["label"] for s in view.stages], view.class_map_stage()
     (['conv 3×3 · ReLU', 'global avg pool · flatten'], 0)
     """

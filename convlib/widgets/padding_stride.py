@@ -32,14 +32,15 @@ class PaddingStrideExplorer(StaticWidget):
     >>> w = PaddingStrideExplorer(7, 3, padding=1, stride=2)
     >>> w.out_size, w.formula
     (4, 'floor((7 + 2·1 − 1·(3−1) − 1) / 2) + 1 = 4')
-    >>> w.position = 5                                 # output (1, 1)
+    >>> w.position = 5     # output (1, 1)
     >>> w.window_taps()[:3]
     [(2, 2), (2, 3), (2, 4)]
-    >>> w.dilation = 3                                 # taps span 7 cells: still fits 9
+    >>> w.dilation = 3     # taps span 7 cells: still fits 9
     >>> w.out_size, w.position
     (2, 3)
-    >>> w.kernel_size = 5                              # span 13 > 9: a message, no output
-    >>> w.valid, w.out_size, w.message.startswith('No output: the window spans 13 cells')
+    >>> w.kernel_size = 5  # span 13 > 9: a message, no output
+    >>> w.valid, w.out_size, w.message.startswith(
+    ...     'No output: the window spans 13 cells')
     (False, None, True)
     """
 

@@ -34,8 +34,9 @@ class PoolingView(WindowWidget):
     >>> w.mode = "avg"; w.position = 3
     >>> w.window_values(), w.value
     ([4.0, 5.0, 7.0, 8.0], 6.0)
-    >>> w = PoolingView(torch.arange(9.).reshape(3, 3), 2, mode="avg", ceil_mode=True)
-    >>> w.position = 3                            # 2x2 windows on 3x3: the last one holds one real cell
+    >>> w = PoolingView(torch.arange(9.).reshape(3, 3), 2, mode="avg",
+    ...                 ceil_mode=True)
+    >>> w.position = 3  # 2x2 windows on 3x3: the last one holds one real cell
     >>> w.out_shape, w.window_values(), w.count, w.value
     ((2, 2), [8.0, 0.0, 0.0, 0.0], 1, 8.0)
 

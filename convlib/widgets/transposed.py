@@ -38,17 +38,20 @@ class TransposedConvView(StaticWidget):
     >>> w = TransposedConvView([[0, 1], [2, 3]], [[0, 1], [2, 3]])
     >>> w.full_shape, w.out_shape, w.formula
     ((3, 3), (3, 3), '(2 − 1)·1 − 2·0 + 2 = 3')
-    >>> w.position = 1                              # cell (0, 1) = 1 writes 1 * K at (0, 1)
+    >>> w.position = 1              # cell (0, 1) = 1 writes 1 * K at (0, 1)
     >>> w.patch()
     [(0, 1), (0, 2), (1, 1), (1, 2)]
     >>> w.partial()
     [[0.0, 0.0, 1.0], [0.0, 2.0, 3.0], [0.0, 0.0, 0.0]]
-    >>> w.stride, w.padding = 2, 1                  # full 4x4, the outer ring cut off
+    >>> w.stride, w.padding = 2, 1  # full 4x4, the outer ring cut off
     >>> w.out_shape, w.output().tolist()
     ((2, 2), [[0.0, 2.0], [2.0, 0.0]])
-    >>> w.output_padding = 1                        # the bottom/right cut is one smaller: a row and column come back
-    >>> w.out_shape, w.output().tolist(), w.formula
-    ((3, 3), [[0.0, 2.0, 3.0], [2.0, 0.0, 3.0], [6.0, 6.0, 9.0]], '(2 − 1)·2 − 2·1 + 2 + 1 = 3')
+    >>> # the bottom/right cut is one smaller: a row and column come back
+    >>> w.output_padding = 1
+    >>> w.out_shape, w.output().tolist()
+    ((3, 3), [[0.0, 2.0, 3.0], [2.0, 0.0, 3.0], [6.0, 6.0, 9.0]])
+    >>> w.formula
+    '(2 − 1)·2 − 2·1 + 2 + 1 = 3'
     """
 
     _esm = esm_source("transposed")
