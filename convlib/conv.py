@@ -398,17 +398,18 @@ def conv2d_loop(
     dilation: int | tuple[int, int] = 1,
     groups: int = 1,
 ) -> torch.Tensor:
-    """The for-loop layer: every image, every output channel, every input channel.
+    """The for-loop layer: every image, output channel and input channel.
 
     Shapes as in :func:`~convlib.conv2d`. Each ``(image, C_out, C_in)``
-    triple runs :func:`convlib.corr2d_naive`, itself a double loop over output
-    cells; a stride keeps every ``s``-th output of the stride-1 result, and a
-    dilation ``d`` spreads each kernel out with ``d - 1`` zeros between its taps
-    (:func:`convlib.insert_zeros`) before it slides. With
-    ``groups``, output channel ``o`` belongs to group ``o // (C_out/groups)`` and
-    sums over that group's ``C_in/groups`` input channels only.
-    Differentiable through autograd, so it can train, very slowly. The output and both
-    gradients are stored as ``F.conv2d`` stores them (channels-last when ``x`` or ``weight`` is).
+    triple runs :func:`convlib.corr2d_naive`, itself a double loop over
+    output cells; a stride keeps every ``s``-th output of the stride-1
+    result, and a dilation ``d`` spreads each kernel out with ``d - 1``
+    zeros between its taps (:func:`convlib.insert_zeros`) before it slides.
+    With ``groups``, output channel ``o`` belongs to group
+    ``o // (C_out/groups)`` and sums over that group's ``C_in/groups``
+    input channels only. Differentiable through autograd, so it can train,
+    very slowly. The output and both gradients are stored as ``F.conv2d``
+    stores them (channels-last when ``x`` or ``weight`` is).
 
     >>> x = torch.arange(9.).reshape(1, 1, 3, 3)
     >>> conv2d_loop(x, torch.tensor([[[[0., 1], [2, 3]]]]))
@@ -419,25 +420,35 @@ def conv2d_loop(
     from convlib.transposed import insert_zeros
 
     image = is_image(x)
-    x, s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding, dilation, groups)
-    if x.shape[0] == 0:  # no images: nothing to loop over, but the result still has a shape
-        return conv2d_unfold(x, weight, bias, stride=s, padding=p, dilation=d, groups=groups)
+    x, s, p, d, (h_out, w_out) = _checked(x, weight, bias, stride, padding,
+                                          dilation, groups)
+    if x.shape[0] == 0:  # no images to loop over, but the result has a shape
+        return conv2d_unfold(x, weight, bias, stride=s, padding=p, dilation=d,
+                             groups=groups)
     layout = _teaching_layout(x, weight, bias)
     x, weight = grad_stored(x, layout), grad_stored(weight, layout)
-    c_out, c_group = weight.shape[:2]  # c_group = C_in/groups: the channels each kernel reads
+    # c_group = C_in/groups: the channels each kernel reads
+    c_out, c_group = weight.shape[:2]
     xp = F.pad(x, (p[1], p[1], p[0], p[0]))  # (N, C_in, H + 2p_h, W + 2p_w)
     images = []
     for n in range(x.shape[0]):
         maps = []
         for o in range(c_out):
-            first = o // (c_out // groups) * c_group  # the group's first input channel
-            # (H_p - span_h + 1, W_p - span_w + 1), span = d*(k - 1) + 1: the dilated kernel's extent
-            acc = sum(corr2d_naive(xp[n, first + c], insert_zeros(weight[o, c], d)) for c in range(c_group))
+            # the group's first input channel
+            first = o // (c_out // groups) * c_group
+            # (H_p - span_h + 1, W_p - span_w + 1), where
+            # span = d*(k - 1) + 1 is the dilated kernel's extent
+            acc = sum(corr2d_naive(xp[n, first + c],
+                                   insert_zeros(weight[o, c], d))
+                      for c in range(c_group))
             maps.append(acc if bias is None else acc + bias[o])
-        images.append(torch.stack(maps))  # (C_out, H_p - span_h + 1, W_p - span_w + 1)
-    out = torch.stack(images)[:, :, :: s[0], :: s[1]]  # (N, C_out, H_out, W_out)
+        # (C_out, H_p - span_h + 1, W_p - span_w + 1)
+        images.append(torch.stack(maps))
+    # (N, C_out, H_out, W_out): every s-th row and column
+    out = torch.stack(images)[:, :, :: s[0], :: s[1]]
     assert out.shape[2:] == (h_out, w_out)
-    out = out.to(x.dtype).contiguous(memory_format=layout)  # integers: corr2d_naive's int64 sums, wrapped back
+    # integers: corr2d_naive's int64 sums, wrapped back
+    out = out.to(x.dtype).contiguous(memory_format=layout)
     return out[0] if image else out  # one image: (C_out, H_out, W_out)
 
 

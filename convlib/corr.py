@@ -41,7 +41,8 @@ def corr2d_naive(X: object, K: object) -> torch.Tensor:
     """
     X, K = _pair_2d(X, K)
     h, w = K.shape
-    Y = torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1, dtype=X.dtype, device=X.device)  # (H_out, W_out)
+    Y = torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1,
+                    dtype=X.dtype, device=X.device)  # (H_out, W_out)
     for i in range(Y.shape[0]):
         for j in range(Y.shape[1]):
             Y[i, j] = (X[i : i + h, j : j + w] * K).sum()

@@ -82,9 +82,10 @@ def conv1x1(
         if bias is not None:
             out = out + bias
         return out.view(n, h, wd, c_out).permute(0, 3, 1, 2)[0 if single else slice(None)]  # (N, C_out, H, W), channels-last
-    pixels = x4.reshape(n, c_in, h * wd)  # (N, C_in, H*W): one column per pixel
-    # one (C_out, C_in) @ (C_in, H*W) product per image; a broadcast w @ pixels would hand pixels
-    # a gradient with transposed strides, where F.conv2d's is contiguous like x
+    pixels = x4.reshape(n, c_in, h * wd)  # (N, C_in, H*W): a column per pixel
+    # one (C_out, C_in) @ (C_in, H*W) product per image; a broadcast
+    # w @ pixels would hand pixels a gradient with transposed strides,
+    # where F.conv2d's is contiguous like x
     out = torch.bmm(w.expand(n, c_out, c_in), pixels)  # (N, C_out, H*W)
     if bias is not None:
         out = out + bias.reshape(1, c_out, 1)

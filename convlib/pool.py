@@ -226,21 +226,27 @@ def pool2d(
     rank = x.ndim
     stored = torch.channels_last if rank == 4 and channels_last(x) else torch.contiguous_format
     x4 = grad_stored(x, stored).reshape((1,) * (4 - rank) + tuple(x.shape))  # (N, C, H, W)
-    geometry = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    geometry = dict(stride=stride, padding=padding, dilation=dilation,
+                    ceil_mode=ceil_mode)
     indices = None
     if mode == "max":
-        out, taps = _window_max(x4, kernel_size, **geometry)  # taps: (N, C, H_out, W_out), which cell of each window
+        # taps: (N, C, H_out, W_out), which cell of each window won
+        out, taps = _window_max(x4, kernel_size, **geometry)
         if return_indices:
-            indices = _input_cells(taps, tuple(x4.shape[-2:]), _parse(kernel_size, stride, padding, dilation))
+            geo = _parse(kernel_size, stride, padding, dilation)
+            indices = _input_cells(taps, tuple(x4.shape[-2:]), geo)
     elif mode == "avg":
-        total = windows2d(x4, kernel_size, **geometry).sum(dim=-1)  # (N, C, H_out, W_out); int64 for integers
-        cells = divisor if divisor is not None else _counts(x4, kernel_size, count_include_pad, **geometry)
+        # (N, C, H_out, W_out); int64 for integers
+        total = windows2d(x4, kernel_size, **geometry).sum(dim=-1)
+        cells = (divisor if divisor is not None
+                 else _counts(x4, kernel_size, count_include_pad, **geometry))
         if x.is_floating_point():
             out = total / cells
-        else:  # F.avg_pool2d on int64: the sum divided and rounded toward zero, in the input's dtype
+        else:  # as F.avg_pool2d on int64: the sum divided, rounded toward 0
             out = torch.div(total, cells, rounding_mode="trunc").to(x.dtype)
     elif callable(mode):
-        windows = windows2d(x4, kernel_size, **geometry)  # (N, C, H_out, W_out, k_h*k_w)
+        # (N, C, H_out, W_out, k_h*k_w)
+        windows = windows2d(x4, kernel_size, **geometry)
         out = mode(windows)
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(windows.shape[:-1]):
             got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"

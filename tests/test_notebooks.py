@@ -169,6 +169,28 @@ def test_long_code_lines_are_found() -> None:
     assert _long_code_lines([{"cell_type": "code", "source": "y" * CODE_WIDTH}]) == []
 
 
+def test_library_code_the_chapters_print_fits_the_book() -> None:
+    """Four chapters print convlib's own code (``inspect.getsource``), shown in the book like a code cell.
+    Each such cell is run here as it stands (it only imports ``inspect`` and prints) and its output measured."""
+    import contextlib
+    import io
+
+    import convlib
+
+    cells = [(path.name, _source(c)) for path in NOTEBOOKS for c in _cells(path)
+             if c["cell_type"] == "code" and "inspect.getsource(" in _source(c)]
+    assert len(cells) >= 4, cells
+    for name, source in cells:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(source, {"cl": convlib})
+        long = [line for line in printed.getvalue().splitlines() if len(line) > CODE_WIDTH]
+        assert printed.getvalue().strip() and not long, (
+            f"{name} prints library code with lines over {CODE_WIDTH} characters: {long}. "
+            "Fix: wrap them in convlib's source"
+        )
+
+
 # A dict's repr in prose is a figure that was pasted with `%`-formatting gone wrong
 # ("10% accuracy" read as the "%a" conversion once); prose quotes numbers, not reprs.
 LEAKED_REPR = re.compile(r"\{'\w+': |\bTensor\(|<[\w.]+ object at 0x")
