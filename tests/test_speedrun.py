@@ -414,6 +414,7 @@ def test_cli_cpu_short_mode_writes_valid_json(tmp_path: Path, capsys: pytest.Cap
                        "--widths", "8,16,16", "--batch-size", "128", "--runs", "2", "--json", str(out)])
     printed = capsys.readouterr().out
     assert "SHORTENED CPU VERSION" in printed and "mean over 2 run(s)" in printed
+    assert max(len(line) for line in printed.splitlines() if "/" not in line) <= 79  # folded, bar a long path
     stored = json.loads(out.read_text())
     assert stored == json.loads(json.dumps(report))
     assert stored["mode"] == "cpu-short" and stored["short_cpu_version"] is True

@@ -16,6 +16,7 @@ import json
 import platform
 import statistics
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -37,7 +38,8 @@ REFERENCE = {
 TARGET = {"mean_accuracy": 0.905, "train_seconds": 3.6, "runs": 5, "gpu": "H100/H200"}
 SHORT_BANNER = (
     "SHORTENED CPU VERSION: a subset of CIFAR-10, a narrower net and fewer epochs.\n"
-    "Its accuracy and seconds say nothing about the GPU recipe or its target; run on a CUDA GPU for those."
+    "Its accuracy and seconds say nothing about the GPU recipe or its target;\n"
+    "run on a CUDA GPU for those."
 )
 
 
@@ -160,10 +162,24 @@ def _describe(result: RunResult) -> str:
             f"eval {result.eval_seconds:.2f} s")
 
 
+def wrapped(message: str, width: int = 79) -> str:
+    """``message`` with each line folded at ``width`` characters, continuations indented.
+
+    The report's lines carry many fields; folded, they fit a terminal and the
+    book's output cells. Words (a file path) are never broken.
+
+    >>> print(wrapped("recipe: 12 epochs, batch 1024, widths (64, 256, 256)", 30))
+    recipe: 12 epochs, batch 1024,
+      widths (64, 256, 256)
+    """
+    return "\n".join(textwrap.fill(line, width, subsequent_indent="  ", break_long_words=False,
+                                   break_on_hyphens=False) for line in message.split("\n"))
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the command line; return what ``--json`` writes."""
     args = parse_args(argv)
-    say: Callable[[str], None] = (lambda s: None) if args.quiet else (lambda s: print(s, flush=True))
+    say: Callable[[str], None] = (lambda s: None) if args.quiet else (lambda s: print(wrapped(s), flush=True))
     device = _device(args.device)
     short = args.cpu_short or device.type == "cpu"
     recipe = _recipe(args, short)
