@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -139,21 +143,15 @@ def test_grouped_1x1_weight_is_block_diagonal():
     assert torch.allclose(grouped(x), cl.conv1x1(x, dense), atol=1e-6)
 
 
-def _max_pool_2x2(x):
-    """The answer of chapter 5's exercise, as the notebook shows it."""
-    C = x.shape[1]
-
-    def pair_max(x, kernel_shape, stride):
-        """a + relu(b - a) for neighbouring pairs."""
-        keep = torch.tensor([1.0, 0.0]).reshape(kernel_shape)
-        diff = torch.tensor([-1.0, 1.0]).reshape(kernel_shape)
-        keep = keep.repeat(C, 1, 1, 1)  # (C, 1, k_h, k_w)
-        diff = diff.repeat(C, 1, 1, 1)  # (C, 1, k_h, k_w)
-        return (F.conv2d(x, keep, stride=stride, groups=C)
-                + F.relu(F.conv2d(x, diff, stride=stride, groups=C)))
-
-    rows = pair_max(x, (1, 1, 1, 2), (1, 2))  # (N, C, H, W/2)
-    return pair_max(rows, (1, 1, 2, 1), (2, 1))  # (N, C, H/2, W/2)
+def _chapter5_answers() -> dict:
+    """The answers in chapter 5's dropdowns, run from the notebook itself: ``max_pool_2x2`` (its
+    ```python block) and ``min_pool`` (the inline lambda)."""
+    cells = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "05_pooling.ipynb").read_text("utf-8"))["cells"]
+    prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    namespace = {"torch": torch, "F": F, "nn": nn, "cl": cl}
+    exec(re.search(r"```python\n(def max_pool_2x2.*?)```", prose, re.S).group(1), namespace)
+    namespace["min_pool"] = eval(re.search(r"`min_pool = (lambda x: [^`]+)`", prose).group(1), namespace)
+    return namespace
 
 
 def _slices_max_pool(x):
@@ -172,7 +170,7 @@ def _hints(check, wrongs: dict) -> dict[str, str]:
 
 
 def test_relu_max_pool_right_wrong_and_none():
-    for right in (_max_pool_2x2, _slices_max_pool):
+    for right in (_chapter5_answers()["max_pool_2x2"], _slices_max_pool):
         result = cl.check.relu_max_pool(right)
         assert result.ok and "Right" in repr(result)
     wrongs = {
@@ -250,17 +248,9 @@ def test_function_checks_start_from_the_exercise_hint():
 
 def test_the_notebook_answers_pass_their_checks():
     # The code in chapter 5's answer dropdowns is what the checks accept.
-    import json
-    import re
-    from pathlib import Path
-
-    cells = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "05_pooling.ipynb").read_text("utf-8"))["cells"]
-    prose = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
-    namespace = {"torch": torch, "F": F, "nn": nn, "cl": cl}
-    exec(re.search(r"```python\n(def max_pool_2x2.*?)```", prose, re.S).group(1), namespace)
-    assert cl.check.relu_max_pool(namespace["max_pool_2x2"]).ok
-    min_pool = eval(re.search(r"`min_pool = (lambda x: [^`]+)`", prose).group(1), namespace)
-    assert cl.check.min_pool_from_max(min_pool).ok
+    answers = _chapter5_answers()
+    assert cl.check.relu_max_pool(answers["max_pool_2x2"]).ok
+    assert cl.check.min_pool_from_max(answers["min_pool"]).ok
 
 
 def test_pool_exercises_refuse_modules_and_partials():
