@@ -162,13 +162,13 @@ def _describe(result: RunResult) -> str:
             f"eval {result.eval_seconds:.2f} s")
 
 
-def wrapped(message: str, width: int = 79) -> str:
+def _wrapped(message: str, width: int = 79) -> str:
     """``message`` with each line folded at ``width`` characters, continuations indented.
 
     The report's lines carry many fields; folded, they fit a terminal and the
     book's output cells. Words (a file path) are never broken.
 
-    >>> print(wrapped("recipe: 12 epochs, batch 1024, widths (64, 256, 256)", 30))
+    >>> print(_wrapped("recipe: 12 epochs, batch 1024, widths (64, 256, 256)", 30))
     recipe: 12 epochs, batch 1024,
       widths (64, 256, 256)
     """
@@ -179,7 +179,7 @@ def wrapped(message: str, width: int = 79) -> str:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the command line; return what ``--json`` writes."""
     args = parse_args(argv)
-    say: Callable[[str], None] = (lambda s: None) if args.quiet else (lambda s: print(wrapped(s), flush=True))
+    say: Callable[[str], None] = (lambda s: None) if args.quiet else (lambda s: print(_wrapped(s), flush=True))
     device = _device(args.device)
     short = args.cpu_short or device.type == "cpu"
     recipe = _recipe(args, short)
