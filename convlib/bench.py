@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import html
 import json
 import math
 import os
@@ -388,8 +389,8 @@ class BenchReport:
         ]
         return out
 
-    def table(self) -> str:
-        """The report as a fixed-width text table."""
+    def _about(self) -> list[str]:
+        """The lines above the table: torch, threads, CPU, repeats, load."""
         lines = [
             f"torch {self.torch_version}, {self.threads} threads, CPU: {self.cpu}",
             f"median of {self.repeats} interleaved repeats"
@@ -398,24 +399,75 @@ class BenchReport:
         if self.load_before is not None:
             after = "" if self.load_after is None else f", after {self.load_after[0]:.2f}"
             lines.append(f"load average (1 min) before {self.load_before[0]:.2f}{after}")
+        return lines
+
+    def _rows(self) -> list[tuple[dict, list[list[str]]]]:
+        """Each case's entry with its rows: impl (``*`` when extrapolated), forward ms, f+b ms,
+        the two ratios to torch and faults per pass, as the table prints them."""
+        rows = []
+        for entry in self.results:
+            cells = []
+            for t in entry["timings"]:
+                ratios = [f"{r:.2f}" if r is not None else "" for r in (t.forward_ratio, t.forward_backward_ratio)]
+                faults = "" if t.faults_per_pass is None else f"{t.faults_per_pass:,.0f}"
+                impl = t.impl + ("*" if t.extrapolated else "")
+                cells.append([impl, f"{t.forward_ms:.2f}", f"{t.forward_backward_ms:.2f}", *ratios, faults])
+            rows.append((entry, cells))
+        return rows
+
+    def _notes(self) -> list[str]:
+        """What each extrapolated row was timed on, one line per case (none without such rows)."""
+        notes = [f"  {entry['case']}: {t.measured_on}"
+                 for entry in self.results for t in entry["timings"] if t.extrapolated]
+        return ["* extrapolated: timed on a smaller case, scaled by images x channel pairs:", *notes] if notes else []
+
+    def table(self) -> str:
+        """The report as a fixed-width text table (118 characters wide: a terminal's,
+        a page's is :meth:`html`)."""
+        lines = self._about()
         head = (f"{'case':<13} {'layer':<28} {'impl':<10} {'forward ms':>12} {'fwd+bwd ms':>12} "
                 f"{'fwd x torch':>12} {'f+b x torch':>12} {'faults/pass':>12}")
         lines += ["", head, "-" * len(head)]
-        notes = []
-        for entry in self.results:
-            for t in entry["timings"]:
-                star = "*" if t.extrapolated else ""
-                ratios = [f"{r:.2f}" if r is not None else "" for r in (t.forward_ratio, t.forward_backward_ratio)]
-                faults = "" if t.faults_per_pass is None else f"{t.faults_per_pass:,.0f}"
-                lines.append(
-                    f"{entry['case']:<13} {entry['label']:<28} {t.impl + star:<10} "
-                    f"{t.forward_ms:>12.2f} {t.forward_backward_ms:>12.2f} {ratios[0]:>12} {ratios[1]:>12} {faults:>12}"
-                )
-                if t.extrapolated:
-                    notes.append(f"  {entry['case']}: {t.measured_on}")
+        for entry, cells in self._rows():
+            for impl, *numbers in cells:
+                lines.append(f"{entry['case']:<13} {entry['label']:<28} {impl:<10} "
+                             + " ".join(f"{n:>12}" for n in numbers))
+        notes = self._notes()
+        return "\n".join(lines + ([""] if notes else []) + notes + _target_lines([self._plain()]))
+
+    def html(self) -> str:
+        """The report as an HTML table, one row group per case under a line that names it:
+        what a notebook and the book show (``_repr_mimebundle_``), narrow enough for a page
+        where :meth:`table` is not. Same numbers, notes and verdicts as :meth:`table`."""
+        esc = html.escape
+        cell = "padding: 0.1em 0.5em; white-space: nowrap"  # headings may wrap, numbers may not
+        right = f' style="{cell}; text-align: right"'
+        heads = ["forward ms", "fwd+bwd ms", "fwd x torch", "f+b x torch", "faults/pass"]
+        parts = ['<div class="convlib-bench">', f"<p>{'<br>'.join(esc(line) for line in self._about())}</p>",
+                 '<table style="border-collapse: collapse">',
+                 f'<thead style="border-bottom: 2px solid currentColor"><tr><th scope="col" style="{cell}">impl</th>'
+                 + "".join(f'<th scope="col" style="padding: 0.1em 0.5em; text-align: right">{h}</th>'
+                           for h in heads) + "</tr></thead>"]
+        for entry, cells in self._rows():
+            parts.append(f'<tbody style="border-top: 1px solid currentColor"><tr><th scope="rowgroup" colspan="6" '
+                         f'style="{cell}; text-align: left">{esc(entry["case"])}: {esc(entry["label"])}</th></tr>')
+            for impl, *numbers in cells:
+                parts.append(f'<tr><td style="{cell}">{esc(impl)}</td>'
+                             + "".join(f"<td{right}>{n}</td>" for n in numbers) + "</tr>")
+            parts.append("</tbody>")
+        parts.append("</table>")
+        notes = self._notes()
         if notes:
-            lines += ["", "* extrapolated: timed on a smaller case, scaled by images x channel pairs:", *notes]
-        return "\n".join(lines + _target_lines([self._plain()]))
+            parts.append(f"<p>{'<br>'.join(esc(line.strip()) for line in notes)}</p>")
+        targets = _target_lines([self._plain()], sep=": ")
+        if targets:
+            parts.append(f"<p>{esc(targets[1])}</p><ul>"
+                         + "".join(f"<li>{esc(line)}</li>" for line in targets[2:]) + "</ul>")
+        return "\n".join(parts + ["</div>"])
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter shows a report as :meth:`html` (:meth:`table` where HTML is not shown)."""
+        return {"text/plain": self.table(), "text/html": self.html()}
 
 
 def cpu_name() -> str:
@@ -613,14 +665,17 @@ def _judged(reports: Sequence[dict]) -> list[tuple[str, str, float, list[float],
     return judged
 
 
-def _target_lines(reports: Sequence[dict]) -> list[str]:
-    """Lines that say whether ``convlib`` meets each ``TARGETS`` entry (median over ``reports``)."""
+def _target_lines(reports: Sequence[dict], sep: str | None = None) -> list[str]:
+    """Lines that say whether ``convlib`` meets each ``TARGETS`` entry (median over ``reports``):
+    in columns, or each line's parts joined by ``sep``."""
     lines = []
     for case, label, limit, ratios, floors in _judged(reports):
         verdict = "met" if statistics.median(ratios) <= limit else "NOT met"
         if floors and verdict != "met":
             verdict += f" (its matrix products alone: {_times(floors)})"
-        lines.append(f"{case:<13} {label:<28} limit {limit:.2f}x  convlib {_times(ratios)}  {verdict}")
+        parts = [f"limit {limit:.2f}x", f"convlib {_times(ratios)}", verdict]
+        lines.append(f"{case}, {label}{sep}{', '.join(parts)}" if sep is not None
+                     else f"{case:<13} {label:<28} {'  '.join(parts)}")
     if not lines:
         return []
     return ["", "targets: convlib forward+backward at most the limit x torch's time", *lines]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 import torch
@@ -215,6 +217,31 @@ def test_one_report_judges_its_targets_in_table_and_json() -> None:
     quick = bench.BenchReport("t", 2, "cpu", 3, True, None,
                               results=[{**report.results[0], "label": bench.cases(quick=True)[0].label}])
     assert "targets" not in quick.table() and quick.to_dict()["targets"] == []  # small batches: not judged
+
+
+def test_html_holds_the_table_in_row_groups() -> None:
+    """What a notebook shows: one row group per case, the table's cells, notes and verdicts, escaped."""
+    def timing(impl: str, ms: float, **kw: Any) -> bench.Timing:
+        return bench.Timing(impl, ms, 3 * ms, forward_ratio=ms / 10, forward_backward_ratio=ms / 10, **kw)
+
+    report = bench.BenchReport("t", 2, "<cpu & co>", 3, False, (0.5, 0.4, 0.3))
+    for case in bench.cases()[:2]:
+        report.results.append({"case": case.name, "label": case.label, "n": case.n, "timings": [
+            timing("loop", 2e4, extrapolated=True, measured_on="1 image, 2 in / 2 out channels, x6"),
+            timing("convlib", 14.0, faults_per_pass=1234.0), timing("matmuls", 12.5), timing("torch", 10.0)]})
+    page = report.html()
+    assert "&lt;cpu &amp; co&gt;" in page and "<cpu" not in page
+    assert page.count("<tbody") == 2 and page.count('<th scope="rowgroup" colspan="6"') == 2
+    plain = re.sub(r' style="[^"]*"', "", page)
+    assert '<th scope="rowgroup" colspan="6">CIFAR conv 2: 128x32x16x16 -&gt; 64, 3x3 p1</th>' in plain
+    rows = [line[43:].split() for line in report.table().splitlines() if line.startswith("CIFAR") and "limit" not in line]
+    assert len(rows) == 8
+    for cells in rows:  # every cell of the text table's rows, in the same order
+        assert "".join(f"<td>{c}</td>" for c in cells) in plain
+    assert "<br>CIFAR conv 2: 1 image, 2 in / 2 out channels, x6</p>" in page
+    assert ("<li>CIFAR conv 2, 128x32x16x16 -&gt; 64, 3x3 p1: limit 1.30x, convlib 1.40x, "
+            "NOT met (its matrix products alone: 1.25x)</li>") in page
+    assert report._repr_mimebundle_() == {"text/plain": report.table(), "text/html": page}
 
 
 @pytest.mark.parametrize("bad, got", [(0, "0"), (True, r"True \(a bool\)"), (2.0, r"2\.0 \(a float\)")])

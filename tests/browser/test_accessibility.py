@@ -124,3 +124,18 @@ def test_widgets_pass_axe_in_the_states_a_learner_reaches(book_page):
     found = violations(book_page)
     assert not found, "\n".join(found)
     book_page.assert_clean()
+
+
+def test_speed_tables_pass_axe_and_fit_the_page(themed_page):
+    """Chapter 8's benchmark reports are HTML tables (``BenchReport.html``): headed row groups
+    that axe accepts, in either colour scheme, and no wider than the text column at 1280 px
+    (the terminal's text table is 118 characters, which a page shows with a scroll bar)."""
+    book_page = themed_page.open("notebooks/08_cifar10.html")
+    reports = book_page.page.locator(".convlib-bench")
+    assert reports.count() == 2
+    assert reports.first.locator('tbody th[scope="rowgroup"]').count() == 3  # the network's three layers
+    found = violations(book_page, ".convlib-bench")
+    assert not found, "\n".join(found)
+    widths = reports.evaluate_all("els => els.map((e) => [e.scrollWidth, e.clientWidth])")
+    assert all(scroll <= client for scroll, client in widths), widths
+    book_page.assert_clean()
