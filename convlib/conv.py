@@ -1238,8 +1238,12 @@ class Conv2D(nn.Module):
     torch.Size([2, 8, 32, 32])
     >>> Conv2D(3, 8, kernel_size=4, padding="same")(torch.zeros(2, 3, 32, 32)).shape
     torch.Size([2, 8, 32, 32])
-    >>> Conv2D(3, 8, 3, 1, 1, padding_mode="reflect")  # positional, as nn.Conv2d(3, 8, 3, 1, 1)
-    Conv2D(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), bias=True, padding_mode=reflect)
+
+    Arguments by position, as ``nn.Conv2d(3, 8, 3, 1, 1)`` takes them:
+
+    >>> Conv2D(3, 8, 3, 1, 1, padding_mode="reflect")  # doctest: +NORMALIZE_WHITESPACE
+    Conv2D(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1),
+           dilation=(1, 1), bias=True, padding_mode=reflect)
     """
 
     def __init__(

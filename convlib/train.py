@@ -165,9 +165,11 @@ class History:
     loss is always plain cross-entropy, so it compares across every run.
     ``seconds``: training time of each epoch, evaluation excluded.
 
-    >>> h = History([0.9, 0.5], [0.6, 0.8], [0.7, 0.6], [0.7, 0.75], [2.0, 3.0], "cpu")
-    >>> h
-    History(2 epochs on cpu: train loss 0.500, train acc 0.800, test acc 0.750, 2.5 s/epoch)
+    >>> h = History([0.9, 0.5], [0.6, 0.8], [0.7, 0.6], [0.7, 0.75],
+    ...             [2.0, 3.0], "cpu")
+    >>> h  # doctest: +NORMALIZE_WHITESPACE
+    History(2 epochs on cpu: train loss 0.500, train acc 0.800, test acc 0.750,
+            2.5 s/epoch)
     >>> h.final()["test_acc"], h.total_seconds
     (0.75, 5.0)
     """
@@ -203,16 +205,38 @@ class History:
             "device": self.device,
         }
 
-    def __repr__(self) -> str:
+    def _summary(self) -> tuple[str, list[str]]:
+        """``"2 epochs on cpu"`` and the last epoch's figures, as :meth:`__repr__` lists them."""
         f = self.final()
+        unit = "epoch" if self.epochs == 1 else "epochs"
         if not self.epochs:
-            return f"History(0 epochs on {self.device})"
+            return f"0 epochs on {self.device}", []
         parts = [f"train loss {f['train_loss']:.3f}", f"train acc {f['train_acc']:.3f}"]
         if f["test_acc"] is not None:
             parts.append(f"test acc {f['test_acc']:.3f}")
         parts.append(f"{f['seconds_per_epoch']:.1f} s/epoch")
-        unit = "epoch" if self.epochs == 1 else "epochs"
-        return f"History({self.epochs} {unit} on {self.device}: {', '.join(parts)})"
+        return f"{self.epochs} {unit} on {self.device}", parts
+
+    def __repr__(self) -> str:
+        head, parts = self._summary()
+        return f"History({head}: {', '.join(parts)})" if parts else f"History({head})"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """What a notebook shows: :meth:`__repr__`, its figures folded onto a second line
+        where it is wider than IPython's width (79 characters, about a page's), as a
+        3-digit epoch count or a ``cuda:0`` device make it."""
+        head, parts = self._summary()
+        line = f"History({head}" + (":" if parts else "")
+        indent = len("History(")
+        for n, part in enumerate(parts):
+            part += "," if n < len(parts) - 1 else ")"
+            if len(line) + 1 + len(part) > p.max_width:
+                p.text(line)
+                p.break_()
+                line = " " * indent + part
+            else:
+                line += " " + part
+        p.text(line if parts else line + ")")
 
 
 # ------------------------------------------------------------- evaluation

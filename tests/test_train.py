@@ -315,6 +315,19 @@ def test_history_without_test_data() -> None:
     assert math.isclose(h.total_seconds, 2.0)
 
 
+def test_history_folds_where_a_notebook_is_narrow() -> None:
+    """A notebook shows ``_repr_pretty_``: the repr, its figures folded where it passes 79 characters."""
+    pretty = pytest.importorskip("IPython.lib.pretty").pretty
+    h = cl.History([0.9, 0.5], [0.6, 0.8], [0.7, 0.6], [0.7, 0.75], [2.0, 3.0], "cuda:0")
+    assert len(repr(h)) > 79 and "\n" not in repr(h)
+    lines = pretty(h).splitlines()
+    assert lines == ["History(2 epochs on cuda:0: train loss 0.500, train acc 0.800, test acc 0.750,",
+                     "        2.5 s/epoch)"]
+    assert " ".join(line.strip() for line in lines) == repr(h)
+    short = cl.History([1.0], [0.5], [], [], [2.0])
+    assert pretty(short) == repr(short) and pretty(cl.History()) == "History(0 epochs on cpu)"
+
+
 @pytest.mark.parametrize(
     ("argv", "headless"),
     [
