@@ -10,7 +10,7 @@ Three versions, same numbers:
 * :func:`conv2d_loop`, the layer written with Python loops over images,
   output channels and input channels, each step a :func:`corr2d_naive`
   double loop: the definition, and hopelessly slow on real data.
-* :func:`~convlib.conv.conv2d_unfold`, five lines: ``F.unfold`` + ``@``, with autograd
+* :func:`~convlib.conv.conv2d_unfold`, the short version: ``F.unfold`` + ``@``, with autograd
   deriving the backward pass. Readable, and several times slower than PyTorch.
 * :func:`~convlib.conv2d` (used by :class:`Conv2D`), the same idea arranged for speed,
   in one of two ways, both with the backward pass written by hand: two more
