@@ -273,3 +273,29 @@ def test_near_miss_hints_name_the_order() -> None:
     swapped = cl.check.doubling_factors((1.129, 4))
     assert not swapped.ok and "swapped" in swapped.message
     assert cl.check.doubling_factors((4, 1.129)).ok
+
+
+@pytest.mark.parametrize("cheat", [
+    lambda x: torch.clamp(x[..., 0::2], min=x[..., 1::2]),  # an element-wise max in disguise
+    lambda x: F.unfold(x.flatten(0, 1)[:, None], 2, stride=2).kthvalue(4, dim=1).values,
+    lambda x: F.unfold(x.flatten(0, 1)[:, None], 2, stride=2).median(dim=1).values,
+])
+def test_relu_max_pool_refuses_clamp_and_order_statistics(cheat):
+    result = cl.check.relu_max_pool(cheat)
+    assert not result and "nor clamp, sort, median or kthvalue" in result.message
+
+
+@pytest.mark.parametrize("cheat", [
+    lambda x: torch.clamp(x, max=0),
+    lambda x: F.unfold(x.flatten(0, 1)[:, None], 2, stride=2).kthvalue(1, dim=1).values,
+])
+def test_min_pool_from_max_refuses_clamp_and_order_statistics(cheat):
+    result = cl.check.min_pool_from_max(cheat)
+    assert not result and "nor clamp, sort, median or kthvalue" in result.message
+
+
+def test_three_decimal_answers_are_held_to_three_decimals():
+    assert cl.check.padded_avg_corner(0.444) and cl.check.padded_avg_corner(0.443)
+    assert "to three decimals" in cl.check.padded_avg_corner(0.44).message
+    assert cl.check.doubling_factors((4, 1.129)) and cl.check.doubling_factors((4, 1.13))
+    assert not cl.check.doubling_factors((4, 1.127))

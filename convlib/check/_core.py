@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import functools
 import html
 import math
+import re
 import warnings
 from numbers import Real
 from typing import Any, Callable
@@ -143,8 +144,25 @@ def real_number(answer: Any) -> float | None:
     return float(t)
 
 
+#: "1,792" or "-12,345.5": commas that group thousands, not commas between numbers.
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+
+
+def _numbers_in_text(text: str) -> list[str] | None:
+    """The numbers of a text such as ``"16,36"`` or ``"(4, 1.129)"``, when there are two or more and nothing else."""
+    inner = text.strip().removeprefix("(").removeprefix("[").removesuffix(")").removesuffix("]")
+    parts = [part for part in re.split(r"[,;\s]+", inner) if part]
+    if len(parts) < 2:
+        return None
+    try:
+        [float(part) for part in parts]
+    except ValueError:
+        return None
+    return parts
+
+
 def text_number_hint(answer: Any) -> CheckResult | None:
-    """A hint when ``answer`` is a number typed as text (``"1792"``), else ``None``.
+    """A hint when ``answer`` is a number, or several, typed as text (``"1792"``, ``"16, 36"``), else ``None``.
 
     Checks refuse text answers but say why, instead of a hint about the content.
 
@@ -152,17 +170,24 @@ def text_number_hint(answer: Any) -> CheckResult | None:
     ❌ Not yet: Hint: give a number, not text (e.g. 1792, not "1792").
     >>> text_number_hint("57.1%"), text_number_hint("1,792")
     (❌ Not yet: Hint: give a number, not text (e.g. 57.1, not "57.1%")., ❌ Not yet: Hint: give a number, not text (e.g. 1792, not "1,792").)
+    >>> text_number_hint("16,36"), text_number_hint("(4, 1.129)")
+    (❌ Not yet: Hint: give numbers, not text (e.g. (16, 36), not "16,36")., ❌ Not yet: Hint: give numbers, not text (e.g. (4, 1.129), not "(4, 1.129)").)
     >>> text_number_hint(1792) is None, text_number_hint("a lot") is None
     (True, True)
     """
     if not isinstance(answer, str):
         return None
     text = answer.strip()
-    number = text.replace("_", "").replace(",", "").removesuffix("%").strip()  # "1,792", "57.1 %"
+    number = text.replace("_", "").removesuffix("%").strip()  # "57.1 %"
+    if _THOUSANDS.fullmatch(number):
+        number = number.replace(",", "")
     try:
         float(number)
     except ValueError:
-        return None
+        parts = _numbers_in_text(text)
+        if parts is None:
+            return None
+        return verdict(False, "", f'give numbers, not text (e.g. ({", ".join(parts)}), not "{text}").')
     return verdict(False, "", f'give a number, not text (e.g. {number}, not "{text}").')
 
 

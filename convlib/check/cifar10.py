@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from convlib.check._core import CheckResult, answer_check, real_number, same_values, verdict, wants_a_number
@@ -110,8 +111,16 @@ def smoother_curve(answer: Any) -> CheckResult:
     True
     >>> bool(smoother_curve("a"))
     False
+    >>> [bool(smoother_curve(a)) for a in ("C.", "(c) a larger batch", "a larger batch")]
+    [True, True, True]
     """
-    ok = isinstance(answer, str) and answer.strip().lower().strip("()") == "c"
+    text = answer.strip().lower() if isinstance(answer, str) else ""
+    if re.search(r"\b(larger|bigger|increas\w*)\s+(the\s+)?batch", text):
+        choice = "c"  # the option in words ("a larger batch" is not option a)
+    else:
+        letter = re.match(r"\(?([abc])\)?(?:[\s.,:;)]|$)", text)
+        choice = letter.group(1) if letter else ""
+    ok = choice == "c"
     return verdict(
         ok,
         "a larger batch averages the gradient over more examples, so each step's noise shrinks "

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, same_values, verdict, wants_a_number
+from convlib.check._core import CheckResult, numbers, same_values, verdict, wants_a_number
 from convlib.counts import conv_params, linear_params
 from convlib.dense import conv_as_matrix
 
@@ -93,14 +93,23 @@ def dense_matrix_nonzeros(answer: Any) -> CheckResult:
     ✅ Right: each of the 16 rows holds the 9 kernel weights: 144 of 576 entries, 9 distinct values.
     >>> bool(dense_matrix_nonzeros(576))
     False
+    >>> dense_matrix_nonzeros((144, 9))  # both parts of the question
+    ❌ Not yet: Hint: 144 is the count this cell checks: answer 144 alone (your count of distinct values is right too).
     """
     M = _dense_6x6()
     expected = int((M != 0).sum())
+    distinct = int(M[M != 0].unique().numel())
+    hint = "a row is one output; it reads only the 3x3 window, so it has 9 nonzero entries."
+    got = numbers(answer)
+    if len(got) == 2 and got[0] == expected:  # both parts of the question in one answer
+        second = ("your count of distinct values is right too" if got[1] == distinct
+                  else f"there are {distinct} distinct values, one per kernel weight")
+        hint = f"{expected} is the count this cell checks: answer {expected} alone ({second})."
     return verdict(
         same_values(answer, expected),
         f"each of the 16 rows holds the 9 kernel weights: {expected} of {M.numel()} entries, "
-        f"{int(M[M != 0].unique().numel())} distinct values.",
-        "a row is one output; it reads only the 3x3 window, so it has 9 nonzero entries.",
+        f"{distinct} distinct values.",
+        hint,
     )
 
 

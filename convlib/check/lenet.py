@@ -77,15 +77,32 @@ def zero_grad_resets(answer: Any) -> CheckResult:
     True
     >>> bool(zero_grad_resets("both"))
     False
+    >>> [bool(zero_grad_resets(a)) for a in ("only the gradients", "gradients (not the weights)", ".grad")]
+    [True, True, True]
     """
-    # "the gradients.", ".grad", "Gradient buffers" all name the gradients: lowercase, drop punctuation
-    # (the dot of .grad too) and articles before comparing
-    words = [w for w in re.sub(r"[^a-z ]", " ", str(answer).lower()).split() if w not in {"the", "a", "an", "all"}]
+    # "the gradients.", ".grad", "Gradient buffers", "only the gradients, not the weights" all name
+    # the gradients alone: lowercase, drop punctuation (the dot of .grad too), articles and fillers,
+    # and whatever a "not" or "no" rules out, then look for what is left
+    words, ruled_out = [], False
+    for word in re.sub(r"[^a-z ]", " ", str(answer).lower()).split():
+        if word in {"the", "a", "an", "all", "only", "just", "its", "their"}:
+            continue
+        if word in {"not", "no", "never"}:
+            ruled_out = True
+        elif ruled_out:
+            ruled_out = False  # the word a "not" rules out
+        else:
+            words.append(word)
+    gradients = any(w.startswith("grad") for w in words)
+    weights = any(w.startswith(("weight", "param")) or w == "both" for w in words)
+    hint = "if the weights were reset every step, could the accuracy curve go up?"
+    if not gradients and not weights:
+        hint = 'answer with one word: "weights", "gradients" or "both".'
     return verdict(
-        " ".join(words) in {"gradients", "gradient", "grads", "grad", "gradient buffers", "grad buffers"},
+        gradients and not weights,
         "only the .grad buffers: backward() adds into them, so each step must start from zero. "
         "The weights keep what they learned, which is why accuracy keeps rising.",
-        "if the weights were reset every step, could the accuracy curve go up?",
+        hint,
     )
 
 

@@ -32,12 +32,20 @@ def padded_output_size(answer: Any) -> CheckResult:
     ✅ Right: floor((32 + 2*2 - 5) / 2) + 1 = floor(31 / 2) + 1 = 16.
     >>> padded_output_size(32)
     ❌ Not yet: Hint: padding 2 alone keeps 32, but stride 2 then keeps every second window.
+    >>> padded_output_size(14)
+    ❌ Not yet: Hint: that leaves the padding out: the window slides over n + 2p = 36 cells, not 32.
+    >>> padded_output_size(15)
+    ❌ Not yet: Hint: floor(31 / 2) = 15 counts the steps; add 1 for the first window, which needs no step.
     """
     expected = conv_output_size(32, 5, padding=2, stride=2)
     hint = "use floor((n + 2p - k) / s) + 1 with n=32, k=5, p=2, s=2."
     if same_values(answer, 32):
         hint = "padding 2 alone keeps 32, but stride 2 then keeps every second window."
-    elif same_values(answer, 15.5) or same_values(answer, 14):
+    elif same_values(answer, 14):  # floor((32 - 5) / 2) + 1
+        hint = "that leaves the padding out: the window slides over n + 2p = 36 cells, not 32."
+    elif same_values(answer, 15):  # floor(31 / 2)
+        hint = "floor(31 / 2) = 15 counts the steps; add 1 for the first window, which needs no step."
+    elif same_values(answer, 15.5) or same_values(answer, 16.5):
         hint = "round down inside, then add 1: floor((n + 2p - k) / s) + 1."
     return verdict(
         same_values(answer, expected),
