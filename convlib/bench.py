@@ -13,8 +13,8 @@ and LeNet layer shapes of the course:
   autograd's backward.
 * ``convlib``: :func:`convlib.conv2d`, im2col + matmul with a hand-written
   backward, its products on the library :func:`convlib.gemm.preferred` names
-  for this processor (oneDNN on other makers' processors with AVX-512, ``torch.mm``
-  elsewhere).
+  for this processor (oneDNN on other makers' processors with AVX-512 where it
+  measures clearly faster, ``torch.mm`` elsewhere).
 * ``convlib-mm``: the same layer with every product on ``torch.mm``
   (:func:`conv2d_torch_mm`): the difference to ``convlib`` is the library
   (none where ``convlib`` uses ``torch.mm`` too).

@@ -23,9 +23,13 @@ convolution on ``torch.mm`` against 1.56x and 1.69x on oneDNN (oneDNN's
 operator returns a fresh matrix on every call, which then has to be copied
 into place; ``torch.mm`` writes where it is told).
 
-So the default, ``"auto"``, is the library :func:`preferred` names for this
-processor: oneDNN on a processor not made by Intel that has AVX-512 (see
-:func:`wide_vectors`), where :func:`onednn_available` says it works;
+AVX-512 alone does not settle it: on a Zen 4 EPYC, whose AVX-512 units do the work of
+AVX2's (2026-12-03), oneDNN computed those products no faster than ``torch.mm``, and
+chapter 8's first layer took 1.62x torch's convolution on oneDNN against 1.09x on
+``torch.mm``. So the default, ``"auto"``, is the library :func:`preferred` names for
+this processor: oneDNN on a processor not made by Intel that has AVX-512 (see
+:func:`wide_vectors`), where :func:`onednn_available` says it works and its products
+measure clearly faster (:func:`onednn_speedup`, at least :data:`ONEDNN_SPEEDUP` times);
 ``torch.mm`` everywhere else. :func:`matmul` and :func:`add_matmul`
 then use oneDNN where :func:`library_for` lets them (float32 on the CPU,
 matrices without gaps, ``torch.backends.mkldnn`` enabled, nothing for autograd
@@ -39,13 +43,14 @@ import contextlib
 import contextvars
 import functools
 import platform
+import time
 from collections.abc import Iterator
 
 import torch
 from torch.autograd import forward_ad
 
-__all__ = ["LIBRARIES", "add_matmul", "compiling", "cpu_vendor", "current", "library_for", "matmul", "onednn_available",
-           "preferred", "transformed", "use", "wide_vectors"]
+__all__ = ["LIBRARIES", "ONEDNN_SPEEDUP", "add_matmul", "compiling", "cpu_vendor", "current", "library_for", "matmul",
+           "onednn_available", "onednn_speedup", "preferred", "transformed", "use", "wide_vectors"]
 
 #: What :func:`use` accepts: ``"auto"`` (:func:`preferred`), ``"torch"``, ``"onednn"``.
 LIBRARIES = ("auto", "torch", "onednn")
@@ -120,15 +125,66 @@ def wide_vectors() -> bool:
     return torch.backends.cpu.get_cpu_capability().upper().startswith("AVX512")
 
 
+#: How many times as fast as ``torch.mm`` oneDNN must compute a convolution's products
+#: (:func:`onednn_speedup`) for :func:`preferred` to pick it: its fresh result matrices
+#: cost copies that ``torch.mm`` does not make, so a tie goes to ``torch.mm``.
+ONEDNN_SPEEDUP = 1.5
+
+
+@functools.cache
+def onednn_speedup() -> float:
+    """How many times as fast oneDNN computes a convolution's three products as ``torch.mm``,
+    measured once per process, on the threads torch uses then.
+
+    The products are those of one slice of four images of chapter 8's second layer
+    (128x32x16x16 -> 64, 3x3, one row per output position): forward
+    ``(1024, 288) @ (288, 64)``, weight gradient ``(64, 1024) @ (1024, 288)``, input
+    gradient ``(1024, 64) @ (64, 288)``, each library as :func:`matmul` calls it, the
+    best of 5 interleaved timings each (about 10 ms in all). AVX-512 alone does not
+    tell: on an AMD EPYC with AVX-512 (2026-12-01) oneDNN ran these products about
+    twice as fast as MKL, which uses AVX-512 only on Intel's processors; on a Zen 4
+    EPYC (family 25), whose AVX-512 units do the work of AVX2's, both ran at about
+    140 GFLOPS and oneDNN's input-gradient product three times slower (2026-12-03).
+    ``0.0`` where :func:`onednn_available` is false.
+    """
+    if not onednn_available():
+        return 0.0
+    g = torch.Generator().manual_seed(0)
+    shapes = [(1024, 288, 64), (64, 1024, 288), (1024, 64, 288)]  # (M, K, N) per product
+    pairs = [(torch.randn(m, k, generator=g), torch.randn(k, n, generator=g)) for m, k, n in shapes]
+    outs = [torch.empty(m, n) for m, _, n in shapes]
+
+    def by_torch() -> None:
+        for (a, b), out in zip(pairs, outs):
+            torch.mm(a, b, out=out)
+
+    def by_onednn() -> None:
+        for a, b in pairs:
+            torch.ops.mkldnn._linear_pointwise(a, b.t(), None, "none", [], "")
+
+    best = {by_torch: float("inf"), by_onednn: float("inf")}
+    with torch.no_grad():
+        for run in best:  # warm-up: oneDNN builds its kernels on the first call
+            run()
+        for _ in range(5):
+            for run in best:
+                start = time.perf_counter()
+                run()
+                best[run] = min(best[run], time.perf_counter() - start)
+    return best[by_torch] / best[by_onednn]
+
+
 def preferred() -> str:
     """The library ``"auto"`` means on this machine: ``"onednn"`` on an x86-64 processor
-    not made by Intel that has AVX-512 (:func:`wide_vectors`), where
-    :func:`onednn_available`; ``"torch"`` everywhere else (MKL's own processors,
-    and processors where both libraries run the same AVX2 code, as ``torch.mm``
-    then writes its result in place). See the module docstring for the measurements behind it."""
+    not made by Intel that has AVX-512 (:func:`wide_vectors`), where :func:`onednn_available`
+    and its products measure at least :data:`ONEDNN_SPEEDUP` times as fast as ``torch.mm``'s
+    (:func:`onednn_speedup`); ``"torch"`` everywhere else: on MKL's own processors, on
+    processors where both libraries run the same AVX2 code, and wherever oneDNN is not
+    clearly faster, as ``torch.mm`` then writes its result in place. See the module
+    docstring for the measurements behind it."""
     if cpu_vendor() == "intel" or not wide_vectors() or not onednn_available():
         return "torch"
-    return "onednn"
+    return "onednn" if onednn_speedup() >= ONEDNN_SPEEDUP else "torch"
 
 
 @contextlib.contextmanager

@@ -17,9 +17,10 @@ LIBRARIES = ["torch", pytest.param("onednn", marks=needs_onednn)]
 
 
 def _where_auto_means_onednn(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pretend to be a processor on which "auto" picks oneDNN: not Intel's, with AVX-512."""
+    """Pretend to be a processor on which "auto" picks oneDNN: not Intel's, with AVX-512, oneDNN twice as fast."""
     monkeypatch.setattr(gemm, "cpu_vendor", lambda: "amd")
     monkeypatch.setattr(gemm, "wide_vectors", lambda: True)
+    monkeypatch.setattr(gemm, "onednn_speedup", lambda: 2.0)
 
 
 def _operand(g: torch.Generator, rows: int, cols: int, transposed: bool) -> torch.Tensor:
@@ -100,12 +101,17 @@ def test_library_for_follows_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @needs_onednn
 def test_auto_is_the_library_preferred_for_the_processor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """oneDNN on other makers' processors with AVX-512, torch.mm (MKL) on Intel's and wherever
-    both run AVX2 code; an explicit choice overrides either."""
-    for vendor, wide, expected in (("intel", True, "torch"), ("intel", False, "torch"), ("amd", True, "onednn"),
-                                   ("amd", False, "torch"), ("other", True, "onednn"), ("other", False, "torch")):
+    """oneDNN on other makers' processors with AVX-512 where it measures clearly faster, torch.mm
+    (MKL) on Intel's, wherever both run AVX2 code, and where oneDNN is not clearly faster (a Zen 4
+    EPYC); an explicit choice overrides either."""
+    for vendor, wide, speedup, expected in (
+        ("intel", True, 2.0, "torch"), ("intel", False, 2.0, "torch"), ("amd", True, 2.0, "onednn"),
+        ("amd", True, 1.2, "torch"), ("amd", False, 2.0, "torch"), ("other", True, gemm.ONEDNN_SPEEDUP, "onednn"),
+        ("other", True, 1.0, "torch"), ("other", False, 2.0, "torch"),
+    ):
         monkeypatch.setattr(gemm, "cpu_vendor", lambda vendor=vendor: vendor)
         monkeypatch.setattr(gemm, "wide_vectors", lambda wide=wide: wide)
+        monkeypatch.setattr(gemm, "onednn_speedup", lambda speedup=speedup: speedup)
         assert gemm.preferred() == expected
         assert gemm.library_for(torch.ones(2, 2)) == expected
         with gemm.use("onednn"):
@@ -118,6 +124,22 @@ def test_preferred_is_torch_without_onednn(monkeypatch: pytest.MonkeyPatch) -> N
     _where_auto_means_onednn(monkeypatch)
     monkeypatch.setattr(gemm, "onednn_available", lambda: False)
     assert gemm.preferred() == "torch"
+
+
+@needs_onednn
+def test_onednn_speedup_is_measured_once() -> None:
+    """A ratio of two measured times, the same on every call of one process."""
+    first = gemm.onednn_speedup()
+    assert 0.05 < first < 20 and gemm.onednn_speedup() == first
+
+
+def test_onednn_speedup_is_zero_without_onednn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gemm, "onednn_available", lambda: False)
+    try:
+        gemm.onednn_speedup.cache_clear()
+        assert gemm.onednn_speedup() == 0.0
+    finally:
+        gemm.onednn_speedup.cache_clear()  # measured afresh for the tests after this one
 
 
 def test_wide_vectors_reads_torchs_cpu_capability(monkeypatch: pytest.MonkeyPatch) -> None:
