@@ -299,3 +299,19 @@ def test_three_decimal_answers_are_held_to_three_decimals():
     assert "to three decimals" in cl.check.padded_avg_corner(0.44).message
     assert cl.check.doubling_factors((4, 1.129)) and cl.check.doubling_factors((4, 1.13))
     assert not cl.check.doubling_factors((4, 1.127))
+
+
+@pytest.mark.parametrize("check, right", [
+    (cl.check.second_layer_costs, (1510, 864000)),
+    (cl.check.grouped_params, (73856, 18560)),
+    (cl.check.separable_params, (8768, 73728)),
+    (cl.check.two_3x3_params, (73_728, 102_400)),
+])
+def test_pairs_the_wrong_way_round_are_told_so(check, right):
+    result = check(tuple(reversed(right)))
+    assert not result and "right numbers, swapped" in result.message
+
+
+def test_alexnet_activations_in_mib_are_told_so():
+    result = cl.check.alexnet_activation_mb(683e6 / 2**20)
+    assert not result and "MiB" in result.message

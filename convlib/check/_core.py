@@ -16,7 +16,7 @@ import torch
 
 __all__ = [
     "CheckResult", "verdict", "same_values", "host_float64", "drop_leading_ones", "numbers", "real_number",
-    "text_number_hint", "wants_a_number", "answer_check",
+    "text_number_hint", "swapped_hint", "wants_a_number", "answer_check",
 ]
 
 
@@ -189,6 +189,19 @@ def text_number_hint(answer: Any) -> CheckResult | None:
             return None
         return verdict(False, "", f'give numbers, not text (e.g. ({", ".join(parts)}), not "{text}").')
     return verdict(False, "", f'give a number, not text (e.g. {number}, not "{text}").')
+
+
+def swapped_hint(answer: Any, expected: tuple[Any, Any], order: str) -> str | None:
+    """The hint for a pair answered the wrong way round, else ``None``: ``order`` names the right one.
+
+    >>> swapped_hint((36, 16), (16, 36), "(rows, columns)")
+    'right numbers, swapped: answer (rows, columns).'
+    >>> swapped_hint((16, 36), (16, 36), "(rows, columns)") is None
+    True
+    """
+    if not same_values(expected[0], expected[1]) and same_values(answer, (expected[1], expected[0])):
+        return f"right numbers, swapped: answer {order}."
+    return None
 
 
 def answer_check(check: Callable[..., CheckResult]) -> Callable[..., CheckResult]:

@@ -6,7 +6,8 @@ from typing import Any
 
 import torch
 
-from convlib.check._core import CheckResult, answer_check, host_float64, numbers, same_values, verdict, wants_a_number
+from convlib.check._core import (CheckResult, answer_check, host_float64, numbers, same_values, swapped_hint, verdict,
+                                 wants_a_number)
 from convlib.counts import conv_macs, conv_params
 from convlib.pointwise import conv1x1
 from convlib.shapes import conv_output_size, conv_transpose_output_size
@@ -63,6 +64,7 @@ def second_layer_costs(answer: Any) -> CheckResult:
         hint = "count outputs on the 24x24 output, not the 28x28 input."
     elif same_values(answer, (params, 24 * 24 * 10 * 25)):
         hint = "each output also sums over the 6 input channels."
+    hint = swapped_hint(answer, (params, macs), "(params, macs), the parameters first") or hint
     return verdict(
         same_values(answer, (params, macs)),
         f"10 * 6 * 5 * 5 + 10 = {params} parameters; 24 * 24 * 10 outputs, 6 * 5 * 5 = 150 MACs each: {macs}.",
@@ -214,6 +216,7 @@ def grouped_params(answer: Any) -> CheckResult:
         hint = "add the biases: one per output channel."
     elif same_values(answer, (dense, dense)):
         hint = "groups=4 splits the channels into 4 groups; each filter reads 16 channels, not 64."
+    hint = swapped_hint(answer, (dense, grouped), "(dense, grouped), the dense layer first") or hint
     return verdict(
         same_values(answer, (dense, grouped)),
         f"128 * 64 * 3 * 3 + 128 = {dense}; with 4 groups each of the 128 filters reads 64 / 4 = 16 channels: "
@@ -246,6 +249,7 @@ def separable_params(answer: Any) -> CheckResult:
         hint = "the second layer is 1x1: 128 x 64 weights, no 3 x 3."
     elif same_values(answer, (separable + 64 + 128, dense + 128)):
         hint = "count weights only (bias=False in every layer)."
+    hint = swapped_hint(answer, (separable, dense), "(separable, dense), the separable block first") or hint
     return verdict(
         same_values(answer, (separable, dense)),
         f"depthwise: 64 filters of 1 x 3 x 3 = {depthwise}; pointwise: 128 x 64 = {pointwise}; together {separable}, "

@@ -9,7 +9,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from convlib.check._core import CheckResult, answer_check, host_float64, numbers, same_values, verdict, wants_a_number
+from convlib.check._core import (CheckResult, answer_check, host_float64, numbers, same_values, swapped_hint, verdict,
+                                 wants_a_number)
 from convlib.train import evaluation_mode
 from convlib.validate import ConvlibInputError
 
@@ -39,14 +40,15 @@ def two_3x3_params(answer: Any) -> CheckResult:
 
     >>> bool(two_3x3_params((73_728, 102_400)))
     True
-    >>> bool(two_3x3_params((102_400, 73_728)))
-    False
+    >>> two_3x3_params((102_400, 73_728))
+    ❌ Not yet: Hint: right numbers, swapped: answer (two_3x3, one_5x5), the stack first.
     """
+    hint = "a k x k conv from C_in to C_out channels has k * k * C_in * C_out weights; count both layers of the stack."
     return verdict(
         same_values(answer, (73_728, 102_400)),
         "2 x (3 x 3 x 64 x 64) = 73,728 against 5 x 5 x 64 x 64 = 102,400: the same 5x5 receptive field "
         "for 28% fewer weights, and one more ReLU in between. That is VGG's bet.",
-        "a k x k conv from C_in to C_out channels has k * k * C_in * C_out weights; count both layers of the stack.",
+        swapped_hint(answer, (73_728, 102_400), "(two_3x3, one_5x5), the stack first") or hint,
     )
 
 
@@ -301,6 +303,8 @@ def alexnet_activation_mb(answer: Any) -> CheckResult:
             hint = "that counts values; each float32 value takes 4 bytes."
         elif near(train * mb):
             hint = "that is in bytes; give megabytes (divide by 10**6)."
+        elif near(train * mb / 2**20):
+            hint = "that is MiB (2**20 bytes); the exercise asks for MB = 10**6 bytes."
         elif near(infer):
             hint = "that is what inference needs, one layer's input and output; training keeps every output."
         elif near(train + 4 * batch * image / mb):
