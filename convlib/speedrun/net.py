@@ -72,6 +72,7 @@ class ConvGroup(nn.Module):
         self.act = nn.GELU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (N, C_in, H, W)`` -> ``(N, C_out, H//2, W//2)``."""
         x = self.act(self.norm1(self.pool(self.conv1(x))))  # (N, C_out, H//2, W//2)
         return self.act(self.norm2(self.conv2(x)))  # (N, C_out, H//2, W//2)
 
@@ -80,7 +81,7 @@ class SpeedNet(nn.Module):
     """The whole net: ``(N, 3, 32, 32)`` -> logits ``(N, 10)``.
 
     ``whiten=True`` freezes the stem's weight (it is set from data by
-    :func:`convlib.speedrun.whiten.init_whitening`); otherwise it learns.
+    :func:`~convlib.speedrun.init_whitening`); otherwise it learns.
 
     >>> net = SpeedNet(widths=(8, 16, 16))
     >>> net(torch.randn(2, 3, 32, 32)).shape
@@ -109,6 +110,7 @@ class SpeedNet(nn.Module):
         self.logit_scale = logit_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``x (N, 3, 32, 32)``, normalised, -> logits ``(N, num_classes)``."""
         x = self.act(self.stem(x))  # (N, 24, 31, 31)
         x = self.group3(self.group2(self.group1(x)))  # (N, w3, 3, 3)
         x = self.pool(x).flatten(1)  # (N, w3)

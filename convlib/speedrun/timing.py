@@ -34,6 +34,7 @@ class Stopwatch:
         self._cuda = device.type == "cuda"
 
     def start(self) -> None:
+        """Start timing (on a GPU, at this point of the device's stream)."""
         if self._cuda:
             self._begin = torch.cuda.Event(enable_timing=True)
             self._end = torch.cuda.Event(enable_timing=True)

@@ -40,7 +40,7 @@ def flip(x: torch.Tensor) -> torch.Tensor:
 
 
 def shifted(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """Shift ``(N, C, H, W)`` images by ``(dy, dx)`` pixels with reflected borders (|dy|, |dx| <= 1).
+    """Shift ``(N, C, H, W)`` images by ``(dy, dx)`` pixels with reflected borders (``|dy|, |dx| <= 1``).
 
     >>> # content moves right by one
     >>> shifted(torch.arange(9.).view(1, 1, 3, 3), 0, 1)[0, 0]
