@@ -94,29 +94,25 @@ def _parse(
     return k, s, p, d
 
 
-def _check_every_window_reads_input(
-    size: tuple[int, ...], k: IntPair, s: IntPair, p: IntPair, d: IntPair, out: IntPair
-) -> None:
-    """Refuse a geometry in which some window holds padding only (its max would be -inf).
+def _padding_only_window(size: tuple[int, ...], k: IntPair, s: IntPair, p: IntPair, d: IntPair,
+                         ceil_mode: bool) -> str | None:
+    """The first output row or column whose windows hold padding only (``"output row 0"``), else ``None``.
 
     With ``padding <= kernel_size // 2`` that happens only when dilation spreads
-    the window's cells over a small input. PyTorch does not refuse it: on a 2x2
-    input, ``F.max_pool2d(x, 2, stride=1, padding=1, dilation=3, return_indices=True)``
-    returns ``-inf`` with index 6, outside the input's 4 cells, and its backward
-    pass then writes outside the gradient (torch 2.14.1 aborted with "double free or
-    corruption" in two of three runs).
+    the window's cells over a small input: cells -1 and 1 of a 1-wide input.
+
+    >>> _padding_only_window((1, 1), (1, 2), (1, 1), (0, 1), (1, 2), False)
+    'output column 0'
     """
     if d == (1, 1):  # padding <= kernel_size // 2 already leaves a real cell in every window
-        return
+        return None
+    out, _ = pool_geometry(size, k, s, p, d, ceil_mode)
     for axis, name in enumerate(("row", "column")):
         for o in range(out[axis]):
             cells = [o * s[axis] - p[axis] + j * d[axis] for j in range(k[axis])]
             if not any(0 <= c < size[axis] for c in cells):
-                raise ConvlibInputError(
-                    f"kernel_size: expected every window to hold at least one input cell, got output {name} {o} "
-                    f"reading only padding (input {size[0]}x{size[1]}, window {k}, stride {s}, padding {p}, "
-                    f"dilation {d}). Fix: less padding or dilation, or a larger input."
-                )
+                return f"output {name} {o}"
+    return None
 
 
 def windows2d(
@@ -134,7 +130,7 @@ def windows2d(
     ``stride`` defaults to the window size, as in ``nn.MaxPool2d``. ``dilation``
     spaces the window's cells; ``ceil_mode`` keeps a last, partial window
     (``H_out`` rounded up, PyTorch's rule), whose missing cells hold ``pad_value``
-    like the padding.
+    like the padding. A dilated window over a small input can hold padding only.
 
     >>> windows2d(torch.arange(9.).reshape(1, 1, 3, 3), 2, stride=1)[0, 0, 0, 0]
     tensor([0., 1., 3., 4.])
@@ -145,7 +141,6 @@ def windows2d(
     out, extra = pool_geometry(tuple(x.shape[2:]), k, s, p, d, ceil_mode)
     if not ceil_mode or min(out) < 1:  # ceil_mode keeps a window that hangs past the padding, as torch does
         check_fits(tuple(x.shape[2:]), span, p, name="kernel_size")
-    _check_every_window_reads_input(tuple(x.shape[2:]), k, s, p, d, out)
     if p != (0, 0) or extra != (0, 0):
         x = F.pad(x, (p[1], p[1] + extra[1], p[0], p[0] + extra[0]), value=pad_value)
     win = x.unfold(2, span[0], s[0]).unfold(3, span[1], s[1])  # (N, C, H_out, W_out, span_h, span_w)
@@ -182,7 +177,10 @@ def pool2d(
     window past the padding never do); ``divisor_override`` (average only) divides
     every window's sum by that number instead; ``return_indices`` (max only) also
     returns where each maximum came from, as the index ``row * W + column`` of its
-    cell in the unpadded input (``F.max_unpool2d``'s input). A channels-last batch gives a
+    cell in the unpadded input (``F.max_unpool2d``'s input). A dilated max window that
+    holds padding only gives ``-inf``, as in ``F.max_pool2d``, and passes no gradient;
+    ``return_indices`` refuses such a window, whose maximum has no input cell (PyTorch
+    returns an index outside the input there). A channels-last batch gives a
     channels-last result and gradient, as in torch. ``stride`` and ``padding`` may
     come positionally, in ``F.max_pool2d``'s order; the rest are keywords.
 
@@ -234,6 +232,7 @@ def pool2d(
         out, taps = _window_max(x4, kernel_size, **geometry)
         if return_indices:
             geo = _parse(kernel_size, stride, padding, dilation)
+            _check_indices_inside(tuple(x4.shape[-2:]), geo, ceil_mode)
             indices = _input_cells(taps, tuple(x4.shape[-2:]), geo)
     elif mode == "avg":
         # (N, C, H_out, W_out); int64 for integers
@@ -266,6 +265,26 @@ def pool2d(
         return t.reshape(tuple(x.shape[:-2]) + tuple(t.shape[-2:]))
 
     return as_given(out) if indices is None else (as_given(out), as_given(indices))
+
+
+def _check_indices_inside(size: tuple[int, ...], geometry: tuple[IntPair, ...], ceil_mode: bool) -> None:
+    """Refuse ``return_indices`` where a window holds padding only: its maximum, ``-inf``, has no input cell.
+
+    PyTorch does not refuse it: on a 2x2 input,
+    ``F.max_pool2d(x, 2, stride=1, padding=1, dilation=3, return_indices=True)`` returns
+    ``-inf`` with index 6, outside the input's 4 cells, and its backward pass then writes
+    outside the gradient (torch 2.14.1 aborted with "double free or corruption" in two of
+    three runs).
+    """
+    k, s, p, d = geometry
+    where = _padding_only_window(size, k, s, p, d, ceil_mode)
+    if where is not None:
+        raise ConvlibInputError(
+            f"return_indices: expected every window to hold at least one input cell, got {where} reading only "
+            f"padding (input {size[0]}x{size[1]}, window {k}, stride {s}, padding {p}, dilation {d}): its maximum "
+            "is -inf and no input cell holds it. Fix: drop return_indices (the maximum is then -inf, as in "
+            "F.max_pool2d), or use less padding or dilation, or a larger input."
+        )
 
 
 def _input_cells(taps: torch.Tensor, size: tuple[int, ...], geometry: tuple[IntPair, ...]) -> torch.Tensor:

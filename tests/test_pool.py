@@ -216,17 +216,28 @@ def test_dilated_window() -> None:
         pool2d(x, 2, dilation=2, padding=2)  # torch's rule: half the window, however dilated
 
 
-def test_window_of_padding_only_is_refused() -> None:
-    x = torch.ones(1, 1, 1, 1)
-    with pytest.raises(ConvlibInputError, match=r"^kernel_size: expected every window to hold at least one input cell, "
-                                                r"got output column 0 reading only padding .*Fix: less padding or dilation"):
-        pool2d(x, (1, 2), stride=1, padding=(0, 1), dilation=(1, 2))  # cells -1 and 1 of a 1-wide input
+def test_window_of_padding_only_is_minus_infinity_as_in_torch() -> None:
+    """A dilated window that reads padding only: -inf, as F.max_pool2d gives, and no gradient;
+    its index would lie outside the input, so return_indices refuses it."""
+    x = torch.ones(1, 1, 1, 1, requires_grad=True)
+    geometry = dict(stride=1, padding=(0, 1), dilation=(1, 2))  # cells -1 and 1 of a 1-wide input
+    y = pool2d(x, (1, 2), **geometry)
+    assert torch.equal(y.detach(), F.max_pool2d(x.detach(), (1, 2), **geometry))
+    assert y.isneginf().all()
+    y.sum().backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
+    with pytest.raises(ConvlibInputError, match=r"^return_indices: expected every window to hold at least one input "
+                                                r"cell, got output column 0 reading only padding .*Fix: drop return_indices"):
+        pool2d(x, (1, 2), return_indices=True, **geometry)
+    mixed = torch.arange(4.).reshape(1, 1, 2, 2)  # -inf where a window misses the input, the max elsewhere
+    torch.testing.assert_close(pool2d(mixed, 2, stride=1, padding=1, dilation=3),
+                               F.max_pool2d(mixed, 2, stride=1, padding=1, dilation=3))
 
 
 def test_every_small_geometry_agrees_with_torch() -> None:
     """Sizes 1-7, windows 1-3, strides 1-3, every padding torch allows, dilation 1-2 (max), floor and ceil:
-    the same output as torch, or both refuse. Ceil mode keeps a window larger than the input, as torch does.
-    The one difference: where torch returns -inf (a dilated window on padding alone), convlib refuses."""
+    the same output as torch, or both refuse. Ceil mode keeps a window larger than the input, as torch does,
+    and a dilated window on padding alone gives -inf in both."""
     for size, k, s, d, mode in itertools.product(range(1, 8), range(1, 4), range(1, 4), (1, 2), ("max", "avg")):
         if mode == "avg" and d != 1:
             continue  # F.avg_pool2d has no dilation
@@ -240,7 +251,7 @@ def test_every_small_geometry_agrees_with_torch() -> None:
             try:
                 ours = pool2d(x, k, stride=s, padding=p, dilation=d, ceil_mode=ceil, mode=mode)
             except ConvlibInputError:
-                assert ref is None or torch.isinf(ref).any(), (size, k, s, p, d, ceil, mode)
+                assert ref is None, (size, k, s, p, d, ceil, mode)
                 continue
             assert ref is not None, (size, k, s, p, d, ceil, mode)
             torch.testing.assert_close(ours, ref)
@@ -397,13 +408,15 @@ def test_vmap_and_func_grad_match_torch(mode: str) -> None:
 
 def _assume_torch_geometry(x: torch.Tensor, case: dict, kw: dict) -> None:
     """Skip a drawn case torch and convlib treat differently: padding over half the undilated window
-    (both refuse it), or a dilated window of padding only (torch returns -inf there with an index
-    outside the input; convlib refuses it, see test_window_of_padding_only_is_refused)."""
+    (both refuse it), or, for return_indices, a dilated window of padding only (torch returns an index
+    outside the input there; convlib refuses, see test_window_of_padding_only_is_minus_infinity_as_in_torch)."""
     assume(all(p <= k // 2 for p, k in zip(case["padding"], case["kernel"])))
     try:
         windows2d(x, case["kernel"], **kw)
     except ConvlibInputError:
         assume(False)
+    geometry = cl.pool._parse(case["kernel"], kw["stride"], kw["padding"], kw["dilation"])
+    assume(cl.pool._padding_only_window(tuple(x.shape[-2:]), *geometry, kw["ceil_mode"]) is None)
 
 
 @FAST
