@@ -77,8 +77,9 @@ def zero_grad_resets(answer: Any) -> CheckResult:
     True
     >>> bool(zero_grad_resets("both"))
     False
-    >>> [bool(zero_grad_resets(a)) for a in ("only the gradients", "gradients (not the weights)", ".grad")]
-    [True, True, True]
+    >>> [bool(zero_grad_resets(a)) for a in ("only the gradients", "gradients (not the weights)", ".grad",
+    ...                                      "gradients, weights not")]
+    [True, True, True, True]
     """
     # "the gradients.", ".grad", "Gradient buffers", "only the gradients, not the weights" all name
     # the gradients alone: lowercase, drop punctuation (the dot of .grad too), articles and fillers,
@@ -93,6 +94,8 @@ def zero_grad_resets(answer: Any) -> CheckResult:
             ruled_out = False  # the word a "not" rules out
         else:
             words.append(word)
+    if ruled_out and words:  # a last "not" rules out the word before it: "weights not"
+        words.pop()
     gradients = any(w.startswith("grad") for w in words)
     weights = any(w.startswith(("weight", "param")) or w == "both" for w in words)
     hint = "if the weights were reset every step, could the accuracy curve go up?"
