@@ -24,7 +24,7 @@ operator returns a fresh matrix on every call, which then has to be copied
 into place; ``torch.mm`` writes where it is told).
 
 AVX-512 alone does not settle it: on a Zen 4 EPYC, whose AVX-512 units do the work of
-AVX2's (2026-12-03), oneDNN computed those products no faster than ``torch.mm``, and
+AVX2's (2026-12-03), oneDNN computed those products about as fast as ``torch.mm``, and
 chapter 8's first layer took 1.62x torch's convolution on oneDNN against 1.09x on
 ``torch.mm``. So the default, ``"auto"``, is the library :func:`preferred` names for
 this processor: oneDNN on a processor not made by Intel that has AVX-512 (see
@@ -140,11 +140,11 @@ def onednn_speedup() -> float:
     (128x32x16x16 -> 64, 3x3, one row per output position): forward
     ``(1024, 288) @ (288, 64)``, weight gradient ``(64, 1024) @ (1024, 288)``, input
     gradient ``(1024, 64) @ (64, 288)``, each library as :func:`matmul` calls it, the
-    best of 5 interleaved timings each (about 10 ms in all). AVX-512 alone does not
+    best of 5 interleaved timings each (about 35 ms in all, the first calls included). AVX-512 alone does not
     tell: on an AMD EPYC with AVX-512 (2026-12-01) oneDNN ran these products about
     twice as fast as MKL, which uses AVX-512 only on Intel's processors; on a Zen 4
     EPYC (family 25), whose AVX-512 units do the work of AVX2's, both ran at about
-    140 GFLOPS and oneDNN's input-gradient product three times slower (2026-12-03).
+    140 GFLOPS, and this function measured 0.92 to 1.21 in five processes (2026-12-03).
     ``0.0`` where :func:`onednn_available` is false.
     """
     if not onednn_available():
