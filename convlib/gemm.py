@@ -160,7 +160,7 @@ def onednn_speedup() -> float:
 
     def by_onednn() -> None:
         for a, b in pairs:
-            torch.ops.mkldnn._linear_pointwise(a, b.t(), None, "none", [], "")
+            _onednn_product(a, b)
 
     best = {by_torch: float("inf"), by_onednn: float("inf")}
     with torch.no_grad():
@@ -304,6 +304,12 @@ def _onednn_takes(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = 
     return library_for(a, b, *extra) == "onednn"
 
 
+def _onednn_product(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``a (M, K) @ b (K, N) (+ bias (N,))`` on oneDNN, a fresh matrix: its operator takes
+    the weights as ``(N, K)`` and computes ``a @ w.T``, so ``b`` goes in as the view ``b.t()``."""
+    return torch.ops.mkldnn._linear_pointwise(a, b.t(), bias, "none", [], "")
+
+
 def matmul(
     a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None, *, out: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -314,7 +320,7 @@ def matmul(
             [3., 4., 5., 6.]])
     """
     if _onednn_takes(a, b, bias, out):
-        result = torch.ops.mkldnn._linear_pointwise(a, b.t(), bias, "none", [], "")  # a @ (b.t()).T + bias
+        result = _onednn_product(a, b, bias)
         return result if out is None else out.copy_(result)
     if bias is None:
         return torch.mm(a, b) if out is None else torch.mm(a, b, out=out)
@@ -329,5 +335,5 @@ def add_matmul(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tenso
             [4., 4.]])
     """
     if _onednn_takes(a, b, None, c):
-        return c.add_(torch.ops.mkldnn._linear_pointwise(a, b.t(), None, "none", [], ""))
+        return c.add_(_onednn_product(a, b))
     return c.addmm_(a, b)
