@@ -440,14 +440,15 @@ class BenchReport:
         what a notebook and the book show (``_repr_mimebundle_``), narrow enough for a page
         where :meth:`table` is not. Same numbers, notes and verdicts as :meth:`table`."""
         esc = html.escape
-        cell = "padding: 0.1em 0.5em; white-space: nowrap"  # headings may wrap, numbers may not
+        pad = "padding: 0.1em 0.5em"
+        cell = f"{pad}; white-space: nowrap"  # headings may wrap, numbers may not
         right = f' style="{cell}; text-align: right"'
         heads = ["forward ms", "fwd+bwd ms", "fwd x torch", "f+b x torch", "faults/pass"]
         parts = ['<div class="convlib-bench">', f"<p>{'<br>'.join(esc(line) for line in self._about())}</p>",
                  '<table style="border-collapse: collapse">',
                  f'<thead style="border-bottom: 2px solid currentColor"><tr><th scope="col" style="{cell}">impl</th>'
-                 + "".join(f'<th scope="col" style="padding: 0.1em 0.5em; text-align: right">{h}</th>'
-                           for h in heads) + "</tr></thead>"]
+                 + "".join(f'<th scope="col" style="{pad}; text-align: right">{h}</th>' for h in heads)
+                 + "</tr></thead>"]
         for entry, cells in self._rows():
             parts.append(f'<tbody style="border-top: 1px solid currentColor"><tr><th scope="rowgroup" colspan="6" '
                          f'style="{cell}; text-align: left">{esc(entry["case"])}: {esc(entry["label"])}</th></tr>')
@@ -459,10 +460,11 @@ class BenchReport:
         notes = self._notes()
         if notes:
             parts.append(f"<p>{'<br>'.join(esc(line.strip()) for line in notes)}</p>")
-        targets = _target_lines([self._plain()], sep=": ")
-        if targets:
-            parts.append(f"<p>{esc(targets[1])}</p><ul>"
-                         + "".join(f"<li>{esc(line)}</li>" for line in targets[2:]) + "</ul>")
+        verdicts = _verdicts([self._plain()])
+        if verdicts:
+            parts.append(f"<p>{esc(_TARGETS_HEADING)}</p><ul>"
+                         + "".join(f"<li>{esc(f'{case}, {label}: ' + ', '.join(verdict))}</li>"
+                                   for case, label, verdict in verdicts) + "</ul>")
         return "\n".join(parts + ["</div>"])
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -665,20 +667,26 @@ def _judged(reports: Sequence[dict]) -> list[tuple[str, str, float, list[float],
     return judged
 
 
-def _target_lines(reports: Sequence[dict], sep: str | None = None) -> list[str]:
-    """Lines that say whether ``convlib`` meets each ``TARGETS`` entry (median over ``reports``):
-    in columns, or each line's parts joined by ``sep``."""
-    lines = []
+#: The heading above the target verdicts, in the text table and in the HTML one.
+_TARGETS_HEADING = "targets: convlib forward+backward at most the limit x torch's time"
+
+
+def _verdicts(reports: Sequence[dict]) -> list[tuple[str, str, list[str]]]:
+    """For each ``TARGETS`` entry judged in ``reports`` (median over them): ``(case, label, parts)``,
+    the parts being the limit, convlib's ratio and the verdict, as both tables show them."""
+    verdicts = []
     for case, label, limit, ratios, floors in _judged(reports):
         verdict = "met" if statistics.median(ratios) <= limit else "NOT met"
         if floors and verdict != "met":
             verdict += f" (its matrix products alone: {_times(floors)})"
-        parts = [f"limit {limit:.2f}x", f"convlib {_times(ratios)}", verdict]
-        lines.append(f"{case}, {label}{sep}{', '.join(parts)}" if sep is not None
-                     else f"{case:<13} {label:<28} {'  '.join(parts)}")
-    if not lines:
-        return []
-    return ["", "targets: convlib forward+backward at most the limit x torch's time", *lines]
+        verdicts.append((case, label, [f"limit {limit:.2f}x", f"convlib {_times(ratios)}", verdict]))
+    return verdicts
+
+
+def _target_lines(reports: Sequence[dict]) -> list[str]:
+    """Lines that say whether ``convlib`` meets each ``TARGETS`` entry (median over ``reports``)."""
+    lines = [f"{case:<13} {label:<28} {'  '.join(parts)}" for case, label, parts in _verdicts(reports)]
+    return ["", _TARGETS_HEADING, *lines] if lines else []
 
 
 def spread_table(reports: Sequence[dict]) -> str:
