@@ -350,6 +350,11 @@ class Timing:
     faults_per_pass: float | None = None
 
 
+def _threads(count: int) -> str:
+    """``"1 thread"``, ``"2 threads"``: the thread count as the header line states it."""
+    return f"{count} thread{'' if count == 1 else 's'}"
+
+
 @dataclass
 class BenchReport:
     """Everything one run measured, with the machine it ran on."""
@@ -392,7 +397,7 @@ class BenchReport:
     def _about(self) -> list[str]:
         """The lines above the table: torch, threads, CPU, repeats, load."""
         lines = [
-            f"torch {self.torch_version}, {self.threads} threads, CPU: {self.cpu}",
+            f"torch {self.torch_version}, {_threads(self.threads)}, CPU: {self.cpu}",
             f"median of {self.repeats} interleaved repeats"
             + (" (quick mode: small batches)" if self.quick else ""),
         ]
@@ -701,7 +706,7 @@ def spread_table(reports: Sequence[dict]) -> str:
     """
     first = reports[0]
     lines = [
-        f"torch {first['torch_version']}, {first['threads']} threads, CPU: {first['cpu']}",
+        f"torch {first['torch_version']}, {_threads(first['threads'])}, CPU: {first['cpu']}",
         f"{len(reports)} fresh processes, each the median of {first['repeats']} interleaved repeats"
         + (" (quick mode: small batches)" if first["quick"] else ""),
         "ratio to torch: median over the processes (lowest-highest)",

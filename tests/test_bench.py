@@ -64,7 +64,8 @@ def test_run_rejects_unknown_impl() -> None:
 def test_table_and_dict() -> None:
     report = bench.run([bench.BenchCase("a", 1, 1, 5, 2, 3)], repeats=1, impls=["loop", "convlib", "torch"])
     table = report.table()
-    assert f"{report.threads} threads" in table and report.cpu in table
+    threads = "1 thread," if report.threads == 1 else f"{report.threads} threads,"
+    assert threads in table and report.cpu in table
     assert "loop*" in table and "* extrapolated" in table
     assert "  a: 1 image, 1 in / 2 out channels, x1" in table
     assert "fwd x torch" in table and "faults/pass" in table
