@@ -55,12 +55,37 @@ def accumulation_dtype(dtype: torch.dtype) -> torch.dtype | None:
 
 
 def channels_last(x: torch.Tensor) -> bool:
-    """Whether ``x (N, C, H, W)`` is stored channels-last (and not also plainly contiguous, as 1x1 maps are).
-    Inside ``torch.func.vmap``, which cannot answer the question, ``False``: the ops compute as for NCHW there."""
+    """Whether ``x (N, C, H, W)`` counts as channels-last where PyTorch picks an op's memory format.
+
+    PyTorch asks whether the strides *order* the axes as channels-last does (``C``
+    fastest, then ``W``, ``H``, ``N``), not whether the tensor is densely stored so:
+    a channels-last batch sliced (``x[:, :, ::2]``, ``x[::2]``) still counts, and
+    ambiguous strides count as NCHW (a plainly contiguous 1x1 map; one image
+    ``(C, H, W)`` stored channels-last, whose batch axis of 1 then has the smallest
+    stride). This follows ATen's ``is_channels_last_strides_2d``. Inside
+    ``torch.func.vmap``, which cannot answer the question, ``False``: the ops
+    compute as for NCHW there.
+
+    >>> x = torch.zeros(2, 3, 4, 4).contiguous(memory_format=torch.channels_last)
+    >>> channels_last(x), channels_last(x[:, :, ::2]), channels_last(x[0][None])
+    (True, True, False)
+    >>> channels_last(torch.zeros(2, 3, 1, 1))  # NCHW and channels-last alike
+    False
+    """
     try:
-        return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-    except RuntimeError:  # vmap: "NYI: querying is_contiguous inside of vmap for memory_format other than ..."
+        sizes, strides = x.shape, x.stride()
+    except RuntimeError:  # vmap: "NYI: querying strides inside of vmap ..." or similar
         return False
+    if x.ndim != 4 or strides[1] == 0:  # a broadcast channel axis: NCHW, as ATen decides
+        return False
+    smallest = 0
+    for axis in (1, 3, 2, 0):  # channels-last order, fastest first
+        if sizes[axis] == 0 or strides[axis] < smallest:
+            return False
+        if axis == 0 and smallest == strides[1]:  # N x 1 x 1 x 1 with equal strides: ambiguous, so NCHW
+            return False
+        smallest = strides[axis] * max(int(sizes[axis]), 1)
+    return True
 
 
 def output_layout(x: torch.Tensor, weight: torch.Tensor) -> torch.memory_format:

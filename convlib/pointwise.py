@@ -42,7 +42,7 @@ def conv1x1(
     ``F.conv2d(x, weight.reshape(C_out, C_in, 1, 1), bias)``; like it, it wants
     ``weight`` and ``bias`` in ``x``'s dtype (a mismatch raises, nothing is cast),
     computes in ``torch.autocast``'s dtype inside an autocast block, returns
-    a channels-last result for a channels-last ``x``, and mixes integer channels
+    a channels-last result for a channels-last ``x`` or 4-D ``weight``, and mixes integer channels
     with integer weights exactly, in their dtype (wrapping around as torch's integers do).
 
     >>> x = torch.arange(8.).reshape(2, 2, 2)        # (C_in=2, H=2, W=2)
@@ -76,8 +76,10 @@ def conv1x1(
         )
     check_weight_and_bias(x4, w, bias, c_out)  # one dtype for all three, as F.conv2d requires
     x4, w, bias = autocast(x4, w, bias)  # inside torch.autocast: its dtype, as F.conv2d
-    if channels_last(x4):  # pixels already lie channel after channel: one row per pixel, and so does the output
-        rows = x4.permute(0, 2, 3, 1).reshape(n, h * wd, c_in)  # (N, H*W, C_in), no copy
+    # channels-last x (pixels already lie channel after channel) or a channels-last (C_out, C_in, 1, 1)
+    # weight: one row per pixel, and the output channels-last, as F.conv2d stores it
+    if channels_last(x4) or (weight.ndim == 4 and channels_last(weight)):
+        rows = x4.permute(0, 2, 3, 1).reshape(n, h * wd, c_in)  # (N, H*W, C_in), no copy for a channels-last x
         out = rows @ w.t()  # (N, H*W, C_out)
         if bias is not None:
             out = out + bias
