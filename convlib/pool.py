@@ -77,12 +77,14 @@ def _parse(
     padding: int | tuple[int, int],
     dilation: int | tuple[int, int],
 ) -> tuple[IntPair, IntPair, IntPair, IntPair]:
-    """``(kernel, stride, padding, dilation)`` as pairs; ``stride=None`` is the window.
+    """``(kernel, stride, padding, dilation)`` as pairs; ``stride=None`` is the window, and so is an
+    empty ``()`` or ``[]``, as ``F.max_pool2d`` and ``F.avg_pool2d`` read it.
 
     Padding is at most half the window, ``kernel_size // 2`` (PyTorch's rule, dilation or not).
     """
     k = as_pair(kernel_size, "kernel_size")
-    s = as_pair(stride if stride is not None else k, "stride")
+    empty = isinstance(stride, (tuple, list)) and len(stride) == 0
+    s = as_pair(k if stride is None or empty else stride, "stride")
     p = as_pair(padding, "padding", minimum=0)
     d = as_pair(dilation, "dilation")
     half = (k[0] // 2, k[1] // 2)

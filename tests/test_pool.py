@@ -62,6 +62,9 @@ def test_stride_defaults_to_window() -> None:
     assert pool2d(x, (2, 3)).shape == (1, 2, 4, 2)
     torch.testing.assert_close(pool2d(x, (2, 3)), F.max_pool2d(x, (2, 3)))
     torch.testing.assert_close(pool2d(x, 2, mode="avg"), F.avg_pool2d(x, 2))
+    for empty in ((), []):  # torch reads an empty stride as "the window" too
+        torch.testing.assert_close(pool2d(x, (2, 3), stride=empty), F.max_pool2d(x, (2, 3), stride=empty))
+        torch.testing.assert_close(pool2d(x, 2, empty, mode="avg"), F.avg_pool2d(x, 2, empty))
 
 
 @FAST
