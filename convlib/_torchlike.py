@@ -84,7 +84,7 @@ def channels_last(x: torch.Tensor) -> bool:
             return False
         if axis == 0 and smallest == strides[1]:  # N x 1 x 1 x 1 with equal strides: ambiguous, so NCHW
             return False
-        smallest = strides[axis] * max(int(sizes[axis]), 1)
+        smallest = strides[axis] * sizes[axis]  # sizes are >= 1 here
     return True
 
 

@@ -78,7 +78,7 @@ def conv1x1(
     x4, w, bias = autocast(x4, w, bias)  # inside torch.autocast: its dtype, as F.conv2d
     # channels-last x (pixels already lie channel after channel) or a channels-last (C_out, C_in, 1, 1)
     # weight: one row per pixel, and the output channels-last, as F.conv2d stores it
-    if channels_last(x4) or (weight.ndim == 4 and channels_last(weight)):
+    if channels_last(x4) or channels_last(weight):  # a 2-D weight never counts
         rows = x4.permute(0, 2, 3, 1).reshape(n, h * wd, c_in)  # (N, H*W, C_in), no copy for a channels-last x
         out = rows @ w.t()  # (N, H*W, C_out)
         if bias is not None:
