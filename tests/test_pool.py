@@ -411,8 +411,9 @@ def test_vmap_and_func_grad_match_torch(mode: str) -> None:
 
 def _assume_torch_geometry(x: torch.Tensor, case: dict, kw: dict) -> None:
     """Skip a drawn case torch and convlib treat differently: padding over half the undilated window
-    (both refuse it), or, for return_indices, a dilated window of padding only (torch returns an index
-    outside the input there; convlib refuses, see test_window_of_padding_only_is_minus_infinity_as_in_torch)."""
+    (both refuse it), or a dilated window of padding only: torch returns an index outside the input there,
+    which convlib refuses, and its backward pass writes outside the gradient (both give -inf forward, see
+    test_window_of_padding_only_is_minus_infinity_as_in_torch and test_every_small_geometry_agrees_with_torch)."""
     assume(all(p <= k // 2 for p, k in zip(case["padding"], case["kernel"])))
     try:
         windows2d(x, case["kernel"], **kw)
